@@ -1,0 +1,94 @@
+"""Shared input validation helpers (STYLE R6).
+
+Every public function validates its inputs once, at the top, with these helpers, so that
+every message has the same form: which argument of which function, what was expected and
+what was received.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "check_option",
+    "check_same_shape",
+    "check_finite",
+    "check_spacing",
+    "check_ndim",
+    "check_dtype_kind",
+]
+
+
+def check_option(value: str, allowed: Iterable[str], *, name: str, where: str) -> str:
+    """Return ``value`` if it is one of ``allowed``; otherwise raise with the nearest match.
+
+    Raises
+    ------
+    ValueError
+        ``"<where>: <name> must be one of [...]; got 'x' (did you mean 'y'?)"``.
+    """
+    allowed = list(allowed)
+    if value in allowed:
+        return value
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{where}: {name} must be one of {allowed}; got {value!r}{hint}")
+
+
+def check_same_shape(a, b, *, names: Sequence[str], where: str, axes: str = "") -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if tuple(a.shape) != tuple(b.shape):
+        layout = f" {axes}" if axes else ""
+        raise ValueError(
+            f"{where}: `{names[1]}` must match `{names[0]}` in shape{layout}; "
+            f"got {tuple(b.shape)}, expected {tuple(a.shape)}"
+        )
+
+
+def check_ndim(x, ndim: int | Sequence[int], *, name: str, where: str, axes: str = "") -> None:
+    """Raise ``ValueError`` unless ``x.ndim`` is ``ndim`` (or one of them)."""
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if x.ndim not in allowed:
+        layout = f" {axes}" if axes else ""
+        raise ValueError(
+            f"{where}: `{name}` must have {' or '.join(map(str, allowed))} dimensions{layout}; "
+            f"got shape {tuple(x.shape)}"
+        )
+
+
+def check_finite(x, *, name: str, where: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or infinite values, saying how many and where."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fc":
+        bad = ~np.isfinite(arr)
+        n_bad = int(bad.sum())
+        if n_bad:
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{where}: `{name}` holds {n_bad} non-finite value(s) (NaN or inf), "
+                f"the first at index {first}"
+            )
+
+
+def check_dtype_kind(x, kinds: str, *, name: str, where: str, expected: str) -> None:
+    """Raise ``ValueError`` unless ``x.dtype.kind`` is one of ``kinds``."""
+    if np.dtype(x.dtype).kind not in kinds:
+        raise ValueError(f"{where}: `{name}` must be {expected}; got dtype {x.dtype}")
+
+
+def check_spacing(spacing_mm, ndim: int, *, where: str, name: str = "spacing_mm") -> tuple:
+    """Return ``spacing_mm`` as a tuple of ``ndim`` positive finite floats (mm)."""
+    try:
+        values = tuple(float(s) for s in spacing_mm)
+    except TypeError:
+        raise ValueError(
+            f"{where}: `{name}` must be a sequence of {ndim} spacings in mm; got {spacing_mm!r}"
+        ) from None
+    if len(values) != ndim or not all(np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(
+            f"{where}: `{name}` must hold {ndim} positive finite spacings in mm; got {values}"
+        )
+    return values

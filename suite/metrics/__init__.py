@@ -1,0 +1,5 @@
+"""Metrics: pure functions of (reference, prediction, meta) returning per-case values."""
+
+from suite.metrics import image
+
+__all__ = ["image"]
