@@ -56,3 +56,71 @@ def test_errors(pair):
         score(ref, pred[..., :-1])
     with pytest.raises(ValueError, match="real magnitude"):
         score(ref + 0j, pred)
+
+
+def _official_2023(gt4, pred4):
+    """Independent re-statement of the CMRxRecon 2023 pipeline with skimage, written from the
+    challenge's MATLAB/Python text: MATLAB 1-based index arithmetic done explicitly."""
+    import math
+
+    ns, nf, ny, nx = gt4.shape
+    mround = lambda v: int(math.floor(v + 0.5))  # noqa: E731  (positive values only here)
+    sl = [mround(ns / 2) - 1, mround(ns / 2)] if ns >= 3 else list(range(1, ns + 1))  # 1-based
+    cy, cx = mround(ny / 2), mround(nx / 3)
+    ys = list(range(ny // 2 + 1 + math.ceil(-cy / 2), ny // 2 + math.ceil(cy / 2) + 1))  # 1-based
+    xs = list(range(nx // 2 + 1 + math.ceil(-cx / 2), nx // 2 + math.ceil(cx / 2) + 1))
+    out = []
+    for s in sl:
+        for f in range(min(nf, 3)):
+            g = gt4[s - 1, f][np.ix_([y - 1 for y in ys], [x - 1 for x in xs])]
+            p = pred4[s - 1, f][np.ix_([y - 1 for y in ys], [x - 1 for x in xs])]
+            g, p = g / g.max(), p / p.max()
+            out.append((
+                np.linalg.norm(g - p) ** 2 / np.linalg.norm(g) ** 2,
+                peak_signal_noise_ratio(g, p, data_range=g.max()),
+                structural_similarity(g, p, data_range=g.max()),
+            ))
+    return np.mean(out, axis=0)
+
+
+@pytest.mark.parametrize("shape", [(10, 12, 64, 75), (9, 2, 61, 80), (2, 5, 40, 42)])
+def test_cmrxrecon2023_profile_matches_restated_pipeline(shape):
+    rng = np.random.default_rng(sum(shape))
+    gt = rng.random(shape) + 0.5
+    pred = gt + 0.2 * rng.standard_normal(shape)
+    pred = np.abs(pred)
+    s = score(gt, pred, profile="cmrxrecon2023")
+    ref = _official_2023(gt, pred)
+    assert s.nmse == pytest.approx(ref[0], rel=1e-9)
+    assert s.psnr == pytest.approx(ref[1], rel=1e-9)
+    assert s.ssim == pytest.approx(ref[2], abs=1e-9)
+    assert s.n_images == (2 if shape[0] >= 3 else shape[0]) * min(shape[1], 3)
+
+
+def test_cmrxrecon2024_and_2025_normalisations():
+    rng = np.random.default_rng(3)
+    gt = rng.random((4, 3, 48, 48)) + 0.1
+    pred = np.abs(gt + 0.1 * rng.standard_normal(gt.shape))
+    # 2024: z-score per image, data range = max of normalised reference
+    s = score(gt, pred, profile="cmrxrecon2024")
+    g = gt[0:2, :3, 12:36, 16:32]  # ns=4 -> slices 1,2 (1-based); crop 24 x 16 centred
+    p = pred[0:2, :3, 12:36, 16:32]
+    zs = lambda a: (a - a.mean()) / (a.std() + 1e-8)  # noqa: E731
+    vals = [structural_similarity(zs(a), zs(b), data_range=zs(a).max())
+            for a, b in zip(g.reshape(-1, 24, 16), p.reshape(-1, 24, 16))]
+    assert s.ssim == pytest.approx(np.mean(vals), abs=1e-9)
+    # 2025: divide by 99.5th percentile
+    s = score(gt, pred, profile="cmrxrecon2025")
+    pc = lambda a: a / np.percentile(a, 99.5)  # noqa: E731
+    vals = [peak_signal_noise_ratio(pc(a), pc(b), data_range=pc(a).max())
+            for a, b in zip(g.reshape(-1, 24, 16), p.reshape(-1, 24, 16))]
+    assert s.psnr == pytest.approx(np.mean(vals), rel=1e-9)
+
+
+def test_per_image_max_normalisation_hides_a_global_scale_error():
+    """A known pitfall (CMRxRecon#11): a prediction off by a global scale scores perfectly under
+    cmrxrecon2023 but not under fastmri."""
+    rng = np.random.default_rng(0)
+    gt = rng.random((4, 3, 32, 33)) + 0.1
+    assert score(gt, 0.5 * gt, profile="cmrxrecon2023").ssim == pytest.approx(1.0)
+    assert score(gt, 0.5 * gt, profile="fastmri").ssim < 0.99

@@ -1,7 +1,6 @@
 """Image-quality metrics (NMSE, PSNR, SSIM) on magnitude images, with named scoring profiles.
 
-Profiles reproduce published conventions exactly (DESIGN.md, "Scoring profiles"). This module
-implements the ``fastmri`` profile; the challenge profiles are added by the reconstruction issue.
+Profiles reproduce published conventions exactly (DESIGN.md, "Scoring profiles").
 
 ``fastmri`` (facebookresearch/fastMRI ``fastmri/evaluate.py`` at 91f2df4):
 
@@ -14,6 +13,27 @@ implements the ``fastmri`` profile; the challenge profiles are added by the reco
   (N/(N−1) correction), data range = ``max(ref)`` of the volume, the SSIM map averaged over the
   image after removing a 3-pixel border (as ``skimage.metrics.structural_similarity``), then the
   mean over images.
+
+``cmrxrecon2023`` (CmrxRecon/CMRxRecon ``CMRxReconDemo/run4Ranking.m``, ``Evaluation/Evaluation.py``):
+
+* central two slices: MATLAB ``round(ns/2)-1 : round(ns/2)`` (1-based; all slices when ns < 3);
+* first three frames (all frames when fewer);
+* centre crop to ``round(nx/3)`` along the readout (x) and ``round(ny/2)`` along the phase
+  encode (y), with the offsets of Lustig's ``crop.m``: 0-based start
+  ``floor(m/2) + ceil(-s/2)`` (differs by one pixel from fastMRI's ``(m - s)//2`` when m is even
+  and s is odd); MATLAB ``round`` rounds halves away from zero;
+* each 2-D image divided by its own maximum, reference and prediction separately;
+* NMSE, PSNR and SSIM per image with the fastMRI functions (data range = max of the normalised
+  reference = 1), then the mean over images.
+
+``cmrxrecon2024`` (CmrxRecon2025-snippets ``evaluation-2024/Evaluation.py``): as 2023 but each
+image is z-scored, ``(x − mean) / (std + 1e-8)`` (population std), and the data range is the
+maximum of the normalised reference. The organisers' ``Val_Score2024.py`` swaps the arguments in
+one branch, so their data range there is the maximum of the normalised *prediction*; this profile
+follows the documented signature (reference first), not that quirk.
+
+``cmrxrecon2025`` (``evaluation-2025/Evaluation.py``): as 2023 but each image is divided by the
+99.5th percentile of its magnitude (numpy's default linear interpolation; no clipping).
 
 Arguments follow the scikit-learn order: reference first, prediction second.
 """
@@ -30,7 +50,7 @@ from suite._validation import check_finite, check_ndim, check_option, check_same
 
 __all__ = ["nmse", "psnr", "ssim_per_image", "score", "ImageScores", "PROFILES"]
 
-PROFILES = ("fastmri",)
+PROFILES = ("fastmri", "cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025")
 
 
 def _prepare(reference, prediction, where):
@@ -143,25 +163,103 @@ class ImageScores:
                 f"({self.profile} profile, {self.n_images} images)")
 
 
+def matlab_round(x: float) -> int:
+    """MATLAB ``round``: halves away from zero (Python's ``round`` rounds halves to even)."""
+    return int(np.sign(x) * np.floor(abs(x) + 0.5))
+
+
+def lustig_crop_start(m: int, s: int) -> int:
+    """0-based start index of Lustig's ``crop.m`` centre crop of length ``s`` from ``m``.
+
+    ``crop.m`` indexes ``floor(m/2)+1+ceil(-s/2) : floor(m/2)+ceil(s/2)`` (1-based).
+
+    Examples
+    --------
+    >>> lustig_crop_start(256, 85), (256 - 85) // 2
+    (86, 85)
+    >>> lustig_crop_start(10, 3), (10 - 3) // 2
+    (4, 3)
+    """
+    return m // 2 + int(np.ceil(-s / 2))
+
+
+def cmrxrecon_select(images: np.ndarray) -> np.ndarray:
+    """The CMRxRecon ranking selection of ``(slice, frame, y, x)`` images.
+
+    Central two slices, first three frames, centre crop ``(round(ny/2), round(nx/3))``.
+    Returns ``(n_images, y', x')``.
+    """
+    ns, nf, ny, nx = images.shape
+    if ns < 3:
+        slices = np.arange(ns)
+    else:
+        c = matlab_round(ns / 2)
+        slices = np.array([c - 2, c - 1])
+    frames = np.arange(min(nf, 3))
+    cy, cx = matlab_round(ny / 2), matlab_round(nx / 3)
+    y0, x0 = lustig_crop_start(ny, cy), lustig_crop_start(nx, cx)
+    sel = images[slices][:, frames][..., y0 : y0 + cy, x0 : x0 + cx]
+    return sel.reshape(-1, cy, cx)
+
+
+def _normalise(img: np.ndarray, profile: str) -> np.ndarray:
+    """Per-image normalisation of ``(n_images, y, x)`` under a CMRxRecon profile."""
+    if profile == "cmrxrecon2023":
+        peak = img.max(axis=(-2, -1), keepdims=True)
+        if np.any(peak == 0):
+            raise ValueError(f"score: an image is all zero, cannot normalise by its maximum ({profile})")
+        return img / peak
+    if profile == "cmrxrecon2024":
+        mean = img.mean(axis=(-2, -1), keepdims=True)
+        std = img.std(axis=(-2, -1), keepdims=True)
+        return (img - mean) / (std + 1e-8)
+    # cmrxrecon2025
+    p = np.percentile(np.abs(img), 99.5, axis=(-2, -1), keepdims=True)
+    if np.any(p == 0):
+        raise ValueError(f"score: an image has a zero 99.5th percentile ({profile})")
+    return np.abs(img) / p
+
+
 def score(reference, prediction, profile: str = "fastmri") -> ImageScores:
     """Score a magnitude prediction against its reference under a named profile.
 
     Parameters
     ----------
     reference, prediction : ndarray, real, ``(slice, frame, y, x)`` or ``(slice, y, x)``
+        (a 3-D volume is treated as one frame per slice).
     profile : str
         One of :data:`PROFILES` (see the module docstring).
+
+    Returns
+    -------
+    ImageScores
+        NMSE (lower is better), PSNR in dB and SSIM (higher is better) and the number of 2-D
+        images scored.
     """
     check_option(profile, PROFILES, name="profile", where="score")
     ref, pred = _prepare(reference, prediction, "score")
     check_ndim(ref, (3, 4), name="reference", where="score", axes="(slice, frame, y, x)")
-    vol_ref = ref.reshape(-1, *ref.shape[-2:])
-    vol_pred = pred.reshape(-1, *pred.shape[-2:])
-    dr = float(vol_ref.max())
-    return ImageScores(
-        nmse=nmse(vol_ref, vol_pred),
-        psnr=psnr(vol_ref, vol_pred, data_range=dr),
-        ssim=float(np.mean(ssim_per_image(vol_ref, vol_pred, data_range=dr))),
-        profile=profile,
-        n_images=int(vol_ref.shape[0]),
-    )
+    if ref.ndim == 3:
+        ref, pred = ref[:, None], pred[:, None]
+    if profile == "fastmri":
+        vol_ref = ref.reshape(-1, *ref.shape[-2:])
+        vol_pred = pred.reshape(-1, *pred.shape[-2:])
+        dr = float(vol_ref.max())
+        return ImageScores(
+            nmse=nmse(vol_ref, vol_pred),
+            psnr=psnr(vol_ref, vol_pred, data_range=dr),
+            ssim=float(np.mean(ssim_per_image(vol_ref, vol_pred, data_range=dr))),
+            profile=profile,
+            n_images=int(vol_ref.shape[0]),
+        )
+    imgs_ref = _normalise(cmrxrecon_select(ref), profile)
+    imgs_pred = _normalise(cmrxrecon_select(pred), profile)
+    n_img = imgs_ref.shape[0]
+    nm, ps, ss = [], [], []
+    for a, b in zip(imgs_ref, imgs_pred):
+        dr = float(a.max())
+        nm.append(nmse(a, b))
+        ps.append(psnr(a, b, data_range=dr))
+        ss.append(float(ssim_per_image(a, b, data_range=dr)))
+    return ImageScores(nmse=float(np.mean(nm)), psnr=float(np.mean(ps)), ssim=float(np.mean(ss)),
+                       profile=profile, n_images=int(n_img))
