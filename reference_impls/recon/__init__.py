@@ -1,5 +1,8 @@
 """Reference reconstruction methods: ``method(case) -> complex images (slice, frame, y, x)``."""
 
+from reference_impls.recon.cg_sense import CGSense, cg_sense, conjugate_gradient
+from reference_impls.recon.coil_maps import espirit_maps, estimate_coil_maps, lowres_maps
 from reference_impls.recon.zero_filled import ZeroFilled
 
-__all__ = ["ZeroFilled"]
+__all__ = ["ZeroFilled", "CGSense", "cg_sense", "conjugate_gradient", "espirit_maps",
+           "lowres_maps", "estimate_coil_maps"]
