@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reference_impls.recon.coil_maps import estimate_coil_maps
+from reference_impls.recon._inputs import sense_inputs, slice_mask
 from reference_impls.registry import register
 from suite.mr import SenseOperator
 
@@ -69,8 +69,7 @@ def cg_sense(kspace, mask, coil_maps, lam: float = 0.0, max_iter: int = 30, tol:
     mask_t = mask.to(kspace.real.dtype) if mask.dtype == torch.bool else mask
     outs, info = [], {"iterations": [], "relative_residual": []}
     for s in range(kspace.shape[0]):
-        m = mask_t[s] if mask_t.shape[0] > 1 else mask_t[0]
-        op = SenseOperator(coil_maps[s], m)
+        op = SenseOperator(coil_maps[s], slice_mask(mask_t, s))
         rhs = op.adjoint(kspace[s])
         x, it, res = conjugate_gradient(op.normal, rhs, max_iter, tol, lam)
         outs.append(x)
@@ -109,9 +108,7 @@ class CGSense:
         return {"lam": self.lam, "max_iter": self.max_iter, "tol": self.tol, "maps": self.maps}
 
     def __call__(self, case) -> np.ndarray:
-        maps, used = estimate_coil_maps(case, self.maps)
-        k = torch.from_numpy(np.ascontiguousarray(case.kspace))
-        m = torch.from_numpy(np.ascontiguousarray(case.mask))
-        x, info = cg_sense(k, m, torch.from_numpy(maps), self.lam, self.max_iter, self.tol)
+        k, m, maps, used = sense_inputs(case, self.maps)
+        x, info = cg_sense(k, m, maps, self.lam, self.max_iter, self.tol)
         self.last_info = {**info, "coil_maps": used}
         return x.numpy().astype(np.complex64)

@@ -1,0 +1,27 @@
+"""Shared input preparation for SENSE-type reconstructions (one place, used by every method)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reference_impls.recon.coil_maps import estimate_coil_maps
+
+__all__ = ["sense_inputs", "slice_mask"]
+
+
+def sense_inputs(case, maps_method: str = "espirit"):
+    """Tensors ``(kspace, mask, coil_maps)`` of a Case and the coil-map estimator used.
+
+    ``kspace`` complex64 ``(slice, frame, coil, ky, kx)``; ``mask`` float32 broadcastable to it;
+    ``coil_maps`` complex64 ``(slice, coil, ky, kx)`` (given, or estimated from the ACS).
+    """
+    maps, used = estimate_coil_maps(case, maps_method)
+    k = torch.from_numpy(np.ascontiguousarray(case.kspace))
+    m = torch.from_numpy(np.ascontiguousarray(case.mask)).to(torch.float32)
+    return k, m, torch.from_numpy(np.ascontiguousarray(maps)), used
+
+
+def slice_mask(mask: torch.Tensor, s: int) -> torch.Tensor:
+    """The mask of slice ``s``: ``(frame|1, coil|1, ky, kx|1)`` (shared masks broadcast)."""
+    return mask[s] if mask.shape[0] > 1 else mask[0]
