@@ -1,0 +1,37 @@
+"""Readers and writers: files → Case (ISMRMRD raw data, NIfTI images/labels, ACDC, M&Ms).
+
+Entry points: :func:`load` / :func:`iter_cases` (format sniffed from content),
+:func:`inspect` (header summary), the writers :func:`write_ismrmrd`,
+:func:`write_labels_nifti`, :func:`write_image_nifti`, and the dataset cards
+(:func:`list_cards`, :func:`load_card`, :func:`verify`, :func:`write_manifest`).
+Every reader failure is a :class:`CaseReadError` subclass naming the file, the problem and
+the fix (STYLE R7). Conventions: docs/datasets.md.
+"""
+
+from suite.data.acdc import read_acdc_patient
+from suite.data.cards import (
+    CardError,
+    DatasetCard,
+    VerifyReport,
+    list_cards,
+    load_card,
+    verify,
+    write_manifest,
+)
+from suite.data.errors import CaseReadError, CorruptFileError, LayoutError, UnknownFormatError
+from suite.data.hashing import sha256_file
+from suite.data.inspect import inspect
+from suite.data.ismrmrd_io import IsmrmrdSource, open_ismrmrd, read_ismrmrd, write_ismrmrd
+from suite.data.loader import CaseIterator, ReadFailure, iter_cases, load, sniff
+from suite.data.mnms import MNMS_TO_ACDC, read_mnms_case
+from suite.data.nifti_io import read_nifti, write_image_nifti, write_labels_nifti
+
+__all__ = [
+    "load", "iter_cases", "sniff", "CaseIterator", "ReadFailure", "inspect",
+    "CaseReadError", "CorruptFileError", "LayoutError", "UnknownFormatError",
+    "write_ismrmrd", "read_ismrmrd", "open_ismrmrd", "IsmrmrdSource",
+    "write_labels_nifti", "write_image_nifti", "read_nifti",
+    "read_acdc_patient", "read_mnms_case", "MNMS_TO_ACDC",
+    "DatasetCard", "CardError", "VerifyReport", "list_cards", "load_card", "verify",
+    "write_manifest", "sha256_file",
+]

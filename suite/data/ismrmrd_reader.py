@@ -1,0 +1,596 @@
+"""ISMRMRD reader (see :mod:`suite.data.ismrmrd_io` for the layout conventions).
+
+:func:`open_ismrmrd` checks the file, the XML header and the acquisition headers at open and
+returns an :class:`IsmrmrdSource` whose :meth:`~IsmrmrdSource.read` assembles k-space
+(vectorised read of the ``dataset/data`` compound through h5py).
+"""
+
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import h5py
+import numpy as np
+
+from suite.case import Case, CaseMeta
+from suite.data import _ismrmrd_xml as hx
+from suite.data import _rawops as ops
+from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.hashing import sha256_file
+
+__all__ = ["read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
+
+#: First 8 bytes of every HDF5 file with the superblock at offset 0.
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _bit(flag: int) -> int:
+    return 1 << (flag - 1)
+
+
+# ismrmrd/constants.py flag numbers (ecosystem-notes §3.4)
+_NOISE = _bit(19)
+_CALIB, _CALIB_AND_IMAGING = _bit(20), _bit(21)
+_SKIP = {"navigation": _bit(23), "phasecorr": _bit(24), "hpfeedback": _bit(26),
+         "dummyscan": _bit(27), "rtfeedback": _bit(28), "surfacecoilcorrection": _bit(29),
+         "phase_stabilisation_ref": _bit(30), "phase_stabilisation": _bit(31)}
+
+
+# ====================================================================== reader
+@dataclass
+class _Layout:
+    """Geometry derived from the header (private)."""
+
+    n_slices: int
+    n_phases: int
+    n_reps: int
+    n_coils: int
+    ny: int
+    ky_offset: int
+    nx_enc: int
+    nx: int
+    os: int
+    ky_center: int | None
+    sets: int
+    averages: int
+    encoded_matrix: tuple[int, int, int]
+    recon_matrix: tuple[int, int, int]
+
+
+@dataclass
+class IsmrmrdSource:
+    """An open ISMRMRD file: header and acquisition headers checked; k-space on demand.
+
+    Use :func:`open_ismrmrd` to make one. ``read()`` returns the Case of all slices,
+    ``read(slices=[i])`` only slice ``i`` (reads only the acquisitions of that slice).
+    """
+
+    path: Path
+    header: Any
+    layout: _Layout
+    heads: np.ndarray = field(repr=False)
+    image_rows: np.ndarray = field(repr=False)
+    noise_rows: np.ndarray = field(repr=False)
+    skipped: dict[str, int] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    _meta: CaseMeta | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_slices(self) -> int:
+        return self.layout.n_slices
+
+    @property
+    def n_frames(self) -> int:
+        lay = self.layout
+        return lay.n_phases * (lay.n_reps if self.options["repetitions"] == "frames" else 1)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        """k-space shape ``(slice, frame, coil, ky, kx)`` that :meth:`read` returns."""
+        lay = self.layout
+        return (lay.n_slices, self.n_frames, lay.n_coils, lay.ny, lay.nx)
+
+    def line_mask(self) -> np.ndarray:
+        """bool ``(slice, frame, ky)``: which lines any imaging acquisition fills (no I/O)."""
+        idx = self.heads["idx"][self.image_rows]
+        out = np.zeros(self.shape[:2] + (self.layout.ny,), bool)
+        out[idx["slice"], self._frames(idx), idx["kspace_encode_step_1"].astype(np.int64)
+            + self.layout.ky_offset] = True
+        return out
+
+    @property
+    def meta(self) -> CaseMeta:
+        """Case metadata from the header (``source_sha256`` is filled by :meth:`read`)."""
+        if self._meta is None:
+            self._meta = _meta_from_header(self)
+        return self._meta
+
+    # ------------------------------------------------------------------ reading
+    def read(self, slices: Iterable[int] | None = None) -> Case:
+        """Assemble the Case (k-space, mask, meta) of all or some slices.
+
+        Parameters
+        ----------
+        slices : iterable of int, optional
+            0-based slice indices; default all. The Case holds them in the given order.
+
+        Raises
+        ------
+        CorruptFileError
+            Unreadable acquisitions, or non-finite samples (the count is named).
+        LayoutError
+            Sample count of an acquisition differs from its header.
+        """
+        lay = self.layout
+        sel = list(range(lay.n_slices)) if slices is None else [int(s) for s in slices]
+        for s in sel:
+            if not 0 <= s < lay.n_slices:
+                raise IndexError(f"{self.path}: slice {s} outside 0..{lay.n_slices - 1}")
+        pos = {s: i for i, s in enumerate(sel)}
+        idx_all = self.heads["idx"]
+        rows = self.image_rows[np.isin(idx_all["slice"][self.image_rows], sel)]
+        nf = self.n_frames
+        ksum = np.zeros((len(sel), nf, lay.n_coils, lay.ny, lay.nx_enc), np.complex64)
+        count = np.zeros((len(sel), nf, lay.ny), np.int32)
+        sampled = np.zeros((len(sel), nf, lay.ny, lay.nx), bool)
+        with self._open() as f:
+            raw = self._read_samples(f, rows)
+            noise = self._read_samples(f, self.noise_rows) if self._whiten_wanted() else []
+        heads = self.heads[rows]
+        idx = heads["idx"]
+        s_loc = np.array([pos[int(s)] for s in idx["slice"]], np.int64)
+        f_loc = self._frames(idx)
+        ky = idx["kspace_encode_step_1"].astype(np.int64) + lay.ky_offset
+        n_bad = 0
+        for n_samp in np.unique(heads["number_of_samples"]):
+            grp = np.flatnonzero(heads["number_of_samples"] == n_samp)
+            data = np.stack([raw[i] for i in grp]).view(np.complex64)
+            data = data.reshape(grp.size, lay.n_coils, int(n_samp))
+            n_bad += int(np.count_nonzero(~np.isfinite(data.view(np.float32))))
+            for off in np.unique(self._offsets(heads[grp])):
+                sub = grp[self._offsets(heads[grp]) == off]
+                dsub = data[np.isin(grp, sub)]
+                np.add.at(ksum, (s_loc[sub], f_loc[sub], slice(None), ky[sub],
+                                 slice(int(off), int(off) + int(n_samp))), dsub)
+                hit = ops.sampled_after_decimation(int(off), int(n_samp), lay.nx_enc, lay.nx)
+                sampled[s_loc[sub], f_loc[sub], ky[sub]] |= hit
+            np.add.at(count, (s_loc[grp], f_loc[grp], ky[grp]), 1)
+        if n_bad:
+            raise CorruptFileError(
+                self.path, f"{n_bad} non-finite k-space values (NaN or inf) in the acquisitions",
+                "the raw data are damaged; re-export or re-download this file")
+        ksum /= np.maximum(count, 1)[:, :, None, :, None].astype(np.float32)
+        meta = dataclasses.replace(self.meta, extra=dict(self.meta.extra))
+        reader = dict(meta.extra.get("ismrmrd_reader", {}))
+        ksum = self._prewhiten(ksum, noise, meta, reader)
+        if lay.os > 1:
+            ksum = ops.remove_oversampling(ksum, lay.nx)
+        full = np.broadcast_to(sampled[:, :, None], ksum.shape)
+        ksum[~full] = 0
+        mask = _reduce_mask(sampled[:, :, None], reader.get("mask_shape"))
+        meta.extra["ismrmrd_reader"] = reader
+        meta.source_sha256 = sha256_file(self.path)
+        if slices is not None:
+            meta.extra["slice_indices"] = sel
+        try:
+            return Case(kspace=np.ascontiguousarray(ksum, np.complex64), mask=mask, meta=meta)
+        except ValueError as exc:  # Case validation: e.g. labels/shape problems
+            raise LayoutError(self.path, f"the assembled Case is invalid ({exc})",
+                              "report this file to the cmrsuite maintainers") from None
+
+    # ------------------------------------------------------------------ helpers
+    def _open(self) -> h5py.File:
+        try:
+            return h5py.File(self.path, "r")
+        except OSError as exc:
+            raise CorruptFileError(self.path, f"HDF5 file cannot be reopened ({exc})",
+                                   "the file changed or was truncated since it was opened") from None
+
+    def _read_samples(self, f: h5py.File, rows: np.ndarray) -> list[np.ndarray]:
+        if rows.size == 0:
+            return []
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        try:
+            block = f["dataset/data"].fields("data")[lo:hi]
+        except Exception as exc:  # noqa: BLE001 - h5py raises OSError/KeyError/RuntimeError
+            raise CorruptFileError(self.path, f"acquisition data cannot be read ({exc})",
+                                   "the file is truncated or damaged; re-download it") from None
+        out = [block[r - lo] for r in rows]
+        heads = self.heads[rows]
+        want = 2 * heads["active_channels"].astype(np.int64) * heads["number_of_samples"]
+        got = np.array([a.size for a in out], np.int64)
+        bad = np.flatnonzero(got != want)
+        if bad.size:
+            i = int(rows[bad[0]])
+            raise LayoutError(
+                self.path,
+                f"{bad.size} acquisitions hold a number of samples different from their header "
+                f"(acquisition {i}: {got[bad[0]]} floats, header says {want[bad[0]]} = 2 x "
+                "active_channels x number_of_samples)",
+                "the file was not written by a conforming ISMRMRD writer")
+        return out
+
+    def _frames(self, idx: np.ndarray) -> np.ndarray:
+        ph = idx["phase"].astype(np.int64)
+        if self.options["repetitions"] == "frames":
+            return idx["repetition"].astype(np.int64) * self.layout.n_phases + ph
+        return ph
+
+    def _offsets(self, heads: np.ndarray) -> np.ndarray:
+        nxe = self.layout.nx_enc
+        n = heads["number_of_samples"].astype(np.int64)
+        asym = (heads["center_sample"].astype(np.int64) * 2 < nxe) & (n < nxe)
+        return np.where(asym, nxe - n, 0)
+
+    def _whiten_wanted(self) -> bool:
+        return bool(self.options["prewhiten"]) and self.noise_rows.size > 0
+
+    def _prewhiten(self, k, noise, meta: CaseMeta, reader: dict) -> np.ndarray:
+        meta.extra["prewhitened"] = False
+        if not self._whiten_wanted():
+            reader["prewhitening"] = ("not requested" if self.noise_rows.size
+                                      else "no noise scans in the file")
+            return k
+        nh = self.heads[self.noise_rows]
+        if np.any(nh["active_channels"] != self.layout.n_coils):
+            raise LayoutError(self.path, "noise scans have a different number of channels "
+                              "than receiverChannels", "pass prewhiten=False to skip them")
+        x = np.concatenate([a.view(np.complex64).reshape(int(c), -1) for a, c in
+                            zip(noise, nh["active_channels"])], axis=1)
+        if not np.isfinite(x.view(np.float32)).all():
+            n_bad = int(np.count_nonzero(~np.isfinite(x.view(np.float32))))
+            raise CorruptFileError(self.path, f"{n_bad} non-finite values in the noise scans",
+                                   "re-export the file or pass prewhiten=False")
+        psi = ops.noise_covariance(x)
+        t_noise = float(nh["sample_time_us"][0])
+        t_img = float(self.heads["sample_time_us"][self.image_rows][0]) if self.image_rows.size else 0
+        scale = t_noise / t_img if t_noise > 0 and t_img > 0 else 1.0
+        try:
+            w = ops.whitening_matrix(psi * scale)
+        except np.linalg.LinAlgError:
+            reader["prewhitening"] = "skipped: noise covariance is not positive definite"
+            return k
+        k = np.einsum("ij,sfjyx->sfiyx", w.astype(np.complex64), k, optimize=True)
+        meta.extra["prewhitened"] = True
+        meta.extra["noise_samples"] = int(x.shape[1])
+        reader["prewhitening"] = ("applied: W = inv(chol(Psi)), Psi = X X^H/(N-1)"
+                                  f"{'' if scale == 1.0 else f' x dwell ratio {scale:g}'}")
+        return k.astype(np.complex64)
+
+
+def _reduce_mask(full: np.ndarray, stored_shape: list[int] | None) -> np.ndarray:
+    """Collapse constant axes (slice, frame, kx) to size 1, or to a stored exact shape."""
+    target = list(full.shape)
+    if stored_shape is not None and len(stored_shape) == 5:
+        want = [int(v) for v in stored_shape]
+        if all(w in (1, t) for w, t in zip(want, target)):
+            target = want
+    else:
+        for ax in (0, 1, 4):
+            ref = np.take(full, [0], axis=ax)
+            if (full == ref).all():
+                target[ax] = 1
+    out = full
+    for ax, size in enumerate(target):
+        if size == 1 and out.shape[ax] != 1:
+            ref = np.take(out, [0], axis=ax)
+            if not (out == ref).all():
+                return full.copy()  # the stored shape no longer fits: keep the full mask
+            out = ref
+    return np.ascontiguousarray(out)
+
+
+# ---------------------------------------------------------------------- open
+def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
+                 repetitions: str = "frames", set_index: int | None = None,
+                 dataset: str | None = None, remove_oversampling: bool = True) -> IsmrmrdSource:
+    """Open an ISMRMRD file: check the file, the XML header and the acquisition headers.
+
+    Parameters
+    ----------
+    path : str or path-like
+    prewhiten : bool, default True
+        Whiten coils with the noise scans when the file has any (module docstring).
+    repetitions : {"frames", "average"}, default "frames"
+        Repetitions become frames (``frame = repetition · n_phases + phase``) or are averaged.
+    set_index : int, optional
+        The set to read; required when the file holds more than one set.
+    dataset : str, optional
+        ``meta.dataset`` to record (default: from a cmrsuite header, else ``"ismrmrd"``).
+    remove_oversampling : bool, default True
+        Remove readout oversampling when ``encodedSpace.x = os · reconSpace.x``.
+
+    Returns
+    -------
+    IsmrmrdSource
+
+    Raises
+    ------
+    CorruptFileError
+        Missing/empty/non-HDF5/truncated file, unreadable acquisition headers.
+    LayoutError
+        No ``/dataset``, ``/dataset/xml`` or ``/dataset/data``; header without
+        ``encoding``, ``encodedSpace/matrixSize`` or ``receiverChannels``; non-Cartesian or
+        3-D encoding; counters outside the header's limits; channel or sample counts
+        that disagree with the header; several sets without ``set_index``.
+    """
+    from suite.data.errors import CaseReadError
+
+    p = Path(path)
+    if repetitions not in ("frames", "average"):
+        raise ValueError(f"open_ismrmrd: repetitions must be 'frames' or 'average'; "
+                         f"got {repetitions!r}")
+    _check_hdf5_file(p)
+    try:
+        f = h5py.File(p, "r")
+    except OSError as exc:
+        raise CorruptFileError(p, f"HDF5 file cannot be opened ({exc})",
+                               "the file is truncated or damaged; re-download it") from None
+    try:
+        xml = _read_xml(p, f)
+        _check_required_elements(p, xml)
+        try:
+            header = hx.parse_xml(xml)
+        except ValueError as exc:
+            raise LayoutError(p, f"ISMRMRD XML header cannot be parsed ({exc})",
+                              "the header must follow the ISMRMRD schema") from None
+        layout = _layout(p, header, os_removal=remove_oversampling)
+        try:
+            heads = f["dataset/data"].fields("head")[:]
+        except CaseReadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any h5py failure means a damaged file
+            raise CorruptFileError(p, f"acquisition headers cannot be read ({exc})",
+                                   "the file is truncated or damaged; re-download it") from None
+    finally:
+        f.close()
+    opts = {"prewhiten": prewhiten, "repetitions": repetitions, "set_index": set_index,
+            "dataset": dataset}
+    return _classify(p, header, layout, heads, opts)
+
+
+def read_ismrmrd(path: str | os.PathLike, **options: Any) -> Case:
+    """Read a whole ISMRMRD file into a Case (``open_ismrmrd(path, **options).read()``).
+
+    See :func:`open_ismrmrd` for options and errors and the module docstring for the layout
+    conventions (OCMR ``read_ocmr.py``).
+    """
+    return open_ismrmrd(path, **options).read()
+
+
+def _check_hdf5_file(p: Path) -> None:
+    if not p.exists():
+        raise CorruptFileError(p, "file does not exist", "check the path")
+    if p.is_dir():
+        raise CorruptFileError(p, "is a folder, not an ISMRMRD file", "pass a .h5 file")
+    size = p.stat().st_size
+    if size == 0:
+        raise CorruptFileError(p, "file is empty (0 bytes)",
+                               "the download or export did not finish; fetch it again")
+    with open(p, "rb") as fh:
+        magic = fh.read(8)
+    if magic != HDF5_MAGIC:
+        raise CorruptFileError(p, f"not an HDF5 file (first bytes {magic[:8]!r}, expected the "
+                               "HDF5 signature)", "ISMRMRD raw data must be an HDF5 .h5 file")
+
+
+def _read_xml(p: Path, f: h5py.File) -> bytes:
+    for key in ("dataset", "dataset/xml", "dataset/data"):
+        if key not in f:
+            raise LayoutError(p, f"HDF5 file has no `/{key}`, so it is not ISMRMRD raw data",
+                              "write it with ismrmrd (group `dataset` with `xml` and `data`)")
+    try:
+        raw = f["dataset/xml"][0]
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptFileError(p, f"the XML header cannot be read ({exc})",
+                               "the file is truncated or damaged; re-download it") from None
+    return raw.encode() if isinstance(raw, str) else bytes(raw)
+
+
+#: Header elements the reader needs, checked before schema parsing so that the error names
+#: the element rather than an xsdata constructor argument.
+_REQUIRED_ELEMENTS = ("encoding", "encoding/encodedSpace", "encoding/encodedSpace/matrixSize",
+                      "acquisitionSystemInformation",
+                      "acquisitionSystemInformation/receiverChannels")
+
+
+def _check_required_elements(p: Path, xml: bytes) -> None:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise LayoutError(p, f"ISMRMRD XML header is not well-formed XML ({exc})",
+                          "the header must follow the ISMRMRD schema") from None
+    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    for element in _REQUIRED_ELEMENTS:
+        if root.find("/".join(ns + part for part in element.split("/"))) is None:
+            _need(p, None, element)
+
+
+def _need(p: Path, value: Any, element: str) -> Any:
+    if value is None:
+        raise LayoutError(p, f"ISMRMRD header lacks {element}",
+                          "this is not an OCMR/cmrsuite-layout file; the header must state it "
+                          "(see `layout` in datasets/ocmr.yaml)")
+    return value
+
+
+def _layout(p: Path, h: Any, *, os_removal: bool) -> _Layout:
+    if not h.encoding:
+        _need(p, None, "encoding")
+    e = h.encoding[0]
+    enc = _need(p, e.encodedSpace, "encoding/encodedSpace")
+    em = _need(p, enc.matrixSize, "encoding/encodedSpace/matrixSize")
+    rs = e.reconSpace if e.reconSpace is not None and e.reconSpace.matrixSize is not None else enc
+    rm = rs.matrixSize
+    asi = _need(p, h.acquisitionSystemInformation, "acquisitionSystemInformation")
+    nc = _need(p, asi.receiverChannels, "acquisitionSystemInformation/receiverChannels")
+    traj = getattr(e.trajectory, "value", e.trajectory)
+    if traj not in (None, "cartesian"):
+        raise LayoutError(p, f"trajectory is {traj!r}; only Cartesian data are supported",
+                          "use a reader for non-Cartesian data")
+    lim = e.encodingLimits
+
+    def n(name: str, default: int = 1) -> int:
+        lt = getattr(lim, name, None) if lim is not None else None
+        return int(lt.maximum) + 1 if lt is not None and lt.maximum is not None else default
+
+    e1 = getattr(lim, "kspace_encoding_step_1", None) if lim is not None else None
+    eny = n("kspace_encoding_step_1", int(em.y))
+    center = None if e1 is None or e1.center is None else int(e1.center)
+    if center is None or center == eny // 2 or not 0 < center < eny:
+        ny, off = eny, 0
+    else:  # partial Fourier along ky: zero-fill so that the centre line lands at ny // 2
+        half = max(center, eny - center)
+        ny, off = 2 * half, half - center
+    if n("kspace_encoding_step_2") > 1 or int(em.z) > 1:
+        raise LayoutError(p, "3-D encoding (kspace_encoding_step_2 > 0) is not supported",
+                          "cmrsuite reads 2-D multi-slice Cartesian data")
+    nxe, nxr = int(em.x), int(rm.x)
+    os_ = nxe // nxr if os_removal and nxr > 0 and nxe % nxr == 0 and nxe > nxr else 1
+    return _Layout(n_slices=n("slice"), n_phases=n("phase"), n_reps=n("repetition"),
+                   n_coils=int(nc), ny=ny, ky_offset=off, nx_enc=nxe, nx=nxe // os_, os=os_,
+                   ky_center=center, sets=n("set"), averages=n("average"),
+                   encoded_matrix=(int(em.x), int(em.y), int(em.z)),
+                   recon_matrix=(int(rm.x), int(rm.y), int(rm.z)))
+
+
+def _classify(p: Path, header: Any, lay: _Layout, heads: np.ndarray,
+              opts: dict[str, Any]) -> IsmrmrdSource:
+    flags = heads["flags"].astype(np.uint64)
+    noise = (flags & np.uint64(_NOISE)) != 0
+    skip = noise.copy()
+    skipped: dict[str, int] = {"noise": int(noise.sum())}
+    calib_only = ((flags & np.uint64(_CALIB)) != 0) & ((flags & np.uint64(_CALIB_AND_IMAGING)) == 0)
+    skipped["parallel_calibration_only"] = int((calib_only & ~skip).sum())
+    skip |= calib_only
+    for name, bit in _SKIP.items():
+        hit = ((flags & np.uint64(bit)) != 0) & ~skip
+        skipped[name] = int(hit.sum())
+        skip |= hit
+    skipped = {k: v for k, v in skipped.items() if v}
+    idx = heads["idx"]
+    if lay.sets > 1 or (idx["set"][~skip].max(initial=0) > 0):
+        if opts["set_index"] is None:
+            raise LayoutError(p, f"the file holds {max(lay.sets, int(idx['set'].max()) + 1)} sets "
+                              "(velocity encodings or contrasts)",
+                              "choose one with load(path, set_index=k)")
+        skip |= idx["set"] != int(opts["set_index"])
+    image = np.flatnonzero(~skip)
+    ih = heads[image]
+    if image.size == 0:
+        raise LayoutError(p, "the file holds no imaging acquisitions",
+                          "check that it is raw k-space data, not only noise or calibration")
+    if np.any(ih["active_channels"] != lay.n_coils):
+        got = sorted(set(int(c) for c in ih["active_channels"]))
+        raise LayoutError(p, f"acquisitions have {got} channels but the header says "
+                          f"receiverChannels = {lay.n_coils}",
+                          "the header and the data disagree; fix receiverChannels")
+    if np.any(ih["number_of_samples"] > lay.nx_enc) or np.any(ih["number_of_samples"] == 0):
+        raise LayoutError(p, f"acquisitions hold up to {int(ih['number_of_samples'].max())} "
+                          f"readout samples but encodedSpace/matrixSize/x = {lay.nx_enc}",
+                          "the header and the data disagree; fix encodedSpace/matrixSize")
+    ii = idx[image]
+    for name, limit in (("kspace_encode_step_1", lay.ny - lay.ky_offset),
+                        ("slice", lay.n_slices), ("phase", lay.n_phases),
+                        ("repetition", lay.n_reps)):
+        top = int(ii[name].max())
+        if top >= limit:
+            raise LayoutError(p, f"acquisition counter {name} reaches {top} but the header "
+                              f"allows 0..{limit - 1} (encodingLimits)",
+                              "the header and the data disagree; fix encodingLimits")
+    if int(ii["kspace_encode_step_2"].max()) > 0:
+        raise LayoutError(p, "acquisitions use kspace_encode_step_2 (3-D encoding)",
+                          "cmrsuite reads 2-D multi-slice Cartesian data")
+    ups = hx.user_parameters(header)
+    shape = ups.get(hx.PREFIX + "mask_shape")
+    reader = {"format": "ismrmrd", "skipped_acquisitions": skipped,
+              "encoded_matrix": list(lay.encoded_matrix), "recon_matrix": list(lay.recon_matrix),
+              "readout_oversampling_removed": lay.os, "ky_zero_fill_offset": lay.ky_offset,
+              "asymmetric_echo": bool(np.any(ih["number_of_samples"] < lay.nx_enc)),
+              "averages": lay.averages, "repetitions": f"{lay.n_reps} ({opts['repetitions']})"}
+    if shape is not None:
+        try:
+            reader["mask_shape"] = [int(v) for v in json.loads(shape)]
+        except (ValueError, TypeError):
+            pass
+    src = IsmrmrdSource(path=p, header=header, layout=lay, heads=heads, image_rows=image,
+                        noise_rows=np.flatnonzero(noise), skipped=skipped, options=opts)
+    src._meta = _meta_from_header(src, reader)
+    return src
+
+
+def _meta_from_header(src: IsmrmrdSource, reader: dict | None = None) -> CaseMeta:
+    h, lay, p = src.header, src.layout, src.path
+    e = h.encoding[0]
+    rs = e.reconSpace if e.reconSpace is not None and e.reconSpace.fieldOfView_mm else e.encodedSpace
+    fov = rs.fieldOfView_mm
+    spacing = None
+    if fov is not None and fov.x and fov.y:
+        spacing = (float(fov.y) / lay.recon_matrix[1], float(fov.x) / lay.recon_matrix[0])
+    thick = float(fov.z) if fov is not None and fov.z else None
+    asi = h.acquisitionSystemInformation
+    seq = h.sequenceParameters
+    extra: dict[str, Any] = {}
+    if seq is not None:
+        for key, vals in (("tr_ms", seq.TR), ("te_ms", seq.TE), ("flip_angle_deg", seq.flipAngle_deg),
+                          ("ti_ms", seq.TI)):
+            if vals:
+                extra[key] = float(vals[0]) if len(vals) == 1 else [float(v) for v in vals]
+    ups = hx.user_parameters(h)
+    subj = h.subjectInformation.patientID if h.subjectInformation is not None else None
+    mi = h.measurementInformation
+    kw: dict[str, Any] = dict(
+        subject=subj or p.stem, dataset=src.options.get("dataset") or "ismrmrd",
+        vendor=asi.systemVendor, field_strength_t=None if asi.systemFieldStrength_T is None
+        else float(asi.systemFieldStrength_T), site=asi.institutionName,
+        pixel_spacing_mm=spacing, slice_thickness_mm=thick, source_file=str(p), extra=extra)
+    if mi is not None and mi.protocolName:
+        kw["series"] = mi.protocolName
+    for name in ("slice_spacing_mm", "heart_rate_bpm", "temporal_resolution_ms"):
+        if hx.PREFIX + name in ups:
+            kw[name] = float(ups[hx.PREFIX + name])
+    for name in ("ed_frame", "es_frame"):
+        if hx.PREFIX + name in ups:
+            kw[name] = int(ups[hx.PREFIX + name])
+    blob = ups.get(hx.PREFIX + "meta")
+    if blob:
+        try:
+            rest = json.loads(blob)
+        except ValueError:
+            rest = {}
+        valid = {f.name for f in dataclasses.fields(CaseMeta)}
+        for key, value in rest.items():
+            if key not in valid or key == "extra":
+                continue
+            if key == "annotated_frames" and value is not None:
+                value = tuple(value)
+            if key in ("pixel_spacing_mm", "slice_thickness_mm"):
+                # exact written values, used only while they agree with the header's FOV
+                value = _agreeing(value, kw.get(key))
+            kw[key] = value
+        extra = {**rest.get("extra", {}), **extra}
+        if src.options.get("dataset"):
+            kw["dataset"] = src.options["dataset"]
+    extra["ismrmrd_reader"] = reader or {}
+    kw["extra"] = extra
+    return CaseMeta(**kw)
+
+
+def _agreeing(exact: Any, derived: Any) -> Any:
+    """``exact`` (from cmrsuite.meta) when it matches the header-derived value, else derived."""
+    if exact is None or derived is None:
+        return derived
+    a = np.atleast_1d(np.asarray(exact, float))
+    b = np.atleast_1d(np.asarray(derived, float))
+    if a.shape == b.shape and np.allclose(a, b, rtol=1e-6, atol=0):
+        return tuple(float(v) for v in a) if isinstance(derived, tuple) else float(a[0])
+    return derived
