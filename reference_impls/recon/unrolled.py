@@ -1,0 +1,188 @@
+"""Unrolled reconstruction network for cine: data consistency alternating with a (2+1)-D CNN.
+
+Architecture (in the line of Schlemper et al., "A deep cascade of convolutional neural networks
+for dynamic MR image reconstruction", IEEE TMI 37:491–503, 2018, and Küstner et al., CINENet,
+Sci Rep 10:13710, 2020, which separates spatial and temporal convolutions):
+
+    x₀ = A^H y / s                      (s = max |A^H y|: intensity normalisation)
+    for k in 1..K:
+        x ← x + R_k(x)                  (residual CNN on [Re, Im] channels over (frame, y, x))
+        x ← x − η_k A^H(A x − y/s)      (gradient data-consistency step, learnable η_k ≥ 0)
+    output s · x
+
+``R_k``: ``depth`` blocks of a spatial ``1×3×3`` then a temporal ``3×1×1`` convolution
+(circular padding in time: cine is periodic), ReLU between blocks, ``features`` channels.
+``A`` is the shared SENSE operator (:mod:`suite.mr.sense`) with coil maps from ESPIRiT (or
+given). The network is small enough to train on the phantom on 2 CPU cores in minutes
+(:mod:`reference_impls.recon.training`).
+
+Weights ship in ``reference_impls/weights/<name>.pt`` with a JSON record (SHA-256, training
+command, seed, data, final loss); they are loaded with ``torch.load(..., weights_only=True)``
+after the hash is verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from reference_impls.recon._inputs import sense_inputs, slice_mask
+from reference_impls.registry import register
+from suite.mr import SenseOperator
+
+__all__ = ["CineUnrolledNet", "Unrolled", "UnrolledSSDU", "WEIGHTS_DIR", "load_weights",
+           "WeightsError"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+class WeightsError(ValueError):
+    """Shipped weights are missing or do not match their recorded SHA-256."""
+
+
+class _SpatioTemporalBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.spatial = nn.Conv3d(c_in, c_out, (1, 3, 3), padding=(0, 1, 1))
+        self.temporal = nn.Conv3d(c_out, c_out, (3, 1, 1), padding=(1, 0, 0),
+                                  padding_mode="circular")
+
+    def forward(self, x):
+        return self.temporal(self.spatial(x))
+
+
+class _Regulariser(nn.Module):
+    def __init__(self, features: int, depth: int):
+        super().__init__()
+        layers: list[nn.Module] = [_SpatioTemporalBlock(2, features), nn.ReLU()]
+        for _ in range(depth - 2):
+            layers += [_SpatioTemporalBlock(features, features), nn.ReLU()]
+        layers += [_SpatioTemporalBlock(features, 2)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` complex ``(frame, y, x)`` → residual of the same shape."""
+        v = torch.view_as_real(x).permute(3, 0, 1, 2).unsqueeze(0)  # (1, 2, F, Y, X)
+        out = self.net(v.to(torch.float32))[0].permute(1, 2, 3, 0).contiguous()
+        return torch.view_as_complex(out).to(x.dtype)
+
+
+class CineUnrolledNet(nn.Module):
+    """The unrolled network (module docstring). Parameters: ``cascades``, ``features``, ``depth``."""
+
+    def __init__(self, cascades: int = 5, features: int = 16, depth: int = 3):
+        super().__init__()
+        self.config = {"cascades": cascades, "features": features, "depth": depth}
+        self.regularisers = nn.ModuleList(_Regulariser(features, depth) for _ in range(cascades))
+        self.step = nn.Parameter(torch.ones(cascades))
+
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, coil_maps: torch.Tensor):
+        """One slice: ``kspace`` complex ``(frame, coil, ky, kx)``, ``mask`` broadcastable to it,
+        ``coil_maps`` complex ``(coil, y, x)`` → complex image ``(frame, y, x)``."""
+        op = SenseOperator(coil_maps, mask)
+        y = kspace * mask
+        x = op.adjoint(y)
+        scale = x.abs().max().detach().clamp_min(1e-12)
+        y = y / scale
+        x = x / scale
+        for reg, eta in zip(self.regularisers, self.step):
+            x = x + reg(x)
+            x = x - torch.relu(eta) * op.adjoint(op.forward(x) - y)
+        return x * scale
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_weights(name: str, weights_dir: Path | None = None) -> tuple[CineUnrolledNet, dict]:
+    """Load ``<name>.pt`` after verifying its SHA-256 against ``<name>.json``.
+
+    Raises
+    ------
+    WeightsError
+        Missing files (with the command that makes them) or a hash mismatch.
+    """
+    wdir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    pt, meta_path = wdir / f"{name}.pt", wdir / f"{name}.json"
+    if not pt.exists() or not meta_path.exists():
+        raise WeightsError(
+            f"{pt}: weights not found; create them with `cmrsuite train {name}` "
+            "(deterministic, a few minutes on CPU)"
+        )
+    meta = json.loads(meta_path.read_text())
+    digest = _sha256(pt)
+    if digest != meta.get("sha256"):
+        raise WeightsError(
+            f"{pt}: SHA-256 {digest} does not match {meta.get('sha256')} recorded in "
+            f"{meta_path.name}; the file is corrupt or was replaced — retrain with "
+            f"`cmrsuite train {name}`"
+        )
+    state = torch.load(pt, map_location="cpu", weights_only=True)
+    net = CineUnrolledNet(**meta["config"])
+    net.load_state_dict(state)
+    net.eval()
+    return net, meta
+
+
+class _UnrolledMethod:
+    stage = "recon"
+    version = "1.0"
+    weights_name = ""
+
+    def __init__(self, weights_dir: str | None = None, maps: str = "espirit",
+                 module: CineUnrolledNet | None = None):
+        if module is None:
+            module, self.weights_meta = load_weights(self.weights_name, weights_dir)
+        else:
+            self.weights_meta = {"sha256": None, "config": module.config}
+        self.module = module
+        self.maps = maps
+        self.last_info: dict = {}
+
+    def params(self) -> dict:
+        return {"weights_sha256": self.weights_meta.get("sha256"), "maps": self.maps,
+                **self.module.config}
+
+    def reconstruct(self, kspace, mask, coil_maps) -> torch.Tensor:
+        """Differentiable call on tensors (white-box access for adversarial tests).
+
+        ``kspace`` ``(slice, frame, coil, ky, kx)``, ``mask`` broadcastable, ``coil_maps``
+        ``(slice, coil, y, x)`` → ``(slice, frame, y, x)``.
+        """
+        return torch.stack([
+            self.module(kspace[s], slice_mask(mask, s), coil_maps[s])
+            for s in range(kspace.shape[0])
+        ])
+
+    def __call__(self, case) -> np.ndarray:
+        k, m, maps, used = sense_inputs(case, self.maps)
+        with torch.no_grad():
+            out = self.reconstruct(k, m, maps)
+        self.last_info = {"coil_maps": used}
+        return out.numpy().astype(np.complex64)
+
+
+@register("recon", "unrolled")
+class Unrolled(_UnrolledMethod):
+    """Unrolled network trained with supervision (fully sampled phantom targets)."""
+
+    name = "unrolled"
+    weights_name = "recon-unrolled"
+
+
+@register("recon", "unrolled-ssdu")
+class UnrolledSSDU(_UnrolledMethod):
+    """The same network trained self-supervised from undersampled data only (SSDU)."""
+
+    name = "unrolled-ssdu"
+    weights_name = "recon-unrolled-ssdu"
