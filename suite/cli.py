@@ -60,6 +60,41 @@ def _cmd_datasets(args) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_train(args) -> int:
+    from suite.train import train_recon_weights
+
+    command = "cmrsuite train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+    result = train_recon_weights(args.name, seed=args.seed, steps=args.steps, out_dir=args.out,
+                                 command=command or None, log=print)
+    print(result.summary())
+    return 0
+
+
+def _cmd_agreement(args) -> int:
+    from suite.stats.from_csv import agreement_from_csv
+
+    out = agreement_from_csv(args.file, args.test, args.reference, subject_col=args.subject,
+                             ci_method=args.ci_method)
+    _print_table(out, args.format)
+    return 0
+
+
+def _cmd_icc(args) -> int:
+    from suite.stats.from_csv import icc_from_csv
+
+    out = icc_from_csv(args.file, args.target, args.rater, args.score)
+    _print_table(out, args.format)
+    return 0
+
+
+def _print_table(out: dict, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(out, indent=2, default=str))
+        return
+    for key, value in out.items():
+        print(f"{key:<22} {value}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cmrsuite",
@@ -82,6 +117,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pathology", default=None, help="pathology class (default: cycle through all)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_phantom)
+
+    p = sub.add_parser("train", help="train a learned reference method on the phantom")
+    p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--out", default=None, help="weights folder (default reference_impls/weights)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("agreement", help="Bland-Altman, CCC and correlation from a CSV")
+    p.add_argument("file")
+    p.add_argument("--test", required=True, help="column of the method under test")
+    p.add_argument("--reference", required=True, help="column of the reference method")
+    p.add_argument("--subject", default=None, help="subject column (repeated readings)")
+    p.add_argument("--ci-method", default="approximate",
+                   choices=["approximate", "approximate_1986", "exact", "exact_individual"])
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=_cmd_agreement)
+
+    p = sub.add_parser("icc", help="the six Shrout-Fleiss ICC forms from a long-format CSV")
+    p.add_argument("file")
+    p.add_argument("--target", required=True)
+    p.add_argument("--rater", required=True)
+    p.add_argument("--score", required=True)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=_cmd_icc)
 
     p = sub.add_parser("inspect", help="print a JSON summary of a raw-data or image file")
     p.add_argument("file")

@@ -1,5 +1,5 @@
 """Metrics: pure functions of (reference, prediction, meta) returning per-case values."""
 
-from suite.metrics import image
+from suite.metrics import image, temporal
 
-__all__ = ["image"]
+__all__ = ["image", "temporal"]

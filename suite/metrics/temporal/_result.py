@@ -1,0 +1,160 @@
+"""Shared result machinery of the temporal-fidelity metrics: declared quantities, JSON, tables.
+
+Every temporal result is a frozen dataclass that declares, for each named scalar, its unit and
+direction (STYLE R3) in a class-level ``QUANTITIES`` table, and the rule it follows in
+``CONVENTION``. :class:`TemporalResult` turns that declaration into ``to_dict()`` (JSON-safe,
+full precision, with units, directions and the convention) and ``summary()`` (one table with
+numbered notes, rendered as text or Markdown). Rounding happens only in ``summary()``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from suite._validation import check_option
+
+#: Direction labels used in ``QUANTITIES`` (STYLE R3: rankings read these, never a sign flip).
+LOWER = "lower is better"
+HIGHER = "higher is better"
+TARGET_ONE = "closest to 1 is best"
+SIGNED = "signed (test - reference), 0 is best"
+DESCRIPTIVE = "descriptive (no direction)"
+
+FORMATS = ("text", "markdown")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """Declaration of one scalar of a result: unit, direction and a one-line meaning."""
+
+    unit: str
+    direction: str
+    description: str
+
+
+def jsonable(value: Any) -> Any:
+    """Convert to JSON-safe Python types at full precision; non-finite floats become ``None``."""
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
+def readonly(a, dtype=np.float64) -> np.ndarray:
+    """A read-only copy of ``a`` (results are frozen, their arrays too)."""
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def fmt(x, digits: int = 4) -> str:
+    """Format one number for a summary table (the only place that rounds)."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    x = float(x)
+    if math.isnan(x):
+        return "n/a"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}"
+
+
+def render_table(title: str, rows: list[tuple[str, str, str, str]], notes: list[str],
+                 format: str = "text") -> str:
+    """Render ``(quantity, value, unit, direction)`` rows and numbered notes."""
+    check_option(format, FORMATS, name="format", where="summary")
+    header = ("quantity", "value", "unit", "direction")
+    if format == "markdown":
+        out = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|---|---|---|---|"]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+        if notes:
+            out += [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)]
+        return "\n".join(out)
+    cols = list(zip(header, *rows))
+    widths = [max(len(c) for c in col) for col in cols]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [title, "=" * max(len(title), len(rule)), line(header), rule] + [line(r) for r in rows]
+    if notes:
+        out += ["", "Notes:"] + [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
+    return "\n".join(out)
+
+
+class TemporalResult:
+    """Mixin for the frozen result dataclasses of :mod:`suite.metrics.temporal`.
+
+    Subclasses set ``METRIC`` (name), ``CONVENTION`` (the stated rule, one paragraph),
+    ``QUANTITIES`` (scalar name → :class:`Quantity`) and ``HEADLINE`` (the scalar a ranking
+    uses by default). Fields not in ``QUANTITIES`` are context (settings) or per-frame arrays.
+    """
+
+    METRIC: ClassVar[str] = ""
+    CONVENTION: ClassVar[str] = ""
+    HEADLINE: ClassVar[str] = ""
+    QUANTITIES: ClassVar[dict[str, Quantity]] = {}
+
+    @property
+    def direction(self) -> str:
+        """Direction of the headline scalar (STYLE R3)."""
+        return self.QUANTITIES[self.HEADLINE].direction
+
+    @property
+    def unit(self) -> str:
+        """Unit of the headline scalar."""
+        return self.QUANTITIES[self.HEADLINE].unit
+
+    def scalars(self) -> dict[str, float]:
+        """The declared scalars by name (full precision, not rounded)."""
+        return {name: getattr(self, name) for name in self.QUANTITIES}
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict: every field (arrays as lists, NaN/inf as ``None``) plus metadata.
+
+        Keys ``metric``, ``headline``, ``convention``, ``units`` and ``directions`` record what
+        was computed and how to read it (STYLE R14).
+        """
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["metric"] = self.METRIC
+        out["headline"] = self.HEADLINE
+        out["convention"] = self.CONVENTION
+        out["units"] = {k: q.unit for k, q in self.QUANTITIES.items()}
+        out["directions"] = {k: q.direction for k, q in self.QUANTITIES.items()}
+        return jsonable(out)
+
+    def _rows(self) -> list[tuple[str, str, str, str]]:
+        return [(k, fmt(getattr(self, k)), q.unit, q.direction) for k, q in self.QUANTITIES.items()]
+
+    def _notes(self) -> list[str]:
+        return [self.CONVENTION]
+
+    def summary(self, format: str = "text") -> str:
+        """One table of the declared scalars with the stated convention as a numbered note.
+
+        Parameters
+        ----------
+        format : {"text", "markdown"}
+        """
+        return render_table(self.METRIC, self._rows(), self._notes(), format)

@@ -1,0 +1,113 @@
+"""One call for every temporal-fidelity metric of a case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from suite.metrics.temporal._result import fmt, jsonable, render_table
+from suite.metrics.temporal.lv_curve import LVCurveResult, lv_curve_error
+from suite.metrics.temporal.profile import XTProfileResult, xt_profile_error
+from suite.metrics.temporal.spectrum import TemporalSpectrumResult, temporal_frequency_retention
+from suite.metrics.temporal.step import StepFeature, StepResponseResult, step_response_width
+
+__all__ = ["temporal_fidelity", "TemporalFidelity"]
+
+
+@dataclass(frozen=True)
+class TemporalFidelity:
+    """All temporal-fidelity results of one case.
+
+    Attributes
+    ----------
+    profile : XTProfileResult
+    spectrum : TemporalSpectrumResult
+    lv_curve : LVCurveResult
+    step : StepResponseResult or None
+        ``None`` when no feature was given (not measured, not a failure).
+    """
+
+    profile: XTProfileResult
+    spectrum: TemporalSpectrumResult
+    lv_curve: LVCurveResult
+    step: StepResponseResult | None = None
+
+    def results(self) -> dict:
+        """The component results by name (``step`` only when measured)."""
+        out = {"profile": self.profile, "spectrum": self.spectrum, "lv_curve": self.lv_curve}
+        if self.step is not None:
+            out["step"] = self.step
+        return out
+
+    def headline(self) -> dict[str, dict]:
+        """Headline scalar of each component with its unit and direction."""
+        return {name: {"quantity": r.HEADLINE, "value": getattr(r, r.HEADLINE),
+                       "unit": r.unit, "direction": r.direction}
+                for name, r in self.results().items()}
+
+    def to_dict(self) -> dict:
+        """JSON-safe nested dict of every component (``step`` is ``None`` when not measured)."""
+        return jsonable({"profile": self.profile, "spectrum": self.spectrum,
+                         "lv_curve": self.lv_curve, "step": self.step,
+                         "headline": self.headline()})
+
+    def summary(self, format: str = "text") -> str:
+        """One table of every declared scalar, prefixed by component, with each convention.
+
+        Parameters
+        ----------
+        format : {"text", "markdown"}
+        """
+        rows, notes = [], []
+        for name, r in self.results().items():
+            rows += [(f"{name}.{k}", fmt(getattr(r, k)), q.unit, q.direction)
+                     for k, q in r.QUANTITIES.items()]
+            notes.append(f"{name} ({r.METRIC}): " + " ".join(r._notes()))
+        if self.step is None:
+            notes.append("step: not measured (no feature given).")
+        return render_table("Temporal fidelity", rows, notes, format)
+
+
+def temporal_fidelity(reference, prediction, labels, spacing_mm, temporal_resolution_ms,
+                      feature: StepFeature | None = None, *,
+                      prediction_labels=None) -> TemporalFidelity:
+    """Every temporal-fidelity metric of one case with default settings.
+
+    Parameters
+    ----------
+    reference, prediction : ndarray, real, ``(slice, frame, y, x)``
+        Magnitude images over one periodic cardiac cycle (≥ 4 frames), same shape.
+    labels : ndarray, integer, ``(slice, frame, y, x)``
+        Reference ACDC labels (3 = LV blood pool, 2 = myocardium).
+    spacing_mm : (float, float)
+        In-plane pixel spacing ``(dy, dx)``, mm.
+    temporal_resolution_ms : float
+        Frame interval, ms.
+    feature : StepFeature, optional
+        Switching feature for :func:`step_response_width`; without it ``step`` is ``None``.
+    prediction_labels : ndarray, integer, ``(slice, frame, y, x)``, optional
+        Passed to :func:`lv_curve_error` for exact label-area curves.
+
+    Returns
+    -------
+    TemporalFidelity
+
+    Raises
+    ------
+    ValueError
+        As the component functions (the first failing one raises).
+
+    See Also
+    --------
+    xt_profile_error, temporal_frequency_retention, lv_curve_error, step_response_width
+    """
+    step = None
+    if feature is not None:
+        step = step_response_width(reference, prediction, feature, temporal_resolution_ms)
+    return TemporalFidelity(
+        profile=xt_profile_error(reference, prediction, labels, spacing_mm),
+        spectrum=temporal_frequency_retention(reference, prediction, labels, spacing_mm,
+                                              temporal_resolution_ms),
+        lv_curve=lv_curve_error(reference, prediction, labels, spacing_mm,
+                                temporal_resolution_ms, prediction_labels=prediction_labels),
+        step=step,
+    )
