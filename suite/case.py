@@ -59,7 +59,8 @@ class CaseMeta:
     ed_frame: int | None = None
     es_frame: int | None = None
     annotated_frames: tuple[int, ...] | None = None
-    timings_ms: dict[str, list[float]] = field(default_factory=dict)  # e.g. {"TI": [...]}
+    # e.g. {"TI": [...]} per frame, or one list per slice (MOLLI inversion times differ by slice)
+    timings_ms: dict[str, list] = field(default_factory=dict)
     strata: dict[str, Any] = field(default_factory=dict)
     source_file: str | None = None
     source_sha256: str | None = None

@@ -52,7 +52,7 @@ def run_demo(
     out_dir,
     n_subjects: int = 2,
     seed: int = 0,
-    presets: tuple[str, ...] = ("demo-1.5t", "demo-3t"),
+    presets: tuple[str, ...] = ("siemens-1.5t", "philips-3t"),
     accelerations: tuple[int, ...] = (4, 8),
     acs_lines: int = 12,
 ) -> DemoResult:

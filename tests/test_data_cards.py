@@ -49,7 +49,7 @@ def _write_card(folder, name, **changes):
 @pytest.mark.parametrize("changes,key", [
     ({"citation": None}, "citation"),
     ({"citation": {"text": "x"}}, "citation.doi"),
-    ({"format": "dicom"}, "format"),
+    ({"format": "analyze"}, "format"),
     ({"layout": {"patterns": []}}, "layout.patterns"),
     ({"labels": {"convention": "acdc", "mapping_to_acdc": {1: 9}}}, "labels.mapping_to_acdc"),
     ({"manifest": {"a.nii.gz": "abc"}}, "manifest.a.nii.gz"),

@@ -24,6 +24,10 @@ from suite.data import (
     write_labels_nifti,
 )
 from suite.data.acdc import read_acdc_patient
+from suite.data.cmrxrecon import read_cmrxrecon
+from suite.data.dicom import read_dicom_series
+from suite.data.fastmri import read_fastmri
+from suite.data.matv73 import write_mat_v73
 from suite.data.mnms import read_mnms_case
 
 
@@ -70,12 +74,55 @@ def _mnms_good(tmp_path):
     return d / "A1B2C3_sa_gt.nii.gz"
 
 
+def _dicom_good(tmp_path):
+    """A 2-slice, 2-frame MR series (one file per image); the target is one of its files."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    d, series, study = tmp_path / "dcm", generate_uid(), generate_uid()
+    d.mkdir()
+    for i, (s, f) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = MRImageStorage, \
+            generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(d / f"im{i}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.Modality, ds.StudyInstanceUID, ds.SeriesInstanceUID = "MR", study, series
+        ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, 5 * s], [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing, ds.TriggerTime, ds.InstanceNumber = [1, 1], 40 * f, i + 1
+        ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 4, 5, 1, \
+            "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.PixelData = np.full((4, 5), i, "<u2").tobytes()
+        ds.save_as(d / f"im{i}.dcm", enforce_file_format=True)
+    return d / "im2.dcm"
+
+
+def _cmrxrecon_good(tmp_path):
+    """A CMRxRecon 2024-style fully sampled cine, MATLAB (kx, ky, kc, kz, t), our v7.3 writer."""
+    k = np.ones((6, 4, 2, 1, 2), np.complex64)
+    return write_mat_v73(tmp_path / "cine_sax.mat", {"kspace_full": k})
+
+
+def _fastmri_good(tmp_path):
+    """A fastMRI multi-coil volume (slice, coil, height, width), as fastMRI stores it."""
+    p = tmp_path / "file1.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("kspace", data=np.ones((2, 2, 6, 4), np.complex64))
+        f.create_dataset("reconstruction_rss", data=np.ones((2, 3, 3), np.float32))
+    return p
+
+
 # target file of each reader and how to read "the unit" holding it
 READERS = {
     "ismrmrd": (_ismrmrd_good, lambda p: read_ismrmrd(p)),
     "nifti": (_nifti_good, lambda p: read_nifti(p)),
     "acdc": (_acdc_good, lambda p: read_acdc_patient(p.parent)),
     "mnms": (_mnms_good, lambda p: read_mnms_case(p.parent)),
+    "dicom": (_dicom_good, lambda p: read_dicom_series(p.parent)),  # the series folder
+    "cmrxrecon": (_cmrxrecon_good, lambda p: read_cmrxrecon(p, year=2024)),
+    "fastmri": (_fastmri_good, lambda p: read_fastmri(p)),
 }
 
 

@@ -1,4 +1,5 @@
-"""Readers and writers: files → Case (ISMRMRD raw data, NIfTI images/labels, ACDC, M&Ms).
+"""Readers and writers: files → Case (ISMRMRD raw data, NIfTI images/labels, ACDC, M&Ms,
+fastMRI volumes, CMRxRecon MATLAB v7.3 k-space).
 
 Entry points: :func:`load` / :func:`iter_cases` (format sniffed from content),
 :func:`inspect` (header summary), the writers :func:`write_ismrmrd`,
@@ -18,11 +19,25 @@ from suite.data.cards import (
     verify,
     write_manifest,
 )
+from suite.data.cmrxrecon import (  # CMRxRecon 2023/2024/2025 (docs/recon-formats.md)
+    CmrxReconSource,
+    open_cmrxrecon,
+    prepare_for_ranking,
+    read_cmrxrecon,
+    write_cmrxrecon_submission,
+)
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError, UnknownFormatError
+from suite.data.fastmri import (  # fastMRI volumes (docs/recon-formats.md)
+    FastMRISource,
+    open_fastmri,
+    read_fastmri,
+    write_fastmri_reconstruction,
+)
 from suite.data.hashing import sha256_file
 from suite.data.inspect import inspect
 from suite.data.ismrmrd_io import IsmrmrdSource, open_ismrmrd, read_ismrmrd, write_ismrmrd
 from suite.data.loader import CaseIterator, ReadFailure, iter_cases, load, sniff
+from suite.data.matv73 import open_mat, read_mat_variable, write_mat_v73
 from suite.data.mnms import MNMS_TO_ACDC, read_mnms_case
 from suite.data.nifti_io import read_nifti, write_image_nifti, write_labels_nifti
 
@@ -34,4 +49,8 @@ __all__ = [
     "read_acdc_patient", "read_mnms_case", "MNMS_TO_ACDC",
     "DatasetCard", "CardError", "VerifyReport", "list_cards", "load_card", "verify",
     "write_manifest", "sha256_file",
+    # fastMRI, CMRxRecon and MATLAB v7.3 (docs/recon-formats.md)
+    "read_fastmri", "open_fastmri", "FastMRISource", "write_fastmri_reconstruction",
+    "read_cmrxrecon", "open_cmrxrecon", "CmrxReconSource", "write_cmrxrecon_submission",
+    "prepare_for_ranking", "open_mat", "read_mat_variable", "write_mat_v73",
 ]

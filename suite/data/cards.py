@@ -10,7 +10,8 @@ title            one line
 citation         mapping: ``text`` (reference), ``doi``
 licence          licence name or terms, in words
 obtain           how to get the data, in words (the suite never downloads at run time)
-format           reader: one of ``ismrmrd``, ``nifti``, ``acdc``, ``mnms``, ``phantom``
+format           reader: one of ``ismrmrd``, ``nifti``, ``acdc``, ``mnms``, ``phantom``,
+                 ``fastmri``, ``cmrxrecon``
 layout           mapping: ``description`` (optional) and ``patterns`` (list of globs
                  relative to the dataset root, each expected to match at least one file)
 labels           mapping: ``convention`` (``acdc``, ``mnms`` or ``none``) and
@@ -44,8 +45,8 @@ from suite.data.hashing import sha256_file
 __all__ = ["DatasetCard", "CardError", "VerifyReport", "cards_dir", "list_cards", "load_card",
            "verify", "write_manifest", "READERS"]
 
-#: Readers a card may name.
-READERS = ("ismrmrd", "nifti", "acdc", "mnms", "phantom")
+#: Readers a card may name (``fastmri``, ``cmrxrecon``: suite.data.fastmri / .cmrxrecon).
+READERS = ("ismrmrd", "nifti", "acdc", "mnms", "phantom", "fastmri", "cmrxrecon", "dicom")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REQUIRED = ("name", "title", "citation", "licence", "obtain", "format", "layout", "labels",
              "strata", "manifest")

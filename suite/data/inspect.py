@@ -13,6 +13,7 @@ from typing import Any
 
 import nibabel as nib
 
+from suite.data.dicom import inspect_dicom
 from suite.data.errors import CaseReadError, CorruptFileError
 from suite.data.ismrmrd_reader import open_ismrmrd
 from suite.data.loader import discover, sniff
@@ -40,7 +41,9 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
         ``effective_acceleration`` = 1 / fraction, ``acquired_lines``), ``flags``
         (``noise_scans``, ``oversampled``, ``readout_oversampling``, ``asymmetric_echo``,
         ``averages``, ``repetitions``, ``sets``, ``skipped_acquisitions``). NIfTI: ``dims``
-        (NIfTI order), ``zooms``, ``dtype``, ``units``. Folders: ``n_cases`` and ``cases``.
+        (NIfTI order), ``zooms``, ``dtype``, ``units``. DICOM file or folder of DICOM files
+        (``group_by`` option): see :func:`suite.data.dicom.inspect_dicom`. Other folders:
+        ``n_cases`` and ``cases``.
 
     Raises
     ------
@@ -53,7 +56,12 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
         return _inspect_ismrmrd(p, **options)
     if kind == "nifti":
         return _inspect_nifti(p)
-    units = discover(p)
+    group_by = options.get("group_by", "series")
+    if kind == "dicom":  # DICOM file or folder of DICOM files: suite.data.dicom.inspect_dicom
+        return inspect_dicom(p, group_by=group_by)
+    units = discover(p, group_by=group_by)
+    if units and all(u.format == "dicom" for u in units):
+        return inspect_dicom(p, group_by=group_by)
     return {"path": str(p), "format": kind, "n_cases": len(units),
             "cases": [{"path": str(u.path), "format": u.format} for u in units]}
 

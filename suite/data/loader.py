@@ -10,7 +10,17 @@ ISMRMRD raw data            HDF5 signature ``\\x89HDF\\r\\n\\x1a\\n`` (then the 
 NIfTI image                 NIfTI-1/2 magic, plain or gzip                             ``nifti``
 ACDC patient folder(s)      ``patientXXX/Info.cfg`` + ``*_frameNN[_gt].nii.gz``         ``acdc``
 M&Ms case folder(s)         ``<code>/<code>_sa.nii.gz`` (+ metadata CSV anywhere below)  ``mnms``
-any other folder            every ISMRMRD/NIfTI file in it, recursively, sorted          per file
+DICOM file                  ``DICM`` at byte 128 (or a preamble-less data set that         ``dicom``
+                            parses; :func:`suite.data.dicom_io.is_dicom`)
+fastMRI volume              HDF5 signature + top-level ``kspace``, no ``/dataset``        ``fastmri``
+                            (:func:`suite.data.fastmri.is_fastmri_file`)
+CMRxRecon k-space           MATLAB v7.3/v5 header (``MATLAB`` at byte 0); the reader     ``cmrxrecon``
+                            needs a k-space variable (``kspace_full``, ``kspace_subNN``,
+                            ``kus``...; :mod:`suite.data.cmrxrecon`); mask files
+                            ``*_mask*.mat`` are read with their k-space, never alone
+any other folder            every ISMRMRD/NIfTI file in it, recursively, sorted, and     per file
+                            its DICOM files (any name) grouped: one unit per series      / series
+                            (``group_by="stack"``: per stack; :mod:`suite.data.dicom`)
 ==========================  =========================================================  ===========
 
 Every unit (file or case folder) is read when the iteration reaches it, so a folder yields
@@ -29,7 +39,10 @@ from typing import Any, Callable, Iterator
 
 from suite.case import Case
 from suite.data.acdc import find_acdc_patients, read_acdc_patient
+from suite.data.cmrxrecon import is_companion_file, read_cmrxrecon
+from suite.data.dicom import DICOM_SUFFIXES, find_dicom_series, is_dicom, read_dicom_series
 from suite.data.errors import CaseReadError, CorruptFileError, UnknownFormatError
+from suite.data.fastmri import is_fastmri_file, read_fastmri
 from suite.data.ismrmrd_reader import HDF5_MAGIC, read_ismrmrd
 from suite.data.mnms import find_mnms_cases, find_mnms_csv, read_mnms_case, read_mnms_csv
 from suite.data.nifti_io import is_nifti, read_nifti, volume_meta
@@ -38,7 +51,7 @@ __all__ = ["load", "iter_cases", "sniff", "discover", "ReadFailure", "CaseIterat
            "FORMATS"]
 
 #: Formats ``load`` recognises, in the order they are tried.
-FORMATS = ("ismrmrd", "nifti", "acdc", "mnms")
+FORMATS = ("ismrmrd", "nifti", "acdc", "mnms", "dicom", "fastmri", "cmrxrecon")
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,10 @@ class Unit:
 
     path: Path
     format: str
+    # DICOM only: a folder holds several series, so a unit is the set of files of one series
+    # (or stack) and its group key; ``path`` is their folder (or the one file that failed).
+    files: tuple[Path, ...] = ()
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,21 +105,30 @@ def sniff(path: str | os.PathLike) -> str:
                                "the download or export did not finish; fetch it again")
     with open(p, "rb") as fh:
         head = fh.read(8)
-    if head == HDF5_MAGIC:
-        return "ismrmrd"
+    if head == HDF5_MAGIC:  # fastMRI volumes are HDF5 too: top-level `kspace`, no /dataset
+        return "fastmri" if is_fastmri_file(p) else "ismrmrd"
+    if head.startswith(b"MATLAB"):  # MAT-file: the CMRxRecon reader names what is wrong
+        return "cmrxrecon"
     if is_nifti(p):
         return "nifti"
+    if is_dicom(p):  # DICOM (suite.data.dicom): by content, any file name
+        return "dicom"
     what = "a gzip stream without a NIfTI header" if head[:2] == b"\x1f\x8b" else \
         f"content starting {head!r}"
     ext = "".join(p.suffixes[-2:]) or "(none)"
     raise UnknownFormatError(
         p, f"no reader recognises this file ({what}; extension {ext}); formats tried: "
-        "ISMRMRD (HDF5 signature), NIfTI-1/2 (magic 'n+1'/'ni1'/'n+2', plain or gzip)",
-        "pass an ISMRMRD .h5, a .nii/.nii.gz, or an ACDC/M&Ms folder")
+        "ISMRMRD (HDF5 signature), NIfTI-1/2 (magic 'n+1'/'ni1'/'n+2', plain or gzip), "
+        "DICOM ('DICM' at byte 128 or a parseable preamble-less data set), "
+        "CMRxRecon (MATLAB .mat holding kspace_full/kspace_subNN/kspace/kus)",
+        "pass an ISMRMRD .h5, a .nii/.nii.gz, a DICOM file, or an ACDC/M&Ms/DICOM folder")
 
 
-def discover(path: str | os.PathLike) -> list[Unit]:
-    """The units a path holds, sorted, without reading any image data."""
+def discover(path: str | os.PathLike, *, group_by: str = "series") -> list[Unit]:
+    """The units a path holds, sorted, without reading any image data.
+
+    ``group_by`` ("series" or "stack") groups the DICOM files of a folder (headers are read).
+    """
     p = Path(path)
     kind = sniff(p)
     if kind == "acdc":
@@ -111,11 +137,19 @@ def discover(path: str | os.PathLike) -> list[Unit]:
         return [Unit(d, "mnms") for d in find_mnms_cases(p)]
     if kind != "folder":
         return [Unit(p, kind)]
-    units = []
+    units, dicom_files = [], []
     for f in sorted(q for q in p.rglob("*") if q.is_file()):
         name = f.name.lower()
         if name.endswith((".h5", ".hdf5", ".mrd", ".nii", ".nii.gz")):
             units.append(Unit(f, _unit_format(f)))
+        elif name.endswith(".mat"):  # CMRxRecon k-space; its mask files are read with it
+            if not is_companion_file(f):
+                units.append(Unit(f, _unit_format(f)))
+        elif name.endswith(DICOM_SUFFIXES) or is_dicom(f):  # DICOM: grouped below
+            dicom_files.append(f)
+    if dicom_files:  # one unit per series/stack, one per file that fails (suite.data.dicom)
+        units += [Unit(u.path, "dicom", u.files, u.key)
+                  for u in find_dicom_series(dicom_files, group_by=group_by)]
     return units
 
 
@@ -131,12 +165,16 @@ def read_unit(unit: Unit, **options: Any) -> Case:
     """Read one unit into a Case; every failure is a :class:`CaseReadError` subclass."""
     readers: dict[str, Callable[..., Case]] = {
         "ismrmrd": _read_ismrmrd, "nifti": _read_nifti_file, "acdc": _read_acdc,
-        "mnms": _read_mnms,
+        "mnms": _read_mnms, "dicom": read_dicom_series,
+        "fastmri": _read_fastmri, "cmrxrecon": _read_cmrxrecon,
     }
     if unit.format not in readers:
         sniff(unit.path)  # raises the precise error
         raise UnknownFormatError(unit.path, "no reader for this file", "")
     try:
+        if unit.format == "dicom":  # DICOM: the unit's files (one series), or the file itself
+            return read_dicom_series(unit.files or unit.path,
+                                     **_pick(options, "dataset", "group_by"))
         return readers[unit.format](unit.path, **options)
     except CaseReadError:
         raise
@@ -156,6 +194,14 @@ def _read_ismrmrd(p: Path, **options: Any) -> Case:
 
 def _read_acdc(p: Path, **options: Any) -> Case:
     return read_acdc_patient(p, **_pick(options, "dataset"))
+
+
+def _read_fastmri(p: Path, **options: Any) -> Case:
+    return read_fastmri(p, **_pick(options, "dataset"))
+
+
+def _read_cmrxrecon(p: Path, **options: Any) -> Case:
+    return read_cmrxrecon(p, **_pick(options, "dataset", "year", "variable"))
 
 
 def _read_mnms(p: Path, *, metadata=None, **options: Any) -> Case:
@@ -196,7 +242,7 @@ class CaseIterator:
         self.on_error = on_error
         self.options = options
         self.failures: list[ReadFailure] = []
-        self.units = discover(self.path)
+        self.units = discover(self.path, group_by=options.get("group_by", "series"))
         self._metadata = None
         if any(u.format == "mnms" for u in self.units):
             meta: dict = {}
@@ -241,7 +287,8 @@ def iter_cases(path: str | os.PathLike, *, on_error: str = "raise",
         :class:`ReadFailure` (path, error class, reason, hint); the good units still yield.
     **options
         Passed to the reader of each unit: ``prewhiten``, ``repetitions``, ``set_index``,
-        ``remove_oversampling`` (ISMRMRD), ``dataset`` (all), ``kind`` (single NIfTI).
+        ``remove_oversampling`` (ISMRMRD), ``dataset`` (all), ``kind`` (single NIfTI),
+        ``group_by`` (DICOM: ``"series"`` or ``"stack"``).
 
     Returns
     -------

@@ -1,0 +1,402 @@
+"""DICOM cine reader: series written here with pydicom, checked against the volume they hold.
+
+The independent reference is the construction itself: a known stored volume, a rotation
+matrix whose third column is the slice normal (the reader uses cross(row, column) of the
+Image Orientation), positions placed along that normal, trigger times and rescale values
+chosen here; files are written in shuffled order with random names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage, \
+    generate_uid
+
+from suite.data import CaseReadError, CorruptFileError, LayoutError, inspect, iter_cases, load
+from suite.data.dicom import find_dicom_series, is_dicom, open_dicom_series, read_dicom_series
+
+NS, NF, NY, NX = 4, 5, 12, 10            # slices, frames, rows (y), columns (x)
+DY, DX = 1.4, 1.2                        # PixelSpacing = [row spacing, column spacing], mm
+SPACING, THICKNESS = 10.0, 8.0           # centre-to-centre vs nominal thickness, mm
+DT, SLOPE, INTERCEPT = 40.0, 0.5, -100.0
+
+
+def _rotation(a_deg=35.0, b_deg=-25.0, c_deg=10.0):
+    """Double-angulated orientation: rotations about x, then y, then z (columns = axes)."""
+    a, b, c = np.deg2rad([a_deg, b_deg, c_deg])
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def _volume(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4000, (NS, NF, NY, NX)).astype(np.uint16)
+
+
+def _write(path, pixels, *, ipp, iop, trigger, instance, series_uid, study_uid,
+           ts=ExplicitVRLittleEndian, series_number=7, description="cine_sax",
+           modality="MR", thickness=THICKNESS, drop=(), **tags):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ts
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality = modality
+    ds.PatientName, ds.PatientID = "Doe^Jane", "P001"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds.SeriesNumber, ds.SeriesDescription, ds.ProtocolName = series_number, description, \
+        "tfi_cine_sax"
+    ds.Manufacturer, ds.InstitutionName = "SIEMENS", "Site A"
+    ds.MagneticFieldStrength, ds.SequenceName, ds.ScanningSequence = 1.5, "*tfi2d1_12", "GR"
+    ds.HeartRate = 62
+    ds.ImagePositionPatient = [f"{v:.6f}" for v in ipp]
+    ds.ImageOrientationPatient = [f"{v:.8f}" for v in iop]
+    ds.PixelSpacing = [DY, DX]
+    ds.SliceThickness = thickness
+    ds.TriggerTime = f"{trigger:.3f}"
+    ds.InstanceNumber = instance
+    ds.RescaleSlope, ds.RescaleIntercept = SLOPE, INTERCEPT
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = pixels.astype("<u2").tobytes()
+    for k, v in tags.items():
+        setattr(ds, k, v)
+    for k in drop:
+        delattr(ds, k)
+    ds.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+def _series(folder, vol=None, *, seed=1, ts=ExplicitVRLittleEndian, per_slice_series=False,
+            rot=None, skip=(), description="cine_sax", study_uid=None, series_number=7,
+            positions=None):
+    """Write ``vol`` (slice, frame, y, x) as a cine series; return (files, expected, info)."""
+    vol = _volume() if vol is None else vol
+    ns, nf = vol.shape[:2]
+    rng = np.random.default_rng(seed)
+    rot = _rotation() if rot is None else rot
+    r, c, n = rot[:, 0], rot[:, 1], rot[:, 2]
+    iop = list(r) + list(c)
+    study = study_uid or generate_uid()
+    uids = [generate_uid() for _ in range(ns)] if per_slice_series else [generate_uid()] * ns
+    centre = np.array([12.0, -30.0, 55.0])
+    pos = np.arange(ns) * SPACING if positions is None else np.asarray(positions)
+    jobs = [(s, f) for s in range(ns) for f in range(nf) if (s, f) not in skip]
+    order = rng.permutation(len(jobs))
+    instances = rng.permutation(len(jobs)) + 1     # instance numbers unrelated to order
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for j in order:
+        s, f = jobs[j]
+        ipp = centre + pos[s] * n - (NY // 2) * DY * c - (NX // 2) * DX * r
+        name = uuid.UUID(int=int(rng.integers(0, 2**62))).hex[-12:]
+        name += ".dcm" if j % 2 else ""            # half without an extension
+        files.append(_write(folder / name, vol[s, f], ipp=ipp, iop=iop,
+                            trigger=f * DT + 0.5 * s, instance=int(instances[j]),
+                            series_uid=uids[s], study_uid=study, ts=ts,
+                            series_number=series_number + (s if per_slice_series else 0),
+                            description=description))
+    expected = vol.astype(np.float64) * SLOPE + INTERCEPT
+    return files, expected.astype(np.float32), {"normal": n, "study": study, "uids": uids}
+
+
+# ---------------------------------------------------------------------- recovery
+@pytest.mark.parametrize("ts", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+def test_recovers_known_volume(tmp_path, ts):
+    files, expected, _ = _series(tmp_path / "exam", ts=ts)
+    case = read_dicom_series(tmp_path / "exam")
+    m = case.meta
+    assert case.reference.dtype == np.float32
+    assert case.reference.shape == (NS, NF, NY, NX)
+    np.testing.assert_array_equal(case.reference, expected)
+    assert m.pixel_spacing_mm == (DY, DX)
+    assert m.slice_spacing_mm == pytest.approx(SPACING, abs=1e-5)
+    assert m.slice_thickness_mm == THICKNESS
+    assert m.temporal_resolution_ms == pytest.approx(DT)
+    assert (m.vendor, m.field_strength_t, m.site, m.sequence) == \
+        ("SIEMENS", 1.5, "Site A", "*tfi2d1_12")
+    assert m.heart_rate_bpm == 62 and m.subject == "P001" and m.dataset == "dicom"
+    assert "Doe" not in repr(m.to_dict())                      # no patient name anywhere
+    assert m.audit_flags == {}
+    assert np.all(np.diff(m.extra["slice_positions_mm"]) > 0)
+    assert m.extra["interslice_gap_mm"] == pytest.approx(SPACING - THICKNESS, abs=1e-5)
+    assert m.strata == {"vendor": "SIEMENS", "field_strength_t": 1.5, "site": "Site A"}
+    # combined SHA-256 recomputed here: sorted "<relative path> <sha256>\n" lines
+    lines = sorted(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in files)
+    assert m.source_sha256 == hashlib.sha256("".join(lines).encode()).hexdigest()
+    [loaded] = list(load(tmp_path / "exam"))
+    np.testing.assert_array_equal(loaded.reference, expected)
+
+
+def test_slice_order_follows_normal_not_z(tmp_path):
+    """Positions placed against the z axis: the order is along cross(row, column)."""
+    rot = _rotation(120.0, 40.0, -30.0)          # normal with a negative z component
+    assert rot[2, 2] < 0
+    _, expected, info = _series(tmp_path / "s", rot=rot)
+    case = read_dicom_series(tmp_path / "s")
+    np.testing.assert_array_equal(case.reference, expected)
+    np.testing.assert_allclose(case.meta.extra["slice_normal"], info["normal"], atol=1e-6)
+    z = [p[2] for p in case.meta.extra["image_position_patient"]]
+    assert np.all(np.diff(z) < 0)                # z descends while the slice index ascends
+
+
+def test_lazy_open_reads_one_slice(tmp_path):
+    _, expected, _ = _series(tmp_path / "s")
+    src = open_dicom_series(tmp_path / "s")
+    assert src.shape == (NS, NF, NY, NX) and src.meta.source_sha256 is None
+    np.testing.assert_array_equal(src.read_slice(2), expected[2])
+
+
+def test_frame_order_falls_back_to_instance_number(tmp_path):
+    vol = _volume()
+    rot = _rotation()
+    r, c, n = rot[:, 0], rot[:, 1], rot[:, 2]
+    for f in range(NF):
+        _write(tmp_path / f"im{(NF - f) * 7}", vol[0, f], ipp=list(n * 3), iop=list(r) + list(c),
+               trigger=0.0, instance=f + 1, series_uid="1.2.3.4", study_uid="1.2.3",
+               drop=("TriggerTime",) if f == 2 else ())
+    case = read_dicom_series(tmp_path)
+    np.testing.assert_array_equal(case.reference[0], vol[0] * SLOPE + INTERCEPT)
+    assert case.meta.temporal_resolution_ms is None
+    assert "instance_number" in case.meta.audit_flags["frame_order"]
+
+
+def test_gap_and_irregular_spacing_flagged(tmp_path):
+    vol = _volume()
+    _series(tmp_path / "s", vol, positions=[0.0, 10.0, 20.0, 40.0])   # slice at 30 missing
+    m = read_dicom_series(tmp_path / "s").meta
+    assert m.slice_spacing_mm == pytest.approx(10.0, abs=1e-5)
+    assert m.audit_flags["slice_gaps"][0]["between_slices"] == [2, 3]
+    assert m.audit_flags["slice_gaps"][0]["spacing_mm"] == pytest.approx(20.0, abs=1e-4)
+    assert "slice_spacing_irregular" in m.audit_flags
+
+
+# ---------------------------------------------------------------------- grouping
+def test_folder_with_two_series(tmp_path):
+    study = generate_uid()
+    _, e1, i1 = _series(tmp_path / "a", study_uid=study, series_number=3)
+    v2 = _volume(5)[:2, :3]
+    _, e2, i2 = _series(tmp_path / "b", v2, study_uid=study, series_number=4,
+                        description="cine_lax", rot=_rotation(0, 90, 0))
+    cases = list(load(tmp_path))
+    assert [c.reference.shape for c in cases] == [e1.shape, e2.shape]
+    with pytest.raises(LayoutError) as info:
+        read_dicom_series(tmp_path)
+    assert "2 series found" in str(info.value) and str(tmp_path) in str(info.value)
+    np.testing.assert_array_equal(read_dicom_series(tmp_path, series_uid=i2["uids"][0])
+                                  .reference, e2)
+
+
+def test_one_series_per_slice_grouped_as_stack(tmp_path):
+    study = generate_uid()
+    _, expected, info = _series(tmp_path / "exam", per_slice_series=True, study_uid=study)
+    # a long-axis series of the same protocol and study stays out of the stack (orientation)
+    _series(tmp_path / "exam" / "lax", _volume(3)[:1], study_uid=study, rot=_rotation(0, 90, 0))
+    per_series = list(load(tmp_path / "exam"))
+    assert len(per_series) == NS + 1 and all(c.n_slices == 1 for c in per_series)
+    stacks = list(load(tmp_path / "exam", group_by="stack"))
+    assert sorted(c.n_slices for c in stacks) == [1, NS]
+    stack = next(c for c in stacks if c.n_slices == NS)
+    np.testing.assert_array_equal(stack.reference, expected)
+    assert stack.meta.slice_spacing_mm == pytest.approx(SPACING, abs=1e-5)
+    assert sorted(stack.meta.extra["series_instance_uids"]) == sorted(info["uids"])
+    one = read_dicom_series(tmp_path / "exam", group_by="stack", series_uid=info["uids"][2])
+    np.testing.assert_array_equal(one.reference, expected)
+    with pytest.raises(ValueError, match="did you mean 'stack'"):
+        read_dicom_series(tmp_path / "exam", group_by="stacks")
+
+
+# ---------------------------------------------------------------------- errors
+def _raises(exc_type, fn, *needles):
+    with pytest.raises(CaseReadError) as info:
+        fn()
+    assert type(info.value) is exc_type, f"{type(info.value).__name__}: {info.value}"
+    for needle in needles:
+        assert str(needle) in str(info.value), (needle, str(info.value))
+    return info.value
+
+
+def test_missing_frame_in_one_slice(tmp_path):
+    _series(tmp_path / "s", skip={(2, 3)})
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path / "s"), tmp_path / "s")
+    assert "different numbers of frames" in err.reason and "slice(s) [2]" in err.reason
+
+
+def test_mismatched_matrix(tmp_path):
+    files, _, info = _series(tmp_path / "s")
+    ds = pydicom.dcmread(files[0])
+    _write(files[0], np.zeros((NY + 2, NX), np.uint16), ipp=ds.ImagePositionPatient,
+           iop=ds.ImageOrientationPatient, trigger=float(ds.TriggerTime),
+           instance=ds.InstanceNumber, series_uid=ds.SeriesInstanceUID,
+           study_uid=ds.StudyInstanceUID)
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path / "s"), tmp_path / "s")
+    assert f"{NY + 2}x{NX}" in err.reason and f"{NY}x{NX}" in err.reason
+
+
+@pytest.mark.parametrize("tag,code", [("ImagePositionPatient", "(0020,0032)"),
+                                      ("ImageOrientationPatient", "(0020,0037)")])
+def test_missing_geometry_tag_names_tag_and_file(tmp_path, tag, code):
+    files, _, _ = _series(tmp_path / "s")
+    ds = pydicom.dcmread(files[5])
+    delattr(ds, tag)
+    ds.save_as(files[5])
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path / "s"), files[5], tag, code)
+    assert err.path == files[5]
+
+
+def test_duplicate_instance(tmp_path):
+    files, _, _ = _series(tmp_path / "s")
+    shutil.copy(files[3], tmp_path / "s" / "copy_of_one")
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path / "s"), tmp_path / "s",
+                  "copy_of_one", files[3].name)
+    assert "duplicate" in err.reason
+
+
+def test_different_orientation_within_series(tmp_path):
+    files, _, _ = _series(tmp_path / "s")
+    ds = pydicom.dcmread(files[0])
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.save_as(files[0])
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path / "s"), tmp_path / "s")
+    assert "different orientations" in err.reason and files[0].name in err.reason
+
+
+def test_non_mr_modality(tmp_path):
+    files, _, _ = _series(tmp_path / "s")
+    ds = pydicom.dcmread(files[0])
+    ds.Modality = "CT"
+    ds.save_as(files[0])
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path / "s"), tmp_path / "s")
+    assert "not MR" in err.reason and files[0].name in err.reason
+
+
+def test_text_file_named_dcm(tmp_path):
+    _series(tmp_path / "s")
+    bad = tmp_path / "s" / "notes.dcm"
+    bad.write_text("exported by hand\n" * 20)
+    (tmp_path / "s" / "README.txt").write_text("not DICOM, not named like it: ignored\n")
+    assert not is_dicom(bad)
+    err = _raises(CorruptFileError, lambda: read_dicom_series(tmp_path / "s"), bad)
+    assert "not a DICOM file" in err.reason
+    it = iter_cases(tmp_path / "s", on_error="record")
+    assert [c.n_slices for c in it] == [NS]
+    assert [(f.path, f.error) for f in it.failures] == [(bad, "CorruptFileError")]
+
+
+def test_pydicom_truncated_file(tmp_path):
+    src = get_testdata_file("MR_truncated.dcm")
+    err = _raises(CorruptFileError, lambda: read_dicom_series(src), "MR_truncated.dcm")
+    assert "truncated" in err.reason
+
+
+def test_bad_file_among_good_ones_is_recorded(tmp_path):
+    files, expected, _ = _series(tmp_path / "s")
+    bad = tmp_path / "s" / "zz_truncated"
+    shutil.copy(get_testdata_file("MR_truncated.dcm"), bad)
+    _raises(CorruptFileError, lambda: read_dicom_series(tmp_path / "s"), bad)
+    it = iter_cases(tmp_path / "s", on_error="record")
+    [case] = list(it)
+    np.testing.assert_array_equal(case.reference, expected)
+    assert [(f.path, f.error) for f in it.failures] == [(bad, "CorruptFileError")]
+    # a good file of the series truncated: the series is incomplete and fails on its own
+    raw = files[0].read_bytes()
+    files[0].write_bytes(raw[:-50])
+    it = iter_cases(tmp_path / "s", on_error="record")
+    assert list(it) == []
+    errors = {f.path: f.error for f in it.failures}
+    assert errors[files[0]] == "CorruptFileError" and errors[bad] == "CorruptFileError"
+    assert "LayoutError" in errors.values()      # the series without files[0] lacks a frame
+
+
+def test_find_dicom_series_units(tmp_path):
+    files, _, info = _series(tmp_path / "s")
+    (tmp_path / "s" / "x.dcm").write_bytes(b"")
+    units = find_dicom_series(files + [tmp_path / "s" / "x.dcm"])
+    assert [u.key for u in units] == [info["uids"][0], None]
+    assert len(units[0].files) == NS * NF
+
+
+# ---------------------------------------------------------------------- bundled file, inspect
+def test_pydicom_mr_small():
+    path = get_testdata_file("MR_small.dcm")
+    case = read_dicom_series(path)
+    ds = pydicom.dcmread(path)
+    assert case.reference.shape == (1, 1, 64, 64)
+    np.testing.assert_array_equal(case.reference[0, 0], ds.pixel_array.astype(np.float32))
+    assert case.meta.pixel_spacing_mm == (0.3125, 0.3125)
+    assert case.meta.vendor == "TOSHIBA_MEC" and case.meta.subject == "4MR1"
+    assert case.meta.slice_spacing_mm is None and case.meta.slice_thickness_mm == 0.8
+    assert "CompressedSamples" not in repr(case.meta.to_dict())
+
+
+@pytest.mark.parametrize("name", ["MR_small_implicit.dcm", "MR_small_bigendian.dcm",
+                                  "MR_small_expb.dcm", "MR_small_RLE.dcm",
+                                  "MR_small_padded.dcm"])
+def test_pydicom_mr_small_encodings(name):
+    """Other transfer syntaxes of the same image give the same values as MR_small.dcm."""
+    expected = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array
+    case = read_dicom_series(get_testdata_file(name))
+    np.testing.assert_array_equal(case.reference[0, 0], expected.astype(np.float32))
+
+
+def test_undecodable_syntax_fails_at_open():
+    from pydicom.pixels.decoders.base import get_decoder
+    from pydicom.uid import JPEGLSLossless
+
+    if get_decoder(JPEGLSLossless).is_available:
+        pytest.skip("a JPEG-LS plugin is installed here")
+    path = get_testdata_file("MR_small_jpeg_ls_lossless.dcm")
+    err = _raises(LayoutError, lambda: open_dicom_series(path), "MR_small_jpeg_ls_lossless")
+    assert "cannot be decoded" in err.reason and "pylibjpeg" in err.reason
+
+
+def test_preambleless_file(tmp_path):
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.preamble = None
+    p = tmp_path / "IMG0001"
+    ds.save_as(p, enforce_file_format=False)
+    assert p.read_bytes()[128:132] != b"DICM" and is_dicom(p)
+    [case] = list(load(tmp_path))
+    np.testing.assert_array_equal(case.reference[0, 0], ds.pixel_array.astype(np.float32))
+
+
+def test_inspect_file_and_folder(tmp_path):
+    out = inspect(get_testdata_file("MR_small.dcm"))
+    assert out["format"] == "dicom" and (out["rows"], out["columns"]) == (64, 64)
+    assert (out["slices"], out["frames"], out["vendor"]) == (1, 1, "TOSHIBA_MEC")
+    _series(tmp_path / "s")
+    out = inspect(tmp_path / "s")
+    assert out["format"] == "dicom" and out["dims"] == [NS, NF, NY, NX]
+    assert out["pixel_spacing_mm"] == [DY, DX] and out["field_strength_t"] == 1.5
+    assert out["slice_spacing_mm"] == pytest.approx(SPACING, abs=1e-5)
+    _series(tmp_path / "s2", _volume()[:2])
+    out = inspect(tmp_path)
+    assert out["n_cases"] == 2 and {c["slices"] for c in out["cases"]} == {NS, 2}
+
+
+def test_dataset_card(monkeypatch, tmp_path):
+    """The card validates and its strata are CaseMeta fields the reader fills."""
+    from suite.data import cards
+
+    if "dicom" not in cards.READERS:  # cards.READERS predates this reader: add it here only
+        monkeypatch.setattr(cards, "READERS", cards.READERS + ("dicom",))
+    card = cards.load_card("dicom-cine")
+    assert card.format == "dicom" and card.manifest == {} and card.citation["doi"][:3] == "10."
+    _series(tmp_path / "s")
+    assert cards.verify(card, tmp_path).ok
+    case = read_dicom_series(tmp_path / "s", **card.reader_options)
+    assert case.meta.dataset == "dicom-cine"
+    for key in card.strata:
+        assert getattr(case.meta, key) is not None
