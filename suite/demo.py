@@ -85,13 +85,8 @@ def run_demo(
         cohort_dir = out_dir / "phantom" / preset
         truth_csv = write_cohort(cohort_dir, n_subjects, seed=seed + p_index, preset=preset)
         result.files[f"truth {preset}"] = str(truth_csv)
-        for item in iter_cases(cohort_dir, on_error="record"):
-            if not hasattr(item, "kspace"):
-                result.failures.append(item.to_dict() if hasattr(item, "to_dict") else dict(item))
-                continue
-            case = item
-            if case.kspace is None:
-                continue
+        cases = iter_cases(cohort_dir, on_error="record")
+        for case in cases:
             reference = rss(ifft2c(case.kspace), dim=2)
             for r in accelerations:
                 sampling = equispaced_mask(case.kspace.shape, r, acs_lines=acs_lines)
@@ -110,6 +105,7 @@ def run_demo(
                     "profile": s.profile,
                     "n_images": s.n_images,
                 })
+        result.failures += [f.to_dict() for f in cases.failures]
     csv_path = out_dir / "results.csv"
     with csv_path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(result.rows[0]) if result.rows else ["subject"])

@@ -8,6 +8,8 @@ what                        test                                                
 ISMRMRD raw data            HDF5 signature ``\\x89HDF\\r\\n\\x1a\\n`` (then the reader     ``ismrmrd``
                             requires ``/dataset/xml`` and ``/dataset/data``)
 NIfTI image                 NIfTI-1/2 magic, plain or gzip                             ``nifti``
+phantom cohort folder       ``truth.csv`` with the phantom truth columns + one            ``phantom``
+                            ``<subject>/cine_sax.h5`` and ``labels.nii.gz`` per row
 ACDC patient folder(s)      ``patientXXX/Info.cfg`` + ``*_frameNN[_gt].nii.gz``         ``acdc``
 M&Ms case folder(s)         ``<code>/<code>_sa.nii.gz`` (+ metadata CSV anywhere below)  ``mnms``
 DICOM file                  ``DICM`` at byte 128 (or a preamble-less data set that         ``dicom``
@@ -46,12 +48,14 @@ from suite.data.fastmri import is_fastmri_file, read_fastmri
 from suite.data.ismrmrd_reader import HDF5_MAGIC, read_ismrmrd
 from suite.data.mnms import find_mnms_cases, find_mnms_csv, read_mnms_case, read_mnms_csv
 from suite.data.nifti_io import is_nifti, read_nifti, volume_meta
+from suite.data.phantom_cohort import (find_phantom_subjects, is_phantom_cohort,
+                                       read_phantom_subject)
 
 __all__ = ["load", "iter_cases", "sniff", "discover", "ReadFailure", "CaseIterator", "Unit",
            "FORMATS"]
 
 #: Formats ``load`` recognises, in the order they are tried.
-FORMATS = ("ismrmrd", "nifti", "acdc", "mnms", "dicom", "fastmri", "cmrxrecon")
+FORMATS = ("ismrmrd", "nifti", "phantom", "acdc", "mnms", "dicom", "fastmri", "cmrxrecon")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ def sniff(path: str | os.PathLike) -> str:
     if not p.exists():
         raise CorruptFileError(p, "does not exist", "check the path")
     if p.is_dir():
+        if is_phantom_cohort(p):
+            return "phantom"
         if find_acdc_patients(p):
             return "acdc"
         if find_mnms_cases(p):
@@ -131,6 +137,8 @@ def discover(path: str | os.PathLike, *, group_by: str = "series") -> list[Unit]
     """
     p = Path(path)
     kind = sniff(p)
+    if kind == "phantom":
+        return [Unit(d, "phantom") for d in find_phantom_subjects(p)]
     if kind == "acdc":
         return [Unit(d, "acdc") for d in find_acdc_patients(p)]
     if kind == "mnms":
@@ -167,6 +175,7 @@ def read_unit(unit: Unit, **options: Any) -> Case:
         "ismrmrd": _read_ismrmrd, "nifti": _read_nifti_file, "acdc": _read_acdc,
         "mnms": _read_mnms, "dicom": read_dicom_series,
         "fastmri": _read_fastmri, "cmrxrecon": _read_cmrxrecon,
+        "phantom": _read_phantom,
     }
     if unit.format not in readers:
         sniff(unit.path)  # raises the precise error
@@ -190,6 +199,10 @@ def _pick(options: dict[str, Any], *names: str) -> dict[str, Any]:
 def _read_ismrmrd(p: Path, **options: Any) -> Case:
     return read_ismrmrd(p, **_pick(options, "prewhiten", "repetitions", "set_index", "dataset",
                                    "remove_oversampling"))
+
+
+def _read_phantom(p: Path, **options: Any) -> Case:
+    return read_phantom_subject(p, **_pick(options, "dataset"))
 
 
 def _read_acdc(p: Path, **options: Any) -> Case:

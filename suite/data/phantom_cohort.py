@@ -1,0 +1,110 @@
+"""Reader of a phantom cohort folder written by ``cmrsuite phantom`` / ``suite.phantom.write_cohort``.
+
+Layout::
+
+    <root>/truth.csv                 one row per subject (columns below)
+    <root>/<subject>/cine_sax.h5     ISMRMRD raw data (read by suite.data.ismrmrd_reader)
+    <root>/<subject>/labels.nii.gz   4-D NIfTI labels (x, y, slice, frame), ACDC convention
+
+Each subject becomes one Case with k-space from the ISMRMRD file, labels from the NIfTI file
+and ``truth`` from its truth.csv row (floats; ED/ES frames as int). The raw data travel the same
+ISMRMRD path as real data; only the truth table is phantom-specific. This module does not
+import the phantom (a reader must not depend on the generator).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from suite.case import Case
+from suite.data.errors import CorruptFileError, LayoutError
+
+__all__ = ["PHANTOM_TRUTH_COLUMNS", "is_phantom_cohort", "find_phantom_subjects",
+           "read_truth_table", "read_phantom_subject"]
+
+#: Columns of the cohort's truth.csv (written by suite.phantom.writer).
+PHANTOM_TRUTH_COLUMNS = ("subject", "pathology", "preset", "field_strength_t", "coils",
+                         "lv_edv_ml", "lv_esv_ml", "lv_sv_ml", "lv_ef_pct", "lv_mass_g",
+                         "rv_edv_ml", "rv_esv_ml", "rv_ef_pct", "ed_frame", "es_frame")
+_STRINGS = ("subject", "pathology", "preset")
+_INTS = ("coils", "ed_frame", "es_frame")
+
+
+def is_phantom_cohort(folder: Path) -> bool:
+    """True when ``folder/truth.csv`` exists and its header is the phantom truth table."""
+    truth = Path(folder) / "truth.csv"
+    if not truth.is_file():
+        return False
+    with truth.open(newline="") as fh:
+        header = next(csv.reader(fh), [])
+    return tuple(h.strip() for h in header) == PHANTOM_TRUTH_COLUMNS
+
+
+def read_truth_table(folder: Path) -> dict[str, dict]:
+    """truth.csv as ``{subject: {column: value}}`` with numbers parsed; errors name the line."""
+    path = Path(folder) / "truth.csv"
+    out: dict[str, dict] = {}
+    with path.open(newline="") as fh:
+        for line_no, row in enumerate(csv.DictReader(fh), start=2):
+            parsed: dict = {}
+            for key in PHANTOM_TRUTH_COLUMNS:
+                raw = row.get(key)
+                if raw is None or raw == "":
+                    raise LayoutError(path, f"line {line_no}: column {key!r} is empty",
+                                      "regenerate the cohort with `cmrsuite phantom`")
+                try:
+                    parsed[key] = raw if key in _STRINGS else (
+                        int(raw) if key in _INTS else float(raw))
+                except ValueError:
+                    raise LayoutError(path, f"line {line_no}: column {key!r} holds {raw!r}, "
+                                      "not a number", "regenerate the cohort") from None
+            out[parsed["subject"]] = parsed
+    return out
+
+
+def find_phantom_subjects(folder: Path) -> list[Path]:
+    """Subject folders listed in truth.csv, in its order (missing folders included: they fail
+    when read, with a message)."""
+    table = read_truth_table(folder)
+    return [Path(folder) / subject for subject in table]
+
+
+def read_phantom_subject(subject_dir: Path, truth_row: dict | None = None, **options) -> Case:
+    """One phantom subject as a Case with k-space, labels and scalar truth.
+
+    Raises
+    ------
+    CorruptFileError, LayoutError
+        Missing files, unreadable files, or labels that do not match the raw data.
+    """
+    from suite.data.ismrmrd_reader import read_ismrmrd
+    from suite.data.nifti_io import read_nifti
+
+    subject_dir = Path(subject_dir)
+    raw, lab = subject_dir / "cine_sax.h5", subject_dir / "labels.nii.gz"
+    for p in (raw, lab):
+        if not p.is_file():
+            raise CorruptFileError(p, "is missing from the phantom cohort",
+                                   "regenerate the cohort with `cmrsuite phantom`")
+    if truth_row is None:
+        truth_row = read_truth_table(subject_dir.parent).get(subject_dir.name)
+        if truth_row is None:
+            raise LayoutError(subject_dir.parent / "truth.csv",
+                              f"has no row for subject {subject_dir.name!r}",
+                              "regenerate the cohort")
+    case = read_ismrmrd(raw, dataset=options.get("dataset", "phantom"))
+    labels = read_nifti(lab, kind="labels", allowed_labels=(0, 1, 2, 3)).data
+    if labels.shape != case.image_shape:
+        raise LayoutError(lab, f"labels have shape {labels.shape} (slice, frame, y, x) but the "
+                          f"raw data {raw.name} describe {case.image_shape}",
+                          "the files of this subject come from different runs; regenerate")
+    meta = case.meta
+    meta.ed_frame = truth_row["ed_frame"]
+    meta.es_frame = truth_row["es_frame"]
+    meta.annotated_frames = tuple(range(labels.shape[1]))
+    meta.strata = {**meta.strata, "pathology": truth_row["pathology"],
+                   "preset": truth_row["preset"], "vendor": meta.vendor,
+                   "field_strength_t": meta.field_strength_t}
+    return Case(kspace=case.kspace, mask=case.mask, labels=labels,
+                truth=dict(truth_row), meta=meta)
