@@ -95,6 +95,77 @@ def _print_table(out: dict, fmt: str) -> None:
         print(f"{key:<22} {value}")
 
 
+def _cmd_validate(args) -> int:
+    from suite.protocol import load_protocol
+
+    proto = load_protocol(args.protocol)
+    print(f"{args.protocol}: valid protocol {proto.name!r} (sha256 {proto.sha256})")
+    return 0
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:60]:<60}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _cmd_run(args) -> int:
+    from suite.protocol import load_protocol
+    from suite.runner import run_protocol
+
+    proto = load_protocol(args.protocol)
+    result = run_protocol(proto, args.out, executor=args.executor, workers=args.workers,
+                          scheduler=args.scheduler, resume=args.resume, cache_dir=args.cache,
+                          progress=None if args.quiet else _progress, command=sys.argv)
+    print(result.summary())
+    print(f"summary: {Path(args.out) / 'report' / 'summary.md'}")
+    print(f"manifest: {Path(args.out) / 'manifest.json'}")
+    return result.exit_code
+
+
+def _cmd_summary(args) -> int:
+    from suite.analysis.summary import load_results, metric_summary
+    from suite.runner.store import ResultStore
+
+    db = Path(args.run_dir) / "results.sqlite"
+    if not db.exists():
+        raise ValueError(f"{args.run_dir}: no results.sqlite; is this a run folder?")
+    with ResultStore(db) as store:
+        df = load_results(store)
+        summ = metric_summary(df, n_resamples=args.resamples)
+    keep = summ[summ["metric"].isin(["ssim", "psnr", "dice", "hd95", "lv_ef_pct",
+                                     "high_frequency_retention"])]
+    cols = ["stage", "metric", "structure", "phase", "profile", "condition", "recon",
+            "segmentation", "mean", "ci_low", "ci_high", "n_subjects"]
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 500, "display.width", 200):
+        print(keep[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    report = Path(args.run_dir) / "report" / "summary.md"
+    if report.exists():
+        print(f"\nfull summary: {report}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from suite.runner.export import export_run
+
+    for path in export_run(args.run_dir, args.format):
+        print(path)
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from suite.runner.verify import verify_run
+
+    report = verify_run(args.run_dir, n_jobs=args.jobs, seed=args.seed)
+    print(report.summary())
+    return 0 if report.identical else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cmrsuite",
@@ -109,6 +180,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--presets", default=None, help="comma-separated phantom presets")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("validate", help="check a protocol without running it")
+    p.add_argument("protocol")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("run", help="run a protocol into a run folder")
+    p.add_argument("protocol")
+    p.add_argument("--out", required=True, help="run folder (results.sqlite, manifest, report)")
+    p.add_argument("--executor", choices=["local", "serial", "dask"], default="local")
+    p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: CPUs)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (executor dask)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("summary", help="print the key tables of a run")
+    p.add_argument("run_dir")
+    p.add_argument("--resamples", type=int, default=1000)
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("export", help="export a run's tables as CSV or Parquet")
+    p.add_argument("run_dir")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("verify", help="re-run a sample of jobs and compare bit for bit")
+    p.add_argument("run_dir")
+    p.add_argument("--jobs", type=int, default=3, help="number of jobs to re-run")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("phantom", help="write a phantom cohort as ISMRMRD + NIfTI + truth.csv")
     p.add_argument("--subjects", type=int, required=True)

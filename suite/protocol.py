@@ -1,0 +1,381 @@
+"""Protocols: the pre-specified evaluation plan of a run, loaded from YAML and validated.
+
+A protocol fixes, before anything runs: the datasets, the conditions applied to each case, the
+methods per stage, the metrics and scoring profiles, the analyses and the acceptance criteria.
+It is loaded with ``yaml.safe_load`` and validated key by key; every error names the file, the
+key path and what was expected (:class:`ProtocolError`). Its SHA-256 (of a canonical JSON form,
+so comments and key order do not matter) goes into the run's provenance.
+
+Schema (``protocols/quick.yaml`` is the worked example)::
+
+    name: str                         # required
+    description: str
+    seed: int                         # default 0; all randomness derives from it
+    failure_tolerance: float          # fraction of jobs allowed to fail (default 0)
+    datasets:                         # required, non-empty list
+      - name: str                     # unique
+        phantom:                      # either a phantom cohort generated into the run ...
+          subjects: int               #   per preset
+          seed: int
+          presets: [str]              #   suite.phantom.PRESETS
+          pathologies: [str]          #   optional, cycled
+          overrides: {key: value}     #   suite.phantom.OVERRIDES (e.g. matrix, n_frames)
+        root: path                    # ... or a folder of files a reader understands
+        card: str                     #   optional dataset card name (strata, verification)
+        reader_options: {}            #   passed to suite.data.iter_cases
+        max_cases: int                #   optional cap (first N in sorted order)
+    conditions:                       # list; default: one "fully-sampled" condition
+      - name: str
+        type: fully-sampled | undersample | noise
+        pattern: equispaced | variable-density | kt-interleaved | kt-gaussian   # undersample
+        acceleration: number          # undersample
+        acs_lines: int                # undersample (default 24)
+        relative_sigma: number        # noise: added complex Gaussian noise, sigma relative
+                                      #   to the RMS of the acquired k-space
+    methods:
+      recon: [method, ...]            # method = "name" | {name, params} | {plugin: "mod:Class",
+      segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir}
+    metrics:
+      image: {profiles: [fastmri, ...]}
+      temporal: bool
+      segmentation: {tolerance_mm: float, empty: worst|acdc|mnms|nan}
+      clinical: bool
+    analyses:
+      bootstrap: {n_resamples: int, alpha: float}
+      strata: [vendor, field_strength_t, pathology, ...]
+      agreement: [lv_ef_pct, lv_edv_ml, ...]
+    acceptance:                       # checked on the summary; a failed criterion sets exit 1
+      - {metric: str, stage: str, statistic: mean, min: x | max: x,
+         recon: str?, segmentation: str?, condition: str?}
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
+
+CONDITION_TYPES = ("fully-sampled", "undersample", "noise")
+_TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
+             "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version"}
+_STAGES = ("recon", "segmentation")
+_METRIC_GROUPS = {"image", "temporal", "segmentation", "clinical"}
+
+
+class ProtocolError(ValueError):
+    """A protocol that does not validate; names the file and the key path."""
+
+    def __init__(self, source: str, key: str, problem: str):
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: `{key}` {problem}")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A validated protocol. ``raw`` is the canonical dict; ``sha256`` its hash."""
+
+    raw: dict
+    source: str
+    sha256: str
+    base_dir: Path = field(default=Path("."))
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.raw.get("seed", 0))
+
+    @property
+    def failure_tolerance(self) -> float:
+        return float(self.raw.get("failure_tolerance", 0.0))
+
+    @property
+    def datasets(self) -> list[dict]:
+        return self.raw["datasets"]
+
+    @property
+    def conditions(self) -> list[dict]:
+        return self.raw.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}]
+
+    def methods(self, stage: str) -> list[dict]:
+        """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/
+        predictions and ``params``."""
+        return [_normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage, [])]
+
+    @property
+    def metrics(self) -> dict:
+        return self.raw.get("metrics") or {}
+
+    @property
+    def analyses(self) -> dict:
+        return self.raw.get("analyses") or {}
+
+    @property
+    def acceptance(self) -> list[dict]:
+        return self.raw.get("acceptance") or []
+
+    def resolve(self, path: str) -> Path:
+        """A path from the protocol, relative to the protocol file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "source": self.source, "sha256": self.sha256,
+                "protocol": self.raw}
+
+
+def _normalise_method(entry: Any) -> dict:
+    if isinstance(entry, str):
+        return {"name": entry, "params": {}}
+    out = dict(entry)
+    out.setdefault("params", {})
+    return out
+
+
+def _canonical(raw: dict) -> str:
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def load_protocol(path) -> Protocol:
+    """Load and validate a protocol YAML file.
+
+    Raises
+    ------
+    ProtocolError
+        Unreadable file, YAML syntax error, or a key that does not validate.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ProtocolError(str(p), "(file)", "does not exist; give a path to a protocol YAML "
+                            "file (see protocols/quick.yaml)")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ProtocolError(str(p), "(file)", f"is not valid YAML: {exc}") from None
+    return validate_protocol(raw, source=str(p), base_dir=p.parent)
+
+
+def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> Protocol:
+    """Validate a protocol dict (as loaded from YAML) and return a :class:`Protocol`."""
+    v = _Validator(source)
+    v.mapping(raw, "(top level)")
+    v.unknown_keys(raw, _TOP_KEYS, "")
+    v.string(raw, "name", required=True)
+    v.integer(raw, "seed", minimum=0)
+    v.number(raw, "failure_tolerance", minimum=0.0, maximum=1.0)
+    datasets = v.list_of_mappings(raw, "datasets", required=True, non_empty=True)
+    names = set()
+    for i, ds in enumerate(datasets):
+        key = f"datasets[{i}]"
+        v.string(ds, "name", required=True, prefix=key)
+        if ds["name"] in names:
+            raise ProtocolError(source, f"{key}.name", f"repeats {ds['name']!r}; names must be unique")
+        names.add(ds["name"])
+        v.unknown_keys(ds, {"name", "phantom", "root", "card", "reader_options", "max_cases"}, key)
+        if ("phantom" in ds) == ("root" in ds):
+            raise ProtocolError(source, key, "needs exactly one of `phantom` (a generated cohort) "
+                                "or `root` (a folder of files)")
+        if "phantom" in ds:
+            _validate_phantom(v, ds["phantom"], f"{key}.phantom")
+        if "root" in ds:
+            v.string(ds, "root", prefix=key)
+        v.integer(ds, "max_cases", minimum=1, prefix=key)
+    conds = v.list_of_mappings(raw, "conditions")
+    cnames = set()
+    for i, c in enumerate(conds):
+        key = f"conditions[{i}]"
+        v.string(c, "name", required=True, prefix=key)
+        if c["name"] in cnames:
+            raise ProtocolError(source, f"{key}.name", f"repeats {c['name']!r}; names must be unique")
+        cnames.add(c["name"])
+        v.option(c, "type", CONDITION_TYPES, required=True, prefix=key)
+        allowed = {"name", "type"}
+        if c["type"] == "undersample":
+            from suite.mr.sampling import PATTERNS
+
+            v.option(c, "pattern", list(PATTERNS), required=True, prefix=key)
+            v.number(c, "acceleration", minimum=1.0, required=True, prefix=key)
+            v.integer(c, "acs_lines", minimum=0, prefix=key)
+            allowed |= {"pattern", "acceleration", "acs_lines"}
+        elif c["type"] == "noise":
+            v.number(c, "relative_sigma", minimum=0.0, required=True, prefix=key)
+            allowed |= {"relative_sigma"}
+        v.unknown_keys(c, allowed, key)
+    methods = raw.get("methods") or {}
+    v.mapping(methods, "methods")
+    v.unknown_keys(methods, set(_STAGES), "methods")
+    if not any(methods.get(s) for s in _STAGES):
+        raise ProtocolError(source, "methods", "lists no method; give at least one under "
+                            "`recon` or `segmentation`")
+    for stage in _STAGES:
+        entries = methods.get(stage) or []
+        if not isinstance(entries, list):
+            raise ProtocolError(source, f"methods.{stage}", f"must be a list; got {type(entries).__name__}")
+        for i, m in enumerate(entries):
+            _validate_method(v, m, f"methods.{stage}[{i}]", stage)
+    metrics = raw.get("metrics") or {}
+    v.mapping(metrics, "metrics")
+    v.unknown_keys(metrics, _METRIC_GROUPS, "metrics")
+    if "image" in metrics:
+        from suite.metrics.image import PROFILES
+
+        img = metrics["image"] or {}
+        v.mapping(img, "metrics.image")
+        for j, prof in enumerate(img.get("profiles", ["fastmri"])):
+            if prof not in PROFILES:
+                raise ProtocolError(source, f"metrics.image.profiles[{j}]",
+                                    f"is {prof!r}; expected one of {list(PROFILES)}{_near(prof, PROFILES)}")
+    if isinstance(metrics.get("segmentation"), dict):
+        seg = metrics["segmentation"]
+        v.number(seg, "tolerance_mm", minimum=0.0, prefix="metrics.segmentation")
+        v.option(seg, "empty", ["worst", "acdc", "mnms", "nan"], prefix="metrics.segmentation")
+    analyses = raw.get("analyses") or {}
+    v.mapping(analyses, "analyses")
+    v.unknown_keys(analyses, {"bootstrap", "strata", "agreement"}, "analyses")
+    if "bootstrap" in analyses:
+        boot = analyses["bootstrap"] or {}
+        v.mapping(boot, "analyses.bootstrap")
+        v.unknown_keys(boot, {"n_resamples", "alpha"}, "analyses.bootstrap")
+        v.integer(boot, "n_resamples", minimum=100, prefix="analyses.bootstrap")
+        v.number(boot, "alpha", minimum=0.0001, maximum=0.5, prefix="analyses.bootstrap")
+    for i, crit in enumerate(v.list_of_mappings(raw, "acceptance")):
+        key = f"acceptance[{i}]"
+        v.string(crit, "metric", required=True, prefix=key)
+        v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "recon",
+                              "segmentation", "condition", "structure", "phase", "profile"}, key)
+        if "min" not in crit and "max" not in crit:
+            raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
+        for b in ("min", "max"):
+            v.number(crit, b, prefix=key)
+        v.option(crit, "statistic", ["mean", "median"], prefix=key)
+    raw = json.loads(_canonical(raw))  # plain JSON types (tuples → lists), sorted on hashing
+    digest = hashlib.sha256(_canonical(raw).encode()).hexdigest()
+    return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir))
+
+
+def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
+    from suite.phantom import OVERRIDES, PATHOLOGIES, PRESETS
+
+    v.mapping(ph, key)
+    v.unknown_keys(ph, {"subjects", "seed", "presets", "pathologies", "overrides"}, key)
+    v.integer(ph, "subjects", minimum=1, required=True, prefix=key)
+    v.integer(ph, "seed", minimum=0, prefix=key)
+    for field_name, allowed in (("presets", PRESETS), ("pathologies", PATHOLOGIES)):
+        values = ph.get(field_name, [])
+        if not isinstance(values, list):
+            raise ProtocolError(v.source, f"{key}.{field_name}", "must be a list of names")
+        for j, name in enumerate(values):
+            if name not in allowed:
+                raise ProtocolError(v.source, f"{key}.{field_name}[{j}]",
+                                    f"is {name!r}; expected one of {sorted(allowed)}{_near(name, allowed)}")
+    ov = ph.get("overrides", {}) or {}
+    v.mapping(ov, f"{key}.overrides")
+    for name in ov:
+        if name not in OVERRIDES:
+            raise ProtocolError(v.source, f"{key}.overrides.{name}",
+                                f"is not a phantom override; expected one of {sorted(OVERRIDES)}"
+                                f"{_near(name, OVERRIDES)}")
+
+
+def _validate_method(v: "_Validator", m: Any, key: str, stage: str) -> None:
+    if isinstance(m, str):
+        m = {"name": m}
+    v.mapping(m, key)
+    kinds = [k for k in ("name", "plugin", "entry_point", "predictions") if k in m]
+    if len(kinds) != 1:
+        raise ProtocolError(v.source, key, "needs exactly one of `name` (a reference method), "
+                            "`plugin` ('module:Class'), `entry_point` or `predictions` (a folder)")
+    v.unknown_keys(m, {"name", "plugin", "entry_point", "predictions", "params", "label"}, key)
+    if "name" in m:
+        import reference_impls
+
+        names = reference_impls.available(stage)
+        if m["name"] not in names:
+            raise ProtocolError(v.source, f"{key}.name", f"is {m['name']!r}; {stage} reference "
+                                f"methods are {names}{_near(m['name'], names)}")
+    if "plugin" in m and (not isinstance(m["plugin"], str) or ":" not in m["plugin"]):
+        raise ProtocolError(v.source, f"{key}.plugin", f"must be 'module:Class'; got {m['plugin']!r}")
+    if "params" in m and not isinstance(m["params"], dict):
+        raise ProtocolError(v.source, f"{key}.params", "must be a mapping of keyword arguments")
+
+
+def _near(value: Any, options) -> str:
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Validator:
+    def __init__(self, source: str):
+        self.source = source
+
+    def _key(self, prefix: str, key: str) -> str:
+        return f"{prefix}.{key}" if prefix else key
+
+    def mapping(self, value: Any, key: str) -> None:
+        if not isinstance(value, dict):
+            raise ProtocolError(self.source, key, f"must be a mapping; got {type(value).__name__}")
+
+    def unknown_keys(self, d: dict, allowed: set, prefix: str) -> None:
+        for k in d:
+            if k not in allowed:
+                raise ProtocolError(self.source, self._key(prefix, str(k)),
+                                    f"is not a known key; expected one of {sorted(allowed)}"
+                                    f"{_near(k, allowed)}")
+
+    def _get(self, d, key, required, prefix):
+        if key not in d or d[key] is None:
+            if required:
+                raise ProtocolError(self.source, self._key(prefix, key), "is required")
+            return None
+        return d[key]
+
+    def string(self, d, key, required=False, prefix=""):
+        val = self._get(d, key, required, prefix)
+        if val is not None and not isinstance(val, str):
+            raise ProtocolError(self.source, self._key(prefix, key),
+                                f"must be a string; got {val!r}")
+
+    def integer(self, d, key, minimum=None, required=False, prefix=""):
+        val = self._get(d, key, required, prefix)
+        if val is None:
+            return
+        if isinstance(val, bool) or not isinstance(val, int):
+            raise ProtocolError(self.source, self._key(prefix, key), f"must be an integer; got {val!r}")
+        if minimum is not None and val < minimum:
+            raise ProtocolError(self.source, self._key(prefix, key), f"must be >= {minimum}; got {val}")
+
+    def number(self, d, key, minimum=None, maximum=None, required=False, prefix=""):
+        val = self._get(d, key, required, prefix)
+        if val is None:
+            return
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            raise ProtocolError(self.source, self._key(prefix, key), f"must be a number; got {val!r}")
+        if minimum is not None and val < minimum:
+            raise ProtocolError(self.source, self._key(prefix, key), f"must be >= {minimum}; got {val}")
+        if maximum is not None and val > maximum:
+            raise ProtocolError(self.source, self._key(prefix, key), f"must be <= {maximum}; got {val}")
+
+    def option(self, d, key, options, required=False, prefix=""):
+        val = self._get(d, key, required, prefix)
+        if val is not None and val not in options:
+            raise ProtocolError(self.source, self._key(prefix, key),
+                                f"is {val!r}; expected one of {list(options)}{_near(val, options)}")
+
+    def list_of_mappings(self, d, key, required=False, non_empty=False) -> list:
+        val = self._get(d, key, required, "")
+        if val is None:
+            return []
+        if not isinstance(val, list) or not all(isinstance(x, dict) for x in val):
+            raise ProtocolError(self.source, key, "must be a list of mappings")
+        if non_empty and not val:
+            raise ProtocolError(self.source, key, "must not be empty")
+        return val

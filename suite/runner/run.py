@@ -1,0 +1,265 @@
+"""``run_protocol``: prepare the data, expand the jobs, execute them, keep every number.
+
+Order of work: datasets are prepared (a phantom cohort is written into ``RUN_DIR/data`` as
+ISMRMRD + NIfTI and read back through the same readers as real data), units are discovered,
+jobs are expanded (:mod:`suite.runner.jobs`), and the two phases run in order on the chosen
+executor. The main process is the only writer of the store; each finished job is committed with
+its results in one transaction. ``resume=True`` skips jobs already ``done`` (a killed run
+resumes without recomputing or losing work) and refuses a run folder made by another protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from suite.runner.execute import RunContext, run_job
+from suite.runner.executors import make_executor
+from suite.runner.jobs import CaseRef, JobSpec, expand_jobs
+from suite.runner.provenance import build_manifest, write_manifest
+from suite.runner.store import ResultStore
+
+__all__ = ["RunResult", "RunError", "run_protocol", "discover_cases"]
+
+
+class RunError(ValueError):
+    """The run cannot start (existing folder, protocol mismatch on resume, ...)."""
+
+
+@dataclass
+class RunResult:
+    """Outcome of a run: counts, failures by cause, acceptance verdicts and the exit code."""
+
+    run_dir: Path
+    n_jobs: int
+    n_done: int
+    n_failed: int
+    n_skipped: int
+    failures_by_cause: dict[str, int] = field(default_factory=dict)
+    input_failures: list[dict] = field(default_factory=list)
+    acceptance: list[dict] = field(default_factory=list)
+    failure_tolerance: float = 0.0
+
+    @property
+    def failed_fraction(self) -> float:
+        return self.n_failed / self.n_jobs if self.n_jobs else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when failures stay within the protocol's tolerance and every acceptance criterion
+        holds; 1 otherwise."""
+        ok = self.failed_fraction <= self.failure_tolerance and not self.input_failures_exceed()
+        ok = ok and all(a["passed"] for a in self.acceptance)
+        return 0 if ok else 1
+
+    def input_failures_exceed(self) -> bool:
+        return bool(self.input_failures) and self.failure_tolerance == 0.0
+
+    def to_dict(self) -> dict:
+        return {"run_dir": str(self.run_dir), "n_jobs": self.n_jobs, "n_done": self.n_done,
+                "n_failed": self.n_failed, "n_skipped": self.n_skipped,
+                "failures_by_cause": self.failures_by_cause,
+                "input_failures": self.input_failures, "acceptance": self.acceptance,
+                "exit_code": self.exit_code}
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_dir}: {self.n_jobs} jobs, {self.n_done} done "
+                 f"({self.n_skipped} reused from an earlier attempt), {self.n_failed} failed"]
+        for cause, n in sorted(self.failures_by_cause.items()):
+            lines.append(f"  failed: {n} x {cause}")
+        for f in self.input_failures:
+            lines.append(f"  input not read: {f['path']}: {f['reason']}")
+        for a in self.acceptance:
+            lines.append(f"  acceptance {'PASS' if a['passed'] else 'FAIL'}: {a['description']}")
+        lines.append(f"exit code {self.exit_code}")
+        return "\n".join(lines)
+
+
+def _prepare_phantom(ds: dict, data_dir: Path) -> Path:
+    """Write the phantom cohort of a dataset entry (once; reused on resume)."""
+    from suite.phantom import cohort as cohort_specs
+    from suite.data.ismrmrd_io import write_ismrmrd
+    from suite.data.nifti_io import write_labels_nifti
+    from suite.phantom.writer import TRUTH_COLUMNS, truth_row
+
+    ph = ds["phantom"]
+    out = data_dir / ds["name"]
+    done = out / ".complete"
+    if done.exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    presets = ph.get("presets") or [None]
+    rows = []
+    index = 0
+    for p_i, preset in enumerate(presets):
+        specs = cohort_specs(ph["subjects"], seed=ph.get("seed", 0) + 1000 * p_i, preset=preset,
+                             pathology=ph.get("pathologies") or None)
+        for spec in specs:
+            subject = f"phantom-{index:03d}"
+            index += 1
+            case = dataclasses.replace(spec, subject=subject).simulate(**(ph.get("overrides") or {}))
+            sub = out / subject
+            sub.mkdir(exist_ok=True)
+            write_ismrmrd(sub / "cine_sax.h5", case)
+            spacing = (*case.meta.pixel_spacing_mm, case.meta.slice_spacing_mm)
+            write_labels_nifti(sub / "labels.nii.gz", case.labels, spacing,
+                               temporal_resolution_ms=case.meta.temporal_resolution_ms)
+            rows.append(truth_row(case))
+    import csv
+
+    with (out / "truth.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(TRUTH_COLUMNS), lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in r.items()})
+    done.write_text("ok\n")
+    return out
+
+
+def discover_cases(protocol, data_dir: Path, store: ResultStore | None = None) -> list[CaseRef]:
+    """Case references of every dataset of the protocol (input failures go to the store)."""
+    from suite.data.errors import CaseReadError
+    from suite.data.loader import discover
+
+    refs: list[CaseRef] = []
+    for ds in protocol.datasets:
+        try:
+            root = _prepare_phantom(ds, data_dir) if "phantom" in ds else protocol.resolve(ds["root"])
+            units = discover(root, group_by=(ds.get("reader_options") or {}).get("group_by", "series"))
+        except CaseReadError as exc:
+            if store is not None:
+                store.record_read_failure(ds["name"], exc.to_dict() | {"error": type(exc).__name__})
+            continue
+        if ds.get("max_cases"):
+            units = units[: ds["max_cases"]]
+        for unit in units:
+            if unit.format == "unknown":
+                try:
+                    from suite.data.loader import sniff
+
+                    sniff(unit.path)
+                except CaseReadError as exc:
+                    if store is not None:
+                        store.record_read_failure(ds["name"], exc.to_dict() | {"error": type(exc).__name__})
+                continue
+            key = str(Path(unit.path).resolve().relative_to(Path(root).resolve())) \
+                if Path(root).is_dir() else Path(unit.path).name
+            refs.append(CaseRef(dataset=ds["name"], key=key, path=str(Path(unit.path).resolve()),
+                                format=unit.format, reader_options=dict(ds.get("reader_options") or {}),
+                                files=tuple(str(f) for f in unit.files)))
+    return refs
+
+
+def run_protocol(protocol, run_dir, *, executor: str = "local", workers: int | None = None,
+                 scheduler: str | None = None, resume: bool = False, cache_dir=None,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 command: list[str] | None = None, analyse: bool = True) -> RunResult:
+    """Run a validated :class:`~suite.protocol.Protocol` into ``run_dir``.
+
+    Parameters
+    ----------
+    executor : {"local", "serial", "dask"}
+        ``local``: a process pool of ``workers`` (default: CPU count); ``serial``: in this
+        process; ``dask``: a Dask distributed cluster at ``scheduler`` (or a LocalCluster).
+    resume : bool
+        Continue a run folder made by the same protocol; done jobs are kept.
+    cache_dir : path, optional
+        Content-addressed cache of reconstructions (default ``run_dir/cache``); share it between
+        runs to reuse outputs.
+    progress : callable(done, total, label), optional
+        Called after each job (the CLI draws a progress bar); the library prints nothing.
+    """
+    run_dir = Path(run_dir)
+    db = run_dir / "results.sqlite"
+    if db.exists() and not resume:
+        raise RunError(f"{run_dir}: holds a run already; pass --resume to continue it or choose "
+                       "a new folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    store = ResultStore(db)
+    try:
+        info = store.info()
+        if resume and info.get("protocol_sha256") not in (None, protocol.sha256):
+            raise RunError(f"{run_dir}: was made by protocol {info.get('protocol_name')!r} "
+                           f"(sha256 {str(info.get('protocol_sha256'))[:12]}…), not by "
+                           f"{protocol.source} (sha256 {protocol.sha256[:12]}…); resume it with "
+                           "the same protocol or start a new folder")
+        store.set_info("protocol_sha256", protocol.sha256)
+        store.set_info("protocol_name", protocol.name)
+        store.set_info("seed", protocol.seed)
+        (run_dir / "protocol.json").write_text(json.dumps(protocol.to_dict(), indent=2) + "\n")
+        refs = discover_cases(protocol, run_dir / "data", store)
+        jobs = expand_jobs(protocol, refs)
+        store.register_jobs(jobs)
+        done_before = store.done_jobs()
+        ctx = RunContext(protocol_raw=protocol.raw, protocol_base_dir=str(protocol.base_dir),
+                         seed=protocol.seed,
+                         cache_dir=str(Path(cache_dir) if cache_dir else run_dir / "cache"))
+        total = len(jobs)
+        counter = {"n": len([j for j in jobs if j.job_id in done_before])}
+        n_workers = workers or _cpu_count()
+        with make_executor(executor, n_workers, scheduler) as pool:
+            for phase in ("recon", "segmentation"):
+                pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
+                for spec, outcome in pool.run(run_job, pending, ctx):
+                    _record(store, spec, outcome)
+                    counter["n"] += 1
+                    if progress is not None:
+                        progress(counter["n"], total, f"{spec.phase} {spec.case_id} "
+                                 f"{spec.condition_name} {spec.recon_label}"
+                                 + (f" {spec.seg_label}" if spec.seg_label else ""))
+        status = store.job_status()
+        job_ids = {j.job_id for j in jobs}
+        n_failed = sum(1 for j in job_ids if status.get(j) == "failed")
+        n_done = sum(1 for j in job_ids if status.get(j) == "done")
+        causes: dict[str, int] = {}
+        for err, msg in store.query("SELECT error, message FROM jobs WHERE status='failed'"):
+            key = f"{err}: {msg.splitlines()[0][:160] if msg else ''}"
+            causes[key] = causes.get(key, 0) + 1
+        input_failures = [{"path": p, "dataset": d, "error": e, "reason": r}
+                          for p, d, e, r in store.query(
+                              "SELECT path, dataset, error, reason FROM failures ORDER BY path")]
+        result = RunResult(run_dir=run_dir, n_jobs=total, n_done=n_done, n_failed=n_failed,
+                           n_skipped=len(done_before & job_ids), failures_by_cause=causes,
+                           input_failures=input_failures,
+                           failure_tolerance=protocol.failure_tolerance)
+        if analyse:
+            from suite.analysis.summary import check_acceptance, write_summary
+
+            result.acceptance = check_acceptance(store, protocol)
+            write_summary(store, protocol, run_dir / "report")
+        manifest = build_manifest(protocol=protocol, store=store, started=started,
+                                  finished=time.time(), executor=executor, workers=n_workers,
+                                  command=command, cache_dir=ctx.cache_dir)
+        manifest["result"] = result.to_dict()
+        write_manifest(run_dir / "manifest.json", manifest)
+        return result
+    finally:
+        store.close()
+
+
+def _record(store: ResultStore, spec: JobSpec, outcome) -> None:
+    if isinstance(outcome, BaseException):
+        message = str(outcome) or type(outcome).__name__
+        store.record_failure(spec.job_id, type(outcome).__name__, message, 0.0)
+        return
+    store.record_case(outcome["case"]["case_id"], outcome["case"]["meta"], outcome["case"]["truth"])
+    store.record_success(spec.job_id, outcome["rows"], outcome["seconds"])
+
+
+def _cpu_count() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover
+        return max(1, os.cpu_count() or 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `cmrsuite run`")
