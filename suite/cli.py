@@ -16,15 +16,28 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_demo(args) -> int:
+    from suite.analysis.summary import load_results, metric_summary
     from suite.demo import run_demo
+    from suite.runner.store import ResultStore
 
-    presets = tuple(args.presets.split(",")) if args.presets else None
-    kwargs = {"n_subjects": args.subjects, "seed": args.seed}
-    if presets:
-        kwargs["presets"] = presets
-    result = run_demo(args.out, **kwargs)
+    result, run_dir = run_demo(args.out, args.protocol, workers=args.workers,
+                               executor=args.executor,
+                               progress=None if args.quiet else _progress)
+    with ResultStore(run_dir / "results.sqlite") as store:
+        summ = metric_summary(load_results(store), n_resamples=200)
+    key = summ[((summ["metric"] == "ssim") & (summ["profile"] == "fastmri"))
+               | ((summ["metric"] == "dice") & (summ["structure"] == "LV") & (summ["phase"] == "ED"))
+               | (summ["metric"] == "high_frequency_retention")]
+    cols = ["stage", "metric", "condition", "recon", "segmentation", "mean", "ci_low", "ci_high",
+            "n_subjects"]
+    print(key[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print()
     print(result.summary())
-    return 0 if not result.failures else 1
+    print(f"run folder:  {run_dir}")
+    print(f"summary:     {run_dir / 'report' / 'summary.md'}")
+    print(f"provenance:  {run_dir / 'manifest.json'}")
+    print(f"raw data:    {run_dir / 'data'} (ISMRMRD + NIfTI + truth.csv)")
+    return result.exit_code
 
 
 def _cmd_phantom(args) -> int:
@@ -174,11 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
 
-    p = sub.add_parser("demo", help="run the demo on the built-in phantom (no downloads)")
+    p = sub.add_parser("demo", help="run the quick protocol on the built-in phantom (no downloads)")
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--subjects", type=int, default=2, help="subjects per preset (default 2)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--presets", default=None, help="comma-separated phantom presets")
+    p.add_argument("--protocol", default=None, help="protocol (default protocols/quick.yaml)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--executor", choices=["local", "serial", "dask"], default="local")
+    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("validate", help="check a protocol without running it")
