@@ -1,0 +1,90 @@
+"""Runner scaling and memory, measured in one run (prints; asserts nothing).
+
+1. the same protocol with the local executor at 1 and 2 workers (and Dask with 2 workers when
+   `distributed` is installed): wall time and the speed ratio 2 workers / 1 worker;
+2. peak resident memory of the run's processes (``ru_maxrss`` of this process and of its
+   children), for the benchmark protocol and, with ``--quick``, for ``protocols/quick.yaml``.
+
+Run: ``.venv/bin/python benchmarks/bench_runner.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+PROTOCOL = {
+    "name": "bench-runner",
+    "seed": 0,
+    "datasets": [{"name": "phantom", "phantom": {"subjects": 4, "seed": 1, "presets": ["tiny"],
+                                                 "overrides": {"n_frames": 8}}}],
+    "conditions": [{"name": "R4", "type": "undersample", "pattern": "kt-gaussian",
+                    "acceleration": 4, "acs_lines": 8}],
+    "methods": {"recon": ["zero-filled", {"name": "cg-sense", "params": {"max_iter": 30}},
+                         {"name": "kt-cs", "params": {"max_iter": 60}}, "lowrank-sparse"]},
+    "metrics": {"image": {"profiles": ["fastmri"]}},
+    "analyses": {"bootstrap": {"n_resamples": 100}},
+}
+
+
+def timed_run(proto_path, out, executor, workers):
+    from suite.protocol import load_protocol
+    from suite.runner import run_protocol
+
+    proto = load_protocol(proto_path)
+    t0 = time.perf_counter()
+    result = run_protocol(proto, out, executor=executor, workers=workers, analyse=False)
+    return time.perf_counter() - t0, result
+
+
+def peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, kids
+
+
+def main(quick: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        proto = tmp / "bench.yaml"
+        proto.write_text(yaml.safe_dump(PROTOCOL))
+        # generate the cohort once so the timed runs measure jobs, not phantom simulation
+        timed_run(proto, tmp / "warm", "serial", 1)
+        data = tmp / "warm" / "data"
+        times = {}
+        for label, executor, workers in (("local x1", "local", 1), ("local x2", "local", 2)):
+            out = tmp / label.replace(" ", "")
+            out.mkdir()
+            (out / "data").symlink_to(data, target_is_directory=True)
+            times[label], res = timed_run(proto, out, executor, workers)
+            print(f"{label}: {times[label]:.1f} s for {res.n_jobs} jobs")
+        print(f"speed ratio 2 workers / 1 worker: {times['local x1'] / times['local x2']:.2f}x "
+              "(2 cores; 2.0 would be perfect scaling)")
+        try:
+            import distributed  # noqa: F401
+
+            out = tmp / "dask"
+            out.mkdir()
+            (out / "data").symlink_to(data, target_is_directory=True)
+            t, _ = timed_run(proto, out, "dask", 2)
+            print(f"dask LocalCluster x2: {t:.1f} s, ratio to local x1 {times['local x1'] / t:.2f}x")
+        except ImportError:
+            print("dask: `distributed` not installed (extra cmrsuite[dask])")
+        own, kids = peak_mb()
+        print(f"peak RSS: main process {own:.0f} MB, largest worker {kids:.0f} MB")
+        if quick:
+            from suite.demo import QUICK_PROTOCOL
+
+            t, res = timed_run(QUICK_PROTOCOL, tmp / "quick", "local", 2)
+            own, kids = peak_mb()
+            print(f"quick protocol: {t:.0f} s for {res.n_jobs} jobs; peak RSS main {own:.0f} MB, "
+                  f"largest worker {kids:.0f} MB")
+
+
+if __name__ == "__main__":
+    main("--quick" in sys.argv)
