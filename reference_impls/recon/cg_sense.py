@@ -88,9 +88,10 @@ class CGSense:
 
     Parameters
     ----------
-    lam : float, default 0.0
-        Tikhonov weight relative to the scale of ``A^H y`` is *not* applied: λ is absolute, in
-        the units of the orthonormal operator (maps normalised to Σ|S|² = 1).
+    lam : float, default 0.01
+        Tikhonov weight λ, absolute, in the units of the orthonormal operator (maps normalised
+        to Σ|S|² = 1). 0.01 halves the NMSE at R = 8 on the phantom against λ = 0 (noise
+        amplification; docs/recon-methods.md).
     max_iter : int, default 30
     tol : float, default 1e-6
     """
@@ -99,7 +100,7 @@ class CGSense:
     version = "1.0"
     stage = "recon"
 
-    def __init__(self, lam: float = 0.0, max_iter: int = 30, tol: float = 1e-6,
+    def __init__(self, lam: float = 0.01, max_iter: int = 30, tol: float = 1e-6,
                  maps: str = "espirit"):
         self.lam, self.max_iter, self.tol, self.maps = float(lam), int(max_iter), float(tol), maps
         self.last_info: dict = {}

@@ -25,6 +25,10 @@ from suite.mr.coils import combine_coils
 from suite.mr.fft import ifft2c
 from suite.phantom.body import BodyLayout
 from suite.phantom.coilmaps import coil_maps
+from suite.phantom.feature import (
+    check_feature_placement, default_feature_centre, disc_patch, feature_mask, feature_truth,
+    resolve_step_feature,
+)
 from suite.phantom.grid import SimGrid
 from suite.phantom.kspace import coil_kspace, input_modulation
 from suite.phantom.motion import RESPIRATION_MODES, respiratory_shift
@@ -33,7 +37,7 @@ from suite.phantom.presets import Preset, get_preset
 from suite.phantom.render import heart_polar, render_background, render_heart, slab_planes
 from suite.phantom.signal import bssfp_signal
 from suite.phantom.subject import ANATOMY_OVERRIDES, draw_subject, subject_streams
-from suite.phantom.tissue import CLASS_TISSUE, tissue_properties
+from suite.phantom.tissue import CLASS_NAMES, CLASS_TISSUE, tissue_properties
 from suite.phantom.volumes import build_heart, chamber_volumes_ml, quadrature
 
 __all__ = ["simulate", "OVERRIDES", "PHANTOM_VERSION"]
@@ -43,7 +47,8 @@ _ACQ_OVERRIDES = ("field_strength_t", "n_coils", "matrix", "pixel_spacing_mm",
                   "slice_thickness_mm", "slice_spacing_mm", "n_frames", "tr_ms", "te_ms",
                   "flip_angle_deg", "snr", "oversample", "n_sub_planes")
 #: Keyword overrides accepted by :func:`simulate`.
-OVERRIDES = _ACQ_OVERRIDES + ANATOMY_OVERRIDES + ("n_slices", "respiration", "subject")
+OVERRIDES = _ACQ_OVERRIDES + ANATOMY_OVERRIDES + ("n_slices", "respiration", "subject",
+                                                  "step_feature")
 _CHUNK_BYTES = 96 * 2**20
 
 
@@ -66,7 +71,9 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
         ``lv_edv_ml``, ``wall_thickness_mm``, ``heart_rate_bpm``, ``rv_edv_ml``,
         ``rv_ef_pct``), ``n_slices`` (default: enough to cover base to apex),
         ``respiration`` (``"breath-hold"`` default, ``"free-breathing"``, ``"none"``),
-        ``subject`` (id, default ``"phantom-seed<seed>"``).
+        ``subject`` (id, default ``"phantom-seed<seed>"``), ``step_feature`` (``True`` or a
+        dict, default off: a static disc in one slice whose intensity steps on at
+        ``step_frame``, for the temporal point-spread metric; :mod:`suite.phantom.feature`).
 
     Returns
     -------
@@ -78,7 +85,9 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
         ``(slice, frame, y, x)`` ACDC convention, every frame annotated; ``coil_maps`` None
         (methods estimate maps); ``truth`` (analytic volumes per frame in mL, EDV/ESV/SV/EF,
         LV mass in g, RV volumes, ED/ES frames, true ``coil_maps`` ``(slice, coil, y, x)``,
-        ``snr``, ``noise_sigma``, ``seed``, ... see docs/phantom.md); ``meta`` filled.
+        ``snr``, ``noise_sigma``, ``seed``, ... see docs/phantom.md; with ``step_feature``
+        also ``truth["step_feature"]``: ``mask`` bool ``(y, x)``, ``slice_index``,
+        ``step_frame``, ``radius_mm``, ``contrast``, ...); ``meta`` filled.
 
     Raises
     ------
@@ -137,6 +146,15 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
     fy, fx = grid.y.fine_range(iy0, iy1), grid.x.fine_range(ix0, ix1)
 
     lut = _signal_lut(acq)
+    feature = resolve_step_feature(overrides.get("step_feature"), nf, ns)
+    if feature is not None:
+        f_centre = feature.centre_mm
+        if f_centre is None:
+            f_centre = default_feature_centre((hx, hy), extent, shift_max,
+                                              subject.body_axes_mm, subject.fat_mm)
+        check_feature_placement(grid, f_centre, feature.radius_mm, (hx, hy), extent, shift_max)
+        f_sy, f_sx, f_patch = disc_patch(grid, f_centre, feature.radius_mm)
+        f_amp = feature.contrast * float(lut[CLASS_NAMES.index("lv_blood")])
     maps_acq, maps_int, body_mask = coil_maps(acq, grid, layout, subject, z_slices)
     phase_rng = streams["phase"]
     phase_coef = phase_rng.normal(size=4) * np.array([0.6, 0.6, 0.4, 0.4])
@@ -172,6 +190,8 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
                 sig, lab = render_heart(grid, geo, f, planes, polar, bg_box, lut)
                 imgs[i, fy, fx] = sig
                 labels[s, f, iy0:iy1, ix0:ix1] = lab
+                if feature is not None and s == feature.slice_index and f >= feature.step_frame:
+                    imgs[i, f_sy, f_sx] += np.float32(f_amp) * f_patch
             kspace[s, f0:f0 + len(frames)] = coil_kspace(imgs * phase[None], maps_int[s],
                                                          (ny, nx), premodulated=True)
         ds, dn = myocardial_signal(ifft2c(kspace[s, 0]), labels[s, 0])
@@ -191,6 +211,9 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
 
     truth = _truth(geo, motion, subject, acq, preset, seed, maps_acq, snr, sigma, s_myo,
                    body_mask, z_slices, shifts)
+    if feature is not None:
+        truth["step_feature"] = feature_truth(
+            feature, f_centre, feature_mask(grid, f_centre, feature.radius_mm), f_amp, nf)
     meta = CaseMeta(
         subject=subject_id, dataset="phantom", series="cine_sax", vendor=acq.vendor,
         field_strength_t=float(acq.field_strength_t), site=acq.site, sequence="bSSFP cine",
@@ -209,7 +232,9 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
                "n_sub_planes": int(acq.n_sub_planes), "respiration": respiration,
                "snr": snr, "seed": int(seed), "phantom_version": PHANTOM_VERSION,
                "reference": "noisy coil images combined with the true coil maps (complex)",
-               "slice_positions_mm": [float(z) for z in z_slices]},
+               "slice_positions_mm": [float(z) for z in z_slices],
+               **({} if feature is None else {"step_feature": {
+                   k: v for k, v in truth["step_feature"].items() if k != "mask"}})},
     )
     return Case(kspace=kspace, mask=np.ones((1, 1, 1, ny, 1), bool), reference=reference,
                 labels=labels, coil_maps=None, truth=truth, meta=meta)
