@@ -27,8 +27,8 @@ TRAINING_COHORT = {
     "presets": ("siemens-1.5t", "philips-3t"),
     "subjects_per_preset": 3,
     "seed_offset": 10_000,  # training seeds never overlap the demo/test seeds 0..9999
-    "overrides": {"matrix": (96, 120), "pixel_spacing_mm": 3.0, "n_frames": 12,
-                  "n_slices": 3, "oversample": 3},
+    "overrides": {"matrix": (80, 100), "pixel_spacing_mm": 3.6, "n_frames": 12,
+                  "n_slices": 3, "n_coils": 8},
 }
 
 
