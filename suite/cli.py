@@ -84,7 +84,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_agreement(args) -> int:
-    from suite.stats.from_csv import agreement_from_csv
+    from suite.analysis.measurements_csv import agreement_from_csv
 
     out = agreement_from_csv(args.file, args.test, args.reference, subject_col=args.subject,
                              ci_method=args.ci_method)
@@ -93,7 +93,7 @@ def _cmd_agreement(args) -> int:
 
 
 def _cmd_icc(args) -> int:
-    from suite.stats.from_csv import icc_from_csv
+    from suite.analysis.measurements_csv import icc_from_csv
 
     out = icc_from_csv(args.file, args.target, args.rater, args.score)
     _print_table(out, args.format)

@@ -9,7 +9,7 @@ import pytest
 from suite.stats import (
     ICC_LABELS, bland_altman, bland_altman_log_ratio, bland_altman_repeated, deming,
 )
-from suite.stats.from_csv import agreement_from_csv, icc_from_csv
+from suite.analysis.measurements_csv import agreement_from_csv, icc_from_csv
 from suite.stats.plots import bland_altman_plot, regression_plot
 
 KEYS = {"n", "bias", "sd", "loa", "bias_ci", "loa_lower_ci", "loa_upper_ci", "ccc", "ccc_ci",

@@ -2,7 +2,8 @@
 
 Conventions: difference = test − reference; SD with ddof = 1; LoA multiplier 1.96 unless
 stated; every result records its choices in ``to_dict()`` and explains them in ``summary()``.
-``suite.stats.from_csv`` (CSV wrappers for the CLI) and ``suite.stats.plots`` (matplotlib) are
+The CSV wrappers for the CLI live in ``suite.analysis.measurements_csv`` (I/O stays out of
+this package); ``suite.stats.plots`` (matplotlib) is
 imported on demand, not here.
 """
 
