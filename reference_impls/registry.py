@@ -33,6 +33,7 @@ def register(stage: str, name: str):
 def _load_builtin() -> None:
     # Importing the stage packages runs their @register decorators.
     import reference_impls.recon  # noqa: F401
+    import reference_impls.segmentation  # noqa: F401
 
 
 def available(stage: str | None = None) -> dict[str, list[str]] | list[str]:

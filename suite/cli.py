@@ -77,8 +77,15 @@ def _cmd_train(args) -> int:
     from suite.train import train_recon_weights
 
     command = "cmrsuite train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
-    result = train_recon_weights(args.name, seed=args.seed, steps=args.steps, out_dir=args.out,
-                                 command=command or None, log=print)
+    if args.name == "seg-unet":
+        from reference_impls.segmentation.training import train_seg_unet
+
+        result = train_seg_unet(seed=args.seed, steps=args.steps or 1200, out_dir=args.out,
+                                log=print, command=command)
+        print(result.summary())
+        return 0
+    result = train_recon_weights(args.name, seed=args.seed, steps=args.steps or 300,
+                                 out_dir=args.out, command=command or None, log=print)
     print(result.summary())
     return 0
 
@@ -235,9 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_phantom)
 
     p = sub.add_parser("train", help="train a learned reference method on the phantom")
-    p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu"])
+    p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu", "seg-unet"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimiser steps (default 300 for recon, 1200 for seg-unet)")
     p.add_argument("--out", default=None, help="weights folder (default reference_impls/weights)")
     p.set_defaults(func=_cmd_train)
 

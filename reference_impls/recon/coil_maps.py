@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from suite.mr import ifft2c
 
@@ -119,7 +120,8 @@ def espirit_maps(
         win = np.lib.stride_tricks.sliding_window_view(c, (kernel, kernel), axis=(1, 2))
         # win: (coil, cy-k+1, cx-k+1, k, k) -> (positions, coil, k, k)
         patches = win.transpose(1, 2, 0, 3, 4).reshape(-1, nc * kernel * kernel)
-        _, sv, vh = np.linalg.svd(patches, full_matrices=False)
+        with threadpool_limits(limits=1, user_api="blas"):  # small SVD: threads only stall
+            _, sv, vh = np.linalg.svd(patches, full_matrices=False)
         keep = sv >= threshold * sv[0]
         # Patches are rows, so the projection acting on a patch as a column vector is
         # conj(V) V^T: the kernels are the rows of vh themselves (no conjugation).

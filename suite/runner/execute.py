@@ -246,10 +246,23 @@ def _clinical_rows(base, case, labels) -> list[dict]:
 
 # ====================================================================== entry point
 def run_job(spec_dict: dict, ctx: RunContext) -> dict:
-    """Run one job; returns ``{"rows": [...], "case": {...}, "seconds": float}``."""
+    """Run one job; returns ``{"rows": [...], "case": {...}, "seconds": float}``.
+
+    Jobs run with ``CMRSUITE_THREADS_PER_JOB`` (default 1) torch and BLAS threads: parallelism
+    comes from running jobs side by side, and multi-threaded OpenBLAS turns small SVDs into
+    seconds-long stalls when the cores are busy (observed: 133×288 SVD 4 s vs 0.03 s).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threads = max(1, int(os.environ.get("CMRSUITE_THREADS_PER_JOB", "1")))
+    with threadpool_limits(limits=threads):
+        return _run_job(spec_dict, ctx, threads)
+
+
+def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
     import torch
 
-    torch.set_num_threads(max(1, int(os.environ.get("CMRSUITE_THREADS_PER_JOB", "1"))))
+    torch.set_num_threads(threads)
     t0 = time.perf_counter()
     spec = JobSpec.from_dict(spec_dict)
     case = load_case(spec.case)

@@ -1,0 +1,104 @@
+"""Shipped network weights: write ``<name>.pt`` + ``<name>.json``, load after a SHA-256 check.
+
+The layout is the one of :mod:`reference_impls.recon.unrolled`: ``reference_impls/weights/``
+holds ``<name>.pt`` (a plain state dict saved with :func:`torch.save`) and ``<name>.json`` (the
+SHA-256 of the ``.pt``, the network configuration and the training record). Loading verifies
+the hash first and then calls ``torch.load(..., weights_only=True)``, so a replaced or corrupt
+file is refused before any unpickling happens.
+
+The exception is :class:`reference_impls.recon.unrolled.WeightsError` (re-exported here), so
+one ``except WeightsError`` covers every shipped network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import torch
+
+from reference_impls.recon.unrolled import WEIGHTS_DIR, WeightsError
+
+__all__ = ["WEIGHTS_DIR", "WeightsError", "sha256_file", "save_weights", "load_verified_state"]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_weights(state_dict: dict, meta: dict, name: str, out_dir: Path | None = None
+                 ) -> tuple[Path, Path, str]:
+    """Write ``<name>.pt`` and ``<name>.json`` (``meta`` plus ``name`` and ``sha256``).
+
+    The ``.pt`` bytes depend only on the tensors and their order (``torch.save`` of a plain
+    dict of contiguous CPU tensors), so identical training runs give identical hashes.
+
+    Returns
+    -------
+    (pt_path, json_path, sha256)
+    """
+    out = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, buf)
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    pt = out / f"{name}.pt"
+    pt.write_bytes(data)
+    record = {"name": name, "sha256": digest, **{k: v for k, v in meta.items()
+                                                if k not in ("name", "sha256")}}
+    meta_path = out / f"{name}.json"
+    meta_path.write_text(json.dumps(record, indent=2) + "\n")
+    return pt, meta_path, digest
+
+
+def load_verified_state(name: str, weights_dir: Path | None = None, *,
+                        retrain_hint: str | None = None) -> tuple[dict, dict]:
+    """Read ``<name>.json``, verify the SHA-256 of ``<name>.pt``, then load the state dict.
+
+    Parameters
+    ----------
+    name : str
+        Weights name, e.g. ``"seg-unet"``.
+    weights_dir : path, optional
+        Folder holding the two files; default ``reference_impls/weights``.
+    retrain_hint : str, optional
+        The command that recreates the files, quoted in every error message; default
+        ``cmrsuite train <name>``.
+
+    Returns
+    -------
+    (state_dict, meta)
+
+    Raises
+    ------
+    WeightsError
+        A file is missing, the JSON is unreadable, or the hash differs; the message names the
+        file and the command that recreates it.
+    """
+    hint = retrain_hint or f"`cmrsuite train {name}`"
+    wdir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    pt, meta_path = wdir / f"{name}.pt", wdir / f"{name}.json"
+    for path in (pt, meta_path):
+        if not path.exists():
+            raise WeightsError(f"{path}: weights file not found; create it with {hint}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{meta_path}: unreadable weights record ({exc}); "
+                           f"recreate it with {hint}") from exc
+    digest = sha256_file(pt)
+    if digest != meta.get("sha256"):
+        raise WeightsError(
+            f"{pt}: SHA-256 {digest} does not match {meta.get('sha256')} recorded in "
+            f"{meta_path}; the file is corrupt or was replaced — retrain with {hint}"
+        )
+    state = torch.load(pt, map_location="cpu", weights_only=True)
+    return state, meta
