@@ -1,13 +1,12 @@
 """Shipped network weights: write ``<name>.pt`` + ``<name>.json``, load after a SHA-256 check.
 
-The layout is the one of :mod:`reference_impls.recon.unrolled`: ``reference_impls/weights/``
-holds ``<name>.pt`` (a plain state dict saved with :func:`torch.save`) and ``<name>.json`` (the
+``reference_impls/weights/`` holds ``<name>.pt`` (a plain state dict saved with :func:`torch.save`) and ``<name>.json`` (the
 SHA-256 of the ``.pt``, the network configuration and the training record). Loading verifies
 the hash first and then calls ``torch.load(..., weights_only=True)``, so a replaced or corrupt
 file is refused before any unpickling happens.
 
-The exception is :class:`reference_impls.recon.unrolled.WeightsError` (re-exported here), so
-one ``except WeightsError`` covers every shipped network.
+One exception, :class:`WeightsError`, covers every shipped network, and one record,
+:class:`TrainedWeights`, describes what a training command wrote.
 """
 
 from __future__ import annotations
@@ -17,11 +16,33 @@ import io
 import json
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import torch
 
-from reference_impls.recon.unrolled import WEIGHTS_DIR, WeightsError
+__all__ = ["WEIGHTS_DIR", "WeightsError", "TrainedWeights", "sha256_file", "save_weights",
+           "load_verified_state"]
 
-__all__ = ["WEIGHTS_DIR", "WeightsError", "sha256_file", "save_weights", "load_verified_state"]
+#: Folder of the shipped weights.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+class WeightsError(ValueError):
+    """Shipped weights are missing or do not match their recorded SHA-256."""
+
+
+@dataclass
+class TrainedWeights:
+    """What a training command wrote: the two files, the hash and the final loss."""
+
+    path: Path
+    meta_path: Path
+    sha256: str
+    final_loss: float
+
+    def summary(self) -> str:
+        return (f"wrote {self.path} (sha256 {self.sha256[:16]}..., final loss "
+                f"{self.final_loss:.4f}) and {self.meta_path}")
 
 
 def sha256_file(path: Path) -> str:

@@ -7,14 +7,11 @@ training command, the seed, the data (phantom cohort description) and the final 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import platform
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
+
+from reference_impls.weights_io import TrainedWeights, save_weights
 
 __all__ = ["TRAINABLE", "train_recon_weights", "TrainedWeights"]
 
@@ -30,18 +27,6 @@ TRAINING_COHORT = {
     "overrides": {"matrix": (80, 100), "pixel_spacing_mm": 3.6, "n_frames": 12,
                   "n_slices": 3, "n_coils": 8},
 }
-
-
-@dataclass
-class TrainedWeights:
-    path: Path
-    meta_path: Path
-    sha256: str
-    final_loss: float
-
-    def summary(self) -> str:
-        return (f"wrote {self.path} (sha256 {self.sha256[:16]}..., final loss "
-                f"{self.final_loss:.4f}) and {self.meta_path}")
 
 
 def _training_cases(seed: int, cohort: dict):
@@ -60,39 +45,28 @@ def train_recon_weights(name: str, *, seed: int = 0, steps: int = 300, out_dir=N
                         command: str = "", log=None, cohort: dict | None = None) -> TrainedWeights:
     """Train ``name`` (a key of :data:`TRAINABLE`) and write its weights and JSON record."""
     from reference_impls.recon.training import TrainingConfig, train_unrolled
-    from reference_impls.recon.unrolled import WEIGHTS_DIR
+    from reference_impls.recon.unrolled import CineUnrolledNet
 
     if name not in TRAINABLE:
         raise ValueError(f"train: unknown weights {name!r}; choose one of {sorted(TRAINABLE)}")
     cohort = dict(TRAINING_COHORT if cohort is None else cohort)
-    out = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
     if log:
         log(f"simulating the training cohort ({len(cohort['presets'])} presets x "
             f"{cohort['subjects_per_preset']} subjects)")
     cases = _training_cases(seed, cohort)
     config = TrainingConfig(mode=TRAINABLE[name], seed=seed, steps=steps)
     result = train_unrolled(cases, config, log=log)
-    buf = io.BytesIO()
-    torch.save(result.state_dict, buf)
-    data = buf.getvalue()
-    pt = out / f"{name}.pt"
-    pt.write_bytes(data)
-    digest = hashlib.sha256(data).hexdigest()
-    from reference_impls.recon.unrolled import CineUnrolledNet
-
     net_config = CineUnrolledNet(config.cascades, config.features, config.depth).config
+    plain = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cohort.items()
+             if k != "overrides"}
+    overrides = {k: (list(v) if isinstance(v, tuple) else v)
+                 for k, v in cohort["overrides"].items()}
     meta = {
-        "name": name,
-        "sha256": digest,
         "config": net_config,
         "training": config.to_dict(),
         "command": command or f"cmrsuite train {name} --seed {seed} --steps {steps}",
         "seed": seed,
-        "data": {"source": "cmrsuite phantom", **{k: (list(v) if isinstance(v, tuple) else v)
-                                                  for k, v in cohort.items() if k != "overrides"},
-                 "overrides": {k: (list(v) if isinstance(v, tuple) else v)
-                               for k, v in cohort["overrides"].items()}},
+        "data": {"source": "cmrsuite phantom", **plain, "overrides": overrides},
         "final_loss": result.final_loss,
         "loss_first": result.losses[0] if result.losses else None,
         "steps_run": len(result.losses),
@@ -100,6 +74,5 @@ def train_recon_weights(name: str, *, seed: int = 0, steps: int = 300, out_dir=N
         "torch_version": torch.__version__,
         "platform": platform.platform(),
     }
-    meta_path = out / f"{name}.json"
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    pt, meta_path, digest = save_weights(result.state_dict, meta, name, out_dir)
     return TrainedWeights(pt, meta_path, digest, result.final_loss)

@@ -24,8 +24,6 @@ after the hash is verified.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +32,11 @@ from torch import nn
 
 from reference_impls.recon._inputs import sense_inputs, slice_mask
 from reference_impls.registry import register
+from reference_impls.weights_io import WEIGHTS_DIR, WeightsError, load_verified_state
 from suite.mr import SenseOperator
 
 __all__ = ["CineUnrolledNet", "Unrolled", "UnrolledSSDU", "WEIGHTS_DIR", "load_weights",
            "WeightsError"]
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-
-
-class WeightsError(ValueError):
-    """Shipped weights are missing or do not match their recorded SHA-256."""
-
 
 class _SpatioTemporalBlock(nn.Module):
     """A spatial 3×3 convolution per frame followed by a temporal 3-tap convolution per pixel.
@@ -106,14 +98,6 @@ class CineUnrolledNet(nn.Module):
         return x * scale
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_weights(name: str, weights_dir: Path | None = None) -> tuple[CineUnrolledNet, dict]:
     """Load ``<name>.pt`` after verifying its SHA-256 against ``<name>.json``.
 
@@ -122,22 +106,7 @@ def load_weights(name: str, weights_dir: Path | None = None) -> tuple[CineUnroll
     WeightsError
         Missing files (with the command that makes them) or a hash mismatch.
     """
-    wdir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
-    pt, meta_path = wdir / f"{name}.pt", wdir / f"{name}.json"
-    if not pt.exists() or not meta_path.exists():
-        raise WeightsError(
-            f"{pt}: weights not found; create them with `cmrsuite train {name}` "
-            "(deterministic, a few minutes on CPU)"
-        )
-    meta = json.loads(meta_path.read_text())
-    digest = _sha256(pt)
-    if digest != meta.get("sha256"):
-        raise WeightsError(
-            f"{pt}: SHA-256 {digest} does not match {meta.get('sha256')} recorded in "
-            f"{meta_path.name}; the file is corrupt or was replaced — retrain with "
-            f"`cmrsuite train {name}`"
-        )
-    state = torch.load(pt, map_location="cpu", weights_only=True)
+    state, meta = load_verified_state(name, weights_dir)
     net = CineUnrolledNet(**meta["config"])
     net.load_state_dict(state)
     net.eval()

@@ -59,7 +59,7 @@ import torch.nn.functional as F
 
 from reference_impls.segmentation.unet import (RETRAIN_HINT, WEIGHTS_NAME, SegUNet,
                                                normalise_intensity)
-from reference_impls.weights_io import save_weights
+from reference_impls.weights_io import TrainedWeights, save_weights
 
 __all__ = ["SEG_TRAINING_COHORT", "SegTrainingConfig", "SegTrainingResult", "SegTrainedWeights",
            "train_seg_unet", "fit_seg_unet", "training_cases", "images_and_labels"]
@@ -110,18 +110,8 @@ class SegTrainingResult:
         return float(np.mean(tail)) if tail else float("nan")
 
 
-@dataclass
-class SegTrainedWeights:
-    """What :func:`train_seg_unet` wrote (same fields as ``suite.train.TrainedWeights``)."""
-
-    path: Path
-    meta_path: Path
-    sha256: str
-    final_loss: float
-
-    def summary(self) -> str:
-        return (f"wrote {self.path} (sha256 {self.sha256[:16]}..., final loss "
-                f"{self.final_loss:.4f}) and {self.meta_path}")
+#: What :func:`train_seg_unet` wrote (shared record of every training command).
+SegTrainedWeights = TrainedWeights
 
 
 def training_cases(seed: int, cohort: dict):

@@ -45,7 +45,7 @@ def git_commit() -> dict:
 
 def weight_hashes() -> dict[str, str | None]:
     """SHA-256 of every shipped weights file (as recorded and as found)."""
-    from reference_impls.recon.unrolled import WEIGHTS_DIR
+    from reference_impls.weights_io import WEIGHTS_DIR
 
     out = {}
     for meta_path in sorted(WEIGHTS_DIR.glob("*.json")):
