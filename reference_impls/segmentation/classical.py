@@ -113,6 +113,28 @@ def _lv_component(bright_lab, props, motion, centre, spacing, max_dist_mm, scale
     return (best, best_motion) if best is not None else None
 
 
+def _flatten_receive_field(arr: np.ndarray, spacing_mm, sigma_mm: float = 40.0,
+                           floor: float = 0.6) -> np.ndarray:
+    """Divide each slice by a heavily smoothed version of its time-averaged image.
+
+    Root-sum-of-squares images keep the receive-coil shading (bright near the coils, dark in
+    the middle of the body), which moves any global intensity threshold across the heart. A
+    Gaussian low-pass (σ = ``sigma_mm``, far wider than the heart's structures) of the
+    time-mean image estimates that slowly varying field (a homomorphic correction, as in
+    Axel, Costantini & Listerud, AJR 148:418, 1987); it is floored at ``floor`` (60 %) of its
+    maximum, so only the strong shading near the coils is divided out and dark regions (lungs,
+    air) are not amplified. Measured on phantom RSS and coil-combined inputs of three presets and
+    pathologies: floors of 0 and 0.3 each failed completely on some input (Dice 0), 0.6 on none.
+    """
+    out = np.empty_like(arr)
+    sig = (sigma_mm / spacing_mm[0], sigma_mm / spacing_mm[1])
+    for s in range(arr.shape[0]):
+        field = ndi.gaussian_filter(arr[s].mean(axis=0), sig, mode="nearest")
+        field = np.maximum(field, floor * field.max())
+        out[s] = arr[s] / field
+    return out
+
+
 def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_mm: float = 8.0
                       ) -> np.ndarray:
     """Segment LV blood pool, myocardium and RV blood pool without learning (module docstring).
@@ -136,6 +158,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     arr = check_images(images, "segment_classical")
     dy, dx = check_spacing(spacing_mm, "segment_classical")
     ns, nf, ny, nx = arr.shape
+    arr = _flatten_receive_field(arr, (dy, dx))
     scale = np.percentile(arr.reshape(ns, -1), 99, axis=1).reshape(ns, 1, 1, 1)
     img = arr / np.maximum(scale, 1e-12)
     cy, cx = heart_centre(img, (dy, dx))
