@@ -135,10 +135,18 @@ def images_and_labels(cases, working_mm: float) -> tuple[torch.Tensor, torch.Ten
     magnitude images and labels are kept). Cases at another spacing are resampled (images
     bilinear, labels nearest) and all are zero-padded, centred, to the largest grid.
     """
+    from suite.mr import ifft2c, rss
+
     imgs, labs = [], []
     for case in cases:
-        mag = torch.from_numpy(np.abs(case.reference).astype(np.float32))
-        lab = torch.from_numpy(case.labels.astype(np.int64))
+        # Two renditions of every image: the root-sum-of-squares of the fully sampled k-space
+        # (what the harness feeds segmentation; it keeps the receive-coil shading and the noise
+        # floor) and the magnitude of the coil-map-combined reference (flat shading, as SENSE-type
+        # reconstructions give). A network trained on the second alone fails on the first.
+        rss_mag = np.asarray(rss(ifft2c(case.kspace), dim=2), np.float32)
+        both = np.concatenate([rss_mag, np.abs(case.reference).astype(np.float32)], axis=0)
+        mag = torch.from_numpy(both)
+        lab = torch.from_numpy(np.concatenate([case.labels, case.labels], axis=0).astype(np.int64))
         ns, nf, ny, nx = mag.shape
         mag, lab = mag.reshape(-1, ny, nx), lab.reshape(-1, ny, nx)
         dy, dx = case.meta.pixel_spacing_mm
