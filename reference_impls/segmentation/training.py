@@ -51,7 +51,6 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch

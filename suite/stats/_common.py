@@ -8,9 +8,10 @@ expected and what was received (STYLE R6).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
+
+from suite._serialise import jsonable  # noqa: F401  (re-exported)
 
 from suite._validation import check_finite, check_ndim, check_same_shape
 
@@ -73,28 +74,6 @@ def readonly(a: np.ndarray) -> np.ndarray:
     out = np.array(a, dtype=np.float64, copy=True)
     out.setflags(write=False)
     return out
-
-
-def jsonable(value: Any) -> Any:
-    """Convert ``value`` to JSON-safe Python types at full precision.
-
-    numpy scalars become ``float``/``int``, tuples and arrays become lists, and non-finite floats
-    (NaN, ±inf) become ``None`` (JSON has no NaN); dataclasses with ``to_dict`` are expanded.
-    """
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return value.to_dict()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 def fmt(x: float | None, digits: int = 4) -> str:

@@ -8,7 +8,6 @@ Forms are labelled exactly as Shrout & Fleiss (1979): "ICC(1,1)", "ICC(2,1)", "I
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

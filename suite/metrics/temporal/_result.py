@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+
+from suite._serialise import jsonable  # noqa: F401  (re-exported)
 
 from suite._validation import check_option
 
@@ -34,26 +36,6 @@ class Quantity:
     unit: str
     direction: str
     description: str
-
-
-def jsonable(value: Any) -> Any:
-    """Convert to JSON-safe Python types at full precision; non-finite floats become ``None``."""
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return value.to_dict()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 def readonly(a, dtype=np.float64) -> np.ndarray:
