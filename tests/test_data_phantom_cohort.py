@@ -7,7 +7,7 @@ import pytest
 
 from suite.data import iter_cases, load
 from suite.data.loader import sniff
-from suite.phantom import simulate, write_cohort
+from suite.phantom import write_cohort
 
 
 @pytest.fixture(scope="module")
