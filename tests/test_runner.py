@@ -286,3 +286,16 @@ def test_export_csv(base_run):
 
     res = pd.read_csv([p for p in paths if p.name == "results.csv"][0])
     assert len(res) == len(result_table(tmp / "run"))
+
+
+def test_export_parquet(base_run):
+    pytest.importorskip("pyarrow", reason="parquet export needs the `parquet` extra")
+    import pandas as pd
+
+    from suite.runner.export import export_run
+
+    _, _, tmp = base_run
+    paths = export_run(tmp / "run", "parquet")
+    res = pd.read_parquet([p for p in paths if p.name == "results.parquet"][0])
+    assert len(res) == len(result_table(tmp / "run"))
+    assert set(res["metric"]) >= {"nmse", "psnr", "ssim"}

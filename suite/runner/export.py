@@ -23,8 +23,8 @@ def export_run(run_dir, fmt: str = "csv") -> list[Path]:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise ValueError("export --format parquet needs pyarrow: pip install pyarrow "
-                             "(or use --format csv)") from None
+            raise ValueError("export --format parquet needs pyarrow: pip install "
+                             "'cmrsuite[parquet]' (or use --format csv)") from None
     out = run_dir / "export"
     out.mkdir(exist_ok=True)
     paths = []
