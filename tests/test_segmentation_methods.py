@@ -223,3 +223,23 @@ def test_unet_on_rss_images(rss_cases, unet):
         dice = _dice(case, unet(image, case.meta.pixel_spacing_mm))
         for (structure, phase), value in dice.items():
             assert value > floors[structure], (case.meta.subject, structure, phase, value)
+
+
+@needs_weights
+@pytest.mark.parametrize("index, pathology", list(enumerate(
+    ["normal", "dilated", "hypertrophic", "infarcted", "abnormal-rv"])))
+def test_unet_floor_per_pathology_on_rss(unet, index, pathology):
+    """Every pathology class (held-out seeds 950+, default preset, RSS input). Hypertrophic
+    end-systole is a documented failure of the shipped U-Net (measured LV 0.59, MYO 0.20,
+    RV 0.01: the small cavity of a thick wall), so only its ED frame is held to the floor."""
+    from suite.mr import ifft2c, rss
+
+    case = simulate(seed=950 + index, preset="siemens-1.5t", pathology=pathology, **SMALL)
+    image = np.asarray(rss(ifft2c(case.kspace), dim=2), np.float32)
+    dice = _dice(case, unet(image, case.meta.pixel_spacing_mm))
+    # measured minima: ED 0.94 / 0.65 / 0.89; ES without hypertrophic 0.87 / 0.79 / 0.93
+    floors = {"ED": {"LV": 0.85, "MYO": 0.55, "RV": 0.8}, "ES": {"LV": 0.8, "MYO": 0.7, "RV": 0.85}}
+    for (structure, phase), value in dice.items():
+        if pathology == "hypertrophic" and phase == "ES":
+            continue
+        assert value > floors[phase][structure], (pathology, structure, phase, value)
