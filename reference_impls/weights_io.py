@@ -16,12 +16,13 @@ import io
 import json
 from pathlib import Path
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-__all__ = ["WEIGHTS_DIR", "WeightsError", "TrainedWeights", "sha256_file", "save_weights",
-           "load_verified_state"]
+__all__ = ["WEIGHTS_DIR", "WeightsError", "TrainingResult", "TrainedWeights", "sha256_file",
+           "save_weights", "load_verified_state"]
 
 #: Folder of the shipped weights.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -29,6 +30,24 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 class WeightsError(ValueError):
     """Shipped weights are missing or do not match their recorded SHA-256."""
+
+
+@dataclass
+class TrainingResult:
+    """What a training loop returns: the state dict, its configuration, the loss per step,
+    the wall time and how many final steps ``final_loss`` averages (``tail``)."""
+
+    state_dict: dict
+    config: Any
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    tail: int = 20
+
+    @property
+    def final_loss(self) -> float:
+        """Mean loss of the last ``tail`` steps (NaN when nothing ran)."""
+        last = self.losses[-self.tail:]
+        return float(sum(last) / len(last)) if last else float("nan")
 
 
 @dataclass

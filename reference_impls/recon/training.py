@@ -23,13 +23,14 @@ copy is compared by its evaluation, not its bytes.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from reference_impls.recon.coil_maps import estimate_coil_maps
 from reference_impls.recon.unrolled import CineUnrolledNet
+from reference_impls.weights_io import TrainingResult
 from suite.mr import SenseOperator, ifft2c, make_mask
 
 __all__ = ["TrainingConfig", "TrainingResult", "train_unrolled", "ssdu_split"]
@@ -56,19 +57,6 @@ class TrainingConfig:
         d = asdict(self)
         d["accelerations"] = list(self.accelerations)
         return d
-
-
-@dataclass
-class TrainingResult:
-    state_dict: dict
-    config: TrainingConfig
-    losses: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def final_loss(self) -> float:
-        tail = self.losses[-20:]
-        return float(np.mean(tail)) if tail else float("nan")
 
 
 def ssdu_split(mask_lines: np.ndarray, acs: np.ndarray, rho: float, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -58,7 +58,7 @@ import torch.nn.functional as F
 
 from reference_impls.segmentation.unet import (RETRAIN_HINT, WEIGHTS_NAME, SegUNet,
                                                normalise_intensity)
-from reference_impls.weights_io import TrainedWeights, save_weights
+from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
 
 __all__ = ["SEG_TRAINING_COHORT", "SegTrainingConfig", "SegTrainingResult", "SegTrainedWeights",
            "train_seg_unet", "fit_seg_unet", "training_cases", "images_and_labels"]
@@ -95,18 +95,8 @@ class SegTrainingConfig:
         return d
 
 
-@dataclass
-class SegTrainingResult:
-    state_dict: dict
-    config: SegTrainingConfig
-    losses: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def final_loss(self) -> float:
-        """Mean loss of the last 50 steps."""
-        tail = self.losses[-50:]
-        return float(np.mean(tail)) if tail else float("nan")
+#: What :func:`fit_seg_unet` returns (shared record; ``final_loss`` over the last 50 steps).
+SegTrainingResult = TrainingResult
 
 
 #: What :func:`train_seg_unet` wrote (shared record of every training command).
@@ -307,7 +297,7 @@ def fit_seg_unet(images: torch.Tensor, labels: torch.Tensor, config: SegTraining
                     f"({time.perf_counter() - t0:.0f} s)")
         net.eval()
         state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        return SegTrainingResult(state, config, losses, time.perf_counter() - t0)
+        return SegTrainingResult(state, config, losses, time.perf_counter() - t0, tail=50)
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det)
