@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN_DIR ?= runs/demo
 
-.PHONY: setup demo test docs bench clean
+.PHONY: setup demo test docs bench clean check-report-browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ test: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
+	@# the example evidence report: from the newest demo run, if `make demo` made one
+	@run=$$(ls -td $(RUN_DIR)/*/ 2>/dev/null | head -1); \
+	if [ -n "$$run" ] && [ -f "$$run/results.sqlite" ]; then \
+	  $(BIN)/cmrsuite report "$$run" --guideline all --format md,html && \
+	  rm -rf site/example-report && mkdir -p site/example-report && \
+	  cp -r "$$run/report/." site/example-report/ && \
+	  echo "example evidence report: site/example-report/claim/report.html"; \
+	else echo "no demo run under $(RUN_DIR): run 'make demo' first to add the example evidence report"; fi
+
+check-report-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -rs tests/test_report_browser.py
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
+    "KeyPathError",
     "check_option",
     "check_same_shape",
     "check_finite",
@@ -20,6 +21,19 @@ __all__ = [
     "check_ndim",
     "check_dtype_kind",
 ]
+
+
+class KeyPathError(ValueError):
+    """A configuration file (protocol, gate criteria, challenge) that does not validate.
+
+    The message names the file, the key path inside it (``conditions[1].type``) and the
+    problem, which says what was expected and what was found; the three parts are kept as
+    attributes (``source``, ``key``, ``problem``) for callers that re-raise or report them.
+    """
+
+    def __init__(self, source: str, key: str, problem: str):
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: `{key}` {problem}")
 
 
 def check_option(value: str, allowed: Iterable[str], *, name: str, where: str) -> str:

@@ -37,6 +37,11 @@ def _cmd_demo(args) -> int:
     print(f"summary:     {run_dir / 'report' / 'summary.md'}")
     print(f"provenance:  {run_dir / 'manifest.json'}")
     print(f"raw data:    {run_dir / 'data'} (ISMRMRD + NIfTI + truth.csv)")
+    from suite.report import build_report
+
+    reports = build_report(run_dir, "all", ("md", "html"))
+    print(f"evidence:    {run_dir / 'report'}/<guideline>/report.html "
+          f"({', '.join(reports.documents)})")
     return result.exit_code
 
 
@@ -80,7 +85,7 @@ def _cmd_train(args) -> int:
     if args.name == "seg-unet":
         from reference_impls.segmentation.training import train_seg_unet
 
-        result = train_seg_unet(seed=args.seed, steps=args.steps or 1200, out_dir=args.out,
+        result = train_seg_unet(seed=args.seed, steps=args.steps, out_dir=args.out,
                                 log=print, command=command)
         print(result.summary())
         return 0
@@ -178,12 +183,75 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from suite.report import build_report
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    result = build_report(args.run_dir, args.guideline, formats, sponsor=args.sponsor,
+                          figures=not args.no_figures)
+    print(result.summary())
+    return 0
+
+
 def _cmd_verify(args) -> int:
     from suite.runner.verify import verify_run
 
     report = verify_run(args.run_dir, n_jobs=args.jobs, seed=args.seed)
     print(report.summary())
     return 0 if report.identical else 1
+
+
+def _method_map(items, flag) -> dict:
+    out = {}
+    for item in items or []:
+        stage, sep, label = item.partition("=")
+        if not sep or stage not in ("recon", "segmentation") or not label:
+            raise ValueError(f"{flag}: expected STAGE=LABEL with STAGE recon or segmentation "
+                             f"(e.g. {flag} recon=cg-sense); got {item!r}")
+        out[stage] = label
+    return out
+
+
+def _cmd_gate(args) -> int:
+    from suite.gate import (GateNotComparable, GateSettings, load_criteria, not_comparable_junit,
+                            run_gate)
+
+    settings, criteria = (load_criteria(args.criteria) if args.criteria
+                          else (GateSettings(), None))
+    out = Path(args.out) if args.out else None
+    try:
+        result = run_gate(args.candidate, args.baseline, criteria, settings=settings,
+                          candidate_method=_method_map(args.candidate_method, "--candidate-method"),
+                          baseline_method=_method_map(args.baseline_method, "--baseline-method"))
+    except GateNotComparable as exc:
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "gate.xml").write_text(not_comparable_junit(args.candidate, args.baseline,
+                                                                exc.reasons))
+            (out / "gate.md").write_text("# Release gate: NOT COMPARABLE\n\n" + "".join(
+                f"- {r}\n" for r in exc.reasons))
+        print("cmrsuite gate: runs are not comparable (exit 2):", file=sys.stderr)
+        for r in exc.reasons:
+            print(f"  - {r}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.summary("text" if args.format == "text" else "markdown"))
+    if out is not None:
+        paths = result.write(out)
+        print(f"wrote {paths['markdown']}, {paths['junit']} (JUnit XML), {paths['json']}",
+              file=sys.stderr)
+    return result.exit_code
+
+
+def _cmd_leaderboard(args) -> int:
+    from suite.leaderboard import build_leaderboard
+
+    result = build_leaderboard(args.submissions, args.protocol, args.truth, args.out)
+    print(result.summary())
+    print(f"site: {Path(args.out) / 'index.html'}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,11 +295,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.set_defaults(func=_cmd_export)
 
+    p = sub.add_parser("report", help="write reporting-guideline documents of a run into RUN_DIR/report")
+    p.add_argument("run_dir")
+    p.add_argument("--guideline", default="all",
+                   choices=["claim", "tripod-ai", "minimar", "prime", "fda-performance",
+                            "model-card", "all"])
+    p.add_argument("--format", default="md,html",
+                   help="comma-separated: md, html, pdf (pdf needs the `pdf` extra); default md,html")
+    p.add_argument("--sponsor", default=None,
+                   help="sponsor metadata YAML (default: the protocol's `sponsor` key)")
+    p.add_argument("--no-figures", action="store_true", help="skip drawing figures (faster)")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("verify", help="re-run a sample of jobs and compare bit for bit")
     p.add_argument("run_dir")
     p.add_argument("--jobs", type=int, default=3, help="number of jobs to re-run")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("gate", help="release gate: compare a candidate run with a baseline run "
+                       "(exit 0 pass, 1 fail, 2 not comparable)")
+    p.add_argument("--candidate", required=True, help="run folder of the candidate")
+    p.add_argument("--baseline", required=True, help="run folder of the baseline")
+    p.add_argument("--criteria", default=None, help="criteria YAML (docs/gate.md); default: the "
+                   "baseline protocol's acceptance entries as floors")
+    p.add_argument("--candidate-method", action="append", metavar="STAGE=LABEL",
+                   help="label of the method under test in the candidate run (repeatable)")
+    p.add_argument("--baseline-method", action="append", metavar="STAGE=LABEL",
+                   help="label it is compared with in the baseline run (repeatable)")
+    p.add_argument("--out", default=None, help="folder for gate.md, gate.xml (JUnit), gate.json")
+    p.add_argument("--format", choices=["markdown", "text", "json"], default="markdown")
+    p.set_defaults(func=_cmd_gate)
+
+    p = sub.add_parser("leaderboard", help="score and rank challenge submissions into a static site")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("submissions", help="folder with one folder or zip/tar archive per team")
+    p.add_argument("--protocol", required=True, help="challenge definition YAML (docs/leaderboard.md)")
+    p.add_argument("--truth", required=True, help="hidden truth folder")
+    p.add_argument("--out", required=True, help="site folder (index.html, CSV, JSON)")
+    p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("phantom", help="write a phantom cohort as ISMRMRD + NIfTI + truth.csv")
     p.add_argument("--subjects", type=int, required=True)
@@ -245,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu", "seg-unet"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None,
-                   help="optimiser steps (default 300 for recon, 1200 for seg-unet)")
+                   help="optimiser steps (default 300 for recon, 2200 for seg-unet)")
     p.add_argument("--out", default=None, help="weights folder (default reference_impls/weights)")
     p.set_defaults(func=_cmd_train)
 

@@ -30,8 +30,9 @@ Schema (``protocols/quick.yaml`` is the worked example)::
         pattern: equispaced | variable-density | kt-interleaved | kt-gaussian   # undersample
         acceleration: number          # undersample
         acs_lines: int                # undersample (default 24)
-        relative_sigma: number        # noise: added complex Gaussian noise, sigma relative
-                                      #   to the RMS of the acquired k-space
+        relative_sigma: number        # noise (required) or undersample (optional, SNR shift):
+                                      #   added complex Gaussian noise, sigma relative to the
+                                      #   RMS of the acquired k-space, added before sampling
     methods:
       recon: [method, ...]            # method = "name" | {name, params} | {plugin: "mod:Class",
       segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir}
@@ -44,6 +45,14 @@ Schema (``protocols/quick.yaml`` is the worked example)::
       bootstrap: {n_resamples: int, alpha: float}
       strata: [vendor, field_strength_t, pathology, ...]
       agreement: [lv_ef_pct, lv_edv_ml, ...]
+    gate: {criteria: [...]}           # optional release-gate criteria (suite.gate, docs/gate.md)
+    robustness:                       # optional; see suite.robustness.protocol (docs/robustness.md)
+      adversarial: {recon: {...}, segmentation: {...}}
+      features: {...}
+      crimes: {...}
+      shift: {...}
+    sponsor: path                     # optional sponsor metadata YAML (declared report items),
+                                      #   relative to this file; see protocols/sponsors/example.yaml
     acceptance:                       # checked on the summary; a failed criterion sets exit 1
       - {metric: str, stage: str, statistic: mean, min: x | max: x,
          recon: str?, segmentation: str?, condition: str?}
@@ -60,21 +69,20 @@ from typing import Any
 
 import yaml
 
+from suite._validation import KeyPathError
+
 __all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
 
 CONDITION_TYPES = ("fully-sampled", "undersample", "noise")
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
-             "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version"}
+             "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version",
+             "robustness", "sponsor", "gate"}
 _STAGES = ("recon", "segmentation")
 _METRIC_GROUPS = {"image", "temporal", "segmentation", "clinical"}
 
 
-class ProtocolError(ValueError):
+class ProtocolError(KeyPathError):
     """A protocol that does not validate; names the file and the key path."""
-
-    def __init__(self, source: str, key: str, problem: str):
-        self.source, self.key, self.problem = source, key, problem
-        super().__init__(f"{source}: `{key}` {problem}")
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     v.string(raw, "name", required=True)
     v.integer(raw, "seed", minimum=0)
     v.number(raw, "failure_tolerance", minimum=0.0, maximum=1.0)
+    v.string(raw, "sponsor")  # sponsor metadata YAML for reports (suite.report.sponsor)
     datasets = v.list_of_mappings(raw, "datasets", required=True, non_empty=True)
     names = set()
     for i, ds in enumerate(datasets):
@@ -205,7 +214,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
             v.option(c, "pattern", list(PATTERNS), required=True, prefix=key)
             v.number(c, "acceleration", minimum=1.0, required=True, prefix=key)
             v.integer(c, "acs_lines", minimum=0, prefix=key)
-            allowed |= {"pattern", "acceleration", "acs_lines"}
+            v.number(c, "relative_sigma", minimum=0.0, prefix=key)
+            allowed |= {"pattern", "acceleration", "acs_lines", "relative_sigma"}
         elif c["type"] == "noise":
             v.number(c, "relative_sigma", minimum=0.0, required=True, prefix=key)
             allowed |= {"relative_sigma"}
@@ -247,6 +257,17 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         v.unknown_keys(boot, {"n_resamples", "alpha"}, "analyses.bootstrap")
         v.integer(boot, "n_resamples", minimum=100, prefix="analyses.bootstrap")
         v.number(boot, "alpha", minimum=0.0001, maximum=0.5, prefix="analyses.bootstrap")
+    if raw.get("gate") is not None:  # release-gate criteria (suite.gate, docs/gate.md)
+        from suite.gate.criteria import GateCriteriaError, parse_criteria
+
+        try:
+            parse_criteria({"gate": raw["gate"]}, source=source)
+        except GateCriteriaError as exc:
+            raise ProtocolError(source, exc.key, exc.problem) from None
+    if raw.get("robustness") is not None:
+        from suite.robustness.protocol import validate_robustness
+
+        validate_robustness(v, raw)
     for i, crit in enumerate(v.list_of_mappings(raw, "acceptance")):
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)

@@ -7,7 +7,7 @@ import torch
 
 from reference_impls.recon.coil_maps import estimate_coil_maps
 
-__all__ = ["sense_inputs", "slice_mask"]
+__all__ = ["sense_inputs", "slice_mask", "SenseCallMixin"]
 
 
 def sense_inputs(case, maps_method: str = "espirit"):
@@ -25,3 +25,26 @@ def sense_inputs(case, maps_method: str = "espirit"):
 def slice_mask(mask: torch.Tensor, s: int) -> torch.Tensor:
     """The mask of slice ``s``: ``(frame|1, coil|1, ky, kx|1)`` (shared masks broadcast)."""
     return mask[s] if mask.shape[0] > 1 else mask[0]
+
+
+class SenseCallMixin:
+    """``method(case)`` for SENSE-type methods: one implementation of the stage call.
+
+    The class provides ``maps`` (the coil-map estimator name) and the differentiable
+    ``reconstruct(kspace, mask, coil_maps) -> Tensor`` (white-box access for adversarial
+    tests, :mod:`suite.robustness.adversarial`); the call prepares the tensors with
+    :func:`sense_inputs`, runs ``reconstruct`` without autograd and returns complex64
+    ``(slice, frame, y, x)``. ``last_info`` keeps what ``reconstruct`` recorded plus the coil-map
+    estimator used.
+    """
+
+    maps: str = "espirit"
+    last_info: dict
+
+    def __call__(self, case) -> np.ndarray:
+        k, m, maps, used = sense_inputs(case, self.maps)
+        self.last_info = {}
+        with torch.no_grad():
+            x = self.reconstruct(k, m, maps)
+        self.last_info = {**(self.last_info or {}), "coil_maps": used}
+        return x.numpy().astype(np.complex64)

@@ -14,10 +14,9 @@ adversarial stage needs this).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from reference_impls.recon._inputs import sense_inputs, slice_mask
+from reference_impls.recon._inputs import SenseCallMixin, slice_mask
 from reference_impls.registry import register
 from suite.mr import SenseOperator
 
@@ -79,7 +78,7 @@ def cg_sense(kspace, mask, coil_maps, lam: float = 0.0, max_iter: int = 30, tol:
 
 
 @register("recon", "cg-sense")
-class CGSense:
+class CGSense(SenseCallMixin):
     """CG-SENSE reconstruction (``method(case) -> complex64 (slice, frame, y, x)``).
 
     Coil maps: ``case.coil_maps`` when given, otherwise ESPIRiT from the ACS region (with the
@@ -108,8 +107,24 @@ class CGSense:
     def params(self) -> dict:
         return {"lam": self.lam, "max_iter": self.max_iter, "tol": self.tol, "maps": self.maps}
 
-    def __call__(self, case) -> np.ndarray:
-        k, m, maps, used = sense_inputs(case, self.maps)
-        x, info = cg_sense(k, m, maps, self.lam, self.max_iter, self.tol)
-        self.last_info = {**info, "coil_maps": used}
-        return x.numpy().astype(np.complex64)
+    def reconstruct(self, kspace: torch.Tensor, mask: torch.Tensor,
+                    coil_maps: torch.Tensor) -> torch.Tensor:
+        """Differentiable CG-SENSE on tensors (white-box access for adversarial tests).
+
+        Parameters
+        ----------
+        kspace : complex ``(slice, frame, coil, ky, kx)``
+        mask : bool or float, broadcastable to ``kspace`` (applied inside: unsampled entries
+            of ``kspace`` have no effect)
+        coil_maps : complex ``(slice, coil, y, x)``, held fixed (not estimated here)
+
+        Returns
+        -------
+        Tensor, complex ``(slice, frame, y, x)``; autograd flows to ``kspace`` (and the maps)
+        through every CG iteration that ran. The stopping rule is data dependent, so the
+        gradient is that of the iterations actually run.
+        """
+        x, info = cg_sense(kspace, mask, coil_maps, self.lam, self.max_iter, self.tol)
+        self.last_info = dict(info)
+        return x
+

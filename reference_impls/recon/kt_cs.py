@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from reference_impls.recon._inputs import sense_inputs, slice_mask
+from reference_impls.recon._inputs import SenseCallMixin, slice_mask
 from reference_impls.registry import register
 from suite.mr import SenseOperator
 
@@ -91,7 +90,7 @@ def kt_cs_pdhg(op: SenseOperator, y: torch.Tensor, lam_s: float, lam_t: float,
     """
     t_fwd, t_adj, t_norm2 = _temporal(temporal)
     aty = op.adjoint(y)
-    scale = aty.abs().max().detach()
+    scale = aty.abs().max()  # not detached: the map y -> x is differentiated exactly
     if scale == 0:
         return torch.zeros_like(aty), 0
     y = y / scale
@@ -116,7 +115,7 @@ def kt_cs_pdhg(op: SenseOperator, y: torch.Tensor, lam_s: float, lam_t: float,
 
 
 @register("recon", "kt-cs")
-class KtCS:
+class KtCS(SenseCallMixin):
     """k-t compressed sensing (spatial TV + temporal TV or Fourier L1) by PDHG.
 
     Parameters
@@ -144,14 +143,24 @@ class KtCS:
         return {"lam_s": self.lam_s, "lam_t": self.lam_t, "temporal": self.temporal,
                 "max_iter": self.max_iter, "tol": self.tol, "maps": self.maps}
 
-    def __call__(self, case) -> np.ndarray:
-        k, m, maps, used = sense_inputs(case, self.maps)
+    def reconstruct(self, kspace: torch.Tensor, mask: torch.Tensor,
+                    coil_maps: torch.Tensor) -> torch.Tensor:
+        """Differentiable k-t CS on tensors (white-box access for adversarial tests).
+
+        ``kspace`` complex ``(slice, frame, coil, ky, kx)``, ``mask`` bool/float broadcastable
+        (applied inside), ``coil_maps`` complex ``(slice, coil, y, x)`` held fixed →
+        complex ``(slice, frame, y, x)``. Autograd flows through every PDHG iteration run,
+        including the data scaling ``max |A^H y|`` (differentiable almost everywhere).
+        """
+        if mask.dtype == torch.bool:
+            mask = mask.to(kspace.real.dtype)
         outs, iters = [], []
-        for s in range(k.shape[0]):
-            op = SenseOperator(maps[s], slice_mask(m, s))
-            x, it = kt_cs_pdhg(op, k[s] * slice_mask(m, s), self.lam_s, self.lam_t,
+        for s in range(kspace.shape[0]):
+            op = SenseOperator(coil_maps[s], slice_mask(mask, s))
+            x, it = kt_cs_pdhg(op, kspace[s] * slice_mask(mask, s), self.lam_s, self.lam_t,
                                self.temporal, self.max_iter, self.tol)
             outs.append(x)
             iters.append(it)
-        self.last_info = {"iterations": iters, "coil_maps": used}
-        return torch.stack(outs).numpy().astype(np.complex64)
+        self.last_info = {"iterations": iters}
+        return torch.stack(outs)
+

@@ -24,10 +24,9 @@ away from repeated singular values).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from reference_impls.recon._inputs import sense_inputs, slice_mask
+from reference_impls.recon._inputs import SenseCallMixin, slice_mask
 from reference_impls.registry import register
 from suite.mr import SenseOperator
 
@@ -43,7 +42,7 @@ def soft_threshold(v: torch.Tensor, thresh: float) -> torch.Tensor:
 def singular_value_threshold(casorati: torch.Tensor, rel_thresh: float) -> torch.Tensor:
     """Soft-threshold the singular values of ``(pixels, frames)`` at ``rel_thresh · σ_1``."""
     u, s, vh = torch.linalg.svd(casorati, full_matrices=False)
-    s_t = torch.clamp(s - rel_thresh * s[0].detach(), min=0.0)
+    s_t = torch.clamp(s - rel_thresh * s[0], min=0.0)
     return (u * s_t.to(u.dtype)) @ vh
 
 
@@ -52,7 +51,7 @@ def lowrank_sparse(op: SenseOperator, d: torch.Tensor, lam_l: float, lam_s: floa
     """L+S for one slice: ``d`` complex ``(frame, coil, ky, kx)`` → ``(L + S, L, S, iterations)``
     with images ``(frame, y, x)``."""
     m = op.adjoint(d)
-    scale = m.abs().max().detach()
+    scale = m.abs().max()  # not detached: the map d -> x is differentiated exactly
     if scale == 0:
         z = torch.zeros_like(m)
         return z, z, z, 0
@@ -79,7 +78,7 @@ def lowrank_sparse(op: SenseOperator, d: torch.Tensor, lam_l: float, lam_s: floa
 
 
 @register("recon", "lowrank-sparse")
-class LowRankSparse:
+class LowRankSparse(SenseCallMixin):
     """L+S reconstruction (Otazo 2015) with ESPIRiT maps unless the Case provides maps.
 
     Parameters
@@ -104,14 +103,25 @@ class LowRankSparse:
         return {"lam_l": self.lam_l, "lam_s": self.lam_s, "max_iter": self.max_iter,
                 "tol": self.tol, "maps": self.maps}
 
-    def __call__(self, case) -> np.ndarray:
-        k, m, maps, used = sense_inputs(case, self.maps)
+    def reconstruct(self, kspace: torch.Tensor, mask: torch.Tensor,
+                    coil_maps: torch.Tensor) -> torch.Tensor:
+        """Differentiable L+S on tensors (white-box access for adversarial tests).
+
+        ``kspace`` complex ``(slice, frame, coil, ky, kx)``, ``mask`` bool/float broadcastable
+        (applied inside), ``coil_maps`` complex ``(slice, coil, y, x)`` held fixed →
+        complex ``(slice, frame, y, x)``. Autograd flows through every iteration run, the SVD
+        included (its backward is finite only for distinct singular values, which noisy data
+        have) and the relative thresholds ``λ_L σ_1`` and ``max |E^H d|``.
+        """
+        if mask.dtype == torch.bool:
+            mask = mask.to(kspace.real.dtype)
         outs, iters = [], []
-        for s in range(k.shape[0]):
-            op = SenseOperator(maps[s], slice_mask(m, s))
-            x, _, _, it = lowrank_sparse(op, k[s] * slice_mask(m, s), self.lam_l, self.lam_s,
-                                         self.max_iter, self.tol)
+        for s in range(kspace.shape[0]):
+            op = SenseOperator(coil_maps[s], slice_mask(mask, s))
+            x, _, _, it = lowrank_sparse(op, kspace[s] * slice_mask(mask, s), self.lam_l,
+                                         self.lam_s, self.max_iter, self.tol)
             outs.append(x)
             iters.append(it)
-        self.last_info = {"iterations": iters, "coil_maps": used}
-        return torch.stack(outs).numpy().astype(np.complex64)
+        self.last_info = {"iterations": iters}
+        return torch.stack(outs)
+

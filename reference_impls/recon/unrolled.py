@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from reference_impls.recon._inputs import sense_inputs, slice_mask
+from reference_impls.recon._inputs import SenseCallMixin, slice_mask
 from reference_impls.registry import register
 from reference_impls.weights_io import WEIGHTS_DIR, WeightsError, load_verified_state
 from suite.mr import SenseOperator
@@ -113,7 +112,7 @@ def load_weights(name: str, weights_dir: Path | None = None) -> tuple[CineUnroll
     return net, meta
 
 
-class _UnrolledMethod:
+class _UnrolledMethod(SenseCallMixin):
     stage = "recon"
     version = "1.0"
     weights_name = ""
@@ -143,12 +142,6 @@ class _UnrolledMethod:
             for s in range(kspace.shape[0])
         ])
 
-    def __call__(self, case) -> np.ndarray:
-        k, m, maps, used = sense_inputs(case, self.maps)
-        with torch.no_grad():
-            out = self.reconstruct(k, m, maps)
-        self.last_info = {"coil_maps": used}
-        return out.numpy().astype(np.complex64)
 
 
 @register("recon", "unrolled")

@@ -27,7 +27,8 @@ import pandas as pd
 __all__ = ["load_results", "metric_summary", "stratum_summary", "clinical_agreement",
            "error_propagation", "check_acceptance", "write_summary"]
 
-GROUP = ["stage", "metric", "structure", "phase", "profile", "condition", "recon", "segmentation"]
+GROUP = ["stage", "metric", "structure", "phase", "profile", "condition", "recon", "segmentation",
+         "attack"]
 
 
 def load_results(store) -> pd.DataFrame:
@@ -53,7 +54,7 @@ def _boot(values: np.ndarray, seed: int, n_resamples: int, alpha: float):
 def metric_summary(df: pd.DataFrame, *, by: list[str] | None = None, seed: int = 0,
                    n_resamples: int = 1000, alpha: float = 0.05) -> pd.DataFrame:
     """Mean over subjects with a subject-bootstrap CI, per group (see module docstring)."""
-    keys = GROUP + (by or [])
+    keys = GROUP + ["budget"] + (by or [])
     rows = []
     for key, g in df.groupby(keys, sort=True, dropna=False):
         valid = g[g["value"].notna()]
@@ -239,6 +240,11 @@ def write_summary(store, protocol, out_dir) -> dict:
             md.append(f"- input `{r['path']}`: {r['error']}: {r['reason']}\n")
         for (err, msg), g in failed.groupby(["error", "message"]):
             md.append(f"- {len(g)} job(s) failed with {err}: {str(msg).splitlines()[0]}\n")
+    from suite.analysis.robustness import write_robustness_summary
+
+    rob_md, rob_files = write_robustness_summary(df, store, protocol, out, kw, _fmt_table)
+    md += rob_md
+    files.update(rob_files)
     figs = [k for k in files if k.startswith("figure")]
     if figs:
         md += ["\n## Figures\n"] + [f"![{k}]({Path(files[k]).name})\n" for k in figs]

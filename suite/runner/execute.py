@@ -32,6 +32,7 @@ class RunContext:
     protocol_base_dir: str
     seed: int
     cache_dir: str
+    examples_dir: str | None = None  # worst-case examples of robustness jobs
 
     @property
     def metrics(self) -> dict:
@@ -50,49 +51,66 @@ def condition_rng(seed: int, case_id: str, condition: str) -> np.random.Generato
                                                          stable_int(condition)]))
 
 
-def load_case(ref):
-    """Read the Case of a :class:`~suite.runner.jobs.CaseRef` through the generic readers."""
+def load_case(ref, audit: bool = False):
+    """Read the Case of a :class:`~suite.runner.jobs.CaseRef` through the generic readers.
+
+    With ``audit`` the data-crime audit (:func:`suite.data.audit.audit_case`: zero-padded or
+    Hermitian-symmetric k-space, quantised intensities) runs on load and its result goes into
+    ``case.meta.audit_flags``, hence into the store's ``cases`` table and the report. The
+    runner audits each case once, in its first recon job (``JobSpec.audit``); the store keeps
+    the flags when later jobs of the case record it again.
+    """
     from suite.data.loader import Unit, read_unit
 
     unit = Unit(Path(ref.path), ref.format, tuple(Path(f) for f in ref.files))
     case = read_unit(unit, **(ref.reader_options or {}))
     case.meta.dataset = ref.dataset
+    if audit:
+        from suite.data.audit import audit_case
+
+        case.meta.audit_flags = audit_case(case).to_dict()
     return case
 
 
 def apply_condition(case, condition: dict, rng: np.random.Generator):
     """The Case a method sees under ``condition`` and the condition's own metrics.
 
-    ``undersample``: the mask of the named pattern is intersected with the acquired mask
-    and applied to k-space. ``noise``: complex Gaussian noise with sigma =
-    ``relative_sigma`` × RMS of the acquired k-space samples is added to the acquired samples.
-    ``fully-sampled``: the case unchanged.
+    ``noise``: complex Gaussian noise with sigma = ``relative_sigma`` × RMS of the acquired
+    k-space samples is added to the acquired samples (real and imaginary parts each with that
+    sigma). ``undersample``: the mask of the named pattern is intersected with the acquired
+    mask and applied to k-space, after the optional noise (same rule: an undersample condition
+    with ``relative_sigma`` is an SNR shift at that acceleration). ``fully-sampled``: the case
+    unchanged. The mask is drawn from ``rng`` first and the noise after it, so adding noise to
+    a condition does not change its mask for a given condition name.
     """
     kind = condition["type"]
     info: dict = {}
     if kind == "fully-sampled" or case.kspace is None:
         return case, info
+    if kind not in ("undersample", "noise"):
+        raise ValueError(f"apply_condition: unknown condition type {kind!r}")
+    mask = None
     if kind == "undersample":
         from suite.mr import make_mask
 
         sampling = make_mask(condition["pattern"], case.kspace.shape, condition["acceleration"],
                              acs_lines=condition.get("acs_lines", 24), rng=rng)
         mask = np.broadcast_to(sampling.mask, np.broadcast_shapes(sampling.mask.shape, case.mask.shape))
-        mask = (mask & case.mask) if case.mask is not None else mask
-        mask = np.ascontiguousarray(mask)
-        info = {"effective_acceleration": float(np.prod(case.kspace.shape)
-                                                / np.broadcast_to(mask, case.kspace.shape).sum()),
-                "nominal_acceleration": float(condition["acceleration"])}
-        return case.replace(kspace=(case.kspace * mask).astype(np.complex64), mask=mask), info
-    if kind == "noise":
+        mask = np.ascontiguousarray((mask & case.mask) if case.mask is not None else mask)
+        info |= {"effective_acceleration": float(np.prod(case.kspace.shape)
+                                                 / np.broadcast_to(mask, case.kspace.shape).sum()),
+                 "nominal_acceleration": float(condition["acceleration"])}
+    if condition.get("relative_sigma"):
         full = np.broadcast_to(case.mask, case.kspace.shape)
         rms = float(np.sqrt(np.mean(np.abs(case.kspace[full]) ** 2)))
         sigma = condition["relative_sigma"] * rms
         noise = (rng.standard_normal(case.kspace.shape) + 1j * rng.standard_normal(case.kspace.shape))
         noisy = case.kspace + (sigma * noise * full).astype(np.complex64)
-        info = {"added_noise_sigma": sigma}
-        return case.replace(kspace=noisy.astype(np.complex64)), info
-    raise ValueError(f"apply_condition: unknown condition type {kind!r}")
+        info["added_noise_sigma"] = sigma
+        case = case.replace(kspace=noisy.astype(np.complex64))
+    if mask is not None:
+        case = case.replace(kspace=(case.kspace * mask).astype(np.complex64), mask=mask)
+    return case, info
 
 
 def _reference_magnitude(case) -> np.ndarray | None:
@@ -265,13 +283,18 @@ def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
     spec = JobSpec.from_dict(spec_dict)
-    case = load_case(spec.case)
+    case = load_case(spec.case, audit=spec.audit)
     rng = condition_rng(ctx.seed, spec.case_id, spec.condition_name)
     conditioned, cond_info = apply_condition(case, spec.condition, rng)
-    images, _ = reconstruct(spec, ctx, case, conditioned)
     base = _base_row(spec, case)
     rows: list[dict] = []
     metrics = ctx.metrics
+    if spec.phase == "robustness":
+        from suite.runner.robustness_job import run_robustness_job
+
+        rows += run_robustness_job(spec, ctx, case, base)
+        return _job_output(spec, case, rows, t0)
+    images, _ = reconstruct(spec, ctx, case, conditioned)
     if spec.phase == "recon":
         for key, value in cond_info.items():
             rows.append({**base, "stage": "condition", "metric": key, "value": value, "unit": "",
@@ -302,6 +325,10 @@ def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
             rows += _segmentation_rows(base, case, labels, seg_cfg or {})
         if metrics.get("clinical", True):
             rows += _clinical_rows(base, case, labels)
+    return _job_output(spec, case, rows, t0)
+
+
+def _job_output(spec: JobSpec, case, rows: list[dict], t0: float) -> dict:
     meta = case.meta.to_dict()
     truth = {k: v for k, v in (case.truth or {}).items()
              if isinstance(v, (int, float, str, bool)) or v is None}

@@ -1,6 +1,7 @@
 """Expanding a protocol into independent jobs.
 
-A run has two phases; jobs inside a phase are independent of each other:
+A run has two phases, three with a ``robustness`` section; jobs inside a phase are
+independent of each other:
 
 * ``recon``: one job per (case, condition, reconstruction method). It applies the condition
   (sampling mask, noise), reconstructs, caches the images and scores them (image-quality and
@@ -8,6 +9,11 @@ A run has two phases; jobs inside a phase are independent of each other:
 * ``segmentation``: one job per (case, condition, reconstruction, segmentation method). It takes
   the reconstruction (from the cache, recomputing it if absent), segments it and scores labels
   and clinical parameters.
+
+* ``robustness`` (only when the protocol has a ``robustness`` section): one job per (case,
+  condition, method, experiment), the experiment being an adversarial attack on a
+  reconstruction (one domain, every budget), an attack on a segmentation (every attack and
+  budget), small-feature insertion, or a data crime (:func:`expand_robustness_jobs`).
 
 For a ``fully-sampled`` condition the reconstruction is the built-in ``reference`` (RSS of the
 fully sampled k-space); image-only datasets (ACDC, M&Ms, DICOM, NIfTI) have the pseudo method
@@ -21,7 +27,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["CaseRef", "JobSpec", "expand_jobs", "method_label", "KSPACE_FORMATS",
+__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "method_label", "KSPACE_FORMATS",
            "REFERENCE_RECON", "IMAGES_RECON"]
 
 #: Reader formats whose Cases carry k-space (the others carry images).
@@ -59,6 +65,8 @@ class JobSpec:
     condition: dict
     recon: dict  # method entry (normalised) or {"name": "reference"/"images"}
     segmentation: dict | None = None
+    robustness: dict | None = None  # the experiment of a robustness job
+    audit: bool = False  # run the data-crime audit on this job's case (one job per case)
 
     @property
     def case_id(self) -> str:
@@ -78,9 +86,11 @@ class JobSpec:
 
     @property
     def job_id(self) -> str:
-        payload = json.dumps({"phase": self.phase, "case": self.case_id,
-                              "condition": self.condition, "recon": self.recon,
-                              "segmentation": self.segmentation}, sort_keys=True, default=str)
+        desc = {"phase": self.phase, "case": self.case_id, "condition": self.condition,
+                "recon": self.recon, "segmentation": self.segmentation}
+        if self.robustness is not None:  # absent otherwise: earlier job ids stay valid
+            desc["robustness"] = self.robustness
+        payload = json.dumps(desc, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict:
@@ -93,7 +103,8 @@ class JobSpec:
         case = dict(d["case"])
         case["files"] = tuple(case.get("files", ()))
         return cls(phase=d["phase"], case=CaseRef(**case), condition=d["condition"],
-                   recon=d["recon"], segmentation=d.get("segmentation"))
+                   recon=d["recon"], segmentation=d.get("segmentation"),
+                   robustness=d.get("robustness"), audit=bool(d.get("audit", False)))
 
 
 def method_label(entry: dict) -> str:
@@ -115,6 +126,7 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     seg_methods = protocol.methods("segmentation")
     jobs: list[JobSpec] = []
     for ref in case_refs:
+        first = True  # the first recon job of a case audits it (suite.data.audit)
         for cond in protocol.conditions:
             if ref.has_kspace:
                 recons = ([{"name": REFERENCE_RECON, "params": {}}]
@@ -124,7 +136,88 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
                     continue  # undersampling needs k-space
                 recons = [{"name": IMAGES_RECON, "params": {}}]
             for rec in recons:
-                jobs.append(JobSpec("recon", ref, cond, rec))
+                jobs.append(JobSpec("recon", ref, cond, rec, audit=first))
+                first = False
                 for seg in seg_methods:
                     jobs.append(JobSpec("segmentation", ref, cond, rec, seg))
+    jobs += expand_robustness_jobs(protocol, case_refs)
+    return jobs
+
+
+def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
+    """Jobs of the protocol's ``robustness`` section (schema: :mod:`suite.robustness.protocol`).
+
+    Reconstruction experiments (attacks, features, crimes) need k-space, so image-only cases get
+    only segmentation attacks (on their images).
+    """
+    rob = protocol.raw.get("robustness") or {}
+    if not rob:
+        return []
+    recon_methods = protocol.methods("recon")
+    seg_methods = protocol.methods("segmentation")
+    conditions = protocol.conditions
+
+    def pick(methods, names):
+        return [m for m in methods if names is None or method_label(m) in names]
+
+    def conds(section, types):
+        names = section.get("conditions")
+        return [c for c in conditions if c["type"] in types and (names is None or c["name"] in names)]
+
+    experiments: list[tuple[dict, dict, dict | None, dict]] = []  # (condition, recon, seg, exp)
+    adv = rob.get("adversarial") or {}
+    if adv.get("recon"):
+        sec = adv["recon"]
+        seg_name = sec.get("segmentation", method_label(seg_methods[0]) if seg_methods else None)
+        seg_entry = next((m for m in seg_methods if method_label(m) == seg_name), None)
+        for cond in conds(sec, ("undersample", "noise")):
+            for rec in pick(recon_methods, sec.get("methods")):
+                for domain in sec.get("domains") or ["kspace"]:
+                    experiments.append((cond, rec, seg_entry, {
+                        "kind": "recon-attack", "domain": domain,
+                        "budgets": [float(b) for b in sec["budgets"]],
+                        "steps": int(sec.get("steps", 10))}))
+    feat = rob.get("features")
+    if feat:
+        for cond in conds(feat, ("undersample", "noise")):
+            for rec in pick(recon_methods, feat.get("methods")):
+                experiments.append((cond, rec, None, {
+                    "kind": "features", "contrasts": [float(c) for c in feat.get("contrasts", [0.3])],
+                    "n_features": int(feat.get("n_features", 3)),
+                    "radius_px": float(feat.get("radius_px", 1.5))}))
+    crimes = rob.get("crimes")
+    if crimes:
+        from suite.robustness.protocol import CRIMES
+
+        for cond in conds(crimes, ("undersample",)):
+            for rec in pick(recon_methods, crimes.get("methods")):
+                for crime in crimes.get("crimes") or list(CRIMES):
+                    experiments.append((cond, rec, None, {"kind": "crime", "crime": crime}))
+    jobs: list[JobSpec] = []
+    for ref in case_refs:
+        if rob.get("datasets") and ref.dataset not in rob["datasets"]:
+            continue
+        if ref.has_kspace:
+            for cond, rec, seg, exp in experiments:
+                jobs.append(JobSpec("robustness", ref, cond, rec, seg, exp))
+        if adv.get("segmentation"):
+            sec = adv["segmentation"]
+            attack_conds = conds(sec, ("fully-sampled", "undersample", "noise")) \
+                if sec.get("conditions") else [c for c in conditions if c["type"] == "fully-sampled"]
+            for cond in attack_conds:
+                if not ref.has_kspace and cond["type"] != "fully-sampled":
+                    continue
+                if cond["type"] == "fully-sampled":
+                    recs = [{"name": REFERENCE_RECON if ref.has_kspace else IMAGES_RECON,
+                             "params": {}}]
+                else:
+                    recs = recon_methods
+                for rec in recs:
+                    for seg in pick(seg_methods, sec.get("methods")):
+                        jobs.append(JobSpec("robustness", ref, cond, rec, seg, {
+                            "kind": "seg-attack",
+                            "attacks": list(sec.get("attacks") or ["fgsm", "pgd"]),
+                            "budgets": [float(b) for b in sec.get("budgets") or []],
+                            "l2_budgets": [float(b) for b in sec.get("l2_budgets") or []],
+                            "steps": int(sec.get("steps", 10))}))
     return jobs

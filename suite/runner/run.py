@@ -199,12 +199,13 @@ def run_protocol(protocol, run_dir, *, executor: str = "local", workers: int | N
         done_before = store.done_jobs()
         ctx = RunContext(protocol_raw=protocol.raw, protocol_base_dir=str(protocol.base_dir),
                          seed=protocol.seed,
-                         cache_dir=str(Path(cache_dir) if cache_dir else run_dir / "cache"))
+                         cache_dir=str(Path(cache_dir) if cache_dir else run_dir / "cache"),
+                         examples_dir=str(run_dir / "robustness"))
         total = len(jobs)
         counter = {"n": len([j for j in jobs if j.job_id in done_before])}
         n_workers = workers or _cpu_count()
         with make_executor(executor, n_workers, scheduler) as pool:
-            for phase in ("recon", "segmentation"):
+            for phase in ("recon", "segmentation", "robustness"):
                 pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
                 for spec, outcome in pool.run(run_job, pending, ctx):
                     _record(store, spec, outcome)

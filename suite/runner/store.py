@@ -6,8 +6,10 @@ Tables
               failed), error class and message, attempts, seconds, finished time.
 ``results``   one row per (job, metric): the value, its unit and direction, the scoring
               profile/convention, structure/phase for segmentation metrics, status (ok or an
-              empty-mask status), and ``reference_value`` for clinical parameters (the truth the
-              value is compared with).
+              empty-mask status), ``reference_value`` for clinical parameters (the truth the
+              value is compared with), and for robustness rows (stage ``robustness``) the
+              perturbation ``attack`` (e.g. ``kspace-pgd``, ``kspace-random``, ``pgd``, ``crime:
+              magnitude``, ``features``) and its ``budget`` (ε, or the feature contrast).
 ``cases``     one row per case: identifiers, strata (vendor, field strength, site, pathology,
               preset) and meta/truth as JSON.
 ``failures``  inputs that could not be read (path, error class, reason, hint).
@@ -30,7 +32,7 @@ __all__ = ["ResultStore", "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = ("job_id", "case_id", "subject", "dataset", "condition", "recon", "segmentation",
                   "stage", "metric", "structure", "phase", "value", "reference_value", "unit",
-                  "direction", "profile", "status")
+                  "direction", "profile", "status", "attack", "budget")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS results (
     job_id TEXT, case_id TEXT, subject TEXT, dataset TEXT, condition TEXT, recon TEXT,
     segmentation TEXT, stage TEXT, metric TEXT, structure TEXT, phase TEXT, value REAL,
-    reference_value REAL, unit TEXT, direction TEXT, profile TEXT, status TEXT);
+    reference_value REAL, unit TEXT, direction TEXT, profile TEXT, status TEXT, attack TEXT,
+    budget REAL);
 CREATE INDEX IF NOT EXISTS results_job ON results(job_id);
 CREATE TABLE IF NOT EXISTS cases (
     case_id TEXT PRIMARY KEY, subject TEXT, dataset TEXT, vendor TEXT, field_strength_t REAL,
@@ -62,6 +65,10 @@ class ResultStore:
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA synchronous=FULL")
         self._con.executescript(_SCHEMA)
+        have = {row[1] for row in self._con.execute("PRAGMA table_info(results)")}
+        for column, kind in (("attack", "TEXT"), ("budget", "REAL")):
+            if column not in have:  # a store written before robustness rows existed
+                self._con.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
         self._con.commit()
 
     def close(self) -> None:
@@ -120,7 +127,15 @@ class ResultStore:
 
     # ------------------------------------------------------------------ cases & failures
     def record_case(self, case_id: str, meta: dict, truth: dict | None) -> None:
+        """Insert or update a case; audit flags already stored are kept when ``meta`` has none
+        (the data-crime audit runs in one job per case)."""
         strata = meta.get("strata") or {}
+        if not meta.get("audit_flags"):
+            old = self._con.execute("SELECT meta FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+            if old and old[0]:
+                kept = json.loads(old[0]).get("audit_flags")
+                if kept:
+                    meta = {**meta, "audit_flags": kept}
         with self._con:
             self._con.execute(
                 "INSERT OR REPLACE INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

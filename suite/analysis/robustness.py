@@ -1,0 +1,442 @@
+"""Analysis of a run's robustness results: curves, instability ratios, crimes, shift, audit.
+
+Reads only the store (the ``results`` rows with ``stage`` ``robustness`` /
+``robustness-clinical``, the ``cases`` table and the example files the robustness jobs
+saved), like :mod:`suite.analysis.summary`:
+
+* :func:`robustness_curves` — each robustness metric against the budget ε per (method,
+  condition, attack): subject mean with a subject-bootstrap CI (the robustness curve);
+  budget 0 is the clean output.
+* :func:`instability_ratios` — at each budget, the degradation under the adversarial
+  perturbation divided by the degradation under a random perturbation of the same norm
+  (Antun et al. 2020 compare worst-case and random perturbations the same way). Degradation
+  is the output deviation ‖f(y+e) − f(y)‖/‖f(y)‖ for reconstructions, the fraction of changed
+  labels for segmentations, and the loss of SSIM / Dice from the clean output. A ratio ≫ 1
+  means the method is unstable: small worst-case perturbations do much more harm than noise.
+* :func:`ef_error_curves` — |EF(perturbed) − EF(truth)| against the budget.
+* :func:`crime_inflation` — the score on crimed data minus the honest score of the same case,
+  condition and method (Shimron et al. 2022), with a subject-bootstrap CI, and how often the
+  audit flagged the crimed data.
+* :func:`audit_table` — the data-crime audit flags each case got on load.
+* :func:`shift_tables` — per-stratum analysis (:func:`suite.robustness.shift.stratum_analysis`)
+  of the metrics the protocol names under ``robustness.shift``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["robustness_curves", "instability_ratios", "ef_error_curves", "crime_inflation",
+           "audit_table", "shift_tables", "write_robustness_summary", "RANDOM_COUNTERPART"]
+
+#: The random perturbation each adversarial attack is compared with (same norm and budget).
+RANDOM_COUNTERPART = {"kspace-pgd": "kspace-random", "image-pgd": "image-random",
+                      "random-search": "kspace-random", "fgsm": "random-linf",
+                      "pgd": "random-linf", "pgd-l2": "random-l2"}
+_METHOD_KEYS = ["condition", "recon", "segmentation"]
+
+
+def _subject_mean(g: pd.DataFrame, col: str = "value") -> pd.Series:
+    return g[g[col].notna()].groupby("subject")[col].mean()
+
+
+def _ci(values: np.ndarray, seed: int, n_resamples: int, alpha: float) -> tuple[float, float]:
+    from suite.analysis.summary import _boot
+
+    return _boot(values, seed, n_resamples, alpha) if values.size else (np.nan, np.nan)
+
+
+def robustness_curves(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 1000,
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """Subject-mean of every robustness metric per (method, condition, attack, budget).
+
+    Returns columns ``condition, recon, segmentation, attack, budget, metric, structure,
+    phase, profile, mean, ci_low, ci_high, n_subjects, unit, direction``.
+    """
+    rob = df[df["stage"] == "robustness"]
+    rows = []
+    keys = _METHOD_KEYS + ["attack", "budget", "metric", "structure", "phase", "profile"]
+    for key, g in rob.groupby(keys, sort=True, dropna=False):
+        vals = _subject_mean(g).to_numpy(float)
+        lo, hi = _ci(vals, seed, n_resamples, alpha)
+        rows.append(dict(zip(keys, key)) | {
+            "mean": float(vals.mean()) if vals.size else np.nan, "ci_low": lo, "ci_high": hi,
+            "n_subjects": int(vals.size), "unit": g["unit"].iloc[0],
+            "direction": g["direction"].iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def _degradation(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-case degradation of each perturbed output: deviation-type metrics as they are,
+    quality metrics (ssim, dice) as the loss from the clean (budget 0) value of the same job."""
+    rob = df[df["stage"] == "robustness"]
+    out = []
+    direct = rob[rob["metric"].isin(["deviation", "label_change"])]
+    out.append(direct.assign(measure=direct["metric"], degradation=direct["value"]))
+    quality = rob[rob["metric"].isin(["ssim", "dice"])]
+    if not quality.empty:
+        key = ["job_id", "metric", "structure", "phase"]
+        clean = quality[quality["attack"] == "none"][key + ["value"]].rename(
+            columns={"value": "clean"})
+        pert = quality[quality["attack"] != "none"].merge(clean, on=key, how="inner")
+        structure = pert["structure"].replace("", np.nan)
+        label = np.where(structure.notna(), pert["metric"] + " loss " + structure.fillna("")
+                         + " " + pert["phase"].fillna(""), pert["metric"] + " loss")
+        out.append(pert.assign(measure=pd.Series(label, index=pert.index).str.strip(),
+                               degradation=pert["clean"] - pert["value"]))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def instability_ratios(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 1000,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """Adversarial / random degradation at equal budget (see the module docstring).
+
+    The ratio is of subject means (mean adversarial degradation over subjects divided by the
+    mean random degradation); its CI resamples subjects (paired: the same subjects in both).
+    Returns columns ``condition, recon, segmentation, attack, random, budget, measure,
+    adversarial, random_degradation, ratio, ratio_ci_low, ratio_ci_high, n_subjects``.
+    """
+    deg = _degradation(df)
+    if deg.empty:
+        return pd.DataFrame()
+    rows = []
+    for (cond, rec, seg, attack, budget, measure), g in deg.groupby(
+            _METHOD_KEYS + ["attack", "budget", "measure"], sort=True, dropna=False):
+        counterpart = RANDOM_COUNTERPART.get(attack)
+        if counterpart is None:
+            continue
+        r = deg[(deg["condition"] == cond) & (deg["recon"] == rec) & (deg["segmentation"] == seg)
+                & (deg["attack"] == counterpart) & (deg["budget"] == budget)
+                & (deg["measure"] == measure)]
+        if r.empty:
+            continue
+        a_subj = _subject_mean(g, "degradation")
+        r_subj = _subject_mean(r, "degradation")
+        both = a_subj.index.intersection(r_subj.index)
+        a, b = a_subj[both].to_numpy(float), r_subj[both].to_numpy(float)
+        if a.size == 0:
+            continue
+        ratio = a.mean() / b.mean() if b.mean() != 0 else np.inf
+        lo = hi = np.nan
+        if a.size >= 2:
+            rng = np.random.default_rng(seed)
+            idx = rng.integers(0, a.size, size=(n_resamples, a.size))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                boots = a[idx].mean(axis=1) / b[idx].mean(axis=1)
+            boots = boots[np.isfinite(boots)]
+            if boots.size:
+                lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+        rows.append({"condition": cond, "recon": rec, "segmentation": seg, "attack": attack,
+                     "random": counterpart, "budget": budget, "measure": measure,
+                     "adversarial": float(a.mean()), "random_degradation": float(b.mean()),
+                     "ratio": float(ratio), "ratio_ci_low": float(lo), "ratio_ci_high": float(hi),
+                     "n_subjects": int(a.size)})
+    return pd.DataFrame(rows)
+
+
+def ef_error_curves(df: pd.DataFrame, parameter: str = "lv_ef_pct", **kw) -> pd.DataFrame:
+    """Mean |parameter(perturbed) − truth| per (method, condition, attack, budget)."""
+    clin = df[(df["stage"] == "robustness-clinical") & (df["metric"] == parameter)
+              & df["value"].notna() & df["reference_value"].notna()]
+    if clin.empty:
+        return pd.DataFrame()
+    clin = clin.assign(abs_error=(clin["value"] - clin["reference_value"]).abs())
+    rows = []
+    for key, g in clin.groupby(_METHOD_KEYS + ["attack", "budget"], sort=True, dropna=False):
+        vals = _subject_mean(g, "abs_error").to_numpy(float)
+        lo, hi = _ci(vals, kw.get("seed", 0), kw.get("n_resamples", 1000), kw.get("alpha", 0.05))
+        rows.append(dict(zip(_METHOD_KEYS + ["attack", "budget"], key)) | {
+            "parameter": parameter, "mean_abs_error": float(vals.mean()), "ci_low": lo,
+            "ci_high": hi, "n_subjects": int(vals.size), "unit": g["unit"].iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def crime_inflation(df: pd.DataFrame, **kw) -> pd.DataFrame:
+    """Crimed-minus-honest score per (crime, condition, method, metric) with a CI.
+
+    The honest score is the ordinary ``recon`` row of the same case, condition, method and
+    profile. Positive ``inflation`` for SSIM/PSNR (or negative for NMSE) means the crime made
+    the method look better than it is. ``relative_pct`` is 100 × inflation / |honest mean|.
+    ``flagged_fraction`` is the share of crimed cases any audit flag caught.
+    """
+    crimes = df[(df["stage"] == "robustness") & df["attack"].astype(str).str.startswith("crime:")]
+    if crimes.empty:
+        return pd.DataFrame()
+    scores = crimes[crimes["metric"].isin(["ssim", "nmse", "psnr"])]
+    honest = df[(df["stage"] == "recon") & df["metric"].isin(["ssim", "nmse", "psnr"])]
+    key = ["case_id", "condition", "recon", "metric", "profile"]
+    paired = scores.merge(honest[key + ["value"]].rename(columns={"value": "honest"}), on=key,
+                          how="inner")
+    flags = crimes[crimes["metric"].str.startswith("audit_")]
+    rows = []
+    for (attack, cond, rec, metric, prof), g in paired.groupby(
+            ["attack", "condition", "recon", "metric", "profile"], sort=True):
+        diff = (g["value"] - g["honest"]).groupby(g["subject"]).mean().to_numpy(float)
+        honest_mean = float(g.groupby("subject")["honest"].mean().mean())
+        lo, hi = _ci(diff, kw.get("seed", 0), kw.get("n_resamples", 1000), kw.get("alpha", 0.05))
+        f = flags[(flags["attack"] == attack) & (flags["condition"] == cond)
+                  & (flags["recon"] == rec)]
+        caught = f.groupby("case_id")["value"].max() if not f.empty else pd.Series(dtype=float)
+        rows.append({"crime": attack.split(":", 1)[1], "condition": cond, "recon": rec,
+                     "metric": metric, "profile": prof,
+                     "crimed": float(g.groupby("subject")["value"].mean().mean()),
+                     "honest": honest_mean, "inflation": float(diff.mean()), "ci_low": lo,
+                     "ci_high": hi,
+                     "relative_pct": float(100 * diff.mean() / abs(honest_mean))
+                     if honest_mean else np.nan,
+                     "n_subjects": int(diff.size),
+                     "flagged_fraction": float(caught.mean()) if caught.size else np.nan})
+    return pd.DataFrame(rows)
+
+
+def audit_table(store) -> pd.DataFrame:
+    """One row per case: whether the on-load data-crime audit flagged it, and which flags."""
+    cases = store.frame("cases")
+    rows = []
+    for _, c in cases.iterrows():
+        meta = json.loads(c["meta"]) if isinstance(c["meta"], str) else {}
+        audit = meta.get("audit_flags") or {}
+        flags = audit.get("flags") or {}
+        rows.append({"case_id": c["case_id"], "dataset": c["dataset"],
+                     "audited": bool(audit),
+                     "flagged": bool(audit.get("flagged", any(flags.values()))),
+                     "flags": ", ".join(sorted(k for k, v in flags.items() if v)) or "none"})
+    return pd.DataFrame(rows)
+
+
+def _select(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    sel = df[df["metric"] == spec["metric"]]
+    for col in ("stage", "profile", "structure", "phase", "recon", "segmentation"):
+        if col in spec:
+            sel = sel[sel[col].astype(str) == str(spec[col])]
+    if "stage" not in spec:
+        sel = sel[~sel["stage"].isin(["robustness", "robustness-clinical"])]
+    return sel
+
+
+def shift_tables(df: pd.DataFrame, shift: dict, **kw) -> pd.DataFrame:
+    """Per-stratum analysis of the protocol's ``robustness.shift`` metrics.
+
+    For each metric selection, stratum column and (condition, recon, segmentation) group —
+    the condition is only held fixed when it is not itself the stratum — one
+    :func:`suite.robustness.shift.stratum_analysis`; the rows of its table are concatenated
+    with the selection, column and group added.
+    """
+    from suite.robustness.shift import stratum_analysis
+
+    tables = []
+    reference = shift.get("reference") or {}
+    for spec in shift.get("metrics") or []:
+        sel = _select(df, spec)
+        if sel.empty:
+            continue
+        direction = "lower" if str(sel["direction"].iloc[0]).startswith("lower") else "higher"
+        for column in shift.get("strata") or ["vendor"]:
+            fixed = [k for k in _METHOD_KEYS if k != column]
+            for group, g in sel.groupby(fixed, sort=True, dropna=False):
+                g = g.assign(**{column: g[column].astype(str)})
+                levels = sorted(g[column].unique())
+                if len(levels) < 2:
+                    continue
+                ref = str(reference.get(column, _default_reference(g, column)))
+                if ref not in levels:
+                    continue
+                res = stratum_analysis(g, stratum_col=column, reference=ref,
+                                       direction=direction, seed=kw.get("seed", 0),
+                                       n_resamples=kw.get("n_resamples", 1000),
+                                       alpha=kw.get("alpha", 0.05))
+                t = res.table.copy()
+                for k, v in zip(fixed, group):
+                    t.insert(0, k, v)
+                t.insert(0, "stratum_column", column)
+                t.insert(0, "selection", _selection_label(spec))
+                tables.append(t)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _default_reference(g: pd.DataFrame, column: str) -> str:
+    """The most frequent level (ties: the first in sorted order)."""
+    counts = g.groupby(column)["subject"].nunique()
+    return str(counts.sort_index().idxmax())
+
+
+def _selection_label(spec: dict) -> str:
+    return " ".join(f"{k}={spec[k]}" for k in ("metric", "stage", "profile", "structure", "phase",
+                                             "recon", "segmentation") if k in spec)
+
+
+# ---------------------------------------------------------------------------------- writing
+def write_robustness_summary(df: pd.DataFrame, store, protocol, out: Path, kw: dict,
+                             fmt_table) -> tuple[list[str], dict]:
+    """Tables (CSV), figures and Markdown sections of the robustness analysis."""
+    files: dict = {}
+    md: list[str] = []
+    rob = protocol.raw.get("robustness") if protocol is not None else None
+    audit = audit_table(store)
+    audit.to_csv(out / "data_audit.csv", index=False)
+    files["data_audit"] = str(out / "data_audit.csv")
+    if not audit.empty:
+        n_flag = int(audit["flagged"].sum())
+        md += ["\n## Data-crime audit on load\n",
+               f"{int(audit['audited'].sum())} of {len(audit)} cases audited; {n_flag} flagged "
+               "(zero-padded or Hermitian-symmetric k-space, quantised intensities: Shimron et "
+               "al. 2022).\n\n"]
+        if n_flag:
+            md.append(fmt_table(audit[audit["flagged"]], ["case_id", "dataset", "flags"]))
+    if not rob:
+        return md, files
+    curves = robustness_curves(df, **kw)
+    ratios = instability_ratios(df, **kw)
+    ef = ef_error_curves(df, **kw)
+    crimes = crime_inflation(df, **kw)
+    for name, table in (("robustness_curves", curves), ("instability_ratios", ratios),
+                        ("robustness_ef_error", ef), ("crime_inflation", crimes)):
+        table.to_csv(out / f"{name}.csv", index=False)
+        files[name] = str(out / f"{name}.csv")
+    if not ratios.empty:
+        main = ratios[ratios["measure"].isin(["deviation", "label_change"])]
+        md += ["\n## Adversarial robustness: instability ratios\n",
+               "Degradation under the adversarial perturbation divided by the degradation under "
+               "a random perturbation of the same norm (subject means; CI by subject bootstrap). "
+               "Degradation: output deviation ‖f(y+e) − f(y)‖/‖f(y)‖ (reconstruction) or "
+               "fraction of changed labels (segmentation). Full table incl. SSIM and Dice loss "
+               "in `instability_ratios.csv`.\n\n",
+               fmt_table(main, ["condition", "recon", "segmentation", "attack", "random",
+                                "budget", "adversarial", "random_degradation", "ratio",
+                                "ratio_ci_low", "ratio_ci_high", "n_subjects"])]
+    if not curves.empty:
+        sel = curves[curves["metric"].isin(["ssim"]) | ((curves["metric"] == "dice")
+                                                        & (curves["phase"] == "ED"))]
+        md += ["\n## Robustness curves (metric against budget)\n",
+               fmt_table(sel, ["metric", "structure", "condition", "recon", "segmentation",
+                               "attack", "budget", "mean", "ci_low", "ci_high", "n_subjects"])]
+        feats = curves[curves["attack"] == "features"]
+        if not feats.empty:
+            md += ["\n## Small-feature recovery\n",
+                   fmt_table(feats, ["metric", "condition", "recon", "budget", "mean", "ci_low",
+                                     "ci_high", "n_subjects"])]
+    if not ef.empty:
+        md += ["\n## LV EF error under perturbation (|EF − truth|, %)\n",
+               fmt_table(ef, ["condition", "recon", "segmentation", "attack", "budget",
+                              "mean_abs_error", "ci_low", "ci_high", "n_subjects"])]
+    if not crimes.empty:
+        md += ["\n## Data crimes: score inflation (crimed − honest)\n",
+               fmt_table(crimes, ["crime", "condition", "recon", "metric", "honest", "crimed",
+                                  "inflation", "ci_low", "ci_high", "relative_pct", "n_subjects",
+                                  "flagged_fraction"])]
+    if rob.get("shift"):
+        shift = shift_tables(df, rob["shift"], **kw)
+        shift.to_csv(out / "shift_strata.csv", index=False)
+        files["shift_strata"] = str(out / "shift_strata.csv")
+        if not shift.empty:
+            md += ["\n## Domain shift: per-stratum analysis\n", fmt_table(shift, list(shift.columns))]
+    files.update(_figures(curves, ef, out, store))
+    return md, files
+
+
+def _figures(curves: pd.DataFrame, ef: pd.DataFrame, out: Path, store) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files: dict = {}
+
+    def save(fig, name):
+        for ext in ("png", "svg"):
+            fig.savefig(out / f"{name}.{ext}")
+        plt.close(fig)
+        files[f"figure_{name}"] = str(out / f"{name}.png")
+
+    def curve_plot(sel, ylabel, name, group_cols):
+        if sel.empty:
+            return
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for key, g in sel.groupby(group_cols, sort=True):
+            g = g.sort_values("budget")
+            label = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)) if k)
+            style = "--" if "random" in str(g["attack"].iloc[0]) else "-"
+            ax.errorbar(g["budget"], g["mean"], yerr=[g["mean"] - g["ci_low"],
+                                                      g["ci_high"] - g["mean"]],
+                        marker="o", capsize=3, linestyle=style, label=label)
+        ax.set_xlabel("budget ε")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        save(fig, name)
+
+    if not curves.empty:
+        dev = curves[curves["metric"] == "deviation"]
+        curve_plot(dev, "output deviation ‖f(y+e) − f(y)‖/‖f(y)‖", "robustness_recon_deviation",
+                   ["recon", "condition", "attack"])
+        ssim = curves[(curves["metric"] == "ssim") & (curves["attack"] != "features")
+                      & ~curves["attack"].astype(str).str.startswith("crime:")]
+        base = ssim[ssim["attack"] == "none"]
+        rows = [ssim[ssim["attack"] != "none"]]
+        for attack in ssim["attack"].unique():  # every curve starts at the clean value
+            if attack != "none":
+                rows.append(base.assign(attack=attack))
+        curve_plot(pd.concat(rows), "SSIM against the reference", "robustness_recon_ssim",
+                   ["recon", "condition", "attack"])
+        dice = curves[(curves["metric"] == "dice") & (curves["structure"] == "LV")
+                      & (curves["phase"] == "ED")]
+        base = dice[dice["attack"] == "none"]
+        rows = [dice[dice["attack"] != "none"]] + [base.assign(attack=a) for a in
+                                                  dice["attack"].unique() if a != "none"]
+        curve_plot(pd.concat(rows), "LV Dice at ED", "robustness_seg_dice",
+                   ["segmentation", "recon", "attack"])
+    if not ef.empty:
+        curve_plot(ef.rename(columns={"mean_abs_error": "mean"}), "|LV EF − truth| (%)",
+                   "robustness_ef_error", ["recon", "segmentation", "attack"])
+    files.update(_example_figure(out, store, save, plt))
+    return files
+
+
+def _example_figure(out: Path, store, save, plt) -> dict:
+    """The worst-case example of each attacked method (largest deviation over its jobs)."""
+    folder = out.parent / "robustness"
+    if not folder.is_dir():
+        return {}
+    jobs = store.frame("jobs").set_index("job_id")
+    best: dict[str, tuple[float, Path]] = {}
+    for path in sorted(folder.glob("*.npz")):
+        if path.stem not in jobs.index:
+            continue
+        with np.load(path, allow_pickle=False) as z:
+            dev = float(z["deviation"])
+            kind = "recon" if "adversarial" in z.files else "seg"
+        label = jobs.loc[path.stem, "recon"] if kind == "recon" else jobs.loc[path.stem, "segmentation"]
+        key = f"{kind}:{label}"
+        if key not in best or dev > best[key][0]:
+            best[key] = (dev, path)
+    files = {}
+    for key, (dev, path) in sorted(best.items()):
+        with np.load(path, allow_pickle=False) as z:
+            kind, label = key.split(":", 1)
+            if kind == "recon":
+                panels = [("reference", z["reference"]), ("clean", z["clean"]),
+                          (f"{z['kind']} ε={float(z['budget']):g}", z["adversarial"]),
+                          ("|adversarial − clean|", np.abs(z["adversarial"] - z["clean"]))]
+                if "random" in z.files:
+                    panels.append(("random, same norm", z["random"]))
+            else:
+                panels = [("image", z["image"]), ("clean labels", z["clean_labels"]),
+                          (f"{z['kind']} ε={float(z['budget']):g}", z["adversarial_labels"])]
+                if "reference_labels" in z.files:
+                    panels.append(("reference labels", z["reference_labels"]))
+            fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.6))
+            for ax, (title, img) in zip(np.atleast_1d(axes), panels):
+                ax.imshow(img, cmap="gray" if kind == "recon" or title == "image" else "viridis")
+                ax.set_title(title, fontsize=7)
+                ax.axis("off")
+            fig.suptitle(f"worst case: {label} (deviation {dev:.3g}, job {path.stem[:8]})",
+                         fontsize=8)
+            fig.tight_layout()
+            name = f"worst_case_{kind}_{label}".replace("/", "_").replace(":", "_")
+            save(fig, name)
+            files[f"figure_{name}"] = str(out / f"{name}.png")
+    return files

@@ -1,0 +1,27 @@
+"""Release gating: compare a candidate run with a baseline run of the same evaluation plan,
+case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable).
+
+| module | holds |
+|---|---|
+| :mod:`suite.gate.criteria` | the criteria YAML schema and its validation |
+| :mod:`suite.gate.runs` | loading run folders, comparability (evaluation-plan hash, cases) |
+| :mod:`suite.gate.inference` | one-sided bounds on paired differences (bootstrap, t, Wilcoxon) |
+| :mod:`suite.gate.evaluate` | :func:`run_gate`, :class:`GateResult`, :class:`Verdict` |
+| :mod:`suite.gate.junit` | JUnit XML output |
+
+``docs/gate.md`` is the user guide ("Gate your model in CI").
+"""
+
+from suite.gate.criteria import (
+    Criterion, GateCriteriaError, GateSettings, load_criteria, parse_criteria,
+)
+from suite.gate.evaluate import GateResult, Verdict, criteria_from_acceptance, run_gate
+from suite.gate.junit import not_comparable_junit, verdicts_to_junit
+from suite.gate.runs import (
+    EVALUATION_KEYS, GateNotComparable, RunData, check_comparable, evaluation_hash, load_run,
+)
+
+__all__ = ["run_gate", "GateResult", "Verdict", "Criterion", "GateSettings", "GateCriteriaError",
+           "GateNotComparable", "load_criteria", "parse_criteria", "criteria_from_acceptance",
+           "load_run", "RunData", "check_comparable", "evaluation_hash", "EVALUATION_KEYS",
+           "verdicts_to_junit", "not_comparable_junit"]

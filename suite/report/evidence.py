@@ -1,0 +1,253 @@
+"""Named evidence keys: each one is a query over a run's store that returns tables of values
+together with the store rows every value comes from.
+
+An evidence key (``"performance.image"``, ``"data.flow"``, ...) is a function of a
+:class:`RunData` registered with :func:`evidence_key`. It returns an :class:`Evidence`: a
+status (``measured``, ``unavailable`` with the reason, or ``not_applicable`` with the reason),
+the SQL it read, the computation applied (named suite function and its settings), and tables
+whose every row carries ``sources`` — references to the store rows it was computed from
+(``results`` by SQLite ``rowid``, ``jobs``/``cases`` by id, ``failures`` by ``rowid``,
+``manifest`` by JSON path). Reports print only cells of these tables, so every number in a
+document can be traced to, and recomputed from, the rows listed in ``evidence.json``.
+
+Keys starting with ``sponsor.`` are not registered here: they are fields of the sponsor
+metadata file (:mod:`suite.report.sponsor`) and are shown as *declared*, never as measured.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Evidence", "Table", "RunData", "evidence_key", "EVIDENCE_KEYS", "compute_evidence",
+           "STATUSES", "sources_by_group", "lookup", "group_key"]
+
+#: Status of an evidence key in one run.
+STATUSES = ("measured", "unavailable", "not_applicable")
+
+#: Registry: evidence key → (title, function).
+EVIDENCE_KEYS: dict[str, tuple[str, Callable]] = {}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of an evidence key.
+
+    ``columns`` are (name, label) pairs; ``rows`` are dicts holding those columns plus
+    ``sources`` (``{"results": [rowid, ...], "jobs": [...], "cases": [...], ...}``).
+    """
+
+    name: str
+    title: str
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[dict, ...]
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "title": self.title,
+                "columns": [{"name": c, "label": lab} for c, lab in self.columns],
+                "rows": [_jsonable(r) for r in self.rows], "note": self.note}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Result of one evidence key on one run (see module docstring)."""
+
+    key: str
+    title: str
+    status: str
+    reason: str = ""
+    query: str = ""
+    computation: str = ""
+    tables: tuple[Table, ...] = ()
+    figures: tuple[dict, ...] = ()
+    facts: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def measured(self) -> bool:
+        return self.status == "measured"
+
+    def sources(self) -> dict[str, set]:
+        """Union of the store rows cited by every table row, per table."""
+        out: dict[str, set] = {}
+        for t in self.tables:
+            for r in t.rows:
+                for table, ids in (r.get("sources") or {}).items():
+                    out.setdefault(table, set()).update(ids)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "title": self.title, "status": self.status,
+                "reason": self.reason, "query": self.query, "computation": self.computation,
+                "facts": [{"name": k, "value": _jsonable(v)} for k, v in self.facts],
+                "tables": [t.to_dict() for t in self.tables], "figures": list(self.figures)}
+
+    def summary(self) -> str:
+        n = sum(len(t.rows) for t in self.tables)
+        extra = f": {self.reason}" if self.reason else ""
+        return f"{self.key} [{self.status}] {len(self.tables)} table(s), {n} row(s){extra}"
+
+
+def evidence_key(key: str, title: str):
+    """Register ``fn(run: RunData) -> Evidence`` under ``key``."""
+    def deco(fn):
+        if key in EVIDENCE_KEYS:
+            raise ValueError(f"evidence key {key!r} registered twice")
+        EVIDENCE_KEYS[key] = (title, fn)
+        return fn
+    return deco
+
+
+class RunData:
+    """Read-only view of a run folder: the store's tables, the manifest and the protocol.
+
+    Parameters
+    ----------
+    run_dir : path
+        Folder made by ``cmrsuite run`` (``results.sqlite``, ``manifest.json``).
+    figure_dir : path, optional
+        Where evidence keys write figures (default ``run_dir/report/figures``).
+    figures : bool, default True
+        False: evidence keys draw no figure (tables and values are unchanged).
+
+    Notes
+    -----
+    ``results`` holds every row of the ``results`` table with its SQLite ``rowid`` as
+    ``row_id`` and the case strata joined in (as :func:`suite.analysis.summary.load_results`,
+    plus ``row_id``); grouping columns are ``""`` where NULL in the store.
+    """
+
+    def __init__(self, run_dir, figure_dir=None, figures: bool = True):
+        import sqlite3
+
+        self.run_dir = Path(run_dir)
+        db = self.run_dir / "results.sqlite"
+        if not db.is_file():
+            raise FileNotFoundError(f"{self.run_dir}: no results.sqlite, so this is not a run "
+                                    "folder; give the folder `cmrsuite run --out` wrote")
+        self.db_path = db
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            self.results = pd.read_sql_query(
+                "SELECT rowid AS row_id, * FROM results ORDER BY rowid", con)
+            self.jobs = pd.read_sql_query("SELECT * FROM jobs ORDER BY job_id", con)
+            self.cases = pd.read_sql_query("SELECT * FROM cases ORDER BY case_id", con)
+            self.failures = pd.read_sql_query(
+                "SELECT rowid AS row_id, * FROM failures ORDER BY dataset, path", con)
+            self.info = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM run_info")}
+        finally:
+            con.close()
+        strata = self.cases[["case_id", "vendor", "field_strength_t", "site", "pathology", "preset"]]
+        self.results = self.results.merge(strata, on="case_id", how="left")
+        from suite.analysis.summary import GROUP
+
+        for col in ("attack", "budget"):  # robustness columns (absent in older stores)
+            if col not in self.results:
+                self.results[col] = None
+        for col in GROUP:
+            self.results[col] = self.results[col].fillna("")
+        mpath = self.run_dir / "manifest.json"
+        self.manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
+        proto = (self.manifest.get("protocol") or {}).get("content")
+        if proto is None and (self.run_dir / "protocol.json").is_file():
+            proto = json.loads((self.run_dir / "protocol.json").read_text()).get("protocol")
+        self.protocol: dict = proto or {}
+        self.protocol_source = (self.manifest.get("protocol") or {}).get("source")
+        self.figure_dir = Path(figure_dir) if figure_dir else self.run_dir / "report" / "figures"
+        self.draw = bool(figures)
+        self.sponsor = None  # set by the renderer (suite.report.sponsor.SponsorMetadata)
+
+    # ------------------------------------------------------------------ analysis settings
+    @property
+    def bootstrap(self) -> dict:
+        """Settings of :func:`suite.analysis.summary.metric_summary` as the run's summary used
+        them: ``seed`` (protocol seed), ``n_resamples`` and ``alpha`` (protocol analyses)."""
+        boot = (self.protocol.get("analyses") or {}).get("bootstrap") or {}
+        return {"seed": int(self.protocol.get("seed", 0)),
+                "n_resamples": int(boot.get("n_resamples", 1000)),
+                "alpha": float(boot.get("alpha", 0.05))}
+
+    def strata(self) -> list[str]:
+        """Strata to report: the protocol's ``analyses.strata`` (default ``vendor``)."""
+        return list((self.protocol.get("analyses") or {}).get("strata") or ["vendor"])
+
+
+def compute_evidence(run: RunData, keys=None) -> dict[str, Evidence]:
+    """Evaluate evidence keys (default: all registered) on a run."""
+    from suite.report import keys_data, keys_examples, keys_performance, keys_robustness  # noqa: F401
+
+    out = {}
+    for key in (keys or sorted(EVIDENCE_KEYS)):
+        if key not in EVIDENCE_KEYS:
+            raise ValueError(f"unknown evidence key {key!r}; known keys: {sorted(EVIDENCE_KEYS)}")
+        title, fn = EVIDENCE_KEYS[key]
+        ev = fn(run)
+        if ev.status not in STATUSES:
+            raise ValueError(f"evidence key {key!r} returned status {ev.status!r}; expected one "
+                             f"of {STATUSES}")
+        out[key] = ev
+    return out
+
+
+# ---------------------------------------------------------------------- helpers for keys
+def group_key(values) -> tuple:
+    """A hashable group key with NaN/None normalised to None (NaN never equals itself)."""
+    return tuple(None if (v is None or (isinstance(v, float) and math.isnan(v))) else v
+                 for v in values)
+
+
+def sources_by_group(df: pd.DataFrame, keys: list[str]) -> dict[tuple, list[int]]:
+    """``row_id`` lists of ``df`` grouped by ``keys`` (:func:`group_key` → sorted ids)."""
+    if df.empty:
+        return {}
+    return {group_key(k if isinstance(k, tuple) else (k,)): sorted(int(i) for i in g["row_id"])
+            for k, g in df.groupby(keys, sort=True, dropna=False)}
+
+
+def lookup(src: dict, rec: dict, keys: list[str]) -> list[int]:
+    """Row ids of the group of a summary record ``rec`` (see :func:`sources_by_group`)."""
+    return src.get(group_key(rec.get(k) for k in keys), [])
+
+
+def frame_rows(frame: pd.DataFrame, columns: list[str], sources: Callable[[dict], dict]) -> tuple:
+    """Rows of a summary frame as dicts of ``columns`` plus ``sources`` from a callback."""
+    rows = []
+    for rec in frame.to_dict("records"):
+        row = {c: _clean(rec.get(c)) for c in columns}
+        row["sources"] = sources(rec)
+        rows.append(row)
+    return tuple(rows)
+
+
+def _clean(v):
+    if isinstance(v, (np.floating, float)):
+        return None if math.isnan(float(v)) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set)):
+        return [_jsonable(x) for x in (sorted(v, key=str) if isinstance(v, set) else v)]
+    return _clean(v)
+
+
+def unavailable(key: str, reason: str) -> Evidence:
+    return Evidence(key=key, title=EVIDENCE_KEYS[key][0], status="unavailable", reason=reason)
+
+
+def not_applicable(key: str, reason: str) -> Evidence:
+    return Evidence(key=key, title=EVIDENCE_KEYS[key][0], status="not_applicable", reason=reason)

@@ -1,0 +1,355 @@
+"""Evidence keys about the run and its data: provenance, protocol, methods, statistics settings,
+cohort, acquisition, case flow, missing values, reference standard, independence, integrity.
+
+Every table row cites its sources: ``results`` row ids, ``jobs``/``cases`` ids, ``failures``
+row ids or ``manifest`` JSON paths (see :mod:`suite.report.evidence`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from suite.report.evidence import Evidence, RunData, Table, evidence_key, unavailable
+
+__all__: list[str] = []
+
+_ACQ_FIELDS = (("vendor", "vendor", ""), ("field_strength_t", "field strength", "T"),
+               ("sequence", "sequence", ""), ("pixel_spacing_mm", "pixel spacing", "mm"),
+               ("slice_thickness_mm", "slice thickness", "mm"),
+               ("slice_spacing_mm", "slice spacing", "mm"),
+               ("temporal_resolution_ms", "temporal resolution", "ms"),
+               ("heart_rate_bpm", "heart rate", "1/min"), ("extra.matrix", "matrix (y, x)", ""),
+               ("extra.n_coils", "receive coils", ""), ("extra.tr_ms", "TR", "ms"),
+               ("extra.te_ms", "TE", "ms"), ("extra.flip_angle_deg", "flip angle", "deg"))
+
+
+@evidence_key("run.provenance", "Software, hardware and version provenance")
+def _provenance(run: RunData) -> Evidence:
+    m = run.manifest
+    if not m:
+        return unavailable("run.provenance", f"{run.run_dir}/manifest.json is missing; re-run "
+                           "the protocol (the runner writes it at the end of a run)")
+    suite = m.get("suite") or {}
+    rows = [{"item": "cmrsuite version", "value": suite.get("version"), "sources": {"manifest": ["suite.version"]}},
+            {"item": "git commit", "value": suite.get("commit"), "sources": {"manifest": ["suite.commit"]}},
+            {"item": "working tree modified", "value": suite.get("dirty"), "sources": {"manifest": ["suite.dirty"]}},
+            {"item": "python", "value": (m.get("python") or "").split()[0] or None, "sources": {"manifest": ["python"]}},
+            {"item": "platform", "value": m.get("platform"), "sources": {"manifest": ["platform"]}},
+            {"item": "executor", "value": json.dumps(m.get("executor")), "sources": {"manifest": ["executor"]}},
+            {"item": "run started (UTC)", "value": m.get("started"), "sources": {"manifest": ["started"]}},
+            {"item": "run finished (UTC)", "value": m.get("finished"), "sources": {"manifest": ["finished"]}}]
+    pk = [{"package": k, "version": v if v is not None else "not installed",
+           "sources": {"manifest": [f"packages.{k}"]}} for k, v in sorted((m.get("packages") or {}).items())]
+    w = [{"file": k, "sha256": v.get("sha256"), "matches_record": v.get("matches_record"),
+          "sources": {"manifest": [f"weights.{k}"]}} for k, v in sorted((m.get("weights") or {}).items())]
+    seeds = m.get("seeds") or {}
+    sd = [{"seed": "protocol", "value": seeds.get("protocol"), "sources": {"manifest": ["seeds.protocol"]}}]
+    sd += [{"seed": f"phantom dataset {k}", "value": v, "sources": {"manifest": [f"seeds.phantom.{k}"]}}
+           for k, v in sorted((seeds.get("phantom") or {}).items())]
+    return Evidence(
+        key="run.provenance", title="Software, hardware and version provenance", status="measured",
+        query="manifest.json: suite, python, platform, packages, weights, seeds",
+        computation="copied from the run's provenance manifest (suite.runner.provenance.build_manifest)",
+        tables=(Table("environment", "Environment", (("item", "item"), ("value", "value")), tuple(rows)),
+                Table("packages", "Package versions", (("package", "package"), ("version", "version")), tuple(pk)),
+                Table("weights", "Weight files (SHA-256)", (("file", "file"), ("sha256", "SHA-256"),
+                                                            ("matches_record", "matches record")), tuple(w)),
+                Table("seeds", "Seeds", (("seed", "seed"), ("value", "value")), tuple(sd))))
+
+
+@evidence_key("run.protocol", "Pre-specified evaluation protocol")
+def _protocol(run: RunData) -> Evidence:
+    p = run.protocol
+    if not p:
+        return unavailable("run.protocol", f"{run.run_dir}: neither manifest.json nor protocol.json "
+                           "holds the protocol; re-run it")
+    proto = run.manifest.get("protocol") or {}
+    rows = [{"item": "name", "value": p.get("name"), "sources": {"manifest": ["protocol.name"]}},
+            {"item": "file", "value": proto.get("source"), "sources": {"manifest": ["protocol.source"]}},
+            {"item": "SHA-256 (canonical JSON)", "value": proto.get("sha256") or run.info.get("protocol_sha256"),
+             "sources": {"manifest": ["protocol.sha256"]}},
+            {"item": "seed", "value": p.get("seed", 0), "sources": {"manifest": ["protocol.content.seed"]}},
+            {"item": "failure tolerance", "value": p.get("failure_tolerance", 0.0),
+             "sources": {"manifest": ["protocol.content.failure_tolerance"]}}]
+    conds = [{"name": c.get("name"), "type": c.get("type"),
+              "settings": ", ".join(f"{k}={v}" for k, v in sorted(c.items()) if k not in ("name", "type")),
+              "sources": {"manifest": [f"protocol.content.conditions[{i}]"]}}
+             for i, c in enumerate(p.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}])]
+    dsets = [{"name": d.get("name"), "kind": "phantom" if "phantom" in d else "files",
+              "settings": json.dumps(d.get("phantom") or {"root": d.get("root")}, sort_keys=True),
+              "sources": {"manifest": [f"protocol.content.datasets[{i}]"]}}
+             for i, d in enumerate(p.get("datasets") or [])]
+    acc = [{"criterion": json.dumps(c, sort_keys=True), "sources": {"manifest": [f"protocol.content.acceptance[{i}]"]}}
+           for i, c in enumerate(p.get("acceptance") or [])]
+    metrics = [{"group": k, "settings": json.dumps(v, sort_keys=True),
+                "sources": {"manifest": [f"protocol.content.metrics.{k}"]}}
+               for k, v in sorted((p.get("metrics") or {}).items())]
+    return Evidence(
+        key="run.protocol", title="Pre-specified evaluation protocol", status="measured",
+        query="manifest.json: protocol (source, sha256, content)",
+        computation="the validated protocol the run executed (suite.protocol.validate_protocol)",
+        tables=(Table("protocol", "Protocol", (("item", "item"), ("value", "value")), tuple(rows)),
+                Table("datasets", "Data sets", (("name", "name"), ("kind", "kind"), ("settings", "settings")), tuple(dsets)),
+                Table("conditions", "Conditions (input changes applied before the method)",
+                      (("name", "name"), ("type", "type"), ("settings", "settings")), tuple(conds)),
+                Table("metrics", "Metrics", (("group", "group"), ("settings", "settings")), tuple(metrics)),
+                Table("acceptance", "Pre-specified acceptance criteria", (("criterion", "criterion"),), tuple(acc))))
+
+
+@evidence_key("run.methods", "Methods under test")
+def _methods(run: RunData) -> Evidence:
+    if run.jobs.empty:
+        return unavailable("run.methods", "the store holds no jobs")
+    rows = []
+    for phase, label_col, spec_key in (("recon", "recon", "recon"), ("segmentation", "segmentation", "segmentation")):
+        sel = run.jobs[run.jobs["phase"] == phase]
+        for label, g in sel.groupby(label_col, sort=True):
+            spec = json.loads(g["spec"].iloc[0]) if g["spec"].iloc[0] else {}
+            entry = spec.get(spec_key) or {}
+            kind = next((k for k in ("name", "plugin", "entry_point", "predictions") if k in entry), "")
+            rows.append({"stage": phase, "method": label, "kind": kind or "reference",
+                         "parameters": json.dumps(entry.get("params") or {}, sort_keys=True),
+                         "n_jobs": int(len(g)), "n_done": int((g["status"] == "done").sum()),
+                         "n_failed": int((g["status"] == "failed").sum()),
+                         "sources": {"jobs": sorted(g["job_id"])}})
+    return Evidence(
+        key="run.methods", title="Methods under test", status="measured",
+        query="SELECT job_id, phase, recon, segmentation, status, spec FROM jobs",
+        computation="jobs grouped by stage and method label; counts of jobs by status",
+        tables=(Table("methods", "Methods and their jobs",
+                      (("stage", "stage"), ("method", "method"), ("kind", "kind"),
+                       ("parameters", "parameters"), ("n_jobs", "jobs"), ("n_done", "done"),
+                       ("n_failed", "failed")), tuple(rows)),))
+
+
+@evidence_key("run.statistics", "Statistical methods and settings")
+def _statistics(run: RunData) -> Evidence:
+    b = run.bootstrap
+    pk = (run.manifest.get("packages") or {})
+    rows = [
+        {"item": "point estimate", "value": "mean over subjects of each subject's mean (patient-level; clustered data)", "sources": {"manifest": ["protocol.content.analyses"]}},
+        {"item": "confidence interval", "value": f"percentile bootstrap over subjects, {b['n_resamples']} resamples, seed {b['seed']}, level {1 - b['alpha']:.4g}", "sources": {"manifest": ["protocol.content.analyses.bootstrap", "protocol.content.seed"]}},
+        {"item": "agreement", "value": "Bland-Altman (difference = test - reference, SD ddof 1, 1.96 x SD limits, approximate CIs); Lin's CCC; ICC(2,1)", "sources": {"manifest": ["protocol.content.analyses.agreement"]}},
+        {"item": "excluded values", "value": "undefined values (e.g. empty masks under the chosen policy) are counted, never averaged in", "sources": {"manifest": ["protocol.content.metrics"]}},
+        {"item": "statistics software", "value": f"cmrsuite {(run.manifest.get('suite') or {}).get('version')}, numpy {pk.get('numpy')}, scipy {pk.get('scipy')}, statsmodels {pk.get('statsmodels')}, pandas {pk.get('pandas')}", "sources": {"manifest": ["packages"]}},
+    ]
+    return Evidence(
+        key="run.statistics", title="Statistical methods and settings", status="measured",
+        query="manifest.json: protocol.content.analyses, protocol.content.seed, packages",
+        computation="suite.analysis.summary.metric_summary / clinical_agreement settings",
+        tables=(Table("statistics", "Statistical methods", (("item", "item"), ("value", "value")), tuple(rows)),))
+
+
+@evidence_key("data.cohort", "Cohort: data sets, subjects, cases and strata")
+def _cohort(run: RunData) -> Evidence:
+    if run.cases.empty:
+        return unavailable("data.cohort", "no case was read successfully, so no case is recorded "
+                           "in the store")
+    c = run.cases
+    overall = [{"dataset": ds, "n_subjects": int(g["subject"].nunique()), "n_cases": int(len(g)),
+                "sources": {"cases": sorted(g["case_id"])}} for ds, g in c.groupby("dataset", sort=True)]
+    strata = []
+    for col, label in (("vendor", "vendor"), ("field_strength_t", "field strength (T)"),
+                       ("site", "site"), ("pathology", "pathology"), ("preset", "preset")):
+        for level, g in c.groupby(c[col].astype(str), sort=True):
+            strata.append({"stratum": label, "level": level, "n_subjects": int(g["subject"].nunique()),
+                           "n_cases": int(len(g)), "sources": {"cases": sorted(g["case_id"])}})
+    return Evidence(
+        key="data.cohort", title="Cohort: data sets, subjects, cases and strata", status="measured",
+        query="SELECT case_id, subject, dataset, vendor, field_strength_t, site, pathology, preset FROM cases",
+        computation="distinct subjects and cases per data set and per stratum level",
+        tables=(Table("datasets", "Data sets", (("dataset", "data set"), ("n_subjects", "subjects"),
+                                                ("n_cases", "cases")), tuple(overall)),
+                Table("strata", "Cases per stratum", (("stratum", "stratum"), ("level", "level"),
+                                                      ("n_subjects", "subjects"), ("n_cases", "cases")),
+                      tuple(strata))))
+
+
+def _meta_value(meta: dict, path: str):
+    v = meta
+    for part in path.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
+
+
+@evidence_key("data.acquisition", "Image acquisition parameters")
+def _acquisition(run: RunData) -> Evidence:
+    if run.cases.empty:
+        return unavailable("data.acquisition", "no case was read, so no acquisition header is recorded")
+    metas = {r.case_id: json.loads(r.meta) if r.meta else {} for r in run.cases.itertuples()}
+    rows = []
+    for path, label, unit in _ACQ_FIELDS:
+        vals = {cid: _meta_value(m, path) for cid, m in metas.items()}
+        vals = {k: v for k, v in vals.items() if v is not None}
+        if not vals:
+            continue
+        nums = [v for v in vals.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(nums) == len(vals):
+            row = {"parameter": label, "unit": unit, "n_cases": len(vals), "min": min(nums),
+                   "max": max(nums), "values": ""}
+        else:
+            counts = Counter(json.dumps(v) if not isinstance(v, str) else v for v in vals.values())
+            row = {"parameter": label, "unit": unit, "n_cases": len(vals), "min": None, "max": None,
+                   "values": "; ".join(f"{k} ({n})" for k, n in sorted(counts.items()))}
+        row["sources"] = {"cases": sorted(vals)}
+        rows.append(row)
+    return Evidence(
+        key="data.acquisition", title="Image acquisition parameters", status="measured",
+        query="SELECT case_id, meta FROM cases  (meta: JSON of the case header as read)",
+        computation="per parameter: range over cases (numbers) or counts of each value (text)",
+        tables=(Table("acquisition", "Acquisition parameters over the cases",
+                      (("parameter", "parameter"), ("unit", "unit"), ("n_cases", "cases"),
+                       ("min", "min"), ("max", "max"), ("values", "values (cases)")), tuple(rows)),))
+
+
+def flow_counts(run: RunData) -> dict:
+    """Case flow: inputs not read, cases with all jobs done, cases with failed or pending jobs.
+
+    Returns a dict with the counts and the ids behind each (used by the flow figure)."""
+    jobs = run.jobs
+    by_case = {cid: set(g["status"]) for cid, g in jobs.groupby("case_id")} if not jobs.empty else {}
+    failed = sorted(c for c, s in by_case.items() if "failed" in s)
+    all_failed = sorted(c for c, s in by_case.items() if s == {"failed"})
+    pending = sorted(c for c, s in by_case.items() if "failed" not in s and s != {"done"})
+    included = sorted(c for c, s in by_case.items() if s == {"done"})
+    return {"not_read": [int(i) for i in run.failures["row_id"]], "cases": sorted(by_case),
+            "included": included, "failed": failed, "all_failed": all_failed, "pending": pending}
+
+
+@evidence_key("data.flow", "Flow of cases: included, excluded and failed")
+def _flow(run: RunData) -> Evidence:
+    from suite.report.figures import flow_diagram
+
+    f = flow_counts(run)
+    n_inputs = len(f["cases"]) + len(f["not_read"])
+    rows = [
+        {"step": "inputs found", "n": n_inputs, "sources": {"jobs.case_id": f["cases"], "failures": f["not_read"]}},
+        {"step": "excluded: input could not be read", "n": len(f["not_read"]), "sources": {"failures": f["not_read"]}},
+        {"step": "cases entering evaluation", "n": len(f["cases"]), "sources": {"jobs.case_id": f["cases"]}},
+        {"step": "cases with at least one failed job", "n": len(f["failed"]), "sources": {"jobs.case_id": f["failed"]}},
+        {"step": "of which every job failed (no output)", "n": len(f["all_failed"]), "sources": {"jobs.case_id": f["all_failed"]}},
+        {"step": "cases with jobs not run (interrupted run)", "n": len(f["pending"]), "sources": {"jobs.case_id": f["pending"]}},
+        {"step": "included: every job done", "n": len(f["included"]), "sources": {"jobs.case_id": f["included"]}},
+    ]
+    reasons = [{"input": r.path, "dataset": r.dataset, "error": r.error, "reason": r.reason,
+                "sources": {"failures": [int(r.row_id)]}} for r in run.failures.itertuples()]
+    jf = run.jobs[run.jobs["status"] == "failed"] if not run.jobs.empty else run.jobs
+    causes = []
+    if not jf.empty:
+        first = jf["message"].fillna("").map(lambda m: m.splitlines()[0][:200] if m else "")
+        for (err, msg), g in jf.assign(first=first).groupby(["error", "first"], sort=True):
+            causes.append({"error": err, "message": msg, "n_jobs": int(len(g)),
+                           "cases": ", ".join(sorted(set(g["case_id"]))),
+                           "sources": {"jobs": sorted(g["job_id"])}})
+    figs = flow_diagram(f, run.figure_dir, run.draw)
+    return Evidence(
+        key="data.flow", title="Flow of cases: included, excluded and failed", status="measured",
+        query="SELECT case_id, job_id, status, error, message FROM jobs; SELECT rowid, * FROM failures",
+        computation="a case is included when every job of it is done; failed when any job failed; "
+                    "inputs in `failures` were never read",
+        tables=(Table("flow", "Case flow", (("step", "step"), ("n", "n")), tuple(rows)),
+                Table("not_read", "Inputs that could not be read", (("input", "input"), ("dataset", "data set"),
+                                                                    ("error", "error"), ("reason", "reason")), tuple(reasons)),
+                Table("job_failures", "Failed jobs by cause", (("error", "error"), ("message", "message"),
+                                                               ("n_jobs", "jobs"), ("cases", "cases")), tuple(causes))),
+        figures=tuple(figs))
+
+
+@evidence_key("data.missing", "Missing and undefined values")
+def _missing(run: RunData) -> Evidence:
+    r = run.results
+    if r.empty:
+        return unavailable("data.missing", "the store holds no results")
+    miss = r[r["value"].isna() | (r["status"].fillna("ok") != "ok")]
+    rows = []
+    for (stage, metric, status), g in miss.groupby(["stage", "metric", r["status"].fillna("")], sort=True):
+        rows.append({"stage": stage, "metric": metric, "status": status,
+                     "n_values": int(len(g)), "n_missing": int(g["value"].isna().sum()),
+                     "sources": {"results": sorted(int(i) for i in g["row_id"])}})
+    total = [{"item": "stored values", "n": int(len(r)), "sources": {}},
+             {"item": "values without a number (NULL)", "n": int(r["value"].isna().sum()),
+              "sources": {"results": sorted(int(i) for i in r.loc[r["value"].isna(), "row_id"])}},
+             {"item": "values with a status other than ok", "n": int((r["status"].fillna("ok") != "ok").sum()),
+              "sources": {"results": sorted(int(i) for i in r.loc[r["status"].fillna("ok") != "ok", "row_id"])}}]
+    return Evidence(
+        key="data.missing", title="Missing and undefined values", status="measured",
+        query="SELECT rowid, stage, metric, status, value FROM results WHERE value IS NULL OR status != 'ok'",
+        computation="counts by stage, metric and status; summaries exclude these values and count them",
+        tables=(Table("totals", "Values in the store", (("item", "item"), ("n", "n")), tuple(total)),
+                Table("by_status", "Values not ok, by metric and status",
+                      (("stage", "stage"), ("metric", "metric"), ("status", "status"),
+                       ("n_values", "values"), ("n_missing", "without number")), tuple(rows))))
+
+
+@evidence_key("data.reference_standard", "Reference standard used by each metric")
+def _reference(run: RunData) -> Evidence:
+    r = run.results
+    if r.empty:
+        return unavailable("data.reference_standard", "the store holds no results")
+    desc = {"recon": "fully sampled acquisition of the same case, coil-combined (RSS)",
+            "temporal": "fully sampled acquisition of the same case",
+            "segmentation": "reference labels of the case (phantom: exact simulated labels)",
+            "condition": "(settings of the condition, not a comparison)"}
+    rows = []
+    for stage, g in r.groupby("stage", sort=True):
+        if stage == "clinical":
+            for prof, h in g.groupby("profile", sort=True):
+                what = {"truth": "analytic truth of the phantom (volumes, EF, mass)",
+                        "reference-labels": "clinical parameters of the reference labels"}.get(prof, prof)
+                rows.append({"stage": stage, "reference": what, "n_values": int(len(h)),
+                             "sources": {"results": sorted(int(i) for i in h["row_id"])}})
+        else:
+            rows.append({"stage": stage, "reference": desc.get(stage, "see the metric's documentation"),
+                         "n_values": int(len(g)), "sources": {"results": sorted(int(i) for i in g["row_id"])}})
+    return Evidence(
+        key="data.reference_standard", title="Reference standard used by each metric", status="measured",
+        query="SELECT rowid, stage, profile FROM results",
+        computation="the reference recorded per stored value (clinical: the `profile` column names it)",
+        tables=(Table("reference", "Reference per stage", (("stage", "stage"), ("reference", "reference"),
+                                                           ("n_values", "values")), tuple(rows)),))
+
+
+@evidence_key("data.independence", "Independence of test data from development data")
+def _independence(run: RunData) -> Evidence:
+    sp = run.sponsor
+    td = (sp.fields.get("training_data") if sp is not None else None) or {}
+    subjects = set(td.get("subjects") or []) if isinstance(td, dict) else set()
+    hashes = set(td.get("sha256") or []) if isinstance(td, dict) else set()
+    if not subjects and not hashes:
+        return unavailable("data.independence", "the sponsor metadata lists no training subjects "
+                           "or file hashes (`training_data.subjects` / `training_data.sha256`), so "
+                           "the overlap of test and development data cannot be audited")
+    c = run.cases
+    subj_overlap = sorted(set(c["subject"]) & subjects)
+    hash_overlap = sorted(set(c["source_sha256"].dropna()) & hashes)
+    cases_subj = sorted(c.loc[c["subject"].isin(subj_overlap), "case_id"])
+    cases_hash = sorted(c.loc[c["source_sha256"].isin(hash_overlap), "case_id"])
+    rows = [{"check": "test subjects", "n": int(c["subject"].nunique()), "sources": {"cases": sorted(c["case_id"])}},
+            {"check": "declared development subjects", "n": len(subjects), "sources": {"sponsor": ["training_data.subjects"]}},
+            {"check": "test subjects also in development data", "n": len(subj_overlap), "sources": {"cases": cases_subj}},
+            {"check": "declared development file hashes", "n": len(hashes), "sources": {"sponsor": ["training_data.sha256"]}},
+            {"check": "test files identical to a development file (SHA-256)", "n": len(hash_overlap), "sources": {"cases": cases_hash}}]
+    return Evidence(
+        key="data.independence", title="Independence of test data from development data", status="measured",
+        query="SELECT case_id, subject, source_sha256 FROM cases; sponsor training_data.subjects/sha256",
+        computation="set intersection of test subjects and file hashes with the declared development lists",
+        tables=(Table("overlap", "Overlap audit (development lists are declared by the sponsor)",
+                      (("check", "check"), ("n", "n")), tuple(rows)),))
+
+
+@evidence_key("data.integrity", "Data set version control (file hashes)")
+def _integrity(run: RunData) -> Evidence:
+    c = run.cases
+    if c.empty:
+        return unavailable("data.integrity", "no case was read, so no file hash is recorded")
+    rows = [{"case": r.case_id, "file": r.source_file, "sha256": r.source_sha256,
+             "sources": {"cases": [r.case_id]}} for r in c.itertuples()]
+    n_missing = int(c["source_sha256"].isna().sum())
+    return Evidence(
+        key="data.integrity", title="Data set version control (file hashes)", status="measured",
+        query="SELECT case_id, source_file, source_sha256 FROM cases",
+        computation="SHA-256 of each input file as read by the reader",
+        facts=(("cases without a recorded hash", n_missing),),
+        tables=(Table("files", "Input files and their SHA-256", (("case", "case"), ("file", "file"),
+                                                                  ("sha256", "SHA-256")), tuple(rows)),))

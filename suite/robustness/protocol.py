@@ -1,0 +1,195 @@
+"""The ``robustness`` section of a protocol: schema, validation and defaults.
+
+Schema (``protocols/robustness.yaml`` is the worked example; every sub-section is optional)::
+
+    robustness:
+      datasets: [name, ...]             # datasets the experiments below run on (default: all;
+                                        #   the shift analysis always uses every dataset)
+      adversarial:
+        recon:                          # white-box PGD on the reconstruction (random search for
+          methods: [label, ...]         #   black-box methods); default: every recon method
+          conditions: [name, ...]       # undersample conditions; default: all of them
+          domains: [kspace, image]      # k-space (Darestani 2021) and/or image-domain (Antun 2020)
+          budgets: [eps, ...]           # relative L2 budgets, ||e|| <= eps * ||y|| (required)
+          steps: int                    # projected-gradient steps (default 10)
+          segmentation: label           # segment the perturbed images with this method to get the
+                                        #   EF error (default: the protocol's first seg method;
+                                        #   null: no clinical curve)
+        segmentation:                   # torchattacks on the segmentation input
+          methods: [label, ...]         # default: every segmentation method
+          conditions: [name, ...]       # default: the fully-sampled conditions
+          attacks: [fgsm, pgd, pgd-l2]  # default [fgsm, pgd]
+          budgets: [eps, ...]           # L-infinity budgets on the [0, 1]-normalised image (fgsm, pgd)
+          l2_budgets: [eps, ...]        # L2 budgets per image on the same scale (pgd-l2)
+          steps: int                    # default 10
+      features:                         # small-feature recovery (Antun 2020, Darestani 2021)
+        methods: [label, ...]           # default: every recon method
+        conditions: [name, ...]         # default: all undersample conditions
+        contrasts: [c, ...]             # feature contrast(s) relative to the image maximum
+        n_features: int                 # default 3
+        radius_px: number               # default 1.5
+      crimes:                           # data crimes (Shimron 2022): score on crimed data
+        crimes: [zero-padded, magnitude, quantised, jpeg]
+        methods: [label, ...]           # default: every recon method
+        conditions: [name, ...]         # default: all undersample conditions
+      shift:                            # domain-shift analysis of the run's own results
+        strata: [condition, vendor, ...]  # columns: condition, dataset, vendor, field_strength_t,
+                                          #   site, pathology, preset
+        reference: {column: level}      # the in-distribution level per stratum column
+        metrics:                        # which results to analyse
+          - {metric: ssim, stage: recon, profile: fastmri}
+          - {metric: dice, stage: segmentation, structure: LV, phase: ED}
+
+Method entries are the labels of ``methods.recon`` / ``methods.segmentation``; conditions are
+condition names. Robustness jobs form a third phase after ``recon`` and ``segmentation``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["validate_robustness", "SEG_ATTACKS", "RECON_DOMAINS", "STRATUM_COLUMNS", "CRIMES"]
+
+SEG_ATTACKS = ("fgsm", "pgd", "pgd-l2")
+RECON_DOMAINS = ("kspace", "image")
+STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site", "pathology",
+                   "preset")
+#: Data crimes of Shimron et al. 2022 that :func:`suite.data.audit.commit_crime` synthesises.
+CRIMES = ("zero-padded", "magnitude", "quantised", "jpeg")
+
+
+def _labels(raw: dict, stage: str) -> list[str]:
+    from suite.runner.jobs import method_label
+    from suite.protocol import _normalise_method
+
+    return [method_label(_normalise_method(m)) for m in (raw.get("methods") or {}).get(stage) or []]
+
+
+def validate_robustness(v, raw: dict) -> None:
+    """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
+    from suite.protocol import ProtocolError, _near
+
+    rob = raw["robustness"]
+    v.mapping(rob, "robustness")
+    v.unknown_keys(rob, {"datasets", "adversarial", "features", "crimes", "shift"}, "robustness")
+    conditions = {c["name"]: c for c in (raw.get("conditions")
+                                          or [{"name": "fully-sampled", "type": "fully-sampled"}])}
+    recon_labels, seg_labels = _labels(raw, "recon"), _labels(raw, "segmentation")
+
+    def names(section: dict, key: str, allowed: list[str], prefix: str, what: str) -> None:
+        values = section.get(key)
+        if values is None:
+            return
+        if not isinstance(values, list) or not values:
+            raise ProtocolError(v.source, f"{prefix}.{key}", f"must be a non-empty list of {what}")
+        for j, name in enumerate(values):
+            if name not in allowed:
+                raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
+                                    f"is {name!r}; the protocol's {what} are {allowed}"
+                                    f"{_near(name, allowed)}")
+
+    def numbers(section: dict, key: str, prefix: str, required: bool = False,
+                maximum: float | None = None) -> None:
+        values = section.get(key)
+        if values is None:
+            if required:
+                raise ProtocolError(v.source, f"{prefix}.{key}", "is required (a list of budgets)")
+            return
+        if not isinstance(values, list) or not values:
+            raise ProtocolError(v.source, f"{prefix}.{key}", "must be a non-empty list of numbers")
+        for j, x in enumerate(values):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or x <= 0 or (
+                    maximum is not None and x > maximum):
+                bound = f" and <= {maximum}" if maximum is not None else ""
+                raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
+                                    f"must be a number > 0{bound}; got {x!r}")
+
+    def conds_of_type(section, prefix, types):
+        allowed = [n for n, c in conditions.items() if c["type"] in types]
+        names(section, "conditions", allowed, prefix, f"{'/'.join(types)} conditions")
+
+    names(rob, "datasets", [d["name"] for d in raw.get("datasets") or []], "robustness",
+          "datasets")
+    adv = rob.get("adversarial")
+    if adv is not None:
+        v.mapping(adv, "robustness.adversarial")
+        v.unknown_keys(adv, {"recon", "segmentation"}, "robustness.adversarial")
+        rec = adv.get("recon")
+        if rec is not None:
+            key = "robustness.adversarial.recon"
+            v.mapping(rec, key)
+            v.unknown_keys(rec, {"methods", "conditions", "domains", "budgets", "steps",
+                                 "segmentation"}, key)
+            if not recon_labels:
+                raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
+            names(rec, "methods", recon_labels, key, "recon methods")
+            conds_of_type(rec, key, ("undersample", "noise"))
+            names(rec, "domains", list(RECON_DOMAINS), key, "attack domains")
+            numbers(rec, "budgets", key, required=True, maximum=1.0)
+            v.integer(rec, "steps", minimum=1, prefix=key)
+            if rec.get("segmentation") is not None and rec["segmentation"] not in seg_labels:
+                raise ProtocolError(v.source, f"{key}.segmentation",
+                                    f"is {rec['segmentation']!r}; the protocol's segmentation "
+                                    f"methods are {seg_labels}")
+        seg = adv.get("segmentation")
+        if seg is not None:
+            key = "robustness.adversarial.segmentation"
+            v.mapping(seg, key)
+            v.unknown_keys(seg, {"methods", "conditions", "attacks", "budgets", "l2_budgets",
+                                 "steps"}, key)
+            if not seg_labels:
+                raise ProtocolError(v.source, key, "needs methods under `methods.segmentation`")
+            names(seg, "methods", seg_labels, key, "segmentation methods")
+            conds_of_type(seg, key, ("fully-sampled", "undersample", "noise"))
+            names(seg, "attacks", list(SEG_ATTACKS), key, "attacks")
+            attacks = seg.get("attacks") or ["fgsm", "pgd"]
+            numbers(seg, "budgets", key, required=any(a in ("fgsm", "pgd") for a in attacks),
+                    maximum=1.0)
+            numbers(seg, "l2_budgets", key, required="pgd-l2" in attacks)
+            v.integer(seg, "steps", minimum=1, prefix=key)
+    feat = rob.get("features")
+    if feat is not None:
+        key = "robustness.features"
+        v.mapping(feat, key)
+        v.unknown_keys(feat, {"methods", "conditions", "contrasts", "n_features", "radius_px"}, key)
+        if not recon_labels:
+            raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
+        names(feat, "methods", recon_labels, key, "recon methods")
+        conds_of_type(feat, key, ("undersample", "noise"))
+        numbers(feat, "contrasts", key, maximum=10.0)
+        v.integer(feat, "n_features", minimum=1, prefix=key)
+        v.number(feat, "radius_px", minimum=0.5, prefix=key)
+    crimes = rob.get("crimes")
+    if crimes is not None:
+        key = "robustness.crimes"
+        v.mapping(crimes, key)
+        v.unknown_keys(crimes, {"crimes", "methods", "conditions"}, key)
+        if not recon_labels:
+            raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
+        names(crimes, "crimes", list(CRIMES), key, "data crimes")
+        names(crimes, "methods", recon_labels, key, "recon methods")
+        conds_of_type(crimes, key, ("undersample",))
+    shift = rob.get("shift")
+    if shift is not None:
+        key = "robustness.shift"
+        v.mapping(shift, key)
+        v.unknown_keys(shift, {"strata", "reference", "metrics"}, key)
+        names(shift, "strata", list(STRATUM_COLUMNS), key, "stratum columns")
+        ref = shift.get("reference") or {}
+        v.mapping(ref, f"{key}.reference")
+        for col in ref:
+            if col not in STRATUM_COLUMNS:
+                raise ProtocolError(v.source, f"{key}.reference.{col}",
+                                    f"is not a stratum column; expected one of "
+                                    f"{list(STRATUM_COLUMNS)}{_near(col, STRATUM_COLUMNS)}")
+        if "condition" in ref and ref["condition"] not in conditions:
+            raise ProtocolError(v.source, f"{key}.reference.condition",
+                                f"is {ref['condition']!r}; conditions are {list(conditions)}")
+        metrics = shift.get("metrics")
+        if not isinstance(metrics, list) or not metrics:
+            raise ProtocolError(v.source, f"{key}.metrics", "is required: a list of "
+                                "{metric, stage, ...} selections of results to analyse")
+        for j, m in enumerate(metrics):
+            mkey = f"{key}.metrics[{j}]"
+            v.mapping(m, mkey)
+            v.unknown_keys(m, {"metric", "stage", "profile", "structure", "phase", "recon",
+                               "segmentation"}, mkey)
+            v.string(m, "metric", required=True, prefix=mkey)
