@@ -25,7 +25,8 @@ __all__: list[str] = []
 def _cached_images(run: RunData, job) -> tuple[np.ndarray, np.ndarray, Path]:
     """(reconstruction, reference, cache file) of a recon job; raises ValueError with the
     reason when the cache file or the case file is gone."""
-    from suite.runner.execute import _cache_key, _reference_magnitude, load_case
+    from suite.runner.execute import (load_case, recon_cache_key, recon_cache_path,
+                                      reference_magnitude)
     from suite.runner.jobs import JobSpec
     from suite.runner.methods import method_identity, resolve_method
 
@@ -37,12 +38,12 @@ def _cached_images(run: RunData, job) -> tuple[np.ndarray, np.ndarray, Path]:
         raise ValueError(f"case file {spec.case.path} cannot be read ({type(exc).__name__})") from None
     method = resolve_method(spec.recon, "recon", base_dir=base,
                             plugin_paths=run.protocol.get("plugin_paths"))
-    key = _cache_key(case, spec, method_identity(method), int(run.protocol.get("seed", 0)))
+    key = recon_cache_key(case, spec, method_identity(method), int(run.protocol.get("seed", 0)))
     cache = Path(run.manifest.get("cache_dir") or run.run_dir / "cache")
-    path = cache / key[:2] / f"{key}.npy"
+    path = recon_cache_path(cache, key)
     if not path.is_file():
         raise ValueError(f"cached reconstruction {path} is missing (cache moved or pruned)")
-    ref = _reference_magnitude(case)
+    ref = reference_magnitude(case)
     if ref is None:
         raise ValueError(f"case {spec.case_id} has no fully sampled reference")
     return np.load(path, allow_pickle=False), ref, path

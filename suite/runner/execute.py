@@ -21,6 +21,7 @@ import numpy as np
 from suite.runner.jobs import IMAGES_RECON, REFERENCE_RECON, JobSpec
 
 __all__ = ["RunContext", "run_job", "load_case", "apply_condition", "condition_rng",
+           "reference_magnitude", "recon_cache_key", "recon_cache_path",
            "stable_int"]
 
 
@@ -113,7 +114,7 @@ def apply_condition(case, condition: dict, rng: np.random.Generator):
     return case, info
 
 
-def _reference_magnitude(case) -> np.ndarray | None:
+def reference_magnitude(case) -> np.ndarray | None:
     """RSS of the fully sampled k-space (None when the case is not fully sampled)."""
     from suite.mr import ifft2c, rss
 
@@ -125,15 +126,23 @@ def _reference_magnitude(case) -> np.ndarray | None:
 
 
 # ====================================================================== reconstruction
-def _cache_key(case, spec: JobSpec, ident: dict, seed: int) -> str:
+def recon_cache_key(case, spec: JobSpec, ident: dict, seed: int) -> str:
+    """SHA-256 naming a reconstruction in the run's cache: source file hash, case, condition,
+    run seed and method identity (name, version, parameters, weights hash). The file is
+    ``cache_dir / key[:2] / f"{key}.npy"`` (:func:`recon_cache_path`)."""
     payload = json.dumps({"source": case.meta.source_sha256 or spec.case_id,
                           "case": spec.case_id, "condition": spec.condition, "seed": seed,
                           "method": ident}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def recon_cache_path(cache_dir, key: str) -> Path:
+    """Where the reconstruction named ``key`` (:func:`recon_cache_key`) is stored."""
+    return Path(cache_dir) / key[:2] / f"{key}.npy"
+
+
 def _cached(cache_dir: str, key: str, compute):
-    path = Path(cache_dir) / key[:2] / f"{key}.npy"
+    path = recon_cache_path(cache_dir, key)
     if path.exists():
         return np.load(path, allow_pickle=False), True
     out = compute()
@@ -157,7 +166,7 @@ def reconstruct(spec: JobSpec, ctx: RunContext, case, conditioned):
     method = resolve_method(spec.recon, "recon", base_dir=Path(ctx.protocol_base_dir),
                             plugin_paths=ctx.protocol_raw.get("plugin_paths"))
     ident = method_identity(method)
-    key = _cache_key(case, spec, ident, ctx.seed)
+    key = recon_cache_key(case, spec, ident, ctx.seed)
 
     def compute():
         if getattr(method, "needs_case", False):
@@ -299,7 +308,7 @@ def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
         for key, value in cond_info.items():
             rows.append({**base, "stage": "condition", "metric": key, "value": value, "unit": "",
                          "direction": "", "profile": None, "status": "ok"})
-        reference = _reference_magnitude(case)
+        reference = reference_magnitude(case)
         is_reference = spec.recon.get("name") in (REFERENCE_RECON, IMAGES_RECON)
         if reference is not None and not is_reference:
             profiles = (metrics.get("image") or {}).get("profiles", ["fastmri"])

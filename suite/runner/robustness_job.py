@@ -252,12 +252,12 @@ def _feature_direction(metric: str) -> str:
 
 def _crime(spec, ctx, case, base, rng_factory) -> list[dict]:
     from suite.data.audit import audit_case, commit_crime
-    from suite.runner.execute import _reference_magnitude, apply_condition
+    from suite.runner.execute import reference_magnitude, apply_condition
 
     crime = spec.robustness["crime"]
     method = _resolve(spec.recon, "recon", ctx)
     crimed = commit_crime(case, crime, seed=ctx.seed)
-    reference = _reference_magnitude(crimed)
+    reference = reference_magnitude(crimed)
     if reference is None:
         raise ValueError(f"commit_crime({crime!r}) returned a case that is not fully sampled")
     conditioned, _ = apply_condition(crimed, spec.condition, rng_factory())
@@ -273,7 +273,7 @@ def _crime(spec, ctx, case, base, rng_factory) -> list[dict]:
 
 def run_robustness_job(spec, ctx, case, base: dict) -> list[dict]:
     """Rows of one robustness job (see the module docstring). ``case`` is the clean Case."""
-    from suite.runner.execute import (_reference_magnitude, apply_condition, condition_rng,
+    from suite.runner.execute import (reference_magnitude, apply_condition, condition_rng,
                                       reconstruct)
 
     kind = spec.robustness["kind"]
@@ -287,7 +287,7 @@ def run_robustness_job(spec, ctx, case, base: dict) -> list[dict]:
         return _crime(spec, ctx, case, base, rng_factory)
     conditioned, _ = apply_condition(case, spec.condition, rng_factory())
     if kind == "recon-attack":
-        reference = _reference_magnitude(case)
+        reference = reference_magnitude(case)
         if reference is None:
             raise ValueError(f"case {spec.case_id!r} is not fully sampled: a reconstruction "
                              "attack needs the fully sampled reference to score against")
