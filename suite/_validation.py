@@ -8,12 +8,14 @@ what was received.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 __all__ = [
     "KeyPathError",
+    "read_yaml_file",
     "check_option",
     "check_same_shape",
     "check_finite",
@@ -34,6 +36,24 @@ class KeyPathError(ValueError):
     def __init__(self, source: str, key: str, problem: str):
         self.source, self.key, self.problem = source, key, problem
         super().__init__(f"{source}: `{key}` {problem}")
+
+
+def read_yaml_file(path, error: type[KeyPathError], what: str):
+    """The parsed content of the YAML file ``path`` (``yaml.safe_load``), or ``error``.
+
+    ``error`` is the caller's :class:`KeyPathError` subclass; ``what`` completes the message
+    for a missing file ("give ``what``"), e.g. ``"a protocol YAML file (see
+    protocols/quick.yaml)"``. Returns ``(raw, path)`` with ``path`` as a :class:`~pathlib.Path`.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise error(str(p), "(file)", f"does not exist; give {what}")
+    try:
+        return yaml.safe_load(p.read_text()), p
+    except yaml.YAMLError as exc:
+        raise error(str(p), "(file)", f"is not valid YAML: {exc}") from None
 
 
 def check_option(value: str, allowed: Iterable[str], *, name: str, where: str) -> str:

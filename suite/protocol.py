@@ -67,9 +67,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from suite._validation import KeyPathError
+from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
 
@@ -161,14 +160,8 @@ def load_protocol(path) -> Protocol:
     ProtocolError
         Unreadable file, YAML syntax error, or a key that does not validate.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ProtocolError(str(p), "(file)", "does not exist; give a path to a protocol YAML "
-                            "file (see protocols/quick.yaml)")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ProtocolError(str(p), "(file)", f"is not valid YAML: {exc}") from None
+    raw, p = read_yaml_file(path, ProtocolError,
+                            "a path to a protocol YAML file (see protocols/quick.yaml)")
     return validate_protocol(raw, source=str(p), base_dir=p.parent)
 
 

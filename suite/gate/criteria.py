@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
 
-from suite._validation import KeyPathError
+from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Criterion", "GateSettings", "GateCriteriaError", "load_criteria", "parse_criteria",
            "KINDS", "NONINFERIORITY_METHODS", "ROW_COLUMNS", "CASE_COLUMNS"]
@@ -119,14 +117,8 @@ def load_criteria(path) -> tuple[GateSettings, list[Criterion]]:
         Missing file, YAML syntax error or a key that does not validate (the message names the
         file, the key path, what was expected and what was found).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise GateCriteriaError(str(p), "(file)", "does not exist; give a criteria YAML file "
-                                "(see docs/gate.md for the schema)")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise GateCriteriaError(str(p), "(file)", f"is not valid YAML: {exc}") from None
+    raw, p = read_yaml_file(path, GateCriteriaError,
+                            "a criteria YAML file (see docs/gate.md for the schema)")
     return parse_criteria(raw, source=str(p))
 
 

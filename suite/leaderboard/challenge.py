@@ -44,12 +44,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
 
-from suite._validation import KeyPathError
+from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Challenge", "TaskSpec", "RankingSpec", "Limits", "ChallengeError", "load_challenge",
            "parse_challenge", "TASK_KINDS", "RANKING_METHODS"]
@@ -180,14 +178,8 @@ class _V:
 
 def load_challenge(path) -> Challenge:
     """Load and validate a challenge definition (YAML)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ChallengeError(str(p), "(file)", "does not exist; give the challenge definition "
-                             "YAML (see docs/leaderboard.md)")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ChallengeError(str(p), "(file)", f"is not valid YAML: {exc}") from None
+    raw, p = read_yaml_file(path, ChallengeError,
+                            "the challenge definition YAML (see docs/leaderboard.md)")
     return parse_challenge(raw, source=str(p))
 
 
