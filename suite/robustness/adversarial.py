@@ -491,11 +491,22 @@ def random_recon(method, case, budgets, *, domain: str = "kspace", seed: int = 0
 
 
 # ============================================================================ segmentation
-def _seg_inputs(images, spacing_mm, where):
+def _seg_inputs(method, images, spacing_mm, where):
+    """Checked images as ``(n, y, x)`` images in [0, 1] with their mapping, and the clean labels.
+
+    Returns ``(shape, spacing, unit, lo, scale, clean)``: the original shape
+    ``(slice, frame, y, x)``, the checked spacing, the [0, 1] images ``(n, y, x)``, the
+    per-image offset and scale of that mapping, and the method's labels of the clean input.
+    """
     from reference_impls.segmentation._checks import check_images, check_spacing
 
     arr = check_images(images, where)
-    return arr, check_spacing(spacing_mm, where)
+    spacing = check_spacing(spacing_mm, where)
+    shape = arr.shape
+    flat = arr.reshape(-1, *shape[-2:])
+    lo, scale = _unit_scale(flat)
+    unit = _to_unit(flat, lo, scale)
+    return shape, spacing, unit, lo, scale, _labels_of(method, flat, shape, spacing)
 
 
 def _unit_scale(flat: np.ndarray):
@@ -604,21 +615,16 @@ def attack_segmentation(method, images, spacing_mm, budgets, *, attack: str = "p
     check_option(attack, SEG_ATTACKS, name="attack", where=where)
     budgets = _budgets(budgets, where)
     steps = _steps(steps, where)
-    arr, spacing = _seg_inputs(images, spacing_mm, where)
-    shape = arr.shape
-    flat = arr.reshape(-1, *shape[-2:])
-    lo, scale = _unit_scale(flat)
-    unit = _to_unit(flat, lo, scale)
-    clean = _labels_of(method, flat, shape, spacing)
+    shape, spacing, unit, lo, scale, clean = _seg_inputs(method, images, spacing_mm, where)
     norm = "l2" if attack == "pgd-l2" else "linf"
     if labels is not None:
         targets = np.asarray(labels)
         if targets.shape != shape:
             raise ValueError(f"{where}: labels shape {targets.shape} does not match images "
                              f"(slice, frame, y, x) = {shape}")
-        targets = targets.reshape(flat.shape).astype(np.int64)
+        targets = targets.reshape(unit.shape).astype(np.int64)
     else:
-        targets = clean.reshape(flat.shape).astype(np.int64)
+        targets = clean.reshape(unit.shape).astype(np.int64)
     white = callable(getattr(method, "logits", None))
     results = []
     for b in budgets:
@@ -699,12 +705,7 @@ def random_segmentation(method, images, spacing_mm, budgets, *, norm: str = "lin
     where = "random_segmentation"
     check_option(norm, ("linf", "l2"), name="norm", where=where)
     budgets = _budgets(budgets, where)
-    arr, spacing = _seg_inputs(images, spacing_mm, where)
-    shape = arr.shape
-    flat = arr.reshape(-1, *shape[-2:])
-    lo, scale = _unit_scale(flat)
-    unit = _to_unit(flat, lo, scale)
-    clean = _labels_of(method, flat, shape, spacing)
+    shape, spacing, unit, lo, scale, clean = _seg_inputs(method, images, spacing_mm, where)
     out = []
     for b in budgets:
         adv = _random_unit(unit, b, norm, _rng(seed, norm, b)) if b > 0 else unit
