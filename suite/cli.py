@@ -85,7 +85,7 @@ def _cmd_train(args) -> int:
     if args.name == "seg-unet":
         from reference_impls.segmentation.training import train_seg_unet
 
-        result = train_seg_unet(seed=args.seed, steps=args.steps or 1200, out_dir=args.out,
+        result = train_seg_unet(seed=args.seed, steps=args.steps or 2200, out_dir=args.out,
                                 log=print, command=command)
         print(result.summary())
         return 0
@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu", "seg-unet"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None,
-                   help="optimiser steps (default 300 for recon, 1200 for seg-unet)")
+                   help="optimiser steps (default 300 for recon, 2200 for seg-unet)")
     p.add_argument("--out", default=None, help="weights folder (default reference_impls/weights)")
     p.set_defaults(func=_cmd_train)
 

@@ -99,7 +99,7 @@ def test_classical_floor_mid_slices_default_preset(held_out):
     assert mid.size >= 1
     for f in (case.meta.ed_frame, case.meta.es_frame):
         for s in mid:
-            for k, floor in ((3, 0.93), (2, 0.88), (1, 0.85)):  # measured min .98 .94 .91
+            for k, floor in ((3, 0.93), (2, 0.88), (1, 0.9)):  # measured min .975 .90 .97
                 ref, got = case.labels[s, f] == k, pred[s, f] == k
                 d = score_masks(ref, got, case.meta.pixel_spacing_mm).dice
                 assert d > floor, (s, f, k, d)
@@ -108,7 +108,7 @@ def test_classical_floor_mid_slices_default_preset(held_out):
 def test_classical_floor_per_preset(held_out):
     """3-D Dice at ED and ES on the reduced held-out subjects of every vendor preset."""
     method = reference_impls.get("segmentation", "classical")
-    floors = {"LV": 0.9, "MYO": 0.65, "RV": 0.8}  # measured min 0.95 / 0.76 / 0.89
+    floors = {"LV": 0.92, "MYO": 0.68, "RV": 0.82}  # measured min 0.967 / 0.76 / 0.89
     for preset, case in held_out.items():
         dice = _dice(case, method(np.abs(case.reference), case.meta.pixel_spacing_mm))
         for (structure, phase), value in dice.items():
@@ -119,7 +119,7 @@ def test_classical_floor_per_preset(held_out):
 
 @needs_weights
 def test_unet_floor_per_preset(held_out, unet):
-    floors = {"LV": 0.8, "MYO": 0.55, "RV": 0.7}  # measured min 0.86 / 0.62 / 0.76
+    floors = {"LV": 0.7, "MYO": 0.6, "RV": 0.7}  # measured min 0.75 / 0.69 / 0.79
     for preset, case in held_out.items():
         dice = _dice(case, unet(np.abs(case.reference), case.meta.pixel_spacing_mm))
         for (structure, phase), value in dice.items():
@@ -171,6 +171,7 @@ def test_shipped_record():
 
 #: One ``tiny``-preset subject (5 mm pixels, resampled to the 2 mm working grid on the way).
 TINY_COHORT = {**SEG_TRAINING_COHORT, "presets": ("tiny",), "pathologies": ("normal",),
+               "subjects_per_cell": 1,
                "overrides": {"n_frames": 2, "n_slices": 2}}
 
 
@@ -209,37 +210,59 @@ def rss_cases():
 
 def test_classical_on_rss_images(rss_cases):
     method = reference_impls.get("segmentation", "classical")
-    floors = {"LV": 0.9, "MYO": 0.6, "RV": 0.7}  # measured min 0.96 / 0.77 / 0.77
+    floors = {"LV": 0.92, "MYO": 0.7, "RV": 0.7}  # measured min 0.96 / 0.80 / 0.77
     for case, image in rss_cases:
         dice = _dice(case, method(image, case.meta.pixel_spacing_mm))
         for (structure, phase), value in dice.items():
             assert value > floors[structure], (case.meta.subject, structure, phase, value)
 
 
+def test_classical_on_rss_at_native_coil_count():
+    """RSS of every vendor preset at its native matrix and coil count (8-16 coils: strong
+    receive shading, RSS noise floor) with few frames (3: weak motion cues), one pathology per
+    preset (held-out seeds 970+)."""
+    from suite.mr import ifft2c, rss
+
+    method = reference_impls.get("segmentation", "classical")
+    floors = {"LV": 0.9, "MYO": 0.75, "RV": 0.85}  # measured min 0.965 / 0.85 / 0.96
+    for i, (preset, pathology) in enumerate(zip(
+            VENDOR_PRESETS, ("hypertrophic", "abnormal-rv", "dilated", "normal"))):
+        case = simulate(seed=970 + i, preset=preset, pathology=pathology, n_frames=3,
+                        slice_spacing_mm=20.0)
+        image = np.asarray(rss(ifft2c(case.kspace), dim=2), np.float32)
+        dice = _dice(case, method(image, case.meta.pixel_spacing_mm))
+        for (structure, phase), value in dice.items():
+            assert value > floors[structure], (preset, pathology, structure, phase, value)
+
+
 @needs_weights
 def test_unet_on_rss_images(rss_cases, unet):
-    floors = {"LV": 0.85, "MYO": 0.65, "RV": 0.8}  # measured min 0.92 / 0.72 / 0.87
+    floors = {"LV": 0.83, "MYO": 0.7, "RV": 0.85}  # measured min 0.885 / 0.77 / 0.90
     for case, image in rss_cases:
         dice = _dice(case, unet(image, case.meta.pixel_spacing_mm))
         for (structure, phase), value in dice.items():
             assert value > floors[structure], (case.meta.subject, structure, phase, value)
 
 
+#: Every vendor preset × pathology at the preset's native matrix, spacing and coil count, RSS
+#: input, 3 frames, slices every 20 mm (held-out seeds 960 + 10·preset + pathology).
+PATHOLOGIES = ("normal", "dilated", "hypertrophic", "infarcted", "abnormal-rv")
+
+
 @needs_weights
-@pytest.mark.parametrize("index, pathology", list(enumerate(
-    ["normal", "dilated", "hypertrophic", "infarcted", "abnormal-rv"])))
-def test_unet_floor_per_pathology_on_rss(unet, index, pathology):
-    """Every pathology class (held-out seeds 950+, default preset, RSS input). Hypertrophic
-    end-systole is a documented failure of the shipped U-Net (measured LV 0.59, MYO 0.20,
-    RV 0.01: the small cavity of a thick wall), so only its ED frame is held to the floor."""
+@pytest.mark.parametrize("preset_index, preset", list(enumerate(VENDOR_PRESETS)))
+def test_unet_floor_every_preset_and_pathology_on_rss(unet, preset_index, preset):
+    """The acceptance floor: every preset and pathology, end-systole included. Measured minima
+    (docs/segmentation-methods.md): ED LV 0.90 / MYO 0.64 / RV 0.86 (siemens-3t dilated,
+    philips-3t hypertrophic); ES LV 0.71 / MYO 0.53 / RV 0.76 (siemens-3t abnormal-rv,
+    philips-3t hypertrophic: the small cavity of a thick wall stays the hardest case)."""
     from suite.mr import ifft2c, rss
 
-    case = simulate(seed=950 + index, preset="siemens-1.5t", pathology=pathology, **SMALL)
-    image = np.asarray(rss(ifft2c(case.kspace), dim=2), np.float32)
-    dice = _dice(case, unet(image, case.meta.pixel_spacing_mm))
-    # measured minima: ED 0.94 / 0.65 / 0.89; ES without hypertrophic 0.87 / 0.79 / 0.93
-    floors = {"ED": {"LV": 0.85, "MYO": 0.55, "RV": 0.8}, "ES": {"LV": 0.8, "MYO": 0.7, "RV": 0.85}}
-    for (structure, phase), value in dice.items():
-        if pathology == "hypertrophic" and phase == "ES":
-            continue
-        assert value > floors[phase][structure], (pathology, structure, phase, value)
+    floors = {"ED": {"LV": 0.85, "MYO": 0.55, "RV": 0.8}, "ES": {"LV": 0.62, "MYO": 0.45, "RV": 0.65}}
+    for pathology_index, pathology in enumerate(PATHOLOGIES):
+        case = simulate(seed=960 + 10 * preset_index + pathology_index, preset=preset,
+                        pathology=pathology, n_frames=3, slice_spacing_mm=20.0)
+        image = np.asarray(rss(ifft2c(case.kspace), dim=2), np.float32)
+        dice = _dice(case, unet(image, case.meta.pixel_spacing_mm))
+        for (structure, phase), value in dice.items():
+            assert value > floors[phase][structure], (preset, pathology, structure, phase, value)

@@ -1,46 +1,72 @@
-"""Classical (no learning) short-axis segmentation: motion-guided blood-pool thresholding.
+"""Classical (no learning) short-axis segmentation: shading-corrected, motion-guided blood-pool
+thresholding with a per-slice threshold search.
 
 Pipeline for a stack ``(slice, frame, y, x)``:
 
-1. **Heart localisation.** Each slice is scaled by its 99th percentile. The temporal standard
-   deviation (over frames) of every slice, summed over slices and smoothed (Gaussian,
-   σ = 8 mm), peaks on the beating ventricles (the heart is the only structure whose
-   intensity changes through the cycle in a breath-held cine); its arg-max is the heart
-   centre. With one frame only, the centre of the image is used.
-2. **Blood threshold per slice** (Otsu 1979): a three-class Otsu threshold of the pixels
-   within 60 mm of the centre (all frames) separates blood from myocardium; it is then moved
-   to the midpoint of the median blood and median tissue intensities on either side.
-3. **LV blood pool per frame**: connected components of ``image > threshold`` (after a 1-px
-   opening) of area 20–8000 mm², scored by ``circularity² × motion / (1 + distance / 25 mm)``
-   within 80 mm of the centre, where circularity is ``4π·area / perimeter²`` and motion the
-   mean temporal SD on a 2-px band around the component (the static, round descending aorta
-   scores low). A second pass re-selects per frame within 25 mm of the slice's median LV
-   centroid (scale 10 mm) and rejects components with less than 35 % of the median LV motion
-   of the stack (static liver, fat, aorta). Holes are filled and the convex hull taken
-   (papillary muscles and trabeculae inside the cavity count as blood pool, the ACDC
-   convention).
-4. **RV candidates**: the other bright components of area ≥ 30 mm² within 25 mm of the LV.
-5. **Myocardium (dark-ring model)**: the epicardium is invisible where the heart borders
+1. **Receive-field (bias) correction per slice**, in the log domain and on the body only. The
+   time-mean image is split into signal and air/lung/noise floor by Otsu's threshold on its
+   log intensity; the body is the largest signal component with its holes filled. The bias
+   field is a normalised convolution (Knutsson & Westin 1993) of the log intensity over the
+   signal pixels of the body (Gaussian, σ = 30 mm), so air, lungs and the RSS noise floor do
+   not pull it down; each frame is divided by ``exp`` of it (a homomorphic correction in the
+   spirit of Axel, Costantini & Listerud 1987). The tissue level becomes ~1 everywhere, so one
+   threshold can hold across the heart whether the image is a root-sum-of-squares (RSS) with
+   coil shading or a flat coil-combined image.
+2. **Heart centre from temporal change.** The temporal SD of each corrected slice is divided by
+   its median over the body's signal pixels (static tissue: the noise level), set to 0 outside
+   the body, and the excess over 2 is summed over slices and smoothed (σ = 8 mm); its arg-max
+   is the centre. With one frame, the image centre. Everything after works in a box of
+   ±90 mm around it.
+3. **Per-slice threshold search.** For 12 thresholds (percentiles 40–97 of the corrected
+   intensities within 60 mm of the centre) and up to 3 frames spread over the cycle, the
+   bright connected components (1-px opening) of 20–8000 mm² are scored by
+   ``solidity⁴ × circularity × log(1 + motion) / (1 + distance / scale) × size``, where
+   solidity is area / convex area, circularity ``4π·area / perimeter²``, motion the mean
+   relative temporal SD on a 2-px band around the component (the static round aorta scores
+   low) and size ``min(1, area / 2000 mm²)^½`` (small round fragments of the RV at high
+   thresholds must not beat the LV). The threshold whose best component scores highest
+   (mean over the frames) wins. The LV is round and convex only near the right threshold:
+   below it the pool merges with the RV or the surroundings (low solidity), above it breaks up.
+   Pass 1 searches within 80 mm of the motion centre (scale 50 mm); the score-weighted median
+   of the slices' LV centroids is the LV centre of the stack (the RV moves more than the LV,
+   so the motion centre itself can sit on the RV). Pass 2 searches again within 25 mm of that
+   centre (scale 10 mm, no size term, so apical pools count), and the chosen threshold is
+   refined to the midpoint of the median blood intensity of the component and the median of a
+   ring 1–3 px outside it (myocardium).
+4. **LV blood pool per frame**: at the slice's threshold, the best-scoring component within
+   25 mm of the slice's LV centre; components with less than 35 % of the median LV motion of
+   the stack are rejected (static liver, fat, aorta, slices beyond the apex). Holes filled and
+   convex hull taken (papillary muscles count as blood pool, the ACDC convention).
+5. **RV candidates**: the other bright components of area ≥ 30 mm² within 35 mm of the LV
+   (35 rather than 25 mm: the septum of a hypertrophic heart at end-systole is thicker than
+   25 mm).
+6. **Myocardium (dark-ring model)**: the epicardium is invisible where the heart borders
    muscle-like tissue, so the wall thickness is measured where it is visible, across the
    septum: the smallest distance from the LV pool to an RV candidate (Euclidean distance
-   transform in mm) plus half a pixel, clipped to 3–25 mm. The median over the slices of a
-   frame, ``t``, is used for every slice of that frame (8 mm when no slice shows an RV). The
-   myocardium is the ring ``0 < d_LV ≤ t`` minus blood pixels.
-6. RV candidates farther than ``t + 3 px`` from the LV are dropped (not adjacent to the
+   transform in mm) plus half a pixel, clipped to 3–35 mm. The median over the slices of a
+   frame, ``t``, is used for every slice of that frame (``default_wall_mm`` when no slice shows
+   an RV). The myocardium is the ring ``0 < d_LV ≤ t`` minus blood pixels.
+7. RV candidates farther than ``t + 3 px`` from the LV are dropped (not adjacent to the
    septum); the others, holes filled, are the RV.
 
-Limits (stated, measured in ``docs/segmentation-methods.md``): the wall thickness is uniform
-around the LV (regional thinning of an infarct or asymmetric hypertrophy is not followed); the
-apical cap (myocardium without a blood pool) is missed; basal slices with outflow tracts or
-atria, papillary muscles touching the wall, poor blood-myocardium contrast, flow artefacts,
-or another moving bright structure near the heart (real images) break steps 1–4. It was tuned
-on the phantom, whose heart is surrounded by muscle-like tissue and whose blood is uniformly
-bright.
+Limits (measured in ``docs/segmentation-methods.md``): the wall thickness is uniform around the
+LV (regional thinning of an infarct or asymmetric hypertrophy is not followed); the apical cap
+(myocardium without a blood pool) is missed; the bias correction assumes that the shading
+varies slowly relative to 30 mm and that the tissue around the heart has roughly one
+intensity, so a very large bright structure (a huge LV) is partly flattened; basal slices with
+outflow tracts or atria, papillary muscles touching the wall, poor blood-myocardium contrast,
+flow artefacts, or another moving bright structure near the heart (real images) break steps
+2–4. With few frames (2–3) the motion terms are noisy and the shape terms carry the detection.
+It was designed on the phantom, whose heart is surrounded by muscle-like tissue and whose
+blood is uniformly bright: a floor to beat, not a method to use.
 
 References
 ----------
 Otsu N. A threshold selection method from gray-level histograms. IEEE Trans Syst Man Cybern
 9(1):62–66, 1979.
+Axel L, Costantini J, Listerud J. Intensity correction in surface-coil MR imaging. AJR Am J
+Roentgenol 148(2):418–420, 1987.
+Knutsson H, Westin C-F. Normalized and differential convolution. Proc IEEE CVPR 1993:515–523.
 Petitjean C, Dacher J-N. A review of segmentation methods in short axis cardiac MR images.
 Med Image Anal 15(2):169–184, 2011.
 """
@@ -49,90 +75,175 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import threshold_multiotsu
+from skimage.filters import threshold_otsu
 from skimage.measure import label as cc_label, regionprops
 from skimage.morphology import convex_hull_image, disk
 
 from reference_impls.registry import register
 from reference_impls.segmentation._checks import check_images, check_spacing
 
-__all__ = ["ClassicalSegmenter", "segment_classical", "heart_centre"]
+__all__ = ["ClassicalSegmenter", "segment_classical", "heart_centre", "correct_receive_field"]
 
 RV, MYO, LV = 1, 2, 3
 
+BIAS_SIGMA_MM = 30.0     # smoothing of the log-intensity bias field
+BOX_MM = 90.0            # half-size of the working box around the motion centre
+RV_MAX_MM = 35.0         # RV candidates and wall thickness up to this distance from the LV
+N_THRESHOLDS = 12        # thresholds tried per slice (percentiles 40-97 of the heart region)
+N_SEARCH_FRAMES = 3      # frames (spread over the cycle) used by the threshold search
+PASS1 = (80.0, 50.0, 2000.0)   # max distance, distance scale (mm), size reference (mm^2)
+PASS2 = (25.0, 10.0, 0.0)
 
-def heart_centre(images: np.ndarray, spacing_mm, sigma_mm: float = 8.0) -> tuple[float, float]:
-    """Pixel ``(y, x)`` of the maximum of the smoothed temporal SD summed over slices.
 
-    ``images`` float ``(slice, frame, y, x)``, each slice already scaled to a common range.
+def _body_masks(mean_img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(signal, body)``: pixels above Otsu's threshold of the log intensity (not air, lung
+    or noise floor) within the largest such component, and that component with holes filled."""
+    full = np.ones(mean_img.shape, bool)
+    top = float(mean_img.max())
+    if not top > 0:
+        return full, full
+    logm = np.log(np.maximum(mean_img, 1e-12 * top))
+    try:
+        t = threshold_otsu(logm)
+    except ValueError:  # constant image
+        return full, full
+    sig = ndi.binary_opening(logm > t, iterations=2)
+    lab, n = ndi.label(sig)
+    if n == 0:
+        return full, full
+    sizes = ndi.sum(np.ones(lab.shape), lab, index=np.arange(1, n + 1))
+    body = ndi.binary_fill_holes(lab == 1 + int(np.argmax(sizes)))
+    return sig & body, body
+
+
+def correct_receive_field(images, spacing_mm, sigma_mm: float = BIAS_SIGMA_MM):
+    """Divide every slice of ``images`` ``(slice, frame, y, x)`` by its estimated receive field.
+
+    The field is ``exp`` of the normalised convolution (Gaussian, σ = ``sigma_mm``) of the log
+    time-mean intensity over the body's signal pixels (module docstring, step 1).
+
+    Returns ``(corrected float64, signal masks (slice, y, x), body masks (slice, y, x))``.
     """
-    ns, nf, ny, nx = images.shape
+    arr = np.asarray(images, np.float64)
+    ns = arr.shape[0]
+    dy, dx = spacing_mm
+    sig = (sigma_mm / dy, sigma_mm / dx)
+    out = np.empty(arr.shape, np.float64)
+    signal = np.zeros((ns,) + arr.shape[2:], bool)
+    body = np.zeros_like(signal)
+    for s in range(ns):
+        mean = arr[s].mean(axis=0)
+        signal[s], body[s] = _body_masks(mean)
+        logm = np.where(signal[s], np.log(np.maximum(mean, 1e-30)), 0.0)
+        num = ndi.gaussian_filter(logm, sig, mode="constant")
+        den = ndi.gaussian_filter(signal[s].astype(np.float64), sig, mode="constant")
+        ok = den > 1e-3
+        logf = np.where(ok, num / np.maximum(den, 1e-3), 0.0)
+        if ok.any():
+            logf[~ok] = logf[ok].min()
+        out[s] = arr[s] / np.exp(logf)
+    return out, signal, body
+
+
+def _relative_motion(corr: np.ndarray, signal: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """Temporal SD per slice over its median on the body's signal pixels (≈ the noise level of
+    static tissue); 0 outside the body. ``(slice, y, x)``; ones with a single frame."""
+    ns, nf = corr.shape[:2]
     if nf < 2:
-        return ((ny - 1) / 2.0, (nx - 1) / 2.0)
-    sd = images.std(axis=1).sum(axis=0)
-    sd = ndi.gaussian_filter(sd, (sigma_mm / spacing_mm[0], sigma_mm / spacing_mm[1]))
-    y, x = np.unravel_index(int(np.argmax(sd)), sd.shape)
+        return np.ones((ns,) + corr.shape[2:])
+    sd = corr.std(axis=1)
+    rel = np.zeros_like(sd)
+    for s in range(ns):
+        pix = sd[s][signal[s]] if signal[s].any() else sd[s].ravel()
+        rel[s] = np.where(body[s], sd[s] / max(float(np.median(pix)), 1e-12), 0.0)
+    return rel
+
+
+def heart_centre(motion: np.ndarray, spacing_mm, sigma_mm: float = 8.0):
+    """Pixel ``(y, x)`` of the maximum of the smoothed excess relative motion (over 2) summed
+    over slices, or None when nothing moves. ``motion`` ``(slice, y, x)`` from
+    :func:`_relative_motion`."""
+    excess = np.clip(motion - 2.0, 0.0, None).sum(axis=0)
+    sm = ndi.gaussian_filter(excess, (sigma_mm / spacing_mm[0], sigma_mm / spacing_mm[1]))
+    if not sm.max() > 0:
+        return None
+    y, x = np.unravel_index(int(np.argmax(sm)), sm.shape)
     return float(y), float(x)
 
 
-def _blood_threshold(img: np.ndarray, roi: np.ndarray) -> float:
-    vals = img[..., roi].ravel()
-    try:
-        lo, hi = threshold_multiotsu(vals, classes=3)
-    except ValueError:  # constant ROI
-        return float(vals.max()) + 1.0
-    blood, tissue = vals[vals > hi], vals[(vals > lo) & (vals <= hi)]
-    if blood.size and tissue.size:
-        return 0.5 * (float(np.median(blood)) + float(np.median(tissue)))
-    return float(hi)
-
-
-def _lv_component(bright_lab, props, motion, centre, spacing, max_dist_mm, scale_mm,
-                  min_motion: float = 0.0):
-    """Label of the LV blood-pool component (highest score) and its band motion, or None."""
+def _components(img2d, thr, motion, centre, spacing, max_dist_mm):
+    """Bright components (1-px opening) of 20-8000 mm² within ``max_dist_mm`` of ``centre``,
+    with the shape and motion features of the LV score; and the label image."""
     dy, dx = spacing
-    best, best_score, best_motion = None, 0.0, 0.0
-    for p in props:
-        area_mm2 = p.area * dy * dx
-        if not 20.0 <= area_mm2 <= 8000.0:
+    lab = cc_label(ndi.binary_opening(img2d > thr, structure=disk(1)), connectivity=1)
+    out = []
+    for p in regionprops(lab):
+        area = p.area * dy * dx
+        if not 20.0 <= area <= 8000.0:
             continue
         cy, cx = p.centroid
-        dist = np.hypot((cy - centre[0]) * dy, (cx - centre[1]) * dx)
+        dist = float(np.hypot((cy - centre[0]) * dy, (cx - centre[1]) * dx))
         if dist > max_dist_mm:
             continue
-        perim = max(p.perimeter, 1.0)
-        circ = min(1.0, 4 * np.pi * p.area / perim ** 2)
-        comp = bright_lab == p.label
-        band = ndi.binary_dilation(comp, iterations=2) & ~ndi.binary_erosion(comp, iterations=2)
-        mot = float(motion[band].mean())
-        if mot < min_motion:
-            continue
-        score = circ ** 2 * mot / (1.0 + dist / scale_mm)
-        if score > best_score:
-            best, best_score, best_motion = p.label, score, mot
-    return (best, best_motion) if best is not None else None
+        r0, c0, r1, c1 = p.bbox
+        r0, c0 = max(r0 - 3, 0), max(c0 - 3, 0)
+        sub = lab[r0:r1 + 3, c0:c1 + 3] == p.label
+        band = ndi.binary_dilation(sub, iterations=2) & ~ndi.binary_erosion(sub, iterations=2)
+        out.append({"label": p.label, "area": area, "centroid": (cy, cx), "dist": dist,
+                    "circ": min(1.0, 4 * np.pi * p.area / max(p.perimeter, 1.0) ** 2),
+                    "sol": float(p.solidity),
+                    "mot": float(motion[r0:r1 + 3, c0:c1 + 3][band].mean())})
+    return out, lab
 
 
-def _flatten_receive_field(arr: np.ndarray, spacing_mm, sigma_mm: float = 40.0,
-                           floor: float = 0.6) -> np.ndarray:
-    """Divide each slice by a heavily smoothed version of its time-averaged image.
+def _score(c, scale_mm, area_ref_mm2):
+    size = min(1.0, c["area"] / area_ref_mm2) ** 0.5 if area_ref_mm2 > 0 else 1.0
+    return c["sol"] ** 4 * c["circ"] * np.log1p(c["mot"]) / (1.0 + c["dist"] / scale_mm) * size
 
-    Root-sum-of-squares images keep the receive-coil shading (bright near the coils, dark in
-    the middle of the body), which moves any global intensity threshold across the heart. A
-    Gaussian low-pass (σ = ``sigma_mm``, far wider than the heart's structures) of the
-    time-mean image estimates that slowly varying field (a homomorphic correction, as in
-    Axel, Costantini & Listerud, AJR 148:418, 1987); it is floored at ``floor`` (60 %) of its
-    maximum, so only the strong shading near the coils is divided out and dark regions (lungs,
-    air) are not amplified. Measured on phantom RSS and coil-combined inputs of three presets and
-    pathologies: floors of 0 and 0.3 each failed completely on some input (Dice 0), 0.6 on none.
-    """
-    out = np.empty_like(arr)
-    sig = (sigma_mm / spacing_mm[0], sigma_mm / spacing_mm[1])
-    for s in range(arr.shape[0]):
-        field = ndi.gaussian_filter(arr[s].mean(axis=0), sig, mode="nearest")
-        field = np.maximum(field, floor * field.max())
-        out[s] = arr[s] / field
-    return out
+
+def _best(cands, scale_mm, area_ref_mm2):
+    scores = [_score(c, scale_mm, area_ref_mm2) for c in cands]
+    i = int(np.argmax(scores))
+    return cands[i], scores[i]
+
+
+def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine):
+    """Threshold search on one slice: ``(score, threshold, LV centroid or None)``."""
+    max_dist, scale, area_ref = params
+    best = (0.0, float(thresholds[0]), [])
+    for t in thresholds:
+        total, picks = 0.0, []
+        for f in frames:
+            cands, lab = _components(corr_s[f], t, motion_s, centre, spacing, max_dist)
+            if cands:
+                c, sc = _best(cands, scale, area_ref)
+                total += sc
+                picks.append((f, c, lab))
+        total /= len(frames)
+        if total > best[0]:
+            best = (total, float(t), picks)
+    score, t, picks = best
+    if not picks:
+        return score, t, None
+    cen = np.median(np.array([c["centroid"] for _, c, _ in picks]), axis=0)
+    if refine:  # midpoint of blood and surrounding-myocardium medians
+        ts = []
+        for f, c, lab in picks:
+            pool = ndi.binary_fill_holes(lab == c["label"])
+            ring = (ndi.binary_dilation(pool, iterations=3)
+                    & ~ndi.binary_dilation(pool, iterations=1))
+            b, r = np.median(corr_s[f][pool]), np.median(corr_s[f][ring])
+            if b > r:
+                ts.append(0.5 * (b + r))
+        if ts:
+            t = float(np.median(ts))
+    return score, t, (float(cen[0]), float(cen[1]))
+
+
+def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    o = np.argsort(x)
+    cw = np.cumsum(w[o])
+    return float(x[o][np.searchsorted(cw, cw[-1] / 2.0)])
 
 
 def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_mm: float = 8.0
@@ -142,11 +253,11 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     Parameters
     ----------
     images : array_like, float, ``(slice, frame, y, x)``
-        Magnitude cine stack (arbitrary units).
+        Magnitude cine stack (arbitrary units): RSS or coil-combined.
     spacing_mm : (dy, dx), mm
         In-plane pixel spacing.
     roi_mm : float, default 60
-        Radius around the heart centre used for the intensity statistics.
+        Radius around the heart centre whose intensities set the thresholds tried.
     default_wall_mm : float, default 8
         Wall thickness when no slice of a frame shows an RV.
 
@@ -157,71 +268,85 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     """
     arr = check_images(images, "segment_classical")
     dy, dx = check_spacing(spacing_mm, "segment_classical")
-    ns, nf, ny, nx = arr.shape
-    arr = _flatten_receive_field(arr, (dy, dx))
-    scale = np.percentile(arr.reshape(ns, -1), 99, axis=1).reshape(ns, 1, 1, 1)
-    img = arr / np.maximum(scale, 1e-12)
-    cy, cx = heart_centre(img, (dy, dx))
+    sp = (dy, dx)
+    ns, nf, ny_full, nx_full = arr.shape
+    result = np.zeros(arr.shape, np.uint8)
+    corr, signal, body = correct_receive_field(arr, sp)
+    motion = _relative_motion(corr, signal, body)
+    centre = heart_centre(motion, sp) if nf > 1 else None
+    if centre is None:
+        centre = ((ny_full - 1) / 2.0, (nx_full - 1) / 2.0)
+    # working box around the centre
+    y0 = max(0, int(centre[0] - BOX_MM / dy))
+    y1 = min(ny_full, int(centre[0] + BOX_MM / dy) + 1)
+    x0 = max(0, int(centre[1] - BOX_MM / dx))
+    x1 = min(nx_full, int(centre[1] + BOX_MM / dx) + 1)
+    corr, motion = corr[:, :, y0:y1, x0:x1], motion[:, y0:y1, x0:x1]
+    centre = (centre[0] - y0, centre[1] - x0)
+    ny, nx = y1 - y0, x1 - x0
     yy, xx = np.mgrid[:ny, :nx]
-    roi = np.hypot((yy - cy) * dy, (xx - cx) * dx) <= roi_mm
+    roi = np.hypot((yy - centre[0]) * dy, (xx - centre[1]) * dx) <= roi_mm
+    frames = np.unique(np.linspace(0, nf - 1, min(nf, N_SEARCH_FRAMES)).round().astype(int))
+    pct = np.linspace(40.0, 97.0, N_THRESHOLDS)
+    thresholds = [np.percentile(corr[s][:, roi], pct) for s in range(ns)]
+
+    # pass 1: LV centre of the stack; pass 2: per-slice threshold near it
+    seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False)
+             for s in range(ns)]
+    good = [(sc, c) for sc, _, c in seeds if c is not None and sc > 0]
+    if not good:
+        return result
+    w = np.array([g[0] for g in good])
+    cs = np.array([g[1] for g in good])
+    lv_centre = (_weighted_median(cs[:, 0], w), _weighted_median(cs[:, 1], w))
+    seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, lv_centre, sp, PASS2, True)
+             for s in range(ns)]
+
+    # LV per frame at the slice's threshold
+    max_dist, scale, area_ref = PASS2
+    picks, bright_all = {}, np.zeros((ns, nf, ny, nx), bool)
+    for s in range(ns):
+        _, thr, cen = seeds[s]
+        cen = lv_centre if cen is None else cen
+        for f in range(nf):
+            cands, lab = _components(corr[s, f], thr, motion[s], cen, sp, max_dist)
+            bright_all[s, f] = ndi.binary_opening(corr[s, f] > thr, structure=disk(1))
+            if cands:
+                picks[s, f] = (_best(cands, scale, area_ref)[0], lab)
+    if not picks:
+        return result
+    min_motion = 0.35 * float(np.median([c["mot"] for c, _ in picks.values()]))
+
     px = 0.5 * (dy + dx)
-    out = np.zeros(arr.shape, np.uint8)
-    lv_masks = np.zeros(arr.shape, bool)
+    out = np.zeros((ns, nf, ny, nx), np.uint8)
+    lv_masks = np.zeros((ns, nf, ny, nx), bool)
     rv_cands: dict[tuple[int, int], list[tuple[float, np.ndarray]]] = {}
     walls = np.full((ns, nf), np.nan)
-    bright_all = np.zeros(arr.shape, bool)
-    comps = {}
-    for s in range(ns):
-        thr = _blood_threshold(img[s], roi)
-        motion = img[s].std(axis=0) if nf > 1 else np.ones((ny, nx))
-        for f in range(nf):
-            bright = ndi.binary_opening(img[s, f] > thr, structure=disk(1))
-            bright_all[s, f] = bright
-            lab = cc_label(bright, connectivity=1)
-            comps[s, f] = (lab, regionprops(lab), motion)
-    # pass 1: LV candidates around the motion centre; pass 2: around each slice's LV centre
-    first, motions = {}, []
-    for (s, f), (lab, props, motion) in comps.items():
-        pick = _lv_component(lab, props, motion, (cy, cx), (dy, dx), 80.0, 25.0)
-        if pick is not None:
-            first[s, f] = next(p.centroid for p in props if p.label == pick[0])
-            motions.append(pick[1])
-    if not first:
-        return out
-    all_c = np.median(np.array(list(first.values())), axis=0)
-    min_motion = 0.35 * float(np.median(motions))
-    for (s, f), (lab, props, motion) in comps.items():
-        cs = [first[s, g] for g in range(nf) if (s, g) in first]
-        centre = np.median(np.array(cs), axis=0) if 2 * len(cs) >= nf else all_c
-        if np.hypot((centre[0] - all_c[0]) * dy, (centre[1] - all_c[1]) * dx) > 20.0:
-            centre = all_c
-        pick = _lv_component(lab, props, motion, centre, (dy, dx), 25.0, 10.0, min_motion)
-        if pick is None:
+    for (s, f), (c, lab) in picks.items():
+        if c["mot"] < min_motion:
             continue
-        lv_id = pick[0]
-        lv = convex_hull_image(ndi.binary_fill_holes(lab == lv_id))
+        lv = convex_hull_image(ndi.binary_fill_holes(lab == c["label"]))
         lv_masks[s, f] = lv
-        d_lv = ndi.distance_transform_edt(~lv, sampling=(dy, dx))
+        d_lv = ndi.distance_transform_edt(~lv, sampling=sp)
         cands = []
-        for p in props:
-            if p.label == lv_id or p.area * dy * dx < 30.0:
+        for p in regionprops(lab):
+            if p.label == c["label"] or p.area * dy * dx < 30.0:
                 continue
             comp = lab == p.label
             dmin = float(d_lv[comp].min())
-            if dmin <= 25.0:
+            if dmin <= RV_MAX_MM:
                 cands.append((dmin, comp))
         if cands:
-            walls[s, f] = float(np.clip(min(c[0] for c in cands) + 0.5 * px, 3.0, 25.0))
-            rv_cands[(s, f)] = cands
+            walls[s, f] = float(np.clip(min(d for d, _ in cands) + 0.5 * px, 3.0, RV_MAX_MM))
+            rv_cands[s, f] = cands
     for f in range(nf):
         have = np.flatnonzero(np.isfinite(walls[:, f]))
-        frame_wall = float(np.median(walls[have, f])) if have.size else default_wall_mm
+        t = float(np.median(walls[have, f])) if have.size else default_wall_mm
         for s in range(ns):
-            if not lv_masks[s, f].any():
-                continue
-            t = frame_wall
             lv = lv_masks[s, f]
-            d_lv = ndi.distance_transform_edt(~lv, sampling=(dy, dx))
+            if not lv.any():
+                continue
+            d_lv = ndi.distance_transform_edt(~lv, sampling=sp)
             rv = np.zeros((ny, nx), bool)
             for dmin, comp in rv_cands.get((s, f), []):
                 if dmin <= t + 3 * px:
@@ -230,7 +355,8 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
             out[s, f][myo] = MYO
             out[s, f][rv] = RV
             out[s, f][lv] = LV
-    return out
+    result[:, :, y0:y1, x0:x1] = out
+    return result
 
 
 @register("segmentation", "classical")
@@ -248,7 +374,7 @@ class ClassicalSegmenter:
     """
 
     name = "classical"
-    version = "1.0"
+    version = "2.0"
     stage = "segmentation"
 
     def __init__(self, roi_mm: float = 60.0, default_wall_mm: float = 8.0):
