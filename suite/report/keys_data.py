@@ -24,6 +24,11 @@ _ACQ_FIELDS = (("vendor", "vendor", ""), ("field_strength_t", "field strength", 
                ("extra.te_ms", "TE", "ms"), ("extra.flip_angle_deg", "flip angle", "deg"))
 
 
+def _manifest_row(item: str, value, *paths: str) -> dict:
+    """A table row ``{item, value}`` citing the manifest keys ``paths`` it was read from."""
+    return {"item": item, "value": value, "sources": {"manifest": list(paths)}}
+
+
 @evidence_key("run.provenance", "Software, hardware and version provenance")
 def _provenance(run: RunData) -> Evidence:
     m = run.manifest
@@ -31,14 +36,14 @@ def _provenance(run: RunData) -> Evidence:
         return unavailable("run.provenance", f"{run.run_dir}/manifest.json is missing; re-run "
                            "the protocol (the runner writes it at the end of a run)")
     suite = m.get("suite") or {}
-    rows = [{"item": "cmrsuite version", "value": suite.get("version"), "sources": {"manifest": ["suite.version"]}},
-            {"item": "git commit", "value": suite.get("commit"), "sources": {"manifest": ["suite.commit"]}},
-            {"item": "working tree modified", "value": suite.get("dirty"), "sources": {"manifest": ["suite.dirty"]}},
-            {"item": "python", "value": (m.get("python") or "").split()[0] or None, "sources": {"manifest": ["python"]}},
-            {"item": "platform", "value": m.get("platform"), "sources": {"manifest": ["platform"]}},
-            {"item": "executor", "value": json.dumps(m.get("executor")), "sources": {"manifest": ["executor"]}},
-            {"item": "run started (UTC)", "value": m.get("started"), "sources": {"manifest": ["started"]}},
-            {"item": "run finished (UTC)", "value": m.get("finished"), "sources": {"manifest": ["finished"]}}]
+    rows = [_manifest_row("cmrsuite version", suite.get("version"), "suite.version"),
+            _manifest_row("git commit", suite.get("commit"), "suite.commit"),
+            _manifest_row("working tree modified", suite.get("dirty"), "suite.dirty"),
+            _manifest_row("python", (m.get("python") or "").split()[0] or None, "python"),
+            _manifest_row("platform", m.get("platform"), "platform"),
+            _manifest_row("executor", json.dumps(m.get("executor")), "executor"),
+            _manifest_row("run started (UTC)", m.get("started"), "started"),
+            _manifest_row("run finished (UTC)", m.get("finished"), "finished")]
     pk = [{"package": k, "version": v if v is not None else "not installed",
            "sources": {"manifest": [f"packages.{k}"]}} for k, v in sorted((m.get("packages") or {}).items())]
     w = [{"file": k, "sha256": v.get("sha256"), "matches_record": v.get("matches_record"),
@@ -65,13 +70,13 @@ def _protocol(run: RunData) -> Evidence:
         return unavailable("run.protocol", f"{run.run_dir}: neither manifest.json nor protocol.json "
                            "holds the protocol; re-run it")
     proto = run.manifest.get("protocol") or {}
-    rows = [{"item": "name", "value": p.get("name"), "sources": {"manifest": ["protocol.name"]}},
-            {"item": "file", "value": proto.get("source"), "sources": {"manifest": ["protocol.source"]}},
-            {"item": "SHA-256 (canonical JSON)", "value": proto.get("sha256") or run.info.get("protocol_sha256"),
-             "sources": {"manifest": ["protocol.sha256"]}},
-            {"item": "seed", "value": p.get("seed", 0), "sources": {"manifest": ["protocol.content.seed"]}},
-            {"item": "failure tolerance", "value": p.get("failure_tolerance", 0.0),
-             "sources": {"manifest": ["protocol.content.failure_tolerance"]}}]
+    rows = [_manifest_row("name", p.get("name"), "protocol.name"),
+            _manifest_row("file", proto.get("source"), "protocol.source"),
+            _manifest_row("SHA-256 (canonical JSON)",
+                          proto.get("sha256") or run.info.get("protocol_sha256"), "protocol.sha256"),
+            _manifest_row("seed", p.get("seed", 0), "protocol.content.seed"),
+            _manifest_row("failure tolerance", p.get("failure_tolerance", 0.0),
+                          "protocol.content.failure_tolerance")]
     conds = [{"name": c.get("name"), "type": c.get("type"),
               "settings": ", ".join(f"{k}={v}" for k, v in sorted(c.items()) if k not in ("name", "type")),
               "sources": {"manifest": [f"protocol.content.conditions[{i}]"]}}
@@ -128,11 +133,18 @@ def _statistics(run: RunData) -> Evidence:
     b = run.bootstrap
     pk = (run.manifest.get("packages") or {})
     rows = [
-        {"item": "point estimate", "value": "mean over subjects of each subject's mean (patient-level; clustered data)", "sources": {"manifest": ["protocol.content.analyses"]}},
-        {"item": "confidence interval", "value": f"percentile bootstrap over subjects, {b['n_resamples']} resamples, seed {b['seed']}, level {1 - b['alpha']:.4g}", "sources": {"manifest": ["protocol.content.analyses.bootstrap", "protocol.content.seed"]}},
-        {"item": "agreement", "value": "Bland-Altman (difference = test - reference, SD ddof 1, 1.96 x SD limits, approximate CIs); Lin's CCC; ICC(2,1)", "sources": {"manifest": ["protocol.content.analyses.agreement"]}},
-        {"item": "excluded values", "value": "undefined values (e.g. empty masks under the chosen policy) are counted, never averaged in", "sources": {"manifest": ["protocol.content.metrics"]}},
-        {"item": "statistics software", "value": f"cmrsuite {(run.manifest.get('suite') or {}).get('version')}, numpy {pk.get('numpy')}, scipy {pk.get('scipy')}, statsmodels {pk.get('statsmodels')}, pandas {pk.get('pandas')}", "sources": {"manifest": ["packages"]}},
+        _manifest_row("point estimate", "mean over subjects of each subject's mean (patient-level; "
+                      "clustered data)", "protocol.content.analyses"),
+        _manifest_row("confidence interval", f"percentile bootstrap over subjects, {b['n_resamples']} "
+                      f"resamples, seed {b['seed']}, level {1 - b['alpha']:.4g}",
+                      "protocol.content.analyses.bootstrap", "protocol.content.seed"),
+        _manifest_row("agreement", "Bland-Altman (difference = test - reference, SD ddof 1, 1.96 x SD "
+                      "limits, approximate CIs); Lin's CCC; ICC(2,1)", "protocol.content.analyses.agreement"),
+        _manifest_row("excluded values", "undefined values (e.g. empty masks under the chosen policy) "
+                      "are counted, never averaged in", "protocol.content.metrics"),
+        _manifest_row("statistics software", f"cmrsuite {(run.manifest.get('suite') or {}).get('version')}, "
+                      f"numpy {pk.get('numpy')}, scipy {pk.get('scipy')}, statsmodels "
+                      f"{pk.get('statsmodels')}, pandas {pk.get('pandas')}", "packages"),
     ]
     return Evidence(
         key="run.statistics", title="Statistical methods and settings", status="measured",
