@@ -26,7 +26,9 @@ Schema (``protocols/quick.yaml`` is the worked example)::
         max_cases: int                #   optional cap (first N in sorted order)
     conditions:                       # list; default: one "fully-sampled" condition
       - name: str
-        type: fully-sampled | undersample | noise
+        type: fully-sampled | as-acquired | undersample | noise
+                                      #   as-acquired: the data as read (e.g. CMRxRecon's own
+                                      #   undersampled files), every recon method runs on it
         pattern: equispaced | variable-density | kt-interleaved | kt-gaussian   # undersample
         acceleration: number          # undersample
         acs_lines: int                # undersample (default 24)
@@ -72,7 +74,7 @@ from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
 
-CONDITION_TYPES = ("fully-sampled", "undersample", "noise")
+CONDITION_TYPES = ("fully-sampled", "as-acquired", "undersample", "noise")
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
              "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version",
              "robustness", "sponsor", "gate"}

@@ -424,3 +424,53 @@ def test_prepare_for_ranking_matches_run4ranking(tmp_path):
                                   even[:, :3, 3:9, 4:8])
     p = write_cmrxrecon_submission(tmp_path / "r.mat", prepare_for_ranking(img, 2024), year=2024)
     assert h5py.File(p, "r")["img4ranking"].shape == (3, 2, 7, 6)
+
+
+# ====================================================================== FullSample pairing
+def _rss_numpy(k):
+    """RSS over coils of the centred orthonormal inverse FFT, written with numpy only."""
+    img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"),
+                          axes=(-2, -1))
+    return np.sqrt((np.abs(img) ** 2).sum(axis=2))
+
+
+def _pair_2023(root):
+    """AccFactor04 (undersampled, lines LINES) and FullSample of the same subject."""
+    base = root / "MultiCoil" / "Cine" / "TrainingSet"
+    k = kspace_h5(NT, NZ, NC, NY, NX)
+    write_plain_v73(base / "FullSample" / "P001" / "cine_sax.mat", {"kspace_full": (k, "single")})
+    kus = k.copy()
+    drop = [y for y in range(NY) if y not in LINES]
+    kus[:, :, :, drop, :] = np.zeros((), kus.dtype)
+    p = write_plain_v73(base / "AccFactor04" / "P001" / "cine_sax.mat",
+                        {"kspace_sub04": (kus, "single")})
+    m = np.zeros((NY, NX))
+    m[LINES, :] = 1
+    write_plain_v73(p.with_name("cine_sax_mask.mat"), {"mask04": (m, "double")})
+    return p, base / "FullSample" / "P001" / "cine_sax.mat"
+
+
+def test_undersampled_file_is_paired_with_its_fullsample_reference(tmp_path):
+    p, full = _pair_2023(tmp_path)
+    case = read_cmrxrecon(p)
+    expected = _rss_numpy(expected_case_kspace(NZ, NT, NC, NY, NX).astype(np.complex128))
+    assert case.reference.shape == (NZ, NT, NY, NX) and case.reference.dtype == np.float32
+    np.testing.assert_allclose(case.reference, expected, rtol=1e-5, atol=1e-3)
+    assert case.meta.extra["reference_file"] == str(full)
+    # the k-space is still the undersampled one, with its mask
+    assert np.flatnonzero(case.mask[0, 0, 0, :, 0]).tolist() == LINES
+    assert not np.any(case.kspace[:, :, :, [y for y in range(NY) if y not in LINES]])
+    # a lazy read of one slice pairs the same slice
+    one = open_cmrxrecon(p).read([1])
+    np.testing.assert_allclose(one.reference[0], expected[1], rtol=1e-5, atol=1e-3)
+    # opting out, and the fully sampled file itself, have no reference
+    assert read_cmrxrecon(p, fullsample=False).reference is None
+    assert read_cmrxrecon(full).reference is None
+
+
+def test_fullsample_pair_of_another_shape_is_refused(tmp_path):
+    p, full = _pair_2023(tmp_path)
+    write_plain_v73(full, {"kspace_full": (kspace_h5(NT + 1, NZ, NC, NY, NX), "single")})
+    err = _raises(LayoutError, lambda: read_cmrxrecon(p), p)
+    assert "fully sampled pair" in str(err) and "fullsample=False" in str(err)
+    _raises(LayoutError, lambda: read_cmrxrecon(p, fullsample=tmp_path / "nope.mat"), p)

@@ -248,6 +248,7 @@ class CmrxReconSource:
     shape: tuple[int, int, int, int, int]
     mask: np.ndarray = field(repr=False)
     meta: CaseMeta = field(repr=False)
+    fullsample: Path | None = None
 
     @property
     def n_slices(self) -> int:
@@ -265,7 +266,10 @@ class CmrxReconSource:
         -------
         Case
             ``kspace`` complex64 ``(slice, frame, coil, ky, kx)``, ``mask`` bool
-            ``(1, 1|frame, 1, ky, kx|1)``, ``meta``.
+            ``(1, 1|frame, 1, ky, kx|1)``, ``meta``; for undersampled data paired with its
+            ``FullSample`` file (:attr:`fullsample`), ``reference`` float32
+            ``(slice, frame, y, x)``: the root-sum-of-squares of the fully sampled coil images
+            (the challenges' own reference), and ``meta.extra["reference_file"]``.
 
         Raises
         ------
@@ -298,11 +302,45 @@ class CmrxReconSource:
         meta.source_sha256 = sha256_file(self.path)
         if slices is not None:
             meta.extra["slice_indices"] = sel
+        reference = None
+        if self.fullsample is not None:
+            reference = self._paired_reference(sel)
+            meta.extra["reference_file"] = str(self.fullsample)
         try:
-            return Case(kspace=out, mask=self.mask, meta=meta)
+            return Case(kspace=out, mask=self.mask, reference=reference, meta=meta)
         except ValueError as exc:
             raise LayoutError(self.path, f"the assembled Case is invalid ({exc})",
                               "report this file to the cmrsuite maintainers") from None
+
+    def _paired_reference(self, sel: list[int]) -> np.ndarray:
+        """RSS magnitude ``(slice, frame, y, x)`` of the paired fully sampled file's slices."""
+        from suite.mr import ifft2c, rss
+
+        full = open_cmrxrecon(self.fullsample, year=self.year, fullsample=False)
+        if full.shape != self.shape:
+            raise LayoutError(self.path, f"its fully sampled pair {self.fullsample} has "
+                              f"(slice, frame, coil, ky, kx) = {full.shape}, this file "
+                              f"{self.shape}", "pair the files of the same subject and series, "
+                              "or pass fullsample=False to read the undersampled data alone")
+        kspace = full.read(sel).kspace
+        return np.asarray(rss(ifft2c(kspace), dim=2), np.float32)
+
+
+def _fullsample_path(p: Path, year: int, names: _Names) -> Path | None:
+    """The ``FullSample`` file of an undersampled file in the challenge layout, if present.
+
+    2023: ``.../AccFactorNN/Pxxx/<series>.mat`` → ``.../FullSample/Pxxx/<series>.mat``;
+    2024/2025: ``.../UnderSample_TaskN/Pxxx/<series>_kus_<Pattern><R>.mat`` →
+    ``.../FullSample/Pxxx/<series>.mat``. None when the layout does not say or the file is
+    absent (validation and test sets ship without it).
+    """
+    parts = list(p.parent.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if re.match(r"^AccFactor\d+$", parts[i]) or parts[i].startswith("UnderSample_"):
+            parts[i] = "FullSample"
+            cand = Path(*parts) / f"{names.series}.mat"
+            return cand if cand.is_file() else None
+    return None
 
 
 def _block_to_case(block: np.ndarray, single_coil: bool) -> np.ndarray:
@@ -321,7 +359,8 @@ def _block_to_case(block: np.ndarray, single_coil: bool) -> np.ndarray:
 def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
                    dataset: str | None = None, variable: str | None = None,
                    mask: str | os.PathLike | None = None,
-                   timings_csv: str | os.PathLike | None = None) -> CmrxReconSource:
+                   timings_csv: str | os.PathLike | None = None,
+                   fullsample: str | os.PathLike | bool | None = None) -> CmrxReconSource:
     """Open a CMRxRecon k-space ``.mat`` file: check header, variable, dims, mask, timings.
 
     Parameters
@@ -339,6 +378,12 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
         Mask file to use instead of the one the layout implies.
     timings_csv : path-like, optional
         Timing CSV for mapping series instead of ``<series>.csv`` beside the file.
+    fullsample : path-like or bool, optional
+        For undersampled data: the fully sampled file of the same subject and series, whose
+        RSS image becomes the Case's ``reference`` (so reconstructions of the challenge's own
+        undersampled data can be scored). Default (None): found from the challenge layout
+        (``AccFactorNN`` or ``UnderSample_TaskN`` → ``FullSample``) when it exists; False: not
+        paired; a path: that file (must exist). Ignored for fully sampled files.
 
     Returns
     -------
@@ -383,7 +428,16 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
     timings, tsource = _load_timings(p, names.series, shape,
                                      Path(timings_csv) if timings_csv is not None else None)
     meta = _meta(p, year, var, names, single, undersampled, mask_file, tsource, timings)
-    return CmrxReconSource(p, year, var, single, shape, case_mask, meta)
+    pair = None
+    if undersampled and fullsample is not False:
+        if fullsample is None or fullsample is True:
+            pair = _fullsample_path(p, year, names)
+        else:
+            pair = Path(fullsample)
+            if not pair.is_file():
+                raise LayoutError(p, f"fullsample={str(pair)!r} does not exist",
+                                  "pass the FullSample file of this subject and series")
+    return CmrxReconSource(p, year, var, single, shape, case_mask, meta, pair)
 
 
 def read_cmrxrecon(path: str | os.PathLike, **options: Any) -> Case:

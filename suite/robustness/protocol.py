@@ -121,7 +121,7 @@ def validate_robustness(v, raw: dict) -> None:
             if not recon_labels:
                 raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
             names(rec, "methods", recon_labels, key, "recon methods")
-            conds_of_type(rec, key, ("undersample", "noise"))
+            conds_of_type(rec, key, ("as-acquired", "undersample", "noise"))
             names(rec, "domains", list(RECON_DOMAINS), key, "attack domains")
             numbers(rec, "budgets", key, required=True, maximum=1.0)
             v.integer(rec, "steps", minimum=1, prefix=key)
@@ -138,7 +138,7 @@ def validate_robustness(v, raw: dict) -> None:
             if not seg_labels:
                 raise ProtocolError(v.source, key, "needs methods under `methods.segmentation`")
             names(seg, "methods", seg_labels, key, "segmentation methods")
-            conds_of_type(seg, key, ("fully-sampled", "undersample", "noise"))
+            conds_of_type(seg, key, ("fully-sampled", "as-acquired", "undersample", "noise"))
             names(seg, "attacks", list(SEG_ATTACKS), key, "attacks")
             attacks = seg.get("attacks") or ["fgsm", "pgd"]
             numbers(seg, "budgets", key, required=any(a in ("fgsm", "pgd") for a in attacks),

@@ -81,12 +81,17 @@ def apply_condition(case, condition: dict, rng: np.random.Generator):
     sigma). ``undersample``: the mask of the named pattern is intersected with the acquired
     mask and applied to k-space, after the optional noise (same rule: an undersample condition
     with ``relative_sigma`` is an SNR shift at that acceleration). ``fully-sampled``: the case
-    unchanged. The mask is drawn from ``rng`` first and the noise after it, so adding noise to
+    unchanged; ``as-acquired``: the case unchanged (its own mask, e.g. a challenge's
+    undersampled file), with its effective acceleration. The mask is drawn from ``rng`` first and the noise after it, so adding noise to
     a condition does not change its mask for a given condition name.
     """
     kind = condition["type"]
     info: dict = {}
     if kind == "fully-sampled" or case.kspace is None:
+        return case, info
+    if kind == "as-acquired":
+        sampled = int(np.broadcast_to(case.mask, case.kspace.shape).sum())
+        info["effective_acceleration"] = float(case.kspace.size / max(sampled, 1))
         return case, info
     if kind not in ("undersample", "noise"):
         raise ValueError(f"apply_condition: unknown condition type {kind!r}")
@@ -115,13 +120,17 @@ def apply_condition(case, condition: dict, rng: np.random.Generator):
 
 
 def reference_magnitude(case) -> np.ndarray | None:
-    """RSS of the fully sampled k-space (None when the case is not fully sampled)."""
+    """The magnitude reconstructions are scored against, ``(slice, frame, y, x)`` float64.
+
+    The RSS of the k-space when it is fully sampled; otherwise (and for image-only cases) the
+    magnitude of ``case.reference`` when the reader supplied one (e.g. a CMRxRecon
+    undersampled file paired with its ``FullSample`` file); else None (no reference: no image
+    metrics).
+    """
     from suite.mr import ifft2c, rss
 
-    if case.kspace is None:
+    if case.kspace is None or not np.broadcast_to(case.mask, case.kspace.shape).all():
         return None if case.reference is None else np.abs(case.reference).astype(np.float64)
-    if not np.broadcast_to(case.mask, case.kspace.shape).all():
-        return None
     return np.asarray(rss(ifft2c(case.kspace), dim=2), dtype=np.float64)
 
 

@@ -128,7 +128,7 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     for ref in case_refs:
         first = True  # the first recon job of a case audits it (suite.data.audit)
         for cond in protocol.conditions:
-            if ref.has_kspace:
+            if ref.has_kspace:  # as-acquired, undersample, noise: every recon method
                 recons = ([{"name": REFERENCE_RECON, "params": {}}]
                           if cond["type"] == "fully-sampled" else recon_methods)
             else:
@@ -170,7 +170,7 @@ def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
         sec = adv["recon"]
         seg_name = sec.get("segmentation", method_label(seg_methods[0]) if seg_methods else None)
         seg_entry = next((m for m in seg_methods if method_label(m) == seg_name), None)
-        for cond in conds(sec, ("undersample", "noise")):
+        for cond in conds(sec, ("as-acquired", "undersample", "noise")):
             for rec in pick(recon_methods, sec.get("methods")):
                 for domain in sec.get("domains") or ["kspace"]:
                     experiments.append((cond, rec, seg_entry, {
@@ -202,7 +202,7 @@ def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
                 jobs.append(JobSpec("robustness", ref, cond, rec, seg, exp))
         if adv.get("segmentation"):
             sec = adv["segmentation"]
-            attack_conds = conds(sec, ("fully-sampled", "undersample", "noise")) \
+            attack_conds = conds(sec, ("fully-sampled", "as-acquired", "undersample", "noise")) \
                 if sec.get("conditions") else [c for c in conditions if c["type"] == "fully-sampled"]
             for cond in attack_conds:
                 if not ref.has_kspace and cond["type"] != "fully-sampled":
