@@ -400,3 +400,277 @@ def test_dataset_card(monkeypatch, tmp_path):
     assert case.meta.dataset == "dicom-cine"
     for key in card.strata:
         assert getattr(case.meta, key) is not None
+
+
+# ---------------------------------------------------------------------- enhanced (multi-frame)
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+
+
+def _item(**kw):
+    ds = pydicom.Dataset()
+    for k, v in kw.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def _geometry(s, f, rot=None):
+    """Position, orientation and trigger time of (slice s, frame f) exactly as ``_series``."""
+    rot = _rotation() if rot is None else rot
+    r, c, n = rot[:, 0], rot[:, 1], rot[:, 2]
+    centre = np.array([12.0, -30.0, 55.0])
+    ipp = centre + s * SPACING * n - (NY // 2) * DY * c - (NX // 2) * DX * r
+    return ([f"{v:.6f}" for v in ipp], [f"{v:.8f}" for v in list(r) + list(c)],
+            f * DT + 0.5 * s)
+
+
+def _enhanced(path, vol, frames, *, series_uid, study_uid, per_frame_rescale=None,
+              timing="trigger", colour=False, drop_macro=None, iop_override=None):
+    """Write one Enhanced MR file holding ``frames`` = [(slice, frame), ...] of ``vol``.
+
+    Shared groups: Pixel Measures, Plane Orientation, Pixel Value Transformation (unless
+    ``per_frame_rescale`` = [(slope, intercept), ...] puts it per frame). Per frame: Plane
+    Position, Frame Content and (``timing="trigger"``) Cardiac Synchronization; with
+    ``timing="temporal"`` only TemporalPositionIndex, with ``"dimension"`` only
+    DimensionIndexValues = [stack position, temporal index] under a Dimension Index Sequence,
+    with ``"none"`` no timing at all.
+    ``drop_macro`` = (frame index, keyword) removes one macro of one frame.
+    """
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ENHANCED_MR
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = ENHANCED_MR, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientName, ds.PatientID = "MR", "Doe^Jane", "P001"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds.SeriesNumber, ds.SeriesDescription, ds.ProtocolName = 7, "cine_sax", "tfi_cine_sax"
+    ds.Manufacturer, ds.InstitutionName = "SIEMENS", "Site A"
+    ds.MagneticFieldStrength, ds.PulseSequenceName, ds.HeartRate = 1.5, "*tfi2d1_12", 62
+    ds.InstanceNumber = 1
+    iop = _geometry(0, 0)[1]
+    shared = _item(PixelMeasuresSequence=[_item(PixelSpacing=[DY, DX],
+                                                SliceThickness=THICKNESS)],
+                   PlaneOrientationSequence=[_item(ImageOrientationPatient=iop)])
+    if per_frame_rescale is None:
+        shared.PixelValueTransformationSequence = [_item(
+            RescaleSlope=SLOPE, RescaleIntercept=INTERCEPT, RescaleType="US")]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    if timing == "dimension":
+        ds.DimensionIndexSequence = [
+            _item(DimensionIndexPointer=0x00209057, FunctionalGroupPointer=0x00209111),
+            _item(DimensionIndexPointer=0x00209128, FunctionalGroupPointer=0x00209111)]
+    per = []
+    for k, (s, f) in enumerate(frames):
+        ipp, _, trigger = _geometry(s, f)
+        fc = _item(StackID="1", InStackPositionNumber=s + 1)
+        if timing == "dimension":
+            fc.DimensionIndexValues = [s + 1, f + 1]
+        elif timing != "none":
+            fc.TemporalPositionIndex = f + 1
+        item = _item(PlanePositionSequence=[_item(ImagePositionPatient=ipp)],
+                     FrameContentSequence=[fc])
+        if timing == "trigger":
+            item.CardiacSynchronizationSequence = [_item(
+                NominalCardiacTriggerDelayTime=round(trigger, 3))]
+        if per_frame_rescale is not None:
+            slope, intercept = per_frame_rescale[k]
+            item.PixelValueTransformationSequence = [_item(
+                RescaleSlope=slope, RescaleIntercept=intercept, RescaleType="US")]
+        if iop_override is not None and k == iop_override[0]:
+            item.PlaneOrientationSequence = [_item(ImageOrientationPatient=iop_override[1])]
+        if drop_macro is not None and k == drop_macro[0]:
+            delattr(item, drop_macro[1])
+        per.append(item)
+    ds.PerFrameFunctionalGroupsSequence = per
+    ds.NumberOfFrames = len(frames)
+    ds.Rows, ds.Columns = vol.shape[2:]
+    stack = np.stack([vol[s, f] for s, f in frames]).astype("<u2")
+    if colour:
+        ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+        ds.PixelData = np.repeat(stack[..., None], 3, -1).astype(np.uint8).tobytes()
+    else:
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.PixelData = stack.tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+def _shuffled(ns=NS, nf=NF, seed=3, slices=None):
+    rng = np.random.default_rng(seed)
+    jobs = [(s, f) for s in (range(ns) if slices is None else slices) for f in range(nf)]
+    return [jobs[j] for j in rng.permutation(len(jobs))]
+
+
+@pytest.mark.parametrize("layout", ["one_file", "file_per_slice"])
+def test_enhanced_equals_classic(tmp_path, layout):
+    """Enhanced MR files (frames shuffled) give the classic series' Case, value for value."""
+    vol = _volume(4)
+    _series(tmp_path / "classic", vol)
+    classic = read_dicom_series(tmp_path / "classic")
+    study, uid = generate_uid(), generate_uid()
+    (tmp_path / "enh").mkdir()
+    if layout == "one_file":
+        files = [_enhanced(tmp_path / "enh" / "cine.dcm", vol, _shuffled(),
+                           series_uid=uid, study_uid=study)]
+    else:
+        files = [_enhanced(tmp_path / "enh" / f"slice{s}", vol, _shuffled(slices=[s], seed=s),
+                           series_uid=uid, study_uid=study) for s in (2, 0, 3, 1)]
+    case = read_dicom_series(tmp_path / "enh")
+    np.testing.assert_array_equal(case.reference, classic.reference)
+    a, b = case.meta, classic.meta
+    for key in ("pixel_spacing_mm", "slice_thickness_mm", "temporal_resolution_ms", "vendor",
+                "field_strength_t", "site", "sequence", "heart_rate_bpm", "subject",
+                "strata", "audit_flags", "series"):
+        assert getattr(a, key) == getattr(b, key), key
+    assert a.slice_spacing_mm == pytest.approx(b.slice_spacing_mm, abs=1e-5)
+    np.testing.assert_allclose(a.extra["trigger_times_ms"], b.extra["trigger_times_ms"])
+    np.testing.assert_allclose(a.extra["slice_positions_mm"], b.extra["slice_positions_mm"],
+                               atol=1e-5)
+    assert a.extra["frame_order"] == "trigger_time" and a.extra["multi_frame"] is True
+    assert a.extra["n_files"] == len(files) and b.extra["multi_frame"] is False
+    assert a.extra["sop_class_uids"] == [ENHANCED_MR]
+    assert set(a.extra["source_files_sha256"]) == {f.name for f in files}
+    src = open_dicom_series(tmp_path / "enh")
+    np.testing.assert_array_equal(src.read_slice(1), classic.reference[1])
+    [loaded] = list(load(tmp_path / "enh"))                      # loader path: one unit
+    np.testing.assert_array_equal(loaded.reference, classic.reference)
+    out = inspect(tmp_path / "enh")
+    assert out["dims"] == [NS, NF, NY, NX] and out["n_files"] == len(files)
+
+
+def test_enhanced_per_frame_rescale(tmp_path):
+    vol = _volume(5)[:2]
+    frames = _shuffled(ns=2)
+    rs = [(0.25 + 0.5 * k, -10.0 * k) for k in range(len(frames))]
+    _enhanced(tmp_path / "e.dcm", vol, frames, series_uid="1.2.3.4", study_uid="1.2.3",
+              per_frame_rescale=rs)
+    case = read_dicom_series(tmp_path / "e.dcm")
+    expected = np.zeros(vol.shape, np.float32)
+    for (s, f), (slope, intercept) in zip(frames, rs):
+        expected[s, f] = (vol[s, f].astype(np.float64) * slope + intercept).astype(np.float32)
+    np.testing.assert_array_equal(case.reference, expected)
+
+
+@pytest.mark.parametrize("timing", ["temporal", "dimension"])
+def test_enhanced_frame_order_without_trigger_times(tmp_path, timing):
+    vol = _volume(6)[:2]
+    _enhanced(tmp_path / "e.dcm", vol, _shuffled(ns=2), series_uid="1.2.3.4",
+              study_uid="1.2.3", timing=timing)
+    case = read_dicom_series(tmp_path / "e.dcm")
+    np.testing.assert_array_equal(case.reference, vol * SLOPE + INTERCEPT)
+    assert case.meta.temporal_resolution_ms is None
+    assert case.meta.audit_flags["frame_order"].startswith("temporal_position_index")
+
+
+def test_enhanced_without_timing(tmp_path):
+    """One frame per slice location needs no frame key; several do, and the error says so."""
+    vol = _volume(9)[:, :1]
+    (tmp_path / "a").mkdir()
+    _enhanced(tmp_path / "a" / "static.dcm", vol, _shuffled(nf=1), series_uid="1.2",
+              study_uid="1.3", timing="none")
+    case = read_dicom_series(tmp_path / "a")
+    np.testing.assert_array_equal(case.reference, vol * SLOPE + INTERCEPT)
+    _enhanced_error(tmp_path / "b", ["neither NominalCardiacTriggerDelayTime",
+                                     "TemporalPositionIndex (0020,9128)"], timing="none")
+
+
+def _enhanced_error(tmp_path, needles, exc_type=LayoutError, **kw):
+    vol = _volume(7)[:2]
+    frames = kw.pop("frames", None) or _shuffled(ns=2)
+    tmp_path.mkdir(exist_ok=True)
+    f = _enhanced(tmp_path / "bad.dcm", vol, frames, series_uid="1.2.3.4",
+                  study_uid="1.2.3", **kw)
+    err = _raises(exc_type, lambda: read_dicom_series(tmp_path), "bad.dcm", *needles)
+    assert err.path == f, err.path
+    return err
+
+
+def test_enhanced_missing_functional_group(tmp_path):
+    err = _enhanced_error(tmp_path, ["frame 3 of", "Plane Position (Patient)", "(0020,9113)",
+                                     "SharedFunctionalGroupsSequence"],
+                          drop_macro=(2, "PlanePositionSequence"))
+    assert "C.7.6.16" in err.hint
+
+
+def test_enhanced_without_any_functional_groups(tmp_path):
+    f = _enhanced(tmp_path / "bad.dcm", _volume()[:1], _shuffled(ns=1), series_uid="1.2",
+                  study_uid="1.3")
+    ds = pydicom.dcmread(f)
+    del ds.PerFrameFunctionalGroupsSequence, ds.SharedFunctionalGroupsSequence
+    ds.save_as(f)
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path), "bad.dcm",
+                  f"NumberOfFrames = {NF}", "without Multi-frame Functional Groups")
+    assert err.path == f
+
+
+def test_enhanced_per_frame_count_mismatch(tmp_path):
+    f = _enhanced(tmp_path / "bad.dcm", _volume()[:2], _shuffled(ns=2), series_uid="1.2",
+                  study_uid="1.3")
+    ds = pydicom.dcmread(f)
+    del ds.PerFrameFunctionalGroupsSequence[-1]
+    ds.save_as(f)
+    err = _raises(LayoutError, lambda: read_dicom_series(tmp_path), "bad.dcm",
+                  "PerFrameFunctionalGroupsSequence", f"holds {2 * NF - 1} item(s)",
+                  f"NumberOfFrames (0028,0008) is {2 * NF}")
+    assert err.path == f
+
+
+def test_enhanced_inconsistent_frames_per_slice(tmp_path):
+    frames = [j for j in _shuffled(ns=2) if j != (1, 3)]
+    err = _enhanced_error(tmp_path, ["different numbers of frames", "slice(s) [1]"],
+                          frames=frames)
+    assert f"{NF - 1} at slice(s) [1]" in err.reason
+
+
+def test_enhanced_mixed_orientations(tmp_path):
+    err = _enhanced_error(tmp_path, ["different orientations", "bad.dcm frame 4",
+                                     "[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]"],
+                          iop_override=(3, [1, 0, 0, 0, 1, 0]))
+    assert "export each view" in err.hint
+    # group_by="stack" never splits a file: the same refusal, not two half stacks
+    _raises(LayoutError, lambda: read_dicom_series(tmp_path, group_by="stack"),
+            "bad.dcm frame 4", "different orientations")
+
+
+def test_enhanced_one_series_per_slice_as_stack(tmp_path):
+    vol, study = _volume(8), generate_uid()
+    for s in range(NS):
+        _enhanced(tmp_path / f"sl{s}.dcm", vol, _shuffled(slices=[s], seed=s),
+                  series_uid=generate_uid(), study_uid=study)
+    assert len(list(load(tmp_path))) == NS                     # series: one Case per file
+    [case] = list(load(tmp_path, group_by="stack"))
+    np.testing.assert_array_equal(case.reference, vol * SLOPE + INTERCEPT)
+    assert case.meta.extra["n_files"] == NS
+
+
+def test_enhanced_colour(tmp_path):
+    _enhanced_error(tmp_path, ["SamplesPerPixel is 3", "colour"], colour=True)
+
+
+def test_pydicom_enhanced_mr_testdata():
+    """pydicom's enhanced MR test file, if installed (the pydicom-data package; not shipped).
+
+    ``emri_small.dcm`` (pydicom-data 1.0) is an anonymised Enhanced MR object whose functional
+    groups were removed: the reader must refuse it, naming the file. A copy that keeps them
+    must give NumberOfFrames images of Rows x Columns with its Pixel Measures spacing.
+    """
+    path = get_testdata_file("emri_small.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom's emri_small.dcm is not installed here (pydicom-data package)")
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    n = int(ds.NumberOfFrames)
+    if "SharedFunctionalGroupsSequence" not in ds and \
+            "PerFrameFunctionalGroupsSequence" not in ds:
+        _raises(LayoutError, lambda: read_dicom_series(path), "emri_small.dcm",
+                f"NumberOfFrames = {n}", "without Multi-frame Functional Groups")
+        return
+    groups = [ds.get("SharedFunctionalGroupsSequence", [None])[0],
+              ds.PerFrameFunctionalGroupsSequence[0]]
+    pm = next(g.PixelMeasuresSequence[0] for g in groups
+              if g is not None and "PixelMeasuresSequence" in g)
+    case = read_dicom_series(path)
+    ns, nf = case.reference.shape[:2]
+    assert ns * nf == n and case.reference.shape[2:] == (ds.Rows, ds.Columns)
+    assert case.meta.pixel_spacing_mm == tuple(float(v) for v in pm.PixelSpacing)

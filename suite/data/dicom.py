@@ -13,6 +13,11 @@ Rules (details in :mod:`suite.data.dicom_series` and docs/dicom.md):
   they parse), whatever their names. A folder is searched recursively; files that are not
   DICOM are ignored unless their name ends in ``.dcm``/``.dicom``/``.ima`` (then they are a
   :class:`~suite.data.errors.CorruptFileError`). DICOMDIR index files are skipped.
+* Multi-frame files (Enhanced MR Image Storage and other MR objects with Multi-frame
+  Functional Groups, PS3.3 C.7.6.16 / C.8.13) are split into frames when headers are read
+  (:mod:`suite.data.dicom_enhanced`); every frame then counts as one image, so a series of
+  enhanced files (one per series, one per slice location, or mixed with classic files) gives
+  the same Case as the classic export of the same images.
 * ``group_by="series"`` (default): one Case per Series Instance UID. ``group_by="stack"``:
   one Case per (Study Instance UID, Protocol Name or Series Description, orientation), for
   stacks exported as one series per slice location.
@@ -33,8 +38,9 @@ Rules (details in :mod:`suite.data.dicom_series` and docs/dicom.md):
 References
 ----------
 DICOM PS3.3 C.7.6.2 Image Plane Module (Image Position/Orientation (Patient), Pixel Spacing,
-Slice Thickness); PS3.3 C.8.3.1 MR Image Module (Trigger Time, Scanning Sequence); PS3.10 §7.1
-(preamble and ``DICM`` prefix).
+Slice Thickness); PS3.3 C.8.3.1 MR Image Module (Trigger Time, Scanning Sequence); PS3.3
+C.7.6.16 Multi-frame Functional Groups Module and C.8.13 Enhanced MR (per-frame geometry,
+Nominal Cardiac Trigger Delay Time, rescale); PS3.10 §7.1 (preamble and ``DICM`` prefix).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from suite.data.dicom_io import (
     DICOMDIR_SOP_CLASS,
     DicomHeader,
     is_dicom,
-    read_header,
+    read_headers,
 )
 from suite.data.dicom_series import (
     GROUP_BY,
@@ -115,13 +121,13 @@ def _scan(files: Iterable[Path], group_by: str
         if f.name.upper() == "DICOMDIR":
             continue
         try:
-            h = read_header(f)
+            hs = read_headers(f)
         except CaseReadError as exc:
             failures.append(exc)
             continue
-        if h.sop_class_uid == DICOMDIR_SOP_CLASS:
+        if hs[0].sop_class_uid == DICOMDIR_SOP_CLASS:
             continue
-        headers.append(h)
+        headers.extend(hs)
     groups, errors = group_headers(headers, group_by)
     return groups, failures + errors
 
@@ -214,7 +220,8 @@ def read_dicom_series(folder_or_files, *, series_uid: str | None = None,
     -------
     Case
         ``reference`` float32 ``(slice, frame, y, x)``: rescaled values, slices ascending
-        along ``cross(row, column)``, frames by ascending Trigger Time; ``meta`` as in the
+        along ``cross(row, column)``, frames by ascending Trigger Time (Nominal Cardiac
+        Trigger Delay Time for frames of enhanced files); ``meta`` as in the
         module docstring, with ``audit_flags`` for irregular spacing, gaps, frame-order
         fallback, varying slice thickness.
 
@@ -226,7 +233,10 @@ def read_dicom_series(folder_or_files, *, series_uid: str | None = None,
         No DICOM files; several series without ``series_uid``; unknown ``series_uid``;
         non-MR modality; missing ImagePositionPatient/ImageOrientationPatient/PixelSpacing
         (tag and file named); mismatched Rows/Columns; different orientations; duplicate
-        instances; different numbers of frames per slice location; multi-frame images.
+        instances; different numbers of frames per slice location; colour images; for
+        multi-frame files (file and frame named): no functional groups, a Per-frame
+        Functional Groups Sequence whose length is not NumberOfFrames, a frame without
+        Plane Position, Plane Orientation or Pixel Measures, frames that cannot be ordered.
     ValueError
         ``group_by`` not one of ``"series"``, ``"stack"``.
 

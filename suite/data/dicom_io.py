@@ -35,7 +35,7 @@ from pydicom.tag import Tag
 from suite.data.errors import CorruptFileError, LayoutError
 
 __all__ = ["DICOM_MAGIC", "DICOM_SUFFIXES", "DicomHeader", "is_dicom", "read_header",
-           "read_pixels", "DICOMDIR_SOP_CLASS"]
+           "read_headers", "read_pixels", "read_pixel_stack", "DICOMDIR_SOP_CLASS"]
 
 #: Prefix at byte offset 128 of a DICOM Part 10 file.
 DICOM_MAGIC = b"DICM"
@@ -53,6 +53,11 @@ class DicomHeader:
 
     Units: mm (positions, spacing, thickness), ms (trigger time, TR, TE, nominal interval),
     T (field strength), beats/min (heart rate). ``None`` where the tag is absent or empty.
+
+    A header is either one classic single-frame file (``frame_index`` ``None``) or one frame
+    of a multi-frame file (``frame_index`` 0-based into its pixel data; geometry, trigger
+    time, rescale from the functional groups, :mod:`suite.data.dicom_enhanced`;
+    ``temporal_index`` from Frame Content; ``instance_number`` ``None``).
     ``orientation`` is Image Orientation (Patient) (0020,0037): row direction cosines
     (direction of increasing column index) then column direction cosines; ``position`` is
     Image Position (Patient) (0020,0032), the centre of the first transmitted pixel, in the
@@ -95,11 +100,21 @@ class DicomHeader:
     tr_ms: float | None
     te_ms: float | None
     flip_angle_deg: float | None
+    frame_index: int | None = None
+    temporal_index: int | None = None
 
     @property
     def name(self) -> str:
         """A readable label for messages: ``SeriesDescription`` or ``ProtocolName``."""
         return self.series_description or self.protocol_name or "(no description)"
+
+    @property
+    def label(self) -> str:
+        """The file name, plus ``frame k`` (from 1, as DICOM counts) for a frame of a
+        multi-frame file: what messages call this image."""
+        if self.frame_index is None:
+            return self.path.name
+        return f"{self.path.name} frame {self.frame_index + 1}"
 
 
 # ====================================================================== sniffing
@@ -248,7 +263,10 @@ def _decoder_missing(ts: str) -> str | None:
 
 
 def read_header(path) -> DicomHeader:
-    """Read the header of one DICOM file (pixel data deferred and checked for truncation).
+    """Read the file-level header of one DICOM file (pixel data deferred, truncation checked).
+
+    For a multi-frame file this is the top-level record (``n_frames`` > 1, no per-frame
+    geometry); :func:`read_headers` gives its frames.
 
     Parameters
     ----------
@@ -267,6 +285,48 @@ def read_header(path) -> DicomHeader:
         A numeric tag the suite uses holds a non-number (the tag is named), or the pixel
         data are compressed in a transfer syntax no installed pydicom plugin decodes.
     """
+    ds, p, size, magic = _open(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _header(ds, p, size, magic)
+
+
+def read_headers(path) -> tuple[DicomHeader, ...]:
+    """The images of one DICOM file: its header, or one header per frame if multi-frame.
+
+    A file with more than one frame, or with Multi-frame Functional Groups (Enhanced MR,
+    PS3.3 C.7.6.16 and C.8.13), gives one :class:`DicomHeader` per frame with the frame's
+    position, orientation, pixel spacing, trigger time and rescale
+    (:func:`suite.data.dicom_enhanced.frame_headers`).
+
+    Returns
+    -------
+    tuple of DicomHeader
+        One element for a classic file; ``NumberOfFrames`` elements (file order) otherwise.
+
+    Raises
+    ------
+    CorruptFileError, LayoutError
+        As :func:`read_header`; and LayoutError naming the file and frame for missing or
+        inconsistent functional groups.
+    """
+    from suite.data.dicom_enhanced import frame_headers, is_multiframe
+
+    ds, p, size, magic = _open(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = _header(ds, p, size, magic)
+        if not h.has_pixels or not is_multiframe(ds, h.n_frames):
+            return (h,)
+        return frame_headers(ds, h, _number)
+
+
+def _number(ds, keyword: str, n: int, path: Path):
+    """``n`` = 0: one float or None; else a tuple of ``n`` floats or None (LayoutError if bad)."""
+    return _float(ds, keyword, path) if n == 0 else _floats(ds, keyword, n, path)
+
+
+def _open(path):
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -289,7 +349,7 @@ def read_header(path) -> DicomHeader:
             raise CorruptFileError(p, f"DICOM header cannot be parsed ({type(exc).__name__}: "
                                    f"{exc})", "the file is truncated or damaged; export it "
                                    "again") from None
-        return _header(ds, p, size, magic)
+    return ds, p, size, magic
 
 
 def _header(ds, p: Path, size: int, magic: bool) -> DicomHeader:
@@ -342,22 +402,8 @@ def _header(ds, p: Path, size: int, magic: bool) -> DicomHeader:
 
 
 # ====================================================================== pixels
-def read_pixels(header: DicomHeader) -> np.ndarray:
-    """The rescaled image of one single-frame file, float32 ``(y, x)`` = ``(Rows, Columns)``.
-
-    Stored values are mapped with Rescale Slope (0028,1053) and Rescale Intercept (0028,1052):
-    ``value = stored · slope + intercept`` (PS3.3 C.11.1.1.2; default slope 1, intercept 0),
-    computed in float64, returned as float32. Photometric interpretation is not applied
-    (MONOCHROME1 values are kept as stored). Vendor-private scalings (e.g. Philips
-    (2005,100E)) are not applied.
-
-    Raises
-    ------
-    CorruptFileError
-        The pixel data cannot be decoded, has the wrong size or holds NaN/inf.
-    LayoutError
-        The transfer syntax needs a decoder plugin that is not installed.
-    """
+def _decode(header: DicomHeader) -> np.ndarray:
+    """All stored frames of ``header``'s file, ``(n_frames, Rows, Columns)``, as stored."""
     p = header.path
     try:
         with warnings.catch_warnings():
@@ -375,17 +421,71 @@ def read_pixels(header: DicomHeader) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - decoders raise ValueError, EOFError, ...
         raise CorruptFileError(p, f"pixel data cannot be read ({type(exc).__name__}: {exc})",
                                "the file is truncated or damaged; export it again") from None
-    if arr.shape != (header.rows, header.columns):
+    want = (header.rows, header.columns)
+    if header.frame_index is None:
+        if arr.shape != want:
+            raise CorruptFileError(p, f"pixel array has shape {arr.shape}; the header says "
+                                   f"Rows x Columns = {want}",
+                                   "the file is damaged; export it again")
+        return arr[None]
+    if arr.ndim == 2 and header.n_frames == 1:
+        arr = arr[None]
+    if arr.shape != (header.n_frames, *want):
         raise CorruptFileError(p, f"pixel array has shape {arr.shape}; the header says "
-                               f"Rows x Columns = ({header.rows}, {header.columns})",
-                               "the file is damaged; export it again")
-    out = (arr.astype(np.float64) * header.rescale_slope + header.rescale_intercept)
+                               f"NumberOfFrames x Rows x Columns = ({header.n_frames}, "
+                               f"{want[0]}, {want[1]})", "the file is damaged; export it again")
+    return arr
+
+
+def _rescale(stored: np.ndarray, header: DicomHeader) -> np.ndarray:
+    out = (stored.astype(np.float64) * header.rescale_slope + header.rescale_intercept)
     out = out.astype(np.float32)
     bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
     if bad:
-        raise CorruptFileError(p, f"{bad} non-finite pixel values after rescaling",
+        raise CorruptFileError(header.path, f"{bad} non-finite pixel values after rescaling"
+                               + ("" if header.frame_index is None
+                                  else f" in frame {header.frame_index + 1}"),
                                "check Rescale Slope/Intercept and the pixel data")
     return out
+
+
+def read_pixels(header: DicomHeader) -> np.ndarray:
+    """The rescaled image of one file or one frame, float32 ``(y, x)`` = ``(Rows, Columns)``.
+
+    Stored values are mapped with Rescale Slope (0028,1053) and Rescale Intercept (0028,1052):
+    ``value = stored · slope + intercept`` (PS3.3 C.11.1.1.2; default slope 1, intercept 0),
+    computed in float64, returned as float32. For a frame of a multi-frame file the slope and
+    intercept are the frame's (Pixel Value Transformation functional group, PS3.3
+    C.7.6.16.2.9). Photometric interpretation is not applied (MONOCHROME1 values are kept as
+    stored). Vendor-private scalings (e.g. Philips (2005,100E)) are not applied.
+
+    Raises
+    ------
+    CorruptFileError
+        The pixel data cannot be decoded, has the wrong size or holds NaN/inf.
+    LayoutError
+        The transfer syntax needs a decoder plugin that is not installed.
+    """
+    arr = _decode(header)
+    return _rescale(arr[0 if header.frame_index is None else header.frame_index], header)
+
+
+def read_pixel_stack(headers) -> np.ndarray:
+    """Rescaled images of several headers, float32 ``(n, y, x)``, in the order given.
+
+    Each file is decoded once, however many of its frames are asked for (a multi-frame
+    file holding a whole stack is read once, not once per frame). Errors as
+    :func:`read_pixels`.
+    """
+    headers = list(headers)
+    decoded: dict[Path, np.ndarray] = {}
+    out = []
+    for h in headers:
+        if h.path not in decoded:
+            decoded[h.path] = _decode(h)
+        arr = decoded[h.path]
+        out.append(_rescale(arr[0 if h.frame_index is None else h.frame_index], h))
+    return np.stack(out)
 
 
 def header_dict(h: DicomHeader) -> dict[str, Any]:

@@ -9,7 +9,8 @@ series                   ``<SeriesNumber>_<SeriesDescription|ProtocolName>``; st
 vendor / site            Manufacturer (0008,0070) / Institution Name (0008,0080)
 field_strength_t         Magnetic Field Strength (0018,0087); values > 20 are read as gauss
                          (``audit_flags["field_strength_unit"]``)
-sequence                 Sequence Name (0018,0024), else Scanning Sequence (0018,0020)
+sequence                 Sequence Name (0018,0024), else Pulse Sequence Name (0018,9005)
+                         (Enhanced MR), else Scanning Sequence (0018,0020)
 pixel_spacing_mm         Pixel Spacing (0028,0030) = (row spacing dy, column spacing dx)
 slice_thickness_mm       Slice Thickness (0018,0050) of the first file (varying: audit flag)
 slice_spacing_mm         median difference of the slice positions along the normal
@@ -17,6 +18,11 @@ temporal_resolution_ms   median difference of trigger times within slice locatio
 heart_rate_bpm           Heart Rate (0018,1088), else 60000 / Nominal Interval (0018,1062)
 strata                   vendor, field_strength_t, site
 =======================  ==================================================================
+
+For frames of multi-frame (Enhanced MR) files the per-frame values (Pixel Spacing, Slice
+Thickness, positions, trigger times = Nominal Cardiac Trigger Delay Time, TR/TE/flip angle,
+Nominal Interval) come from the functional groups (:mod:`suite.data.dicom_enhanced`); the
+rest from the top level, as for classic files.
 
 ``extra`` keeps the geometry (orientation, normal, positions, IPP per slice), trigger times,
 TR/TE/flip angle, UIDs and, after reading, per-file SHA-256 (``source_files_sha256``).
@@ -49,6 +55,7 @@ def series_meta(grid: Sequence[Sequence[DicomHeader]], *, stack: bool, key: str,
     pos, tt = positions, trigger_times
     h = grid[0][0]
     every = [x for row in grid for x in row]
+    multi = any(x.frame_index is not None for x in every)
     fs = h.field_strength
     if fs is not None and fs > 20:  # some old exports give gauss (15000 = 1.5 T)
         flags["field_strength_unit"] = f"MagneticFieldStrength {fs} read as gauss"
@@ -74,8 +81,10 @@ def series_meta(grid: Sequence[Sequence[DicomHeader]], *, stack: bool, key: str,
         "frame_order": order, "trigger_times_ms": np.where(np.isnan(tt), None, tt).tolist(),
         "tr_ms": h.tr_ms, "te_ms": h.te_ms, "flip_angle_deg": h.flip_angle_deg,
         "heart_rate_source": hr_source if hr else None,
-        "rescale": "stored * RescaleSlope + RescaleIntercept per file",
-        "n_files": len(every),
+        "rescale": "stored * RescaleSlope + RescaleIntercept per file"
+                   + (" (per frame for multi-frame files)" if multi else ""),
+        "n_files": len({x.path for x in every}),
+        "multi_frame": multi, "sop_class_uids": sorted({x.sop_class_uid or "" for x in every}),
     }
     if spacing is not None and h.slice_thickness is not None:
         extra["interslice_gap_mm"] = float(spacing - h.slice_thickness)

@@ -6,7 +6,9 @@ Grouping (``group_by``)
     is Protocol Name (0018,1030), else Series Description (0008,103E), and files whose Image
     Orientation (Patient) (0020,0037) agree within :data:`ORIENTATION_TOLERANCE` share an
     orientation. This joins a short-axis stack exported as one series per slice location
-    (common on Siemens) and keeps long-axis views (other orientations) apart.
+    (common on Siemens) and keeps long-axis views (other orientations) apart. The frames of
+    one multi-frame file are never split: they join the stack of the file's first frame (so
+    a file holding several orientations is refused whole).
 
 Ordering (PS3.3 C.7.6.2 Image Plane Module)
     Slice normal ``n = r × c`` with ``r`` = IOP[0:3] (row direction, along which the column
@@ -17,6 +19,17 @@ Ordering (PS3.3 C.7.6.2 Image Plane Module)
     Number (0020,0013) is used instead when a file lacks Trigger Time or when trigger times
     are constant at every slice location (ungated/real-time exports), and
     ``meta.audit_flags["frame_order"]`` says so.
+
+Multi-frame files (Enhanced MR, PS3.3 C.7.6.16 and C.8.13)
+    :func:`suite.data.dicom_io.read_headers` splits each multi-frame file into one header per
+    frame (geometry, Nominal Cardiac Trigger Delay Time, rescale from the functional groups,
+    :mod:`suite.data.dicom_enhanced`), and everything here treats a frame as it treats a
+    classic file: frames are grouped by slice position whatever file they come from, so one
+    file per series, one file per slice location, or a mix all give the same grid. The
+    fallback frame key of a frame is its Temporal Position Index (Frame Content functional
+    group, or the temporal entry of Dimension Index Values) instead of Instance Number.
+    Messages name frames as ``<file> frame <k>`` (k from 1) and name the file instead of the
+    folder when every image involved comes from one file.
 
 Spacing
     ``slice_spacing_mm`` is the median difference of the sorted slice positions (not Slice
@@ -40,7 +53,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from suite.case import Case, CaseMeta
-from suite.data.dicom_io import DicomHeader, read_pixels
+from suite.data.dicom_io import DicomHeader, read_pixel_stack
 from suite.data.dicom_meta import series_meta
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
 from suite.data.hashing import sha256_bytes, sha256_file
@@ -67,7 +80,8 @@ class DicomGroup:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        return tuple(h.path for h in self.headers)
+        """Distinct files, in header order (a multi-frame file once, however many frames)."""
+        return _distinct(h.path for h in self.headers)
 
     @property
     def folder(self) -> Path:
@@ -76,6 +90,16 @@ class DicomGroup:
     @property
     def series_uids(self) -> tuple[str, ...]:
         return tuple(sorted({h.series_uid or "" for h in self.headers}))
+
+
+def _distinct(paths) -> tuple[Path, ...]:
+    return tuple(dict.fromkeys(paths))
+
+
+def _where(hs: Sequence[DicomHeader], folder: Path) -> Path:
+    """The path an error names: the file when every image comes from one file, else the folder."""
+    paths = {h.path for h in hs}
+    return next(iter(paths)) if len(paths) == 1 else folder
 
 
 def common_folder(paths: Sequence[Path]) -> Path:
@@ -105,6 +129,7 @@ def group_headers(headers: Sequence[DicomHeader], group_by: str = "series"
     buckets: dict[str, list[DicomHeader]] = defaultdict(list)
     labels: dict[str, str] = {}
     orients: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
+    file_key: dict[Path, str] = {}  # stack mode: all frames of a file share its first frame's key
     for h in headers:
         if h.series_uid is None:
             errors.append(_missing(h, "SeriesInstanceUID", "(0020,000E)", "group files"))
@@ -112,6 +137,8 @@ def group_headers(headers: Sequence[DicomHeader], group_by: str = "series"
         if group_by == "series":
             key = h.series_uid
             labels[key] = f"{h.series_number if h.series_number is not None else '-'} {h.name}"
+        elif h.frame_index is not None and h.path in file_key:
+            key = file_key[h.path]
         else:
             if h.orientation is None:
                 errors.append(_missing(h, "ImageOrientationPatient", "(0020,0037)",
@@ -127,6 +154,8 @@ def group_headers(headers: Sequence[DicomHeader], group_by: str = "series"
                 idx = len(seen) - 1
             key = f"stack:{base[0]}:{base[1]}:{idx}"
             labels[key] = f"stack {base[1] or '(no name)'} #{idx}"
+            if h.frame_index is not None:
+                file_key[h.path] = key
         buckets[key].append(h)
     groups = [DicomGroup(k, labels[k], tuple(sorted(v, key=lambda h: str(h.path))))
               for k, v in buckets.items()]
@@ -172,15 +201,23 @@ class DicomSeries:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        return tuple(h.path for row in self.headers for h in row)
+        """Distinct files, in (slice, frame) order of their first image."""
+        return _distinct(h.path for row in self.headers for h in row)
 
     def read_slice(self, index: int) -> np.ndarray:
-        """Rescaled images of one slice location, float32 ``(frame, y, x)``."""
-        return np.stack([read_pixels(h) for h in self.headers[index]])
+        """Rescaled images of one slice location, float32 ``(frame, y, x)``.
+
+        A multi-frame file is decoded once per call, whatever number of its frames
+        the slice holds."""
+        return read_pixel_stack(self.headers[index])
 
     def read(self) -> Case:
-        """Read every file and return the Case (``reference`` float32 (slice, frame, y, x))."""
-        ref = np.stack([self.read_slice(i) for i in range(len(self.headers))])
+        """Read every file and return the Case (``reference`` float32 (slice, frame, y, x)).
+
+        Each file is decoded once (a multi-frame file holding the whole stack too)."""
+        ns, nf, ny, nx = self.shape
+        every = [h for row in self.headers for h in row]
+        ref = read_pixel_stack(every).reshape(ns, nf, ny, nx)
         per = {_rel(p, self.folder): sha256_file(p) for p in self.files}
         digest = sha256_bytes("".join(f"{k} {per[k]}\n" for k in sorted(per)).encode())
         meta = dataclasses.replace(self.meta, source_sha256=digest,
@@ -211,10 +248,10 @@ def _check_common(hs: Sequence[DicomHeader], folder: Path) -> None:
             raise CorruptFileError(h.path, "no Pixel Data (7FE0,0010): the file was cut "
                                    "before the pixel data or is not an image",
                                    "export the image again")
-        if h.n_frames != 1:
-            raise LayoutError(h.path, f"multi-frame image (NumberOfFrames = {h.n_frames}); "
-                              "enhanced/multi-frame MR is not supported",
-                              "export classic single-frame MR Image Storage files")
+        if h.n_frames != 1 and h.frame_index is None:  # read_headers splits such files
+            raise LayoutError(h.path, f"multi-frame image (NumberOfFrames = {h.n_frames}) "
+                              "was not split into frames",
+                              "read the files with suite.data.dicom.read_dicom_series")
         if h.samples_per_pixel != 1:
             raise LayoutError(h.path, f"SamplesPerPixel is {h.samples_per_pixel}: a colour "
                               "image, not MR magnitude", "export the grey-scale series")
@@ -238,20 +275,29 @@ def _check_common(hs: Sequence[DicomHeader], folder: Path) -> None:
     r, c = o0[:3], o0[3:]
     if abs(np.linalg.norm(r) - 1) > 1e-2 or abs(np.linalg.norm(c) - 1) > 1e-2 or \
             abs(float(r @ c)) > 1e-2:
-        raise LayoutError(hs[0].path, f"ImageOrientationPatient {list(o0)} is not two "
-                          "orthogonal unit vectors", "fix the export")
+        raise LayoutError(hs[0].path, f"ImageOrientationPatient {[float(v) for v in o0]} is "
+                          "not two "
+                          "orthogonal unit vectors"
+                          + ("" if hs[0].frame_index is None else f" ({hs[0].label})"),
+                          "fix the export")
     for h in hs[1:]:
         if np.max(np.abs(np.asarray(h.orientation) - o0)) > ORIENTATION_TOLERANCE:
-            raise LayoutError(folder, "different orientations within one stack: "
-                              f"{hs[0].path.name} has ImageOrientationPatient {list(o0)}, "
-                              f"{h.path.name} has {list(h.orientation)}",
+            raise LayoutError(_where((hs[0], h), folder),
+                              "different orientations within one stack: "
+                              f"{hs[0].label} has ImageOrientationPatient "
+                              f"{[float(v) for v in o0]}, {h.label} has "
+                              f"{[float(v) for v in h.orientation]}",
                               "a cine stack shares one orientation; pick one series with "
-                              "series_uid= or use group_by='stack' to split by orientation")
+                              "series_uid= or use group_by='stack' to split by orientation"
+                              if h.path != hs[0].path else
+                              "a multi-frame file is read as one cine stack and must hold one "
+                              "orientation: export each view (orientation) as its own series")
     ps0 = np.asarray(hs[0].pixel_spacing)
     for h in hs[1:]:
         if np.max(np.abs(np.asarray(h.pixel_spacing) - ps0)) > 1e-4:
-            raise LayoutError(folder, f"different PixelSpacing within one stack: "
-                              f"{hs[0].path.name} {list(ps0)}, {h.path.name} "
+            raise LayoutError(_where((hs[0], h), folder),
+                              f"different PixelSpacing within one stack: "
+                              f"{hs[0].label} {[float(v) for v in ps0]}, {h.label} "
                               f"{list(h.pixel_spacing)}", _HINT_EXPORT)
 
 
@@ -267,6 +313,11 @@ def _locations(hs: Sequence[DicomHeader], normal: np.ndarray
     return [(float(np.mean([s for s, _ in g])), [h for _, h in g]) for g in groups]
 
 
+def _index(h: DicomHeader) -> int | None:
+    """Fallback frame key: Instance Number of a file, Temporal Position Index of a frame."""
+    return h.instance_number if h.frame_index is None else h.temporal_index
+
+
 def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
     every = [h for _, hs in locs for h in hs]
     have_tt = all(h.trigger_time is not None for h in every)
@@ -275,15 +326,31 @@ def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
         for _, hs in locs)
     use = "trigger_time" if have_tt and not constant else "instance_number"
     if use == "instance_number":
+        frames = [h.frame_index is not None for h in every]
+        if all(frames):
+            use = "temporal_position_index"
+        elif any(frames):
+            use = "instance_number/temporal_position_index"
         for h in every:
-            if h.instance_number is None:
+            if _index(h) is None and h.frame_index is None:
                 raise LayoutError(h.path, "InstanceNumber (0020,0013) is missing and Trigger "
                                   "Time (0018,1060) cannot order the frames "
                                   f"({'constant' if have_tt else 'absent in some files'})",
                                   "export with Trigger Time or Instance Number")
+            if _index(h) is None and any(len(hs) > 1 for _, hs in locs):
+                raise LayoutError(h.path, f"{h.label}: neither NominalCardiacTriggerDelayTime "
+                                  "(0020,9153) in a Cardiac Synchronization functional group "
+                                  f"({'constant' if have_tt else 'absent in some frames'}) "
+                                  "nor TemporalPositionIndex (0020,9128) or a temporal "
+                                  "DimensionIndexValues (0020,9157) entry in Frame Content "
+                                  "can order the frames",
+                                  "export the Enhanced MR object with its Cardiac "
+                                  "Synchronization or Frame Content functional groups "
+                                  "(DICOM PS3.3 C.7.6.16.2.7, C.7.6.16.2.2)")
 
-    def k(h: DicomHeader) -> float:
-        return float(h.trigger_time if use == "trigger_time" else h.instance_number)
+    def k(h: DicomHeader) -> float:  # None only for a frame alone at its slice location
+        v = h.trigger_time if use == "trigger_time" else _index(h)
+        return 0.0 if v is None else float(v)
 
     ordered = []
     tol = _TRIGGER_TOLERANCE_MS if use == "trigger_time" else 0.5
@@ -291,9 +358,10 @@ def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
         row = sorted(hs, key=lambda h: (k(h), str(h.path)))
         for a, b in zip(row, row[1:]):
             if abs(k(b) - k(a)) < tol:
-                what = "Trigger Time" if use == "trigger_time" else "Instance Number"
-                raise LayoutError(folder, f"duplicate instance: {a.path.name} and {b.path.name}"
-                                  f" share slice position {s:.2f} mm and {what} {k(a):g}",
+                what = "Trigger Time" if use == "trigger_time" else \
+                    ("Instance Number" if a.frame_index is None else "Temporal Position Index")
+                raise LayoutError(_where((a, b), folder), f"duplicate instance: {a.label} and "
+                                  f"{b.label} share slice position {s:.2f} mm and {what} {k(a):g}",
                                   "remove the duplicate file (a repeated acquisition or a "
                                   "second copy); magnitude/phase or multi-echo images must be "
                                   "separate series")
@@ -304,12 +372,22 @@ def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
     if len(counts) > 1:
         common = max(counts, key=lambda n: len(counts[n]))
         odd = "; ".join(f"{n} at slice(s) {v} (position(s) "
-                        f"{', '.join(f'{locs[i][0]:.2f}' for i in v)} mm)"
+                        f"{', '.join(f'{locs[i][0]:.2f}' for i in v)} mm"
+                        + _files_note([h for i in v for h in ordered[i]]) + ")"
                         for n, v in sorted(counts.items()) if n != common)
-        raise LayoutError(folder, f"slice locations hold different numbers of frames: "
-                          f"{common} at {len(counts[common])} location(s), {odd}",
+        raise LayoutError(_where(every, folder), f"slice locations hold different numbers of "
+                          f"frames: {common} at {len(counts[common])} location(s), {odd}",
                           "missing or extra frames; " + _HINT_EXPORT)
     return ordered, use
+
+
+def _files_note(hs: Sequence[DicomHeader]) -> str:
+    """``"; in multi-frame file(s) a.dcm, b.dcm"`` when any of ``hs`` is a frame, else ``""``."""
+    names = list(dict.fromkeys(h.path.name for h in hs if h.frame_index is not None))
+    if not names:
+        return ""
+    return "; in multi-frame file(s) " + ", ".join(names[:4]) + \
+        (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _spacing_flags(pos: np.ndarray) -> tuple[float | None, dict[str, Any]]:
@@ -338,7 +416,8 @@ def assemble(group: DicomGroup, *, dataset: str = "dicom") -> DicomSeries:
         ImagePositionPatient/ImageOrientationPatient/PixelSpacing (tag and file named),
         mismatched Rows x Columns, different orientations or pixel spacings, duplicate
         instances (same position and trigger time), different numbers of frames per slice
-        location, multi-frame or colour images.
+        location (a multi-frame file named when one file holds them all), colour images,
+        multi-frame files whose frames cannot be ordered.
     CorruptFileError
         A file without Pixel Data.
     """
@@ -359,7 +438,9 @@ def assemble(group: DicomGroup, *, dataset: str = "dicom") -> DicomSeries:
     else:
         dt = None
         if order != "trigger_time" and tt.shape[1] > 1:
-            flags["frame_order"] = "instance_number (Trigger Time absent or constant)"
+            flags["frame_order"] = f"{order} (Trigger Time absent or constant)" \
+                if order == "instance_number" else \
+                f"{order} (Trigger Time / NominalCardiacTriggerDelayTime absent or constant)"
     meta = series_meta(grid, stack=group.key.startswith("stack:"), key=group.key,
                        series_uids=group.series_uids, folder=folder, positions=pos,
                        normal=normal, spacing=spacing, dt=dt, trigger_times=tt, flags=flags,
