@@ -43,18 +43,25 @@ def _volume(seed=0):
     return rng.integers(0, 4000, (NS, NF, NY, NX)).astype(np.uint16)
 
 
-def _write(path, pixels, *, ipp, iop, trigger, instance, series_uid, study_uid,
-           ts=ExplicitVRLittleEndian, series_number=7, description="cine_sax",
-           modality="MR", thickness=THICKNESS, drop=(), **tags):
+def _dataset(path, sop_class, ts, *, study_uid, series_uid, modality="MR"):
+    """A new file dataset: file meta, SOP class/instance, modality, patient, study, series."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ts
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
     ds.Modality = modality
     ds.PatientName, ds.PatientID = "Doe^Jane", "P001"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    return ds
+
+
+def _write(path, pixels, *, ipp, iop, trigger, instance, series_uid, study_uid,
+           ts=ExplicitVRLittleEndian, series_number=7, description="cine_sax",
+           modality="MR", thickness=THICKNESS, drop=(), **tags):
+    ds = _dataset(path, MRImageStorage, ts, study_uid=study_uid, series_uid=series_uid,
+                  modality=modality)
     ds.SeriesNumber, ds.SeriesDescription, ds.ProtocolName = series_number, description, \
         "tfi_cine_sax"
     ds.Manufacturer, ds.InstitutionName = "SIEMENS", "Site A"
@@ -435,14 +442,8 @@ def _enhanced(path, vol, frames, *, series_uid, study_uid, per_frame_rescale=Non
     with ``"none"`` no timing at all.
     ``drop_macro`` = (frame index, keyword) removes one macro of one frame.
     """
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ENHANCED_MR
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = ENHANCED_MR, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.PatientName, ds.PatientID = "MR", "Doe^Jane", "P001"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds = _dataset(path, ENHANCED_MR, ExplicitVRLittleEndian, study_uid=study_uid,
+                  series_uid=series_uid)
     ds.SeriesNumber, ds.SeriesDescription, ds.ProtocolName = 7, "cine_sax", "tfi_cine_sax"
     ds.Manufacturer, ds.InstitutionName = "SIEMENS", "Site A"
     ds.MagneticFieldStrength, ds.PulseSequenceName, ds.HeartRate = 1.5, "*tfi2d1_12", 62
