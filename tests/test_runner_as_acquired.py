@@ -82,6 +82,9 @@ def test_as_acquired_scores_the_challenge_files_against_their_fullsample(challen
     # effective acceleration of the challenge mask, and 1 for the fully sampled file
     assert acc["cmrx/AccFactor04/P001/cine_sax.mat"] == pytest.approx(lines.size / lines.sum())
     assert acc["cmrx/FullSample/P001/cine_sax.mat"] == pytest.approx(1.0)
+    nominal = dict(con.execute("SELECT case_id, value FROM results WHERE stage = 'condition' "
+                               "AND metric = 'nominal_acceleration'"))
+    assert nominal == {"cmrx/AccFactor04/P001/cine_sax.mat": 4.0}  # from AccFactor04
     # NMSE of the zero-filled RSS against the RSS of the paired FullSample file (numpy, fastMRI
     # volume NMSE ||ref - rec||^2 / ||ref||^2)
     ref, zf = _rss(k), _rss(kus)
@@ -99,3 +102,23 @@ def test_as_acquired_condition_validates_and_takes_no_parameters(tmp_path):
     bad = {**good, "conditions": [{"name": "acquired", "type": "as-acquired", "acceleration": 4}]}
     with pytest.raises(ProtocolError, match=r"conditions\[0\].*acceleration"):
         validate_protocol(bad, source="p.yaml")
+
+
+def test_reference_recon_of_a_paired_undersampled_case_is_the_fullsample_rss(challenge_tree):
+    """The ``reference`` pseudo-reconstruction (what a fully-sampled condition segments) is
+    the paired reference, not the RSS of the zero-filled undersampled k-space."""
+    from types import SimpleNamespace
+
+    from suite.data.cmrxrecon import read_cmrxrecon
+    from suite.runner.execute import reconstruct
+
+    root, k, kus, _ = challenge_tree
+    case = read_cmrxrecon(root / "AccFactor04" / "P001" / "cine_sax.mat", year=2023)
+    spec = SimpleNamespace(recon={"name": "reference"})
+    images, ident = reconstruct(spec, None, case, case)
+    assert ident == {"name": "reference"}
+    np.testing.assert_allclose(images, _rss(k), rtol=1e-4, atol=1e-6 * np.abs(k).max())
+    alone = read_cmrxrecon(root / "AccFactor04" / "P001" / "cine_sax.mat", year=2023,
+                           fullsample=False)
+    images, _ = reconstruct(spec, None, alone, alone)
+    np.testing.assert_allclose(images, _rss(kus), rtol=1e-4, atol=1e-6 * np.abs(k).max())

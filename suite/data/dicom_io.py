@@ -466,8 +466,7 @@ def read_pixels(header: DicomHeader) -> np.ndarray:
     LayoutError
         The transfer syntax needs a decoder plugin that is not installed.
     """
-    arr = _decode(header)
-    return _rescale(arr[0 if header.frame_index is None else header.frame_index], header)
+    return read_pixel_stack([header])[0]
 
 
 def read_pixel_stack(headers) -> np.ndarray:

@@ -92,6 +92,9 @@ def apply_condition(case, condition: dict, rng: np.random.Generator):
     if kind == "as-acquired":
         sampled = int(np.broadcast_to(case.mask, case.kspace.shape).sum())
         info["effective_acceleration"] = float(case.kspace.size / max(sampled, 1))
+        nominal = (case.meta.extra or {}).get("acceleration")  # e.g. CMRxRecon's R
+        if nominal:
+            info["nominal_acceleration"] = float(nominal)
         return case, info
     if kind not in ("undersample", "noise"):
         raise ValueError(f"apply_condition: unknown condition type {kind!r}")
@@ -170,8 +173,10 @@ def reconstruct(spec: JobSpec, ctx: RunContext, case, conditioned):
     name = spec.recon.get("name")
     if name == IMAGES_RECON:
         return np.abs(case.reference).astype(np.float32), {"name": IMAGES_RECON}
-    if name == REFERENCE_RECON:
-        return np.asarray(rss(ifft2c(conditioned.kspace), dim=2), np.float32), {"name": REFERENCE_RECON}
+    if name == REFERENCE_RECON:  # the reference the metrics use, when the case has one
+        ref = reference_magnitude(conditioned)
+        images = ref if ref is not None else rss(ifft2c(conditioned.kspace), dim=2)
+        return np.asarray(images, np.float32), {"name": REFERENCE_RECON}
     method = resolve_method(spec.recon, "recon", base_dir=Path(ctx.protocol_base_dir),
                             plugin_paths=ctx.protocol_raw.get("plugin_paths"))
     ident = method_identity(method)
