@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser"]
 def _cmd_demo(args) -> int:
     from suite.analysis.summary import load_results, metric_summary
     from suite.demo import run_demo
-    from suite.runner.store import ResultStore
+    from suite.store import ResultStore
 
     result, run_dir = run_demo(args.out, args.protocol, workers=args.workers,
                                executor=args.executor,
@@ -153,7 +153,7 @@ def _cmd_run(args) -> int:
 
 def _cmd_summary(args) -> int:
     from suite.analysis.summary import load_results, metric_summary
-    from suite.runner.store import ResultStore
+    from suite.store import ResultStore
 
     db = Path(args.run_dir) / "results.sqlite"
     if not db.exists():

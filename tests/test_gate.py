@@ -25,7 +25,7 @@ from suite.gate.inference import (
 )
 from suite.protocol import load_protocol, validate_protocol
 from suite.runner import run_protocol
-from suite.runner.store import ResultStore
+from suite.store import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -97,7 +97,7 @@ def test_job_expansion_counts():
     rob = [j for j in jobs if j.phase == "robustness"]
     kinds = {}
     for j in rob:
-        kinds[j.robustness["kind"]] = kinds.get(j.robustness["kind"], 0) + 1
+        kinds[j.experiment["kind"]] = kinds.get(j.experiment["kind"], 0) + 1
     n_cases = 6
     # recon attacks: 2 undersample conditions x 2 methods x 2 domains per case
     assert kinds["recon-attack"] == n_cases * 2 * 2 * 2
@@ -106,11 +106,11 @@ def test_job_expansion_counts():
     assert kinds["crime"] == n_cases * 1
     # segmentation attacks: the fully sampled condition, reference images, 2 methods
     assert kinds["seg-attack"] == n_cases * 2
-    seg_attack = next(j for j in rob if j.robustness["kind"] == "seg-attack")
+    seg_attack = next(j for j in rob if j.experiment["kind"] == "seg-attack")
     assert seg_attack.recon["name"] == "reference"
-    assert seg_attack.robustness["l2_budgets"] == [0.5]
+    assert seg_attack.experiment["l2_budgets"] == [0.5]
     # the recon attack segments with the first segmentation method by default
-    attack = next(j for j in rob if j.robustness["kind"] == "recon-attack")
+    attack = next(j for j in rob if j.experiment["kind"] == "recon-attack")
     assert attack.segmentation["name"] == "unet"
     assert len({j.job_id for j in jobs}) == len(jobs)
 
@@ -133,14 +133,15 @@ def test_robustness_section_round_trips_through_yaml(tmp_path):
 
 
 def test_undersample_with_noise_keeps_the_mask_and_adds_the_stated_sigma():
+    from suite.conditions import make_condition
     from suite.phantom import simulate
-    from suite.runner.execute import apply_condition
 
     case = simulate(seed=3, preset="tiny", snr=None)
     cond = {"name": "R4", "type": "undersample", "pattern": "equispaced", "acceleration": 4,
             "acs_lines": 8}
-    clean, info_clean = apply_condition(case, cond, np.random.default_rng(7))
-    noisy, info = apply_condition(case, {**cond, "relative_sigma": 0.1}, np.random.default_rng(7))
+    clean, info_clean = make_condition(cond).apply(case, np.random.default_rng(7))
+    noisy, info = make_condition({**cond, "relative_sigma": 0.1}).apply(
+        case, np.random.default_rng(7))
     np.testing.assert_array_equal(noisy.mask, clean.mask)
     rms = np.sqrt(np.mean(np.abs(case.kspace) ** 2))
     assert info["added_noise_sigma"] == pytest.approx(0.1 * rms, rel=1e-6)

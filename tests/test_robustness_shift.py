@@ -185,7 +185,7 @@ def test_phantom_lower_snr_is_a_significant_gap_and_equal_snr_is_not():
 
 # ---------------------------------------------------------------- strata from a run's store
 def test_strata_frame_from_store_and_cards(tmp_path):
-    from suite.runner.store import ResultStore
+    from suite.store import ResultStore
 
     store = ResultStore(tmp_path / "results.sqlite")
     rng = np.random.default_rng(0)
@@ -229,7 +229,7 @@ def test_strata_frame_from_store_and_cards(tmp_path):
 
 def test_mnms_vendor_codes_from_meta(tmp_path):
     """M&Ms vendors A-D live in meta.strata["vendor_code"] (suite.data.mnms); shift by them."""
-    from suite.runner.store import ResultStore
+    from suite.store import ResultStore
 
     store = ResultStore(tmp_path / "results.sqlite")
     rng = np.random.default_rng(2)

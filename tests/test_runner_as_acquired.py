@@ -107,18 +107,15 @@ def test_as_acquired_condition_validates_and_takes_no_parameters(tmp_path):
 def test_reference_recon_of_a_paired_undersampled_case_is_the_fullsample_rss(challenge_tree):
     """The ``reference`` pseudo-reconstruction (what a fully-sampled condition segments) is
     the paired reference, not the RSS of the zero-filled undersampled k-space."""
-    from types import SimpleNamespace
-
     from suite.data.cmrxrecon import read_cmrxrecon
-    from suite.runner.execute import reconstruct
+    from suite.stages.recon import PSEUDO_METHODS
 
     root, k, kus, _ = challenge_tree
     case = read_cmrxrecon(root / "AccFactor04" / "P001" / "cine_sax.mat", year=2023)
-    spec = SimpleNamespace(recon={"name": "reference"})
-    images, ident = reconstruct(spec, None, case, case)
-    assert ident == {"name": "reference"}
+    reference = PSEUDO_METHODS["reference"]()
+    images = reference(case)
     np.testing.assert_allclose(images, _rss(k), rtol=1e-4, atol=1e-6 * np.abs(k).max())
     alone = read_cmrxrecon(root / "AccFactor04" / "P001" / "cine_sax.mat", year=2023,
                            fullsample=False)
-    images, _ = reconstruct(spec, None, alone, alone)
+    images = reference(alone)
     np.testing.assert_allclose(images, _rss(kus), rtol=1e-4, atol=1e-6 * np.abs(k).max())

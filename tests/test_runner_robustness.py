@@ -19,7 +19,7 @@ import pytest
 
 from suite.protocol import validate_protocol
 from suite.runner import run_protocol
-from suite.runner.store import ResultStore
+from suite.store import ResultStore
 
 PROTOCOL = {
     "name": "robustness-tiny",

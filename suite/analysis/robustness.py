@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.analysis.summary import bootstrap_mean_ci, subject_reduction
+
 __all__ = ["robustness_curves", "instability_ratios", "ef_error_curves", "crime_inflation",
            "audit_table", "shift_tables", "write_robustness_summary", "RANDOM_COUNTERPART"]
 
@@ -41,13 +43,14 @@ _METHOD_KEYS = ["condition", "recon", "segmentation"]
 
 
 def _subject_mean(g: pd.DataFrame, col: str = "value") -> pd.Series:
-    return g[g[col].notna()].groupby("subject")[col].mean()
+    """Each subject's mean of its usable values (:func:`suite.analysis.summary.subject_reduction`,
+    the one subject-level reduction)."""
+    agg = subject_reduction(g, col)
+    return pd.Series(dict(agg.subject_means), dtype=float)
 
 
 def _ci(values: np.ndarray, seed: int, n_resamples: int, alpha: float) -> tuple[float, float]:
-    from suite.analysis.summary import _boot
-
-    return _boot(values, seed, n_resamples, alpha) if values.size else (np.nan, np.nan)
+    return bootstrap_mean_ci(values, seed, n_resamples, alpha) if values.size else (np.nan, np.nan)
 
 
 def robustness_curves(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 1000,
@@ -169,33 +172,42 @@ def crime_inflation(df: pd.DataFrame, **kw) -> pd.DataFrame:
     scores = crimes[crimes["metric"].isin(["ssim", "nmse", "psnr"])]
     honest = df[(df["stage"] == "recon") & df["metric"].isin(["ssim", "nmse", "psnr"])]
     key = ["case_id", "condition", "recon", "metric", "profile"]
-    paired = scores.merge(honest[key + ["value"]].rename(columns={"value": "honest"}), on=key,
-                          how="inner")
+    paired = scores.merge(honest[key + ["value", "exclusion"]].rename(
+        columns={"value": "honest", "exclusion": "honest_exclusion"}), on=key, how="inner")
+    # a pair counts only when both scores are usable
+    paired = paired.assign(diff=paired["value"] - paired["honest"],
+                           exclusion=paired["exclusion"].where(
+                               paired["exclusion"].notna(), paired["honest_exclusion"]))
     flags = crimes[crimes["metric"].str.startswith("audit_")]
     rows = []
     for (attack, cond, rec, metric, prof), g in paired.groupby(
             ["attack", "condition", "recon", "metric", "profile"], sort=True):
-        diff = (g["value"] - g["honest"]).groupby(g["subject"]).mean().to_numpy(float)
-        honest_mean = float(g.groupby("subject")["honest"].mean().mean())
+        diff_agg = subject_reduction(g, "diff")
+        diff = diff_agg.values()
+        honest_mean = float(subject_reduction(g, "honest").value)
+        crimed_mean = float(subject_reduction(g, "value").value)
         lo, hi = _ci(diff, kw.get("seed", 0), kw.get("n_resamples", 1000), kw.get("alpha", 0.05))
         f = flags[(flags["attack"] == attack) & (flags["condition"] == cond)
                   & (flags["recon"] == rec)]
         caught = f.groupby("case_id")["value"].max() if not f.empty else pd.Series(dtype=float)
         rows.append({"crime": attack.split(":", 1)[1], "condition": cond, "recon": rec,
                      "metric": metric, "profile": prof,
-                     "crimed": float(g.groupby("subject")["value"].mean().mean()),
+                     "crimed": crimed_mean,
                      "honest": honest_mean, "inflation": float(diff.mean()), "ci_low": lo,
                      "ci_high": hi,
                      "relative_pct": float(100 * diff.mean() / abs(honest_mean))
                      if honest_mean else np.nan,
-                     "n_subjects": int(diff.size),
+                     "n_subjects": int(diff.size), "n_excluded": diff_agg.n_excluded,
                      "flagged_fraction": float(caught.mean()) if caught.size else np.nan})
     return pd.DataFrame(rows)
 
 
-def audit_table(store) -> pd.DataFrame:
-    """One row per case: whether the on-load data-crime audit flagged it, and which flags."""
-    cases = store.frame("cases")
+def audit_table(cases) -> pd.DataFrame:
+    """One row per case: whether the on-load data-crime audit flagged it, and which flags.
+
+    ``cases``: the store's ``cases`` table (a DataFrame, or a view with a ``cases`` attribute).
+    """
+    cases = cases if isinstance(cases, pd.DataFrame) else cases.cases
     rows = []
     for _, c in cases.iterrows():
         meta = json.loads(c["meta"]) if isinstance(c["meta"], str) else {}
@@ -401,7 +413,7 @@ def _example_figure(out: Path, store, save, plt) -> dict:
     folder = out.parent / "robustness"
     if not folder.is_dir():
         return {}
-    jobs = store.frame("jobs").set_index("job_id")
+    jobs = store.jobs.set_index("job_id")
     best: dict[str, tuple[float, Path]] = {}
     for path in sorted(folder.glob("*.npz")):
         if path.stem not in jobs.index:

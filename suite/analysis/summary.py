@@ -1,19 +1,18 @@
-"""Analysis of a run's store: summaries with subject-level CIs, strata, clinical agreement.
+"""Analysis of a run's results: summaries with subject-level CIs, strata, acceptance.
 
-Everything here reads the results store and computes from it; nothing reaches back upstream,
-and every number written to ``RUN_DIR/report/`` is recomputable from the store (the CSV files
-carry the grouping keys and counts).
+Everything here reads the rows a :class:`~suite.store.RunView` serves and computes from them;
+nothing reaches back upstream, and every number a report prints is recomputable from the store
+(the tables carry the grouping keys and counts). Every average goes through the one
+subject-level reduction :func:`suite.metrics.reduce.reduce_subjects`: each subject's usable
+values are averaged first, rows with an ``exclusion`` (missing, a convention's sentinel, an
+implausible value) are counted by reason and never averaged.
 
-* :func:`metric_summary` — per (stage, metric, structure, phase, profile, condition, recon,
-  segmentation): mean over subjects (each subject's values averaged first), n subjects,
-  bootstrap percentile CI over subjects (seeded), through :func:`suite.metrics.reduce.aggregate`
-  semantics (NaN/undefined values excluded and counted).
+* :func:`metric_summary` — per group (stage, metric, structure, phase, segment, profile,
+  condition, method of each stage, attack, budget): mean over subjects, n subjects, excluded
+  values by reason, bootstrap percentile CI over subjects (seeded).
 * :func:`stratum_summary` — the same per stratum (vendor, field strength, pathology, ...).
-* :func:`clinical_agreement` — for each clinical parameter, condition and method pair: Bland–
-  Altman (test − reference, ddof 1, 1.96, approximate CIs), Lin's CCC and ICC(2,1) of the
-  method against the reference value (phantom truth or reference labels).
-* :func:`error_propagation` — EF (and other parameters) bias and limits of agreement against
-  the nominal acceleration, per reconstruction and segmentation method.
+* :func:`check_acceptance` — the protocol's pre-specified acceptance criteria.
+* :mod:`suite.analysis.agreement` — clinical agreement, implausible values, error propagation.
 """
 
 from __future__ import annotations
@@ -24,134 +23,127 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_results", "metric_summary", "stratum_summary", "clinical_agreement",
-           "error_propagation", "check_acceptance", "write_summary"]
+from suite.metrics.reduce import SubjectAggregate, reduce_subjects
+from suite.store.results import FIXED_METHOD_COLUMNS
+from suite.store.view import RunView, group_columns
 
-GROUP = ["stage", "metric", "structure", "phase", "profile", "condition", "recon", "segmentation",
-         "attack"]
-
-
-def load_results(store) -> pd.DataFrame:
-    """Results joined with case strata (one row per stored metric value)."""
-    res = store.frame("results")
-    cases = store.frame("cases")[["case_id", "vendor", "field_strength_t", "site", "pathology",
-                                  "preset"]]
-    out = res.merge(cases, on="case_id", how="left")
-    for col in GROUP:
-        out[col] = out[col].fillna("")
-    return out
+__all__ = ["load_results", "metric_summary", "stratum_summary", "check_acceptance",
+           "write_summary", "summary_keys", "method_columns", "subject_reduction",
+           "bootstrap_mean_ci"]
 
 
-def _boot(values: np.ndarray, seed: int, n_resamples: int, alpha: float):
+def load_results(run) -> pd.DataFrame:
+    """Results rows (with strata, ``row_id`` and ``usable``) of a run folder or a RunView."""
+    view = run if isinstance(run, RunView) else RunView(run)
+    return _tagged(view.results, view.method_stages)
+
+
+def _tagged(df: pd.DataFrame, method_stages) -> pd.DataFrame:
+    df = df.copy()
+    df.attrs["method_stages"] = list(method_stages)
+    return df
+
+
+def method_columns(df: pd.DataFrame) -> list[str]:
+    """The method columns of a results frame (``recon``, ``segmentation`` and any other stage
+    the run recorded, from ``df.attrs["method_stages"]``)."""
+    stages = df.attrs.get("method_stages") or list(FIXED_METHOD_COLUMNS)
+    return [c for c in dict.fromkeys([*FIXED_METHOD_COLUMNS, *stages]) if c in df.columns]
+
+
+def summary_keys(df: pd.DataFrame, by=None) -> list[str]:
+    """Grouping columns of :func:`metric_summary`: :func:`suite.store.group_columns`, then
+    ``budget``, then ``by``."""
+    keys = [k for k in group_columns(method_columns(df)) if k in df.columns] + ["budget"]
+    return keys + ([by] if isinstance(by, str) else list(by or []))
+
+
+def subject_reduction(g: pd.DataFrame, col: str = "value", *,
+                      statistic: str = "mean") -> SubjectAggregate:
+    """:func:`~suite.metrics.reduce.reduce_subjects` of the rows ``g`` (subjects from
+    ``subject``, exclusions from ``exclusion``)."""
+    excl = g["exclusion"] if "exclusion" in g else pd.Series([None] * len(g), index=g.index)
+    return reduce_subjects(g[col].tolist(), g["subject"].tolist(),
+                           exclusions=[None if (e is None or e != e) else e for e in excl],
+                           statistic=statistic)
+
+
+def bootstrap_mean_ci(values: np.ndarray, seed: int, n_resamples: int, alpha: float):
+    """Percentile bootstrap CI of the mean of subject values (NaN with fewer than 2 values;
+    the value itself when all values are equal)."""
     from suite.stats import bootstrap_ci
 
-    if values.size < 2 or np.allclose(values, values[0]):
-        return (float("nan"), float("nan")) if values.size < 2 else (float(values[0]),) * 2
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return (float("nan"), float("nan"))
+    if np.allclose(values, values[0]):
+        return (float(values[0]),) * 2
     r = bootstrap_ci(values, np.mean, seed=seed, n_resamples=n_resamples, alpha=alpha)
     return tuple(float(v) for v in r.ci)
 
 
+def _excluded_text(agg: SubjectAggregate) -> str:
+    return ", ".join(f"{n} {r}" for r, n in agg.excluded_by)
+
+
 def metric_summary(df: pd.DataFrame, *, by: list[str] | None = None, seed: int = 0,
                    n_resamples: int = 1000, alpha: float = 0.05) -> pd.DataFrame:
-    """Mean over subjects with a subject-bootstrap CI, per group (see module docstring)."""
-    keys = GROUP + ["budget"] + (by or [])
+    """Mean over subjects with a subject-bootstrap CI, per group (see module docstring).
+
+    Columns: the grouping keys (:func:`summary_keys`), ``mean``, ``ci_low``, ``ci_high``,
+    ``n_subjects``, ``n_excluded`` (values left out), ``excluded`` (by reason, e.g.
+    ``"2 implausible"``), ``unit``, ``direction``.
+    """
+    keys = summary_keys(df, by)
     rows = []
     for key, g in df.groupby(keys, sort=True, dropna=False):
-        valid = g[g["value"].notna()]
-        per_subject = valid.groupby("subject")["value"].mean()
-        vals = per_subject.to_numpy(dtype=float)
-        lo, hi = _boot(vals, seed, n_resamples, alpha) if vals.size else (np.nan, np.nan)
+        agg = subject_reduction(g)
+        vals = agg.values()
+        lo, hi = bootstrap_mean_ci(vals, seed, n_resamples, alpha)
         rows.append(dict(zip(keys, key)) | {
-            "mean": float(vals.mean()) if vals.size else np.nan,
-            "ci_low": lo, "ci_high": hi, "n_subjects": int(vals.size),
-            "n_excluded": int(g["value"].isna().sum()),
+            "mean": agg.value, "ci_low": lo, "ci_high": hi, "n_subjects": agg.n_subjects,
+            "n_excluded": agg.n_excluded, "excluded": _excluded_text(agg),
             "unit": g["unit"].iloc[0], "direction": g["direction"].iloc[0]})
     return pd.DataFrame(rows)
 
 
 def stratum_summary(df: pd.DataFrame, stratum: str, **kw) -> pd.DataFrame:
     """:func:`metric_summary` split by one stratum column (e.g. ``vendor``)."""
+    from suite.store import STRATA_COLUMNS
+
     if stratum not in df.columns:
         raise ValueError(f"stratum_summary: unknown stratum {stratum!r}; available "
-                         f"{['vendor', 'field_strength_t', 'site', 'pathology', 'preset']}")
-    return metric_summary(df.assign(**{stratum: df[stratum].astype(str)}), by=[stratum], **kw)
+                         f"{list(STRATA_COLUMNS)}")
+    out = df.assign(**{stratum: df[stratum].astype(str)})
+    out.attrs = dict(df.attrs)
+    return metric_summary(out, by=[stratum], **kw)
 
 
-def clinical_agreement(df: pd.DataFrame, *, parameters: list[str] | None = None) -> pd.DataFrame:
-    """Agreement of clinical parameters with their reference per (condition, recon, seg)."""
-    from suite.stats import bland_altman, ccc, icc
+def check_acceptance(df: pd.DataFrame, acceptance: list[dict]) -> list[dict]:
+    """Evaluate acceptance criteria on the subject statistic of each selected metric.
 
-    clin = df[(df["stage"] == "clinical") & df["value"].notna() & df["reference_value"].notna()]
-    if parameters:
-        clin = clin[clin["metric"].isin(parameters)]
-    rows = []
-    for (metric, cond, rec, seg, source), g in clin.groupby(
-            ["metric", "condition", "recon", "segmentation", "profile"], sort=True):
-        g = g.sort_values("subject")
-        test, ref = g["value"].to_numpy(float), g["reference_value"].to_numpy(float)
-        row = {"metric": metric, "condition": cond, "recon": rec, "segmentation": seg,
-               "reference": source, "n": len(g), "unit": g["unit"].iloc[0]}
-        if len(g) >= 3:
-            ba = bland_altman(test, ref)
-            row |= {"bias": ba.bias, "sd": ba.sd, "loa_lower": ba.loa_lower,
-                    "loa_upper": ba.loa_upper, "bias_ci_low": ba.bias_ci[0],
-                    "bias_ci_high": ba.bias_ci[1]}
-            try:
-                c = ccc(test, ref)
-                row |= {"ccc": c.ccc, "ccc_ci_low": c.ci[0], "ccc_ci_high": c.ci[1]}
-            except ValueError:
-                row |= {"ccc": np.nan}
-            long = pd.DataFrame({"target": np.r_[g["subject"], g["subject"]],
-                                 "rater": ["test"] * len(g) + ["reference"] * len(g),
-                                 "score": np.r_[test, ref]})
-            try:
-                form = icc(long["target"], long["rater"], long["score"])["ICC(2,1)"]
-                row |= {"icc_2_1": form.icc, "icc_ci_low": form.ci[0], "icc_ci_high": form.ci[1]}
-            except (ValueError, KeyError):
-                row |= {"icc_2_1": np.nan}
-        else:
-            row["note"] = "fewer than 3 subjects: agreement statistics not computed"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def error_propagation(df: pd.DataFrame, parameter: str = "lv_ef_pct") -> pd.DataFrame:
-    """Bias and limits of agreement of ``parameter`` against the nominal acceleration."""
-    agree = clinical_agreement(df, parameters=[parameter])
-    if agree.empty:
-        return agree
-    accel = df[(df["stage"] == "condition") & (df["metric"] == "nominal_acceleration")]
-    r_of = accel.groupby("condition")["value"].first().to_dict()
-    agree["nominal_acceleration"] = agree["condition"].map(lambda c: r_of.get(c, 1.0))
-    cols = ["recon", "segmentation", "condition", "nominal_acceleration", "n", "bias", "loa_lower",
-            "loa_upper"]
-    cols = [c for c in cols if c in agree.columns]
-    return agree.sort_values(["segmentation", "recon", "nominal_acceleration"])[cols]
-
-
-def check_acceptance(store, protocol) -> list[dict]:
-    """Evaluate the protocol's acceptance criteria on the subject-mean of each metric."""
-    if not protocol.acceptance:
-        return []
-    df = load_results(store)
+    Each criterion ``{metric, min|max, statistic, <column>: value, ...}`` selects rows by
+    ``metric`` and its other column keys, reduces them with :func:`subject_reduction` and
+    compares the statistic with the bound.
+    """
     out = []
-    for crit in protocol.acceptance:
+    for crit in acceptance or []:
         sel = df[df["metric"] == crit["metric"]]
-        for col in ("stage", "recon", "segmentation", "condition", "structure", "phase", "profile"):
-            if col in crit:
-                sel = sel[sel[col] == crit[col]]
-        vals = sel[sel["value"].notna()].groupby("subject")["value"].mean()
+        filters = [k for k in crit if k not in ("metric", "statistic", "min", "max")]
+        for col in filters:
+            sel = sel[sel[col].astype(str) == str(crit[col])] if col in sel else sel.iloc[:0]
         stat = crit.get("statistic", "mean")
-        value = float(getattr(vals, stat)()) if len(vals) else float("nan")
-        passed = bool(len(vals)) and ("min" not in crit or value >= crit["min"]) and \
+        agg = subject_reduction(sel, statistic=stat)
+        value = float(agg.value)
+        passed = bool(agg.n_subjects) and ("min" not in crit or value >= crit["min"]) and \
             ("max" not in crit or value <= crit["max"])
-        where = ", ".join(f"{k}={crit[k]}" for k in ("stage", "recon", "segmentation", "condition",
-                                                      "structure", "phase", "profile") if k in crit)
+        where = ", ".join(f"{k}={crit[k]}" for k in filters)
         bound = " and ".join(f"{'>=' if b == 'min' else '<='} {crit[b]}" for b in ("min", "max")
                              if b in crit)
         out.append({"description": f"{stat} {crit['metric']} ({where}) {bound}: "
-                    f"{value:.4g} over {len(vals)} subjects", "value": value,
-                    "n_subjects": int(len(vals)), "passed": passed, "criterion": crit})
+                    f"{value:.4g} over {agg.n_subjects} subjects", "value": value,
+                    "n_subjects": agg.n_subjects, "passed": passed, "criterion": crit,
+                    "row_ids": sorted(int(i) for i in sel["row_id"]) if "row_id" in sel else []})
     return out
 
 
@@ -169,11 +161,15 @@ def _fmt_table(df: pd.DataFrame, cols: list[str], digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(store, protocol, out_dir) -> dict:
+def write_summary(run, protocol, out_dir) -> dict:
     """Write CSV tables, figures and ``summary.md`` into ``out_dir``; return their paths."""
+    from suite.analysis.agreement import clinical_agreement, error_propagation
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = load_results(store)
+    view = run if isinstance(run, RunView) else RunView(run)
+    store = view
+    df = load_results(view)
     boot = (protocol.analyses.get("bootstrap") or {}) if protocol is not None else {}
     kw = {"seed": protocol.seed if protocol is not None else 0,
           "n_resamples": int(boot.get("n_resamples", 1000)), "alpha": float(boot.get("alpha", 0.05))}
@@ -197,8 +193,8 @@ def write_summary(store, protocol, out_dir) -> dict:
     prop.to_csv(out / "error_propagation.csv", index=False)
     files["error_propagation"] = str(out / "error_propagation.csv")
     files.update(_figures(df, summ, out))
-    jobs = store.frame("jobs")
-    failures = store.frame("failures")
+    jobs = view.jobs
+    failures = view.failures
     md = [f"# Summary of run `{protocol.name if protocol else ''}`\n",
           f"Protocol SHA-256 `{protocol.sha256 if protocol else ''}`. Jobs: {len(jobs)}, done "
           f"{int((jobs['status'] == 'done').sum())}, failed {int((jobs['status'] == 'failed').sum())}. "
@@ -223,8 +219,12 @@ def write_summary(store, protocol, out_dir) -> dict:
                                     "n_excluded"])]
     if not agree.empty:
         md += ["\n## Clinical agreement with the reference (test − reference)\n",
-               _fmt_table(agree, ["metric", "condition", "recon", "segmentation", "reference", "n",
-                                  "bias", "loa_lower", "loa_upper", "ccc", "icc_2_1"])]
+               "Primary analysis: implausible values (outside the physiological range, e.g. "
+               "EF outside 0-100 %, ESV > EDV) are excluded and counted; where any was, a "
+               "sensitivity analysis with them included follows the primary row.\n\n",
+               _fmt_table(agree, ["metric", "condition", "recon", "segmentation", "reference",
+                                  "analysis", "n", "n_excluded", "bias", "loa_lower",
+                                  "loa_upper", "ccc", "icc_2_1"])]
     if not prop.empty:
         md += ["\n## Error propagation: LV EF against acceleration\n",
                _fmt_table(prop, list(prop.columns))]
@@ -283,7 +283,7 @@ def _figures(df: pd.DataFrame, summ: pd.DataFrame, out: Path) -> dict:
     from suite.stats import bland_altman
     from suite.stats.plots import bland_altman_plot
 
-    clin = df[(df["stage"] == "clinical") & (df["metric"] == "lv_ef_pct") & df["value"].notna()
+    clin = df[(df["stage"] == "clinical") & (df["metric"] == "lv_ef_pct") & df["usable"]
               & df["reference_value"].notna()]
     for (cond, rec, seg), g in clin.groupby(["condition", "recon", "segmentation"]):
         if len(g) < 3:

@@ -123,7 +123,7 @@ def load_run(path) -> RunData:
         The folder lacks ``protocol.json`` (not written by ``cmrsuite run``).
     """
     from suite.analysis.summary import load_results
-    from suite.runner.store import ResultStore
+    from suite.store import ResultStore
 
     run = resolve_run_dir(path)
     pj = run / "protocol.json"

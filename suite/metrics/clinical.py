@@ -29,17 +29,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
 from suite._validation import check_dtype_kind, check_ndim, check_spacing
+from suite.metrics.contract import (CLOSER, MetricFamily, MetricRow, MetricSpec, Plausible,
+                                    metric_row, register_family, register_metric)
 from suite.stats._common import fmt, jsonable, readonly
 from suite.stats._summary import SummaryTable
 
 __all__ = [
     "clinical_parameters", "ClinicalParameters", "VentricleParameters", "volume_curve_ml",
-    "detect_ed_es", "EdEs", "MYOCARDIAL_DENSITY_G_PER_ML", "EF_STATUSES",
+    "detect_ed_es", "EdEs", "MYOCARDIAL_DENSITY_G_PER_ML", "EF_STATUSES", "QUANTITIES",
+    "STORED", "clinical_rows",
 ]
 
 #: Myocardial density used for LV mass (g/mL).
@@ -107,19 +110,39 @@ def _ventricle(curve: np.ndarray, ed: int, es: int) -> VentricleParameters:
                                implausible=bool(implausible), volume_curve_ml=readonly(curve))
 
 
-#: Scalars of :class:`ClinicalParameters`: name → (unit, meaning).
+_POSITIVE = Plausible(0.0, low_open=True)
+_NON_NEGATIVE = Plausible(0.0)
+_PERCENT = Plausible(0.0, 100.0)
+
+
+def _declare(name, unit, description, plausible):
+    return register_metric(MetricSpec(
+        name, unit, CLOSER, description, "clinical",
+        "compared with the case's reference value (the phantom's analytic truth, or the "
+        "parameter of the reference labels); error = value - reference", plausible=plausible))
+
+
+#: Scalars of :class:`ClinicalParameters`, declared in the metric contract with the
+#: physiological range outside which a value is ``implausible`` (volumes and mass > 0,
+#: SV >= 0, i.e. ESV <= EDV, and EF within 0-100 %).
 QUANTITIES = {
-    "lv_edv_ml": ("mL", "LV end-diastolic volume"),
-    "lv_esv_ml": ("mL", "LV end-systolic volume"),
-    "lv_sv_ml": ("mL", "LV stroke volume (EDV - ESV)"),
-    "lv_ef_pct": ("%", "LV ejection fraction"),
-    "rv_edv_ml": ("mL", "RV end-diastolic volume"),
-    "rv_esv_ml": ("mL", "RV end-systolic volume"),
-    "rv_sv_ml": ("mL", "RV stroke volume (EDV - ESV)"),
-    "rv_ef_pct": ("%", "RV ejection fraction"),
-    "myo_volume_ed_ml": ("mL", "LV myocardial volume at ED"),
-    "lv_mass_g": ("g", "LV mass at ED (myocardial volume x 1.05 g/mL)"),
+    "lv_edv_ml": _declare("lv_edv_ml", "mL", "LV end-diastolic volume", _POSITIVE),
+    "lv_esv_ml": _declare("lv_esv_ml", "mL", "LV end-systolic volume", _POSITIVE),
+    "lv_sv_ml": _declare("lv_sv_ml", "mL", "LV stroke volume (EDV - ESV)", _NON_NEGATIVE),
+    "lv_ef_pct": _declare("lv_ef_pct", "%", "LV ejection fraction", _PERCENT),
+    "rv_edv_ml": _declare("rv_edv_ml", "mL", "RV end-diastolic volume", _POSITIVE),
+    "rv_esv_ml": _declare("rv_esv_ml", "mL", "RV end-systolic volume", _POSITIVE),
+    "rv_sv_ml": _declare("rv_sv_ml", "mL", "RV stroke volume (EDV - ESV)", _NON_NEGATIVE),
+    "rv_ef_pct": _declare("rv_ef_pct", "%", "RV ejection fraction", _PERCENT),
+    "myo_volume_ed_ml": _declare("myo_volume_ed_ml", "mL", "LV myocardial volume at ED",
+                                 _POSITIVE),
+    "lv_mass_g": _declare("lv_mass_g", "g", "LV mass at ED (myocardial volume x 1.05 g/mL)",
+                          _POSITIVE),
 }
+
+#: The parameters a run stores per case (:func:`clinical_rows`), in order.
+STORED = ("lv_edv_ml", "lv_esv_ml", "lv_sv_ml", "lv_ef_pct", "lv_mass_g", "rv_edv_ml",
+          "rv_esv_ml", "rv_ef_pct")
 
 
 @dataclass(frozen=True)
@@ -191,7 +214,7 @@ class ClinicalParameters:
             lv_volume_curve_ml=self.lv.volume_curve_ml,
             rv_volume_curve_ml=self.rv.volume_curve_ml,
             myo_volume_curve_ml=self.myo_volume_curve_ml,
-            units={k: u for k, (u, _) in QUANTITIES.items()},
+            units={k: q.unit for k, q in QUANTITIES.items()},
         )
         return jsonable(out)
 
@@ -202,7 +225,7 @@ class ClinicalParameters:
         ----------
         format : {"text", "markdown", "html"}
         """
-        rows = tuple((k, fmt(v), QUANTITIES[k][0]) for k, v in self.scalars().items())
+        rows = tuple((k, fmt(v), QUANTITIES[k].unit) for k, v in self.scalars().items())
         notes = [
             f"ED frame {self.ed_frame} ({self.ed_source}), ES frame {self.es_frame} "
             f"({self.es_source}); detection: ED = max, ES = min of the LV blood-pool volume "
@@ -423,3 +446,64 @@ def clinical_parameters(
         annotated_frames=frames, spacing_mm=spacing, voxel_volume_ml=voxel_ml,
         myo_volume_curve_ml=readonly(myo_curve),
     )
+
+
+def clinical_rows(labels, spacing_mm, *, reference: Mapping[str, float] | None,
+                  reference_source: str, ed_frame: int | None = None,
+                  es_frame: int | None = None, annotated_frames: Iterable[int] | None = None,
+                  parameters: Iterable[str] = STORED) -> list[MetricRow]:
+    """Clinical parameters of a predicted label stack as stored rows, with validity.
+
+    Parameters
+    ----------
+    labels, spacing_mm, ed_frame, es_frame, annotated_frames
+        As :func:`clinical_parameters`.
+    reference : mapping name → float, optional
+        The reference value of each parameter (the phantom's analytic truth, or
+        :func:`clinical_parameters` of the reference labels); stored as ``reference_value``.
+    reference_source : str
+        What ``reference`` is (``"truth"``, ``"reference-labels"``, ``"none"``); stored as
+        the rows' ``profile``.
+    parameters : iterable of str
+        Names of :data:`QUANTITIES` to store (default :data:`STORED`).
+
+    Returns
+    -------
+    list of MetricRow
+        Status ``implausible`` (and excluded from averages and agreement statistics) for a
+        value outside its physiological range (:data:`QUANTITIES`), and for EDV, ESV, SV and
+        EF of a ventricle whose ESV exceeds its EDV; ``undefined`` for EF when EDV = 0.
+    """
+    p = clinical_parameters(labels, spacing_mm, ed_frame=ed_frame, es_frame=es_frame,
+                            annotated_frames=annotated_frames)
+    values = p.scalars()
+    inconsistent = {"lv": p.lv.implausible, "rv": p.rv.implausible}
+    ref = reference or {}
+    rows = []
+    for name in parameters:
+        ventricle = name.split("_", 1)[0]
+        status = ("implausible" if inconsistent.get(ventricle)
+                  and name.endswith(("_edv_ml", "_esv_ml", "_sv_ml", "_ef_pct")) else "ok")
+        rows.append(metric_row(name, values[name], status=status, profile=reference_source,
+                               reference_value=ref.get(name)))
+    return rows
+
+
+def _family_rows(reference, prediction, *, spacing_mm):
+    ref = clinical_parameters(reference, spacing_mm).scalars()
+    return clinical_rows(prediction, spacing_mm, reference=ref,
+                         reference_source="reference-labels", parameters=tuple(QUANTITIES))
+
+
+def _example(rng):
+    lab = np.zeros((3, 4, 16, 16), np.uint8)
+    for f, r in enumerate((6, 5, 4, 5)):
+        lab[:, f, 8 - r:8 + r, 3:3 + r] = 3
+        lab[:, f, 8 - r:8 + r, 3 + r:5 + r] = 2
+        lab[:, f, 2:2 + r, 11:15] = 1
+    pred = lab.copy()
+    pred[:, :, :, 3 + int(rng.integers(0, 2))] = 0
+    return lab, pred, {"spacing_mm": (8.0, 1.5, 1.5)}
+
+
+register_family(MetricFamily("clinical", tuple(QUANTITIES), _family_rows, _example))

@@ -46,10 +46,29 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from suite._validation import check_finite, check_ndim, check_option, check_same_shape
+from suite.metrics.contract import (HIGHER, LOWER, MetricFamily, MetricRow, MetricSpec,
+                                    metric_row, register_family, register_metric)
 
-__all__ = ["nmse", "psnr", "ssim_per_image", "score", "ImageScores", "PROFILES"]
+__all__ = ["nmse", "psnr", "ssim_per_image", "score", "image_rows", "ImageScores", "PROFILES",
+           "IMAGE_METRICS"]
 
 PROFILES = ("fastmri", "cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025")
+
+#: Declarations of the stored image metrics (names of :class:`ImageScores` fields).
+IMAGE_METRICS = (
+    register_metric(MetricSpec(
+        "nmse", "1", LOWER, "normalised mean squared error", "image",
+        "||ref - pred||^2 / ||ref||^2 (fastMRI evaluate.py nmse); under the CMRxRecon profiles "
+        "per image, then averaged", optimum=0.0)),
+    register_metric(MetricSpec(
+        "psnr", "dB", HIGHER, "peak signal-to-noise ratio", "image",
+        "10 log10(data_range^2 / MSE), data range from the reference (see the profile)",
+        optimum=float("inf"))),
+    register_metric(MetricSpec(
+        "ssim", "1", HIGHER, "structural similarity", "image",
+        "Wang et al. 2004, 7x7 uniform window, K1 0.01, K2 0.03, sample covariance",
+        optimum=1.0)),
+)
 
 
 def _prepare(reference, prediction, where):
@@ -302,3 +321,44 @@ def score(reference, prediction, profile: str = "fastmri") -> ImageScores:
         ss.append(float(_ssim_values(a, b, dr)))
     return ImageScores(nmse=float(np.mean(nm)), psnr=float(np.mean(ps)), ssim=float(np.mean(ss)),
                        profile=profile, n_images=int(n_img))
+
+
+def image_rows(reference, prediction, *, profile: str = "fastmri") -> list[MetricRow]:
+    """NMSE, PSNR and SSIM of one case as stored rows (:mod:`suite.metrics.contract`).
+
+    Parameters
+    ----------
+    reference, prediction : ndarray, real, ``(slice, frame, y, x)``
+        Magnitude images; the reference is the fully sampled image the profile scores against.
+    profile : str
+        One of :data:`PROFILES`; stored as the rows' ``profile``.
+
+    Returns
+    -------
+    list of MetricRow
+        One row per metric of :data:`IMAGE_METRICS`. Non-finite values in either input, or a
+        reference the profile cannot normalise (all zero), give rows with ``value=None`` and
+        status ``undefined`` rather than a number.
+    """
+    check_option(profile, PROFILES, name="profile", where="image_rows")
+    ref, pred = np.asarray(reference), np.asarray(prediction)
+    check_same_shape(ref, pred, names=("reference", "prediction"), where="image_rows",
+                     axes="(slice, frame, y, x)")
+    if not (np.isfinite(ref).all() and np.isfinite(pred).all()):
+        return [metric_row(m.name, None, status="undefined", profile=profile)
+                for m in IMAGE_METRICS]
+    try:
+        s = score(ref, pred, profile=profile)
+    except ValueError:  # e.g. an all-zero reference image: the profile's normalisation fails
+        return [metric_row(m.name, None, status="undefined", profile=profile)
+                for m in IMAGE_METRICS]
+    return [metric_row(m.name, getattr(s, m.name), profile=profile) for m in IMAGE_METRICS]
+
+
+def _example(rng):
+    ref = rng.random((2, 3, 16, 16)) + 0.5
+    pred = ref + 0.1 * rng.standard_normal(ref.shape)
+    return ref, np.abs(pred), {"profile": "fastmri"}
+
+
+register_family(MetricFamily("image", tuple(m.name for m in IMAGE_METRICS), image_rows, _example))

@@ -1,4 +1,5 @@
-"""The one reduction of the suite: per-case values → :class:`Aggregate` (STYLE R5).
+"""The one reduction of the suite: per-case values → :class:`Aggregate` (STYLE R5), and the one
+subject-level reduction built on it (:func:`reduce_subjects`).
 
 Metrics return per-case (and per-frame) values and never reduce; every average a report prints
 comes from :func:`aggregate`, which says how many values it used and which it left out.
@@ -27,7 +28,7 @@ import numpy as np
 
 from suite._validation import check_option
 
-__all__ = ["aggregate", "Aggregate", "STATISTICS"]
+__all__ = ["aggregate", "Aggregate", "STATISTICS", "reduce_subjects", "SubjectAggregate"]
 
 #: Statistics :func:`aggregate` can compute over the valid values.
 STATISTICS = ("mean", "median")
@@ -189,3 +190,122 @@ def aggregate(
     excluded = tuple(id_list[i] for i in np.flatnonzero(missing))
     return Aggregate(value=value, n_used=int(used.size), n_excluded=int(missing.sum()),
                      excluded_ids=excluded, statistic=statistic)
+
+
+@dataclass(frozen=True)
+class SubjectAggregate:
+    """A statistic over subjects of each subject's mean, with what was left out and why.
+
+    Attributes
+    ----------
+    value : float
+        ``statistic`` over the subject means; NaN when no subject has a usable value.
+    subject_means : tuple of (subject, float)
+        Each subject's mean of its usable values, in sorted subject order.
+    n_values : int
+        Values that entered a subject mean.
+    n_excluded : int
+        Values left out (never averaged).
+    excluded_by : tuple of (reason, count)
+        Why: ``missing`` (None/NaN), ``sentinel`` (a convention's "missing" value, e.g. −1 of
+        the M&Ms script), ``implausible`` (outside the metric's physiological range), or any
+        other exclusion a row carries; sorted by reason.
+    subjects_without_value : tuple
+        Subjects whose every value was excluded (they do not count in ``n_subjects``).
+    statistic : str
+    """
+
+    value: float
+    subject_means: tuple
+    n_values: int
+    n_excluded: int
+    excluded_by: tuple
+    subjects_without_value: tuple
+    statistic: str = "mean"
+
+    @property
+    def n_subjects(self) -> int:
+        return len(self.subject_means)
+
+    def values(self) -> np.ndarray:
+        """The subject means as a float64 array (sorted subject order)."""
+        return np.array([v for _, v in self.subject_means], dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        v = float(self.value)
+        return {"value": v if math.isfinite(v) else None, "statistic": self.statistic,
+                "n_subjects": self.n_subjects, "n_values": self.n_values,
+                "n_excluded": self.n_excluded, "excluded_by": dict(self.excluded_by),
+                "subjects_without_value": [_jsonable_id(s) for s in self.subjects_without_value],
+                "subject_means": {str(s): m for s, m in self.subject_means}}
+
+    def summary(self) -> str:
+        val = "n/a" if math.isnan(self.value) else f"{self.value:.4g}"
+        why = ", ".join(f"{n} {r}" for r, n in self.excluded_by) or "none"
+        return (f"{self.statistic} over {self.n_subjects} subjects {val} ({self.n_values} values "
+                f"used; {self.n_excluded} excluded: {why})")
+
+
+def reduce_subjects(values: Iterable[float | None], subjects: Sequence[Hashable], *,
+                    exclusions: Sequence[str | None] | None = None,
+                    statistic: str = "mean") -> SubjectAggregate:
+    """The one subject-level reduction: each subject's mean, then a statistic over subjects.
+
+    Every average of the analysis, the gate, the domain-shift analysis and the leaderboard goes
+    through this function, so the exclusion rules live in one place: a value enters its
+    subject's mean only when it is a number (not None/NaN) and its ``exclusion`` is empty; the
+    excluded values are counted by reason, never averaged. Each subject's mean and the
+    statistic over subjects are :func:`aggregate` results.
+
+    Parameters
+    ----------
+    values : iterable of float or None, length n
+    subjects : sequence of hashable, length n
+        The cluster of each value (a subject, or ``dataset/subject``).
+    exclusions : sequence of str or None, length n, optional
+        Each value's stored exclusion (:mod:`suite.metrics.contract`); None = counts.
+    statistic : {"mean", "median"}
+        Over the subject means (subject means themselves are always means).
+
+    Returns
+    -------
+    SubjectAggregate
+
+    Examples
+    --------
+    >>> r = reduce_subjects([0.9, 0.7, -1.0, 0.5], ["a", "a", "b", "c"],
+    ...                     exclusions=[None, None, "sentinel", None])
+    >>> round(r.value, 6), r.n_subjects, dict(r.excluded_by), r.subjects_without_value
+    (0.65, 2, {'sentinel': 1}, ('b',))
+    """
+    check_option(statistic, STATISTICS, name="statistic", where="reduce_subjects")
+    vals = list(values)
+    subj = list(subjects)
+    excl = [None] * len(vals) if exclusions is None else list(exclusions)
+    if not len(vals) == len(subj) == len(excl):
+        raise ValueError(f"reduce_subjects: `values`, `subjects` and `exclusions` must have one "
+                         f"entry per value; got {len(vals)}, {len(subj)} and {len(excl)}")
+    reasons: dict[str, int] = {}
+    by_subject: dict[Hashable, list] = {}
+    for i, (v, s, e) in enumerate(zip(vals, subj, excl)):
+        x = _as_float(v, i)
+        if e is not None and not (isinstance(e, float) and math.isnan(e)):
+            reasons[str(e)] = reasons.get(str(e), 0) + 1
+            x = None
+        elif math.isnan(x):
+            reasons["missing"] = reasons.get("missing", 0) + 1
+            x = None
+        by_subject.setdefault(s, []).append(x)
+    means, empty = [], []
+    for s in sorted(by_subject, key=str):
+        agg = aggregate(by_subject[s])
+        if agg.n_used:
+            means.append((s, agg.value))
+        else:
+            empty.append(s)
+    over = aggregate([m for _, m in means], statistic=statistic)
+    n_excluded = sum(reasons.values())
+    return SubjectAggregate(value=over.value, subject_means=tuple(means),
+                            n_values=len(vals) - n_excluded, n_excluded=n_excluded,
+                            excluded_by=tuple(sorted(reasons.items())),
+                            subjects_without_value=tuple(empty), statistic=statistic)

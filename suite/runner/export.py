@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from suite.runner.store import ResultStore
+from suite.store import ResultStore
 
 __all__ = ["export_run", "TABLES"]
 

@@ -1,39 +1,38 @@
-"""Expanding a protocol into independent jobs.
+"""Expanding a protocol into independent jobs, phase by phase, from each dataset's pipeline.
 
-A run has two phases, three with a ``robustness`` section; jobs inside a phase are
-independent of each other:
+A dataset's pipeline is an ordered list of stages (:mod:`suite.stages`). Its method stages are
+the run's phases, in pipeline order; derived stages are evaluated inside the job of the stage
+they consume. For every case and condition the stage accepts, the expansion walks the pipeline
+depth first: one job per (case, condition, method chain), e.g. for ``[recon, segmentation,
+clinical]`` a ``recon`` job per reconstruction method, then a ``segmentation`` job per
+(reconstruction, segmentation method), whose job also stores the clinical parameters. A job of
+a later stage reads its upstream outputs from the content-addressed cache (recomputing them
+if absent), so jobs inside a phase are independent of each other.
 
-* ``recon``: one job per (case, condition, reconstruction method). It applies the condition
-  (sampling mask, noise), reconstructs, caches the images and scores them (image-quality and
-  temporal metrics against the fully sampled reference).
-* ``segmentation``: one job per (case, condition, reconstruction, segmentation method). It takes
-  the reconstruction (from the cache, recomputing it if absent), segments it and scores labels
-  and clinical parameters.
+With a ``robustness`` section, a last phase holds the stages' robustness experiments
+(:meth:`suite.stages.Stage.expand_experiments`): attacks on reconstructions and segmentations,
+small features, data crimes.
 
-* ``robustness`` (only when the protocol has a ``robustness`` section): one job per (case,
-  condition, method, experiment), the experiment being an adversarial attack on a
-  reconstruction (one domain, every budget), an attack on a segmentation (every attack and
-  budget), small-feature insertion, or a data crime (:func:`expand_robustness_jobs`).
-
-For a ``fully-sampled`` condition the reconstruction is the built-in ``reference`` (RSS of the
-fully sampled k-space); image-only datasets (ACDC, M&Ms, DICOM, NIfTI) have the pseudo method
-``images`` and only fully-sampled conditions. Job ids are SHA-256 hashes of the job's canonical
-description (protocol hash excluded), so the same job keeps its id across runs and resumes.
+Job ids are SHA-256 hashes of the job's canonical description (phase, case, condition, the
+method entry of each stage of the chain, the experiment; protocol hash excluded), so the same
+job keeps its id across runs and resumes. The description names ``recon`` and
+``segmentation`` always (``null`` when not in the chain) and other stages only when present,
+so ids of runs made before other stages existed stay valid.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "method_label", "KSPACE_FORMATS",
-           "REFERENCE_RECON", "IMAGES_RECON"]
+from suite.protocol import method_label
+
+__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "KSPACE_FORMATS",
+           "phases"]
 
 #: Reader formats whose Cases carry k-space (the others carry images).
 KSPACE_FORMATS = ("ismrmrd", "phantom", "fastmri", "cmrxrecon")
-REFERENCE_RECON = "reference"
-IMAGES_RECON = "images"
 
 
 @dataclass(frozen=True)
@@ -58,15 +57,30 @@ class CaseRef:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One independent unit of work (see the module docstring)."""
+    """One independent unit of work (see the module docstring).
+
+    Attributes
+    ----------
+    phase : str
+        The stage whose method the job runs, or ``"robustness"``.
+    case : CaseRef
+    condition : dict
+        The protocol's condition entry.
+    methods : tuple of (stage, entry)
+        The method chain in pipeline order, ending with the job's own stage (an entry may be
+        ``None``, e.g. no segmentation for a reconstruction attack without a clinical curve).
+    experiment : dict, optional
+        The robustness experiment (``kind`` and its settings).
+    audit : bool
+        Run the data-crime audit on this job's case (one job per case).
+    """
 
     phase: str
     case: CaseRef
     condition: dict
-    recon: dict  # method entry (normalised) or {"name": "reference"/"images"}
-    segmentation: dict | None = None
-    robustness: dict | None = None  # the experiment of a robustness job
-    audit: bool = False  # run the data-crime audit on this job's case (one job per case)
+    methods: tuple = ()
+    experiment: dict | None = None
+    audit: bool = False
 
     @property
     def case_id(self) -> str:
@@ -76,148 +90,117 @@ class JobSpec:
     def condition_name(self) -> str:
         return self.condition["name"]
 
+    def entry(self, stage: str) -> dict | None:
+        """The chain's method entry of ``stage`` (None when absent)."""
+        return dict(self.methods).get(stage)
+
+    def labels(self) -> dict[str, str]:
+        """Method label per stage of the chain (stages without an entry are left out)."""
+        return {s: method_label(e) for s, e in self.methods if e is not None}
+
     @property
-    def recon_label(self) -> str:
-        return method_label(self.recon)
+    def recon(self) -> dict | None:
+        return self.entry("recon")
+
+    @property
+    def segmentation(self) -> dict | None:
+        return self.entry("segmentation")
+
+    @property
+    def recon_label(self) -> str | None:
+        return self.labels().get("recon")
 
     @property
     def seg_label(self) -> str | None:
-        return None if self.segmentation is None else method_label(self.segmentation)
+        return self.labels().get("segmentation")
+
+    def description(self) -> dict:
+        """What the job id hashes (module docstring)."""
+        desc = {"phase": self.phase, "case": self.case_id, "condition": self.condition,
+                "recon": self.entry("recon"), "segmentation": self.entry("segmentation")}
+        for stage, entry in self.methods:
+            if stage not in desc:
+                desc[stage] = entry
+        if self.experiment is not None:  # absent otherwise: earlier job ids stay valid
+            desc["robustness"] = self.experiment
+        return desc
 
     @property
     def job_id(self) -> str:
-        desc = {"phase": self.phase, "case": self.case_id, "condition": self.condition,
-                "recon": self.recon, "segmentation": self.segmentation}
-        if self.robustness is not None:  # absent otherwise: earlier job ids stay valid
-            desc["robustness"] = self.robustness
-        payload = json.dumps(desc, sort_keys=True, default=str)
+        payload = json.dumps(self.description(), sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["case"]["files"] = list(self.case.files)
-        return d
+        case = dict(self.case.__dict__)
+        case["files"] = list(self.case.files)
+        return {"phase": self.phase, "case": case, "condition": self.condition,
+                "methods": [[s, e] for s, e in self.methods], "robustness": self.experiment,
+                "audit": self.audit}
 
     @classmethod
     def from_dict(cls, d: dict) -> "JobSpec":
+        """A spec from :meth:`to_dict` (or from a store written before method chains: keys
+        ``recon``/``segmentation``)."""
         case = dict(d["case"])
         case["files"] = tuple(case.get("files", ()))
+        if "methods" in d:
+            methods = tuple((s, e) for s, e in d["methods"])
+        else:
+            methods = (("recon", d.get("recon")),)
+            if d.get("segmentation") is not None or d.get("phase") == "robustness":
+                methods += (("segmentation", d.get("segmentation")),)
         return cls(phase=d["phase"], case=CaseRef(**case), condition=d["condition"],
-                   recon=d["recon"], segmentation=d.get("segmentation"),
-                   robustness=d.get("robustness"), audit=bool(d.get("audit", False)))
+                   methods=methods, experiment=d.get("robustness"),
+                   audit=bool(d.get("audit", False)))
 
 
-def method_label(entry: dict) -> str:
-    """A short, stable label: ``label`` if given, else the name / plugin / entry point /
-    predictions folder name."""
-    if entry.get("label"):
-        return entry["label"]
-    for key in ("name", "plugin", "entry_point"):
-        if key in entry:
-            return str(entry[key])
-    if "predictions" in entry:
-        return "predictions:" + str(entry["predictions"]).rstrip("/").split("/")[-1]
-    return "unknown"
+def phases(protocol) -> list[str]:
+    """The run's phases: method stages in pipeline order, then ``robustness``."""
+    return [*protocol.method_stages(), "robustness"]
 
 
 def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     """All jobs of the protocol for the given cases, in a deterministic order."""
-    recon_methods = protocol.methods("recon")
-    seg_methods = protocol.methods("segmentation")
+    from suite.stages import load_stages
+
+    stages = load_stages(protocol.raw, protocol.base_dir)
     jobs: list[JobSpec] = []
     for ref in case_refs:
-        first = True  # the first recon job of a case audits it (suite.data.audit)
+        pipeline = [stages[n] for n in protocol.pipeline(ref.dataset)]
+        method_stages = [s for s in pipeline if s.has_methods]
+        first = [True]  # the first job of a case audits it (suite.data.audit)
+
+        def walk(i: int, cond: dict, chain: tuple) -> None:
+            if i == len(method_stages):
+                return
+            stage = method_stages[i]
+            for entry in stage.method_entries(protocol.methods(stage.name), ref, cond):
+                link = chain + ((stage.name, entry),)
+                jobs.append(JobSpec(stage.name, ref, cond, link, audit=first[0]))
+                first[0] = False
+                walk(i + 1, cond, link)
+
         for cond in protocol.conditions:
-            if ref.has_kspace:  # as-acquired, undersample, noise: every recon method
-                recons = ([{"name": REFERENCE_RECON, "params": {}}]
-                          if cond["type"] == "fully-sampled" else recon_methods)
-            else:
-                if cond["type"] != "fully-sampled":
-                    continue  # undersampling needs k-space
-                recons = [{"name": IMAGES_RECON, "params": {}}]
-            for rec in recons:
-                jobs.append(JobSpec("recon", ref, cond, rec, audit=first))
-                first = False
-                for seg in seg_methods:
-                    jobs.append(JobSpec("segmentation", ref, cond, rec, seg))
+            if method_stages and method_stages[0].accepts(ref, cond):
+                walk(0, cond, ())
     jobs += expand_robustness_jobs(protocol, case_refs)
     return jobs
 
 
 def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
-    """Jobs of the protocol's ``robustness`` section (schema: :mod:`suite.robustness.protocol`).
+    """Jobs of the protocol's ``robustness`` section (schema: :mod:`suite.protocol.robustness`),
+    each stage expanding its own experiments (:meth:`suite.stages.Stage.expand_experiments`)."""
+    from suite.stages import load_stages
 
-    Reconstruction experiments (attacks, features, crimes) need k-space, so image-only cases get
-    only segmentation attacks (on their images).
-    """
     rob = protocol.raw.get("robustness") or {}
     if not rob:
         return []
-    recon_methods = protocol.methods("recon")
-    seg_methods = protocol.methods("segmentation")
-    conditions = protocol.conditions
-
-    def pick(methods, names):
-        return [m for m in methods if names is None or method_label(m) in names]
-
-    def conds(section, types):
-        names = section.get("conditions")
-        return [c for c in conditions if c["type"] in types and (names is None or c["name"] in names)]
-
-    experiments: list[tuple[dict, dict, dict | None, dict]] = []  # (condition, recon, seg, exp)
-    adv = rob.get("adversarial") or {}
-    if adv.get("recon"):
-        sec = adv["recon"]
-        seg_name = sec.get("segmentation", method_label(seg_methods[0]) if seg_methods else None)
-        seg_entry = next((m for m in seg_methods if method_label(m) == seg_name), None)
-        for cond in conds(sec, ("as-acquired", "undersample", "noise")):
-            for rec in pick(recon_methods, sec.get("methods")):
-                for domain in sec.get("domains") or ["kspace"]:
-                    experiments.append((cond, rec, seg_entry, {
-                        "kind": "recon-attack", "domain": domain,
-                        "budgets": [float(b) for b in sec["budgets"]],
-                        "steps": int(sec.get("steps", 10))}))
-    feat = rob.get("features")
-    if feat:
-        for cond in conds(feat, ("undersample", "noise")):
-            for rec in pick(recon_methods, feat.get("methods")):
-                experiments.append((cond, rec, None, {
-                    "kind": "features", "contrasts": [float(c) for c in feat.get("contrasts", [0.3])],
-                    "n_features": int(feat.get("n_features", 3)),
-                    "radius_px": float(feat.get("radius_px", 1.5))}))
-    crimes = rob.get("crimes")
-    if crimes:
-        from suite.robustness.protocol import CRIMES
-
-        for cond in conds(crimes, ("undersample",)):
-            for rec in pick(recon_methods, crimes.get("methods")):
-                for crime in crimes.get("crimes") or list(CRIMES):
-                    experiments.append((cond, rec, None, {"kind": "crime", "crime": crime}))
+    stages = load_stages(protocol.raw, protocol.base_dir)
     jobs: list[JobSpec] = []
     for ref in case_refs:
         if rob.get("datasets") and ref.dataset not in rob["datasets"]:
             continue
-        if ref.has_kspace:
-            for cond, rec, seg, exp in experiments:
-                jobs.append(JobSpec("robustness", ref, cond, rec, seg, exp))
-        if adv.get("segmentation"):
-            sec = adv["segmentation"]
-            attack_conds = conds(sec, ("fully-sampled", "as-acquired", "undersample", "noise")) \
-                if sec.get("conditions") else [c for c in conditions if c["type"] == "fully-sampled"]
-            for cond in attack_conds:
-                if not ref.has_kspace and cond["type"] != "fully-sampled":
-                    continue
-                if cond["type"] == "fully-sampled":
-                    recs = [{"name": REFERENCE_RECON if ref.has_kspace else IMAGES_RECON,
-                             "params": {}}]
-                else:
-                    recs = recon_methods
-                for rec in recs:
-                    for seg in pick(seg_methods, sec.get("methods")):
-                        jobs.append(JobSpec("robustness", ref, cond, rec, seg, {
-                            "kind": "seg-attack",
-                            "attacks": list(sec.get("attacks") or ["fgsm", "pgd"]),
-                            "budgets": [float(b) for b in sec.get("budgets") or []],
-                            "l2_budgets": [float(b) for b in sec.get("l2_budgets") or []],
-                            "steps": int(sec.get("steps", 10))}))
+        for name in protocol.pipeline(ref.dataset):
+            for cond, chain, exp in stages[name].expand_experiments(rob, protocol, ref):
+                jobs.append(JobSpec("robustness", ref, cond, tuple(chain), exp))
     return jobs

@@ -20,9 +20,9 @@ from typing import Callable
 
 from suite.runner.execute import RunContext, run_job
 from suite.runner.executors import make_executor
-from suite.runner.jobs import CaseRef, JobSpec, expand_jobs
+from suite.runner.jobs import CaseRef, JobSpec, expand_jobs, phases
 from suite.runner.provenance import build_manifest, write_manifest
-from suite.runner.store import ResultStore
+from suite.store import ResultStore
 
 __all__ = ["RunResult", "RunError", "run_protocol", "discover_cases"]
 
@@ -192,6 +192,7 @@ def run_protocol(protocol, run_dir, *, executor: str = "local", workers: int | N
         store.set_info("protocol_sha256", protocol.sha256)
         store.set_info("protocol_name", protocol.name)
         store.set_info("seed", protocol.seed)
+        store.ensure_method_columns(protocol.method_stages())
         (run_dir / "protocol.json").write_text(json.dumps(protocol.to_dict(), indent=2) + "\n")
         refs = discover_cases(protocol, run_dir / "data", store)
         jobs = expand_jobs(protocol, refs)
@@ -205,15 +206,15 @@ def run_protocol(protocol, run_dir, *, executor: str = "local", workers: int | N
         counter = {"n": len([j for j in jobs if j.job_id in done_before])}
         n_workers = workers or _cpu_count()
         with make_executor(executor, n_workers, scheduler) as pool:
-            for phase in ("recon", "segmentation", "robustness"):
+            for phase in phases(protocol):
                 pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
                 for spec, outcome in pool.run(run_job, pending, ctx):
                     _record(store, spec, outcome)
                     counter["n"] += 1
                     if progress is not None:
-                        progress(counter["n"], total, f"{spec.phase} {spec.case_id} "
-                                 f"{spec.condition_name} {spec.recon_label}"
-                                 + (f" {spec.seg_label}" if spec.seg_label else ""))
+                        progress(counter["n"], total, " ".join(
+                            [spec.phase, spec.case_id, spec.condition_name,
+                             *spec.labels().values()]))
         status = store.job_status()
         job_ids = {j.job_id for j in jobs}
         n_failed = sum(1 for j in job_ids if status.get(j) == "failed")
@@ -230,10 +231,10 @@ def run_protocol(protocol, run_dir, *, executor: str = "local", workers: int | N
                            input_failures=input_failures,
                            failure_tolerance=protocol.failure_tolerance)
         if analyse:
-            from suite.analysis.summary import check_acceptance, write_summary
+            from suite.analysis.summary import check_acceptance, load_results, write_summary
 
-            result.acceptance = check_acceptance(store, protocol)
-            write_summary(store, protocol, run_dir / "report")
+            result.acceptance = check_acceptance(load_results(run_dir), protocol.acceptance)
+            write_summary(run_dir, protocol, run_dir / "report")
         manifest = build_manifest(protocol=protocol, store=store, started=started,
                                   finished=time.time(), executor=executor, workers=n_workers,
                                   command=command, cache_dir=ctx.cache_dir)
@@ -250,7 +251,8 @@ def _record(store: ResultStore, spec: JobSpec, outcome) -> None:
         store.record_failure(spec.job_id, type(outcome).__name__, message, 0.0)
         return
     store.record_case(outcome["case"]["case_id"], outcome["case"]["meta"], outcome["case"]["truth"])
-    store.record_success(spec.job_id, outcome["rows"], outcome["seconds"])
+    store.record_success(spec.job_id, outcome["rows"], outcome["seconds"],
+                         outcome.get("outputs") or ())
 
 
 def _cpu_count() -> int:

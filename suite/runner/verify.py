@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.runner.execute import RunContext, run_job
-from suite.runner.store import RESULT_COLUMNS, ResultStore
+from suite.store import RESULT_COLUMNS, ResultStore
 
 __all__ = ["VerifyReport", "verify_run"]
 

@@ -19,7 +19,7 @@ Values are per case; averages come only from :func:`suite.metrics.reduce.aggrega
 
 from suite.metrics.segmentation.empty import (
     DISTANCE_METRICS, EMPTY_POLICIES, EMPTY_SENTINELS, EMPTY_TABLE, HD95_DEFINITIONS, METRICS,
-    STATUSES, MetricInfo,
+    STATUSES, HD95_MAX_DIRECTED,
 )
 from suite.metrics.segmentation.masks import MaskScores, score_masks, volume_diagonal_mm
 from suite.metrics.segmentation.stack import PHASES, STRUCTURES, SegmentationResult, evaluate
@@ -29,6 +29,6 @@ __all__ = [
     "evaluate", "SegmentationResult", "STRUCTURES", "PHASES",
     "score_masks", "MaskScores", "volume_diagonal_mm",
     "surface_distances", "SurfaceDistances", "mask_boundary",
-    "METRICS", "MetricInfo", "DISTANCE_METRICS", "STATUSES",
+    "METRICS", "HD95_MAX_DIRECTED", "DISTANCE_METRICS", "STATUSES",
     "EMPTY_POLICIES", "EMPTY_TABLE", "EMPTY_SENTINELS", "HD95_DEFINITIONS",
 ]

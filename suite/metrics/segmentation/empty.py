@@ -30,57 +30,62 @@ distance two voxels of the volume can have.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Mapping
 
+from suite.metrics.contract import HIGHER, LOWER, MetricSpec, register_metric
+
 __all__ = [
-    "METRICS", "MetricInfo", "DISTANCE_METRICS", "STATUSES", "EMPTY_POLICIES", "EMPTY_TABLE",
+    "METRICS", "HD95_MAX_DIRECTED", "DISTANCE_METRICS", "STATUSES", "EMPTY_POLICIES", "EMPTY_TABLE",
     "EMPTY_SENTINELS", "HD95_DEFINITIONS", "WORST", "empty_values", "mask_status",
     "metric_key",
 ]
 
-HIGHER = "higher is better"
-LOWER = "lower is better"
+#: Values a policy uses to mean "missing", to pass to ``aggregate(..., sentinels=...)``.
+EMPTY_SENTINELS: Mapping[str, tuple[float, ...]] = {
+    "worst": (), "acdc": (), "mnms": (-1.0,), "nan": (),
+}
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """Declaration of one metric: long name, unit, direction (STYLE R3) and definition."""
-
-    name: str
-    unit: str
-    direction: str
-    definition: str
+def _declare(name, description, unit, direction, definition, *, distance):
+    return register_metric(MetricSpec(
+        name, unit, direction, description, "segmentation", definition,
+        optimum=0.0 if distance else 1.0, symmetric=True,
+        sentinels=EMPTY_SENTINELS if distance else {}))
 
 
-#: The metrics of :func:`suite.metrics.segmentation.score_masks`, in reporting order.
+#: The metrics of :func:`suite.metrics.segmentation.score_masks`, in reporting order, declared
+#: in the one contract (:mod:`suite.metrics.contract`).
 #: ``R`` is the reference mask, ``P`` the prediction, ``∂`` the boundary voxels,
 #: ``d(∂R→∂P)`` the directed surface distances (see :mod:`.surface`).
-METRICS: Mapping[str, MetricInfo] = {
-    "dice": MetricInfo(
-        "Dice similarity coefficient", "1", HIGHER,
-        "2|R∩P| / (|R| + |P|), voxel counts of the 3-D volume (Dice 1945)"),
-    "hd": MetricInfo(
-        "Hausdorff distance", "mm", LOWER,
-        "max(max d(∂R→∂P), max d(∂P→∂R)), symmetric (Huttenlocher et al. 1993)"),
-    "hd95": MetricInfo(
-        "95th-percentile Hausdorff distance", "mm", LOWER,
+METRICS: Mapping[str, MetricSpec] = {
+    "dice": _declare(
+        "dice", "Dice similarity coefficient", "1", HIGHER,
+        "2|R∩P| / (|R| + |P|), voxel counts of the 3-D volume (Dice 1945)", distance=False),
+    "hd": _declare(
+        "hd", "Hausdorff distance", "mm", LOWER,
+        "max(max d(∂R→∂P), max d(∂P→∂R)), symmetric (Huttenlocher et al. 1993)", distance=True),
+    "hd95": _declare(
+        "hd95", "95th-percentile Hausdorff distance", "mm", LOWER,
         "95th percentile (numpy linear interpolation) of the pooled distances "
         "d(∂R→∂P) ∪ d(∂P→∂R), as medpy hd95; with hd95_definition='max_directed': "
-        "max of the two directed 95th percentiles, as MONAI and Metrics Reloaded"),
-    "assd": MetricInfo(
-        "average symmetric surface distance", "mm", LOWER,
+        "max of the two directed 95th percentiles, as MONAI and Metrics Reloaded", distance=True),
+    "assd": _declare(
+        "assd", "average symmetric surface distance", "mm", LOWER,
         "(Σ d(∂R→∂P) + Σ d(∂P→∂R)) / (|∂R| + |∂P|), the mean of the pooled distances "
-        "(Heimann et al. 2009; Metrics Reloaded ASSD; medpy >= 0.5 assd)"),
-    "masd": MetricInfo(
-        "mean average surface distance", "mm", LOWER,
+        "(Heimann et al. 2009; Metrics Reloaded ASSD; medpy >= 0.5 assd)", distance=True),
+    "masd": _declare(
+        "masd", "mean average surface distance", "mm", LOWER,
         "(mean d(∂R→∂P) + mean d(∂P→∂R)) / 2 (Metrics Reloaded MASD; medpy <= 0.4 assd, "
-        "hence the 'ASSD' of the ACDC extended script)"),
-    "nsd": MetricInfo(
-        "normalised surface Dice", "1", HIGHER,
+        "hence the 'ASSD' of the ACDC extended script)", distance=True),
+    "nsd": _declare(
+        "nsd", "normalised surface Dice", "1", HIGHER,
         "(|{d(∂R→∂P) <= τ}| + |{d(∂P→∂R) <= τ}|) / (|∂R| + |∂P|), boundary voxels counted "
-        "(Nikolov et al. 2021, voxel rather than surfel-area weights)"),
+        "(Nikolov et al. 2021, voxel rather than surfel-area weights)", distance=False),
 }
+#: The stored name of HD95 under ``hd95_definition="max_directed"`` (:func:`metric_key`).
+HD95_MAX_DIRECTED = _declare(
+    "hd95_max_directed", "95th-percentile Hausdorff distance, max of the directed percentiles",
+    "mm", LOWER, "max(P95 d(∂R→∂P), P95 d(∂P→∂R)) (MONAI, Metrics Reloaded)", distance=True)
 
 #: The distance metrics (mm); the others are overlap scores in [0, 1].
 DISTANCE_METRICS = ("hd", "hd95", "assd", "masd")
@@ -96,11 +101,6 @@ HD95_DEFINITIONS = ("pooled", "max_directed")
 
 #: Placeholder in :data:`EMPTY_TABLE` for the finite worst-case distance ``W`` (mm).
 WORST = "W"
-
-#: Values a policy uses to mean "missing", to pass to ``aggregate(..., sentinels=...)``.
-EMPTY_SENTINELS: Mapping[str, tuple[float, ...]] = {
-    "worst": (), "acdc": (), "mnms": (-1.0,), "nan": (),
-}
 
 _NAN = math.nan
 

@@ -9,6 +9,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from suite.metrics.contract import MetricFamily, MetricRow, metric_row, register_family
+
 from suite._validation import (
     check_dtype_kind, check_ndim, check_option, check_same_shape, check_spacing,
 )
@@ -112,6 +114,17 @@ class SegmentationResult:
                     "convention": self._convention(metric),
                 })
         return out
+
+    def metric_rows(self) -> list[MetricRow]:
+        """:meth:`rows` as declared rows of the metric contract (:mod:`suite.metrics.contract`).
+
+        ``profile`` is the empty-mask policy; a sentinel of that policy (``-1`` under
+        ``"mnms"``) is marked as such and never enters an average.
+        """
+        return [metric_row(r["metric"], r["value"], status=r["status"], profile=r["empty"],
+                           convention=r["convention"], structure=r["structure"],
+                           phase=r["phase"], frame=r["frame"])
+                for r in self.rows()]
 
     def to_dict(self) -> dict:
         """JSON-safe dict: settings, definitions and per-(structure, phase) values and counts."""
@@ -338,3 +351,25 @@ def evaluate(
         shape=shape, tolerance_mm=tol, empty=empty, hd95_definition=hd95_definition,
         worst_distance_mm=worst,
     )
+
+
+def _family_rows(reference, prediction, *, spacing_mm, ed_frame, es_frame, empty="worst"):
+    return evaluate(reference, prediction, spacing_mm, ed_frame=ed_frame, es_frame=es_frame,
+                    empty=empty).metric_rows()
+
+
+def _example(rng):
+    """Concentric LV / myocardium discs and an RV disc; the prediction is shifted by a pixel."""
+    n = 24
+    yy, xx = np.mgrid[:n, :n]
+    ref = np.zeros((2, 2, n, n), np.uint8)
+    for f, radius in enumerate((6, 4)):
+        r = np.hypot(yy - 12, xx - 10)
+        ref[:, f][:, r <= radius + 2] = 2
+        ref[:, f][:, r <= radius] = 3
+        ref[:, f][:, np.hypot(yy - 12, xx - 20) <= 3] = 1
+    pred = np.roll(ref, int(rng.integers(1, 3)), axis=-1)
+    return ref, pred, {"spacing_mm": (8.0, 1.5, 1.5), "ed_frame": 0, "es_frame": 1}
+
+
+register_family(MetricFamily("segmentation", tuple(METRICS), _family_rows, _example))

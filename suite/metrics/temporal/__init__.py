@@ -8,7 +8,7 @@ series is one periodic cardiac cycle (filters, shifts and timings are circular).
 | function | result | headline (direction) |
 |---|---|---|
 | :func:`xt_profile_error` | :class:`XTProfileResult` | ``derivative_error`` (lower) |
-| :func:`temporal_frequency_retention` | :class:`TemporalSpectrumResult` | ``high_frequency_retention`` (closest to 1) |
+| :func:`temporal_frequency_retention` | :class:`TemporalSpectrumResult` | ``high_frequency_retention`` (closer to 1 is better) |
 | :func:`lv_curve_error` | :class:`LVCurveResult` | ``es_timing_error_ms`` (lower) |
 | :func:`step_response_width` | :class:`StepResponseResult` | ``rise_width_ms`` (lower) |
 | :func:`temporal_fidelity` | :class:`TemporalFidelity` | all of the above |
@@ -19,7 +19,7 @@ reference's on the metric's own support (which a circular temporal filter or shi
 1) and reports that gain. Intensity accuracy is the image metrics' job.
 """
 
-from suite.metrics.temporal.bundle import TemporalFidelity, temporal_fidelity
+from suite.metrics.temporal.bundle import TemporalFidelity, temporal_fidelity, temporal_rows
 from suite.metrics.temporal.lv_curve import LVCurveResult, lv_curve_error, parabolic_minimum
 from suite.metrics.temporal.profile import XTProfileResult, xt_profile_error
 from suite.metrics.temporal.spectrum import TemporalSpectrumResult, temporal_frequency_retention
@@ -32,5 +32,5 @@ __all__ = [
     "temporal_frequency_retention", "TemporalSpectrumResult",
     "lv_curve_error", "LVCurveResult", "parabolic_minimum",
     "step_response_width", "StepResponseResult", "StepFeature", "rise_width",
-    "temporal_fidelity", "TemporalFidelity",
+    "temporal_fidelity", "TemporalFidelity", "temporal_rows",
 ]

@@ -18,24 +18,37 @@ import numpy as np
 from suite._serialise import jsonable  # noqa: F401  (re-exported)
 
 from suite._validation import check_option
+from suite.metrics import contract
+from suite.metrics.contract import MetricSpec
 
-#: Direction labels used in ``QUANTITIES`` (STYLE R3: rankings read these, never a sign flip).
-LOWER = "lower is better"
-HIGHER = "higher is better"
-TARGET_ONE = "closest to 1 is best"
-SIGNED = "signed (test - reference), 0 is best"
-DESCRIPTIVE = "descriptive (no direction)"
+#: Directions of the one vocabulary (:mod:`suite.metrics.contract`) and two markers that
+#: :func:`declare` resolves to "closer is better" with a target (1 for a ratio, 0 for a signed
+#: difference test − reference).
+LOWER = contract.LOWER
+HIGHER = contract.HIGHER
+DESCRIPTIVE = contract.NONE
+TARGET_ONE = "closer to 1"
+SIGNED = "closer to 0"
+_TARGETS = {TARGET_ONE: 1.0, SIGNED: 0.0}
 
 FORMATS = ("text", "markdown")
 
 
-@dataclass(frozen=True)
-class Quantity:
-    """Declaration of one scalar of a result: unit, direction and a one-line meaning."""
+def declare(*entries: tuple[str, str, str, str]) -> dict[str, MetricSpec]:
+    """Declare the scalars of a temporal result: ``(name, unit, direction, description)``.
 
-    unit: str
-    direction: str
-    description: str
+    Registers one :class:`~suite.metrics.contract.MetricSpec` per scalar (family
+    ``"temporal"``) and returns them by name, the class-level ``QUANTITIES`` table.
+    """
+    out = {}
+    for name, unit, direction, description in entries:
+        target = _TARGETS.get(direction)
+        spec = MetricSpec(name, unit, contract.CLOSER if target is not None else direction,
+                          description, "temporal", target=target,
+                          optimum=target if target is not None else
+                          (0.0 if direction == LOWER else None))
+        out[name] = contract.register_metric(spec)
+    return out
 
 
 def readonly(a, dtype=np.float64) -> np.ndarray:
@@ -89,14 +102,14 @@ class TemporalResult:
     """Mixin for the frozen result dataclasses of :mod:`suite.metrics.temporal`.
 
     Subclasses set ``METRIC`` (name), ``CONVENTION`` (the stated rule, one paragraph),
-    ``QUANTITIES`` (scalar name → :class:`Quantity`) and ``HEADLINE`` (the scalar a ranking
+    ``QUANTITIES`` (scalar name → :class:`~suite.metrics.contract.MetricSpec`, from :func:`declare`) and ``HEADLINE`` (the scalar a ranking
     uses by default). Fields not in ``QUANTITIES`` are context (settings) or per-frame arrays.
     """
 
     METRIC: ClassVar[str] = ""
     CONVENTION: ClassVar[str] = ""
     HEADLINE: ClassVar[str] = ""
-    QUANTITIES: ClassVar[dict[str, Quantity]] = {}
+    QUANTITIES: ClassVar[dict[str, MetricSpec]] = {}
 
     @property
     def direction(self) -> str:
@@ -124,10 +137,12 @@ class TemporalResult:
         out["convention"] = self.CONVENTION
         out["units"] = {k: q.unit for k, q in self.QUANTITIES.items()}
         out["directions"] = {k: q.direction for k, q in self.QUANTITIES.items()}
+        out["targets"] = {k: q.target for k, q in self.QUANTITIES.items() if q.target is not None}
         return jsonable(out)
 
     def _rows(self) -> list[tuple[str, str, str, str]]:
-        return [(k, fmt(getattr(self, k)), q.unit, q.direction) for k, q in self.QUANTITIES.items()]
+        return [(k, fmt(getattr(self, k)), q.unit, q.direction_text)
+                for k, q in self.QUANTITIES.items()]
 
     def _notes(self) -> list[str]:
         return [self.CONVENTION]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from suite.metrics.contract import MetricFamily, MetricRow, metric_row, register_family
 from suite.metrics.temporal._result import fmt, jsonable, render_table
 from suite.metrics.temporal.lv_curve import LVCurveResult, lv_curve_error
 from suite.metrics.temporal.profile import XTProfileResult, xt_profile_error
@@ -59,7 +62,7 @@ class TemporalFidelity:
         """
         rows, notes = [], []
         for name, r in self.results().items():
-            rows += [(f"{name}.{k}", fmt(getattr(r, k)), q.unit, q.direction)
+            rows += [(f"{name}.{k}", fmt(getattr(r, k)), q.unit, q.direction_text)
                      for k, q in r.QUANTITIES.items()]
             notes.append(f"{name} ({r.METRIC}): " + " ".join(r._notes()))
         if self.step is None:
@@ -111,3 +114,66 @@ def temporal_fidelity(reference, prediction, labels, spacing_mm, temporal_resolu
                                 temporal_resolution_ms, prediction_labels=prediction_labels),
         step=step,
     )
+
+
+#: The parts of :func:`temporal_fidelity` stored by :func:`temporal_rows`, in order.
+STORED_PARTS = ("profile", "spectrum", "lv_curve")
+
+
+def temporal_rows(reference, prediction, labels, spacing_mm,
+                  temporal_resolution_ms) -> list[MetricRow]:
+    """The declared scalars of :func:`temporal_fidelity` as stored rows.
+
+    One row per scalar of the x-t profile, spectrum and LV-curve results, with ``profile`` =
+    the part (``"profile"``, ``"spectrum"``, ``"lv_curve"``); the step response needs a
+    switching feature and is not stored. Non-finite inputs give ``undefined`` rows.
+
+    Parameters
+    ----------
+    reference, prediction, labels, spacing_mm, temporal_resolution_ms
+        As :func:`temporal_fidelity`.
+
+    Returns
+    -------
+    list of MetricRow
+    """
+    ref, pred = np.asarray(reference), np.asarray(prediction)
+    results = {"profile": XTProfileResult, "spectrum": TemporalSpectrumResult,
+               "lv_curve": LVCurveResult}
+    if not (np.isfinite(ref).all() and np.isfinite(pred).all()):
+        return [metric_row(k, None, status="undefined", profile=part)
+                for part in STORED_PARTS for k in results[part].QUANTITIES]
+    res = temporal_fidelity(ref, pred, labels, spacing_mm, temporal_resolution_ms)
+    rows = []
+    for part in STORED_PARTS:
+        r = getattr(res, part)
+        for k in r.QUANTITIES:
+            v = getattr(r, k)
+            rows.append(metric_row(k, None if v is None else float(v), profile=part))
+    return rows
+
+
+def _example(rng):
+    """A beating disc (LV) in a ring (myocardium); the prediction is blurred over time."""
+    nf, n = 8, 32
+    yy, xx = np.mgrid[:n, :n] - n / 2
+    r = np.hypot(yy, xx)
+    ref = np.zeros((1, nf, n, n))
+    labels = np.zeros((1, nf, n, n), np.uint8)
+    for t in range(nf):
+        radius = 6 + 2 * np.cos(2 * np.pi * t / nf)
+        labels[0, t][r <= radius] = 3
+        labels[0, t][(r > radius) & (r <= radius + 3)] = 2
+        ref[0, t] = np.where(r <= radius, 1.0, np.where(r <= radius + 3, 0.3, 0.1))
+    ref += 0.01 * rng.random(ref.shape)
+    pred = 0.5 * ref + 0.25 * (np.roll(ref, 1, axis=1) + np.roll(ref, -1, axis=1))
+    return ref, pred, {"labels": labels, "spacing_mm": (1.5, 1.5), "temporal_resolution_ms": 40.0}
+
+
+def _family_rows(reference, prediction, *, labels, spacing_mm, temporal_resolution_ms):
+    return temporal_rows(reference, prediction, labels, spacing_mm, temporal_resolution_ms)
+
+
+register_family(MetricFamily(
+    "temporal", tuple(k for part in (XTProfileResult, TemporalSpectrumResult, LVCurveResult)
+                      for k in part.QUANTITIES), _family_rows, _example))

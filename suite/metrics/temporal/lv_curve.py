@@ -12,7 +12,7 @@ from suite.metrics.temporal._inputs import (
     check_temporal_resolution, circular_offset, dilate_mm, ed_frame, intensity_gain,
 )
 from suite.metrics.temporal._result import (
-    DESCRIPTIVE, LOWER, SIGNED, Quantity, TemporalResult, readonly,
+    DESCRIPTIVE, LOWER, SIGNED, declare, TemporalResult, readonly,
 )
 
 __all__ = ["lv_curve_error", "LVCurveResult", "parabolic_minimum"]
@@ -84,17 +84,17 @@ class LVCurveResult(TemporalResult):
         "minimum area, refined by a parabola through it and its circular neighbours; timing "
         "differences are circular."
     )
-    QUANTITIES = {
-        "curve_error": Quantity("1", LOWER, "relative L2 error of the area curve"),
-        "es_timing_error_frames": Quantity("frames", LOWER, "|ES time difference|"),
-        "es_timing_error_ms": Quantity("ms", LOWER, "|ES time difference|"),
-        "es_timing_difference_frames": Quantity("frames", SIGNED, "ES time difference"),
-        "es_time_reference_frames": Quantity("frames", DESCRIPTIVE, "sub-frame ES, reference"),
-        "es_time_prediction_frames": Quantity("frames", DESCRIPTIVE, "sub-frame ES, prediction"),
-        "fac_reference_pct": Quantity("%", DESCRIPTIVE, "fractional area change, reference"),
-        "fac_prediction_pct": Quantity("%", DESCRIPTIVE, "fractional area change, prediction"),
-        "fac_difference_pct": Quantity("%", SIGNED, "FAC difference"),
-    }
+    QUANTITIES = declare(
+        ("curve_error", "1", LOWER, "relative L2 error of the area curve"),
+        ("es_timing_error_frames", "frames", LOWER, "|ES time difference|"),
+        ("es_timing_error_ms", "ms", LOWER, "|ES time difference|"),
+        ("es_timing_difference_frames", "frames", SIGNED, "ES time difference"),
+        ("es_time_reference_frames", "frames", DESCRIPTIVE, "sub-frame ES, reference"),
+        ("es_time_prediction_frames", "frames", DESCRIPTIVE, "sub-frame ES, prediction"),
+        ("fac_reference_pct", "%", DESCRIPTIVE, "fractional area change, reference"),
+        ("fac_prediction_pct", "%", DESCRIPTIVE, "fractional area change, prediction"),
+        ("fac_difference_pct", "%", SIGNED, "FAC difference"),
+    )
 
 
     def _notes(self) -> list[str]:

@@ -11,7 +11,7 @@ from suite.metrics.temporal._inputs import (
     LV, check_images, check_labels, check_nonnegative, check_pixel_spacing, ed_frame,
     intensity_gain, mid_ventricular_slice,
 )
-from suite.metrics.temporal._result import LOWER, DESCRIPTIVE, Quantity, TemporalResult, readonly
+from suite.metrics.temporal._result import LOWER, DESCRIPTIVE, declare, TemporalResult, readonly
 
 __all__ = ["xt_profile_error", "XTProfileResult"]
 
@@ -64,11 +64,11 @@ class XTProfileResult(TemporalResult):
         "L2 norms over lines, frames and positions; the derivative is the circular difference "
         "of consecutive frames."
     )
-    QUANTITIES = {
-        "profile_error": Quantity("1", LOWER, "relative L2 error of the x-t profiles"),
-        "derivative_error": Quantity("1", LOWER, "relative L2 error of the temporal differences"),
-        "intensity_gain": Quantity("1", DESCRIPTIVE, "gain applied to the prediction"),
-    }
+    QUANTITIES = declare(
+        ("profile_error", "1", LOWER, "relative L2 error of the x-t profiles"),
+        ("derivative_error", "1", LOWER, "relative L2 error of the temporal differences"),
+        ("intensity_gain", "1", DESCRIPTIVE, "gain applied to the prediction"),
+    )
 
 
 def _bilinear(images: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:

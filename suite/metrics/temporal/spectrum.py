@@ -12,7 +12,7 @@ from suite.metrics.temporal._inputs import (
     check_temporal_resolution, dilate_mm, intensity_gain,
 )
 from suite.metrics.temporal._result import (
-    DESCRIPTIVE, LOWER, TARGET_ONE, Quantity, TemporalResult, readonly,
+    DESCRIPTIVE, LOWER, TARGET_ONE, declare, TemporalResult, readonly,
 )
 
 __all__ = ["temporal_frequency_retention", "TemporalSpectrumResult"]
@@ -81,13 +81,13 @@ class TemporalSpectrumResult(TemporalResult):
         "Prediction scaled by the least-squares gain of its temporal-mean image on the region "
         "(scale-invariant; a circular temporal filter keeps gain 1)."
     )
-    QUANTITIES = {
-        "high_frequency_retention": Quantity("1", TARGET_ONE, "E_pred(high) / E_ref(high)"),
-        "retention_error_db": Quantity("dB", LOWER, "|10 log10(retention)|"),
-        "xf_error": Quantity("1", LOWER, "relative L2 error of the x-f spectra (no DC)"),
-        "cutoff_hz": Quantity("Hz", DESCRIPTIVE, "lower edge of the high band (exclusive)"),
-        "intensity_gain": Quantity("1", DESCRIPTIVE, "gain applied to the prediction"),
-    }
+    QUANTITIES = declare(
+        ("high_frequency_retention", "1", TARGET_ONE, "E_pred(high) / E_ref(high)"),
+        ("retention_error_db", "dB", LOWER, "|10 log10(retention)|"),
+        ("xf_error", "1", LOWER, "relative L2 error of the x-f spectra (no DC)"),
+        ("cutoff_hz", "Hz", DESCRIPTIVE, "lower edge of the high band (exclusive)"),
+        ("intensity_gain", "1", DESCRIPTIVE, "gain applied to the prediction"),
+    )
 
 
 def _fold(per_bin: np.ndarray, n: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from suite.metrics.temporal._inputs import (
     check_images, check_temporal_resolution, circular_offset, intensity_gain,
 )
 from suite.metrics.temporal._result import (
-    DESCRIPTIVE, LOWER, SIGNED, Quantity, TemporalResult, readonly,
+    DESCRIPTIVE, LOWER, SIGNED, declare, TemporalResult, readonly,
 )
 
 __all__ = ["StepFeature", "step_response_width", "StepResponseResult", "rise_width"]
@@ -135,14 +135,14 @@ class StepResponseResult(TemporalResult):
         "by linear interpolation around the 50 % crossing nearest the step; not reached within "
         "half a cycle -> width = n_frames."
     )
-    QUANTITIES = {
-        "rise_width_frames": Quantity("frames", LOWER, "10-90 % rise width"),
-        "rise_width_ms": Quantity("ms", LOWER, "10-90 % rise width"),
-        "reference_rise_width_frames": Quantity("frames", DESCRIPTIVE, "reference width"),
-        "step_delay_frames": Quantity("frames", SIGNED, "50 % time difference"),
-        "step_delay_ms": Quantity("ms", SIGNED, "50 % time difference"),
-        "reached": Quantity("-", DESCRIPTIVE, "10/50/90 % levels reached"),
-    }
+    QUANTITIES = declare(
+        ("rise_width_frames", "frames", LOWER, "10-90 % rise width"),
+        ("rise_width_ms", "ms", LOWER, "10-90 % rise width"),
+        ("reference_rise_width_frames", "frames", DESCRIPTIVE, "reference width"),
+        ("step_delay_frames", "frames", SIGNED, "50 % time difference"),
+        ("step_delay_ms", "ms", SIGNED, "50 % time difference"),
+        ("reached", "-", DESCRIPTIVE, "10/50/90 % levels reached"),
+    )
 
 
 def step_response_width(reference, prediction, feature: StepFeature,

@@ -12,8 +12,12 @@ Schema (``protocols/quick.yaml`` is the worked example)::
     description: str
     seed: int                         # default 0; all randomness derives from it
     failure_tolerance: float          # fraction of jobs allowed to fail (default 0)
+    pipeline: [stage, ...]            # stages every dataset runs, in order (default: recon,
+                                      #   then segmentation and clinical when they have methods)
+    stages:                           # stages from plugins: {name: {plugin: "module:attr"}}
     datasets:                         # required, non-empty list
       - name: str                     # unique
+        pipeline: [stage, ...]        #   optional: this dataset's own pipeline
         phantom:                      # either a phantom cohort generated into the run ...
           subjects: int               #   per preset
           seed: int
@@ -35,20 +39,20 @@ Schema (``protocols/quick.yaml`` is the worked example)::
         relative_sigma: number        # noise (required) or undersample (optional, SNR shift):
                                       #   added complex Gaussian noise, sigma relative to the
                                       #   RMS of the acquired k-space, added before sampling
-    methods:
+    methods:                          # one list per method stage of the pipelines
       recon: [method, ...]            # method = "name" | {name, params} | {plugin: "mod:Class",
       segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir}
-    metrics:
-      image: {profiles: [fastmri, ...]}
-      temporal: bool
+    metrics:                          # groups owned by the pipelines' stages, e.g.
+      image: {profiles: [fastmri, ...]}       # recon
+      temporal: bool                          # recon
       segmentation: {tolerance_mm: float, empty: worst|acdc|mnms|nan}
-      clinical: bool
+      clinical: bool                          # the clinical stage (default true)
     analyses:
       bootstrap: {n_resamples: int, alpha: float}
       strata: [vendor, field_strength_t, pathology, ...]
       agreement: [lv_ef_pct, lv_edv_ml, ...]
     gate: {criteria: [...]}           # optional release-gate criteria (suite.gate, docs/gate.md)
-    robustness:                       # optional; see suite.robustness.protocol (docs/robustness.md)
+    robustness:                       # optional; see suite.protocol.robustness (docs/robustness.md)
       adversarial: {recon: {...}, segmentation: {...}}
       features: {...}
       crimes: {...}
@@ -65,93 +69,22 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from suite._validation import KeyPathError, read_yaml_file
+from suite.protocol.model import Protocol, canonical_json
 
-__all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
+__all__ = ["ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
 
 CONDITION_TYPES = ("fully-sampled", "as-acquired", "undersample", "noise")
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
              "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version",
-             "robustness", "sponsor", "gate"}
-_STAGES = ("recon", "segmentation")
-_METRIC_GROUPS = {"image", "temporal", "segmentation", "clinical"}
+             "robustness", "sponsor", "gate", "pipeline", "stages"}
 
 
 class ProtocolError(KeyPathError):
     """A protocol that does not validate; names the file and the key path."""
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """A validated protocol. ``raw`` is the canonical dict; ``sha256`` its hash."""
-
-    raw: dict
-    source: str
-    sha256: str
-    base_dir: Path = field(default=Path("."))
-
-    @property
-    def name(self) -> str:
-        return self.raw["name"]
-
-    @property
-    def seed(self) -> int:
-        return int(self.raw.get("seed", 0))
-
-    @property
-    def failure_tolerance(self) -> float:
-        return float(self.raw.get("failure_tolerance", 0.0))
-
-    @property
-    def datasets(self) -> list[dict]:
-        return self.raw["datasets"]
-
-    @property
-    def conditions(self) -> list[dict]:
-        return self.raw.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}]
-
-    def methods(self, stage: str) -> list[dict]:
-        """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/
-        predictions and ``params``."""
-        return [_normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage, [])]
-
-    @property
-    def metrics(self) -> dict:
-        return self.raw.get("metrics") or {}
-
-    @property
-    def analyses(self) -> dict:
-        return self.raw.get("analyses") or {}
-
-    @property
-    def acceptance(self) -> list[dict]:
-        return self.raw.get("acceptance") or []
-
-    def resolve(self, path: str) -> Path:
-        """A path from the protocol, relative to the protocol file's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "source": self.source, "sha256": self.sha256,
-                "protocol": self.raw}
-
-
-def _normalise_method(entry: Any) -> dict:
-    if isinstance(entry, str):
-        return {"name": entry, "params": {}}
-    out = dict(entry)
-    out.setdefault("params", {})
-    return out
-
-
-def _canonical(raw: dict) -> str:
-    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def load_protocol(path) -> Protocol:
@@ -176,6 +109,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     v.integer(raw, "seed", minimum=0)
     v.number(raw, "failure_tolerance", minimum=0.0, maximum=1.0)
     v.string(raw, "sponsor")  # sponsor metadata YAML for reports (suite.report.sponsor)
+    stages = _validate_stages(v, raw, Path(base_dir))
     datasets = v.list_of_mappings(raw, "datasets", required=True, non_empty=True)
     names = set()
     for i, ds in enumerate(datasets):
@@ -184,7 +118,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         if ds["name"] in names:
             raise ProtocolError(source, f"{key}.name", f"repeats {ds['name']!r}; names must be unique")
         names.add(ds["name"])
-        v.unknown_keys(ds, {"name", "phantom", "root", "card", "reader_options", "max_cases"}, key)
+        v.unknown_keys(ds, {"name", "phantom", "root", "card", "reader_options", "max_cases",
+                            "pipeline"}, key)
         if ("phantom" in ds) == ("root" in ds):
             raise ProtocolError(source, key, "needs exactly one of `phantom` (a generated cohort) "
                                 "or `root` (a folder of files)")
@@ -217,32 +152,30 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         v.unknown_keys(c, allowed, key)
     methods = raw.get("methods") or {}
     v.mapping(methods, "methods")
-    v.unknown_keys(methods, set(_STAGES), "methods")
-    if not any(methods.get(s) for s in _STAGES):
+    metrics = raw.get("metrics") or {}
+    v.mapping(metrics, "metrics")
+    pipelines = _validate_pipelines(v, raw, stages, methods, metrics)
+    used = [stages[n] for n in dict.fromkeys(n for p in pipelines for n in p)]
+    method_stages = [s.name for s in used if s.has_methods]
+    v.unknown_keys(methods, {n for n, s in stages.items() if s.has_methods}, "methods")
+    for stage in methods:
+        if methods.get(stage) and stage not in method_stages:
+            raise ProtocolError(source, f"methods.{stage}", f"lists methods, but no dataset's "
+                                f"pipeline runs stage {stage!r} (pipelines: "
+                                f"{sorted(set(map(tuple, pipelines)))}); add it to `pipeline`")
+    if not any(methods.get(s) for s in method_stages):
         raise ProtocolError(source, "methods", "lists no method; give at least one under "
-                            "`recon` or `segmentation`")
-    for stage in _STAGES:
+                            f"one of {[f'`{s}`' for s in method_stages]}")
+    for stage in method_stages:
         entries = methods.get(stage) or []
         if not isinstance(entries, list):
             raise ProtocolError(source, f"methods.{stage}", f"must be a list; got {type(entries).__name__}")
         for i, m in enumerate(entries):
-            _validate_method(v, m, f"methods.{stage}[{i}]", stage)
-    metrics = raw.get("metrics") or {}
-    v.mapping(metrics, "metrics")
-    v.unknown_keys(metrics, _METRIC_GROUPS, "metrics")
-    if "image" in metrics:
-        from suite.metrics.image import PROFILES
-
-        img = metrics["image"] or {}
-        v.mapping(img, "metrics.image")
-        for j, prof in enumerate(img.get("profiles", ["fastmri"])):
-            if prof not in PROFILES:
-                raise ProtocolError(source, f"metrics.image.profiles[{j}]",
-                                    f"is {prof!r}; expected one of {list(PROFILES)}{_near(prof, PROFILES)}")
-    if isinstance(metrics.get("segmentation"), dict):
-        seg = metrics["segmentation"]
-        v.number(seg, "tolerance_mm", minimum=0.0, prefix="metrics.segmentation")
-        v.option(seg, "empty", ["worst", "acdc", "mnms", "nan"], prefix="metrics.segmentation")
+            _validate_method(v, m, f"methods.{stage}[{i}]", stages[stage])
+    owners = {g: s for s in stages.values() for g in s.metric_groups}
+    v.unknown_keys(metrics, set(owners), "metrics")
+    for s in dict.fromkeys(owners[g] for g in metrics):
+        s.validate_settings(v, metrics)
     analyses = raw.get("analyses") or {}
     v.mapping(analyses, "analyses")
     v.unknown_keys(analyses, {"bootstrap", "strata", "agreement"}, "analyses")
@@ -260,22 +193,74 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         except GateCriteriaError as exc:
             raise ProtocolError(source, exc.key, exc.problem) from None
     if raw.get("robustness") is not None:
-        from suite.robustness.protocol import validate_robustness
+        from suite.protocol.robustness import validate_robustness
 
         validate_robustness(v, raw)
     for i, crit in enumerate(v.list_of_mappings(raw, "acceptance")):
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
-        v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "recon",
-                              "segmentation", "condition", "structure", "phase", "profile"}, key)
+        v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
+                              "structure", "phase", "profile", *method_stages}, key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
         for b in ("min", "max"):
             v.number(crit, b, prefix=key)
         v.option(crit, "statistic", ["mean", "median"], prefix=key)
-    raw = json.loads(_canonical(raw))  # plain JSON types (tuples → lists), sorted on hashing
-    digest = hashlib.sha256(_canonical(raw).encode()).hexdigest()
+    raw = json.loads(canonical_json(raw))  # plain JSON types (tuples → lists), sorted on hashing
+    digest = hashlib.sha256(canonical_json(raw).encode()).hexdigest()
     return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir))
+
+
+def _validate_stages(v: "_Validator", raw: dict, base_dir: Path) -> dict:
+    """The stages this protocol can use (registered + its ``stages:`` plugins)."""
+    from suite.stages import StageError, load_stages
+
+    extra = raw.get("stages")
+    if extra is not None:
+        v.mapping(extra, "stages")
+        for name, entry in extra.items():
+            key = f"stages.{name}"
+            v.mapping(entry, key)
+            v.unknown_keys(entry, {"plugin"}, key)
+            v.string(entry, "plugin", required=True, prefix=key)
+            if ":" not in entry["plugin"]:
+                raise ProtocolError(v.source, f"{key}.plugin",
+                                    f"must be 'module:attribute'; got {entry['plugin']!r}")
+    if raw.get("plugin_paths") is not None and not isinstance(raw["plugin_paths"], list):
+        raise ProtocolError(v.source, "plugin_paths", "must be a list of folders")
+    try:
+        return load_stages(raw, base_dir)
+    except StageError as exc:
+        raise ProtocolError(v.source, "stages", str(exc)) from None
+
+
+def _validate_pipelines(v, raw, stages, methods, metrics) -> list[list[str]]:
+    from suite.stages import check_pipeline, default_pipeline
+
+    def one(value, key):
+        if not isinstance(value, list) or not value or not all(isinstance(x, str) for x in value):
+            raise ProtocolError(v.source, key, "must be a non-empty list of stage names "
+                                f"(stages: {sorted(stages)})")
+        for problem in check_pipeline(value, stages):
+            raise ProtocolError(v.source, key, problem + _near_in(problem, value, stages))
+        return list(value)
+
+    top = one(raw["pipeline"], "pipeline") if raw.get("pipeline") is not None else None
+    out = []
+    for i, ds in enumerate(raw.get("datasets") or []):
+        if ds.get("pipeline") is not None:
+            out.append(one(ds["pipeline"], f"datasets[{i}].pipeline"))
+        else:
+            out.append(top or default_pipeline(methods, metrics))
+    return out
+
+
+def _near_in(problem: str, pipeline, stages) -> str:
+    for name in pipeline:
+        if name not in stages and repr(name) in problem:
+            return near(name, stages)
+        return ""
+    return ""
 
 
 def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
@@ -292,17 +277,17 @@ def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
         for j, name in enumerate(values):
             if name not in allowed:
                 raise ProtocolError(v.source, f"{key}.{field_name}[{j}]",
-                                    f"is {name!r}; expected one of {sorted(allowed)}{_near(name, allowed)}")
+                                    f"is {name!r}; expected one of {sorted(allowed)}{near(name, allowed)}")
     ov = ph.get("overrides", {}) or {}
     v.mapping(ov, f"{key}.overrides")
     for name in ov:
         if name not in OVERRIDES:
             raise ProtocolError(v.source, f"{key}.overrides.{name}",
                                 f"is not a phantom override; expected one of {sorted(OVERRIDES)}"
-                                f"{_near(name, OVERRIDES)}")
+                                f"{near(name, OVERRIDES)}")
 
 
-def _validate_method(v: "_Validator", m: Any, key: str, stage: str) -> None:
+def _validate_method(v: "_Validator", m: Any, key: str, stage) -> None:
     if isinstance(m, str):
         m = {"name": m}
     v.mapping(m, key)
@@ -312,19 +297,29 @@ def _validate_method(v: "_Validator", m: Any, key: str, stage: str) -> None:
                             "`plugin` ('module:Class'), `entry_point` or `predictions` (a folder)")
     v.unknown_keys(m, {"name", "plugin", "entry_point", "predictions", "params", "label"}, key)
     if "name" in m:
-        import reference_impls
-
-        names = reference_impls.available(stage)
+        names = available_methods(stage)
         if m["name"] not in names:
-            raise ProtocolError(v.source, f"{key}.name", f"is {m['name']!r}; {stage} reference "
-                                f"methods are {names}{_near(m['name'], names)}")
+            raise ProtocolError(v.source, f"{key}.name", f"is {m['name']!r}; {stage.name} "
+                                f"reference methods are {names}{near(m['name'], names)}")
     if "plugin" in m and (not isinstance(m["plugin"], str) or ":" not in m["plugin"]):
         raise ProtocolError(v.source, f"{key}.plugin", f"must be 'module:Class'; got {m['plugin']!r}")
     if "params" in m and not isinstance(m["params"], dict):
         raise ProtocolError(v.source, f"{key}.params", "must be a mapping of keyword arguments")
 
 
-def _near(value: Any, options) -> str:
+def available_methods(stage) -> list[str]:
+    """Names a protocol entry ``{name: ...}`` may use for ``stage``: the reference methods of
+    :mod:`reference_impls` for that stage (none for a stage it does not know)."""
+    import reference_impls
+
+    try:
+        return sorted(reference_impls.available(stage.name))
+    except ValueError:  # a stage reference_impls does not know (a plugin stage)
+        return sorted(stage.builtin_methods())
+
+
+def near(value: Any, options) -> str:
+    """`` (did you mean 'x'?)``, or ``""`` when nothing is close."""
     close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -336,6 +331,20 @@ class _Validator:
     def _key(self, prefix: str, key: str) -> str:
         return f"{prefix}.{key}" if prefix else key
 
+    def fail(self, key: str, problem: str):
+        raise ProtocolError(self.source, key, problem)
+
+    def choice(self, value: Any, options, key: str) -> None:
+        if value not in options:
+            raise ProtocolError(self.source, key, f"is {value!r}; expected one of "
+                                f"{list(options)}{near(value, options)}")
+
+    def boolean(self, d, key, required=False, prefix=""):
+        val = self._get(d, key, required, prefix)
+        if val is not None and not isinstance(val, bool):
+            raise ProtocolError(self.source, self._key(prefix, key),
+                                f"must be true or false; got {val!r}")
+
     def mapping(self, value: Any, key: str) -> None:
         if not isinstance(value, dict):
             raise ProtocolError(self.source, key, f"must be a mapping; got {type(value).__name__}")
@@ -345,7 +354,7 @@ class _Validator:
             if k not in allowed:
                 raise ProtocolError(self.source, self._key(prefix, str(k)),
                                     f"is not a known key; expected one of {sorted(allowed)}"
-                                    f"{_near(k, allowed)}")
+                                    f"{near(k, allowed)}")
 
     def _get(self, d, key, required, prefix):
         if key not in d or d[key] is None:
@@ -384,7 +393,7 @@ class _Validator:
         val = self._get(d, key, required, prefix)
         if val is not None and val not in options:
             raise ProtocolError(self.source, self._key(prefix, key),
-                                f"is {val!r}; expected one of {list(options)}{_near(val, options)}")
+                                f"is {val!r}; expected one of {list(options)}{near(val, options)}")
 
     def list_of_mappings(self, d, key, required=False, non_empty=False) -> list:
         val = self._get(d, key, required, "")

@@ -46,26 +46,25 @@ condition names. Robustness jobs form a third phase after ``recon`` and ``segmen
 
 from __future__ import annotations
 
+from suite.protocol.model import method_label, normalise_method
+
 __all__ = ["validate_robustness", "SEG_ATTACKS", "RECON_DOMAINS", "STRATUM_COLUMNS", "CRIMES"]
 
 SEG_ATTACKS = ("fgsm", "pgd", "pgd-l2")
 RECON_DOMAINS = ("kspace", "image")
 STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site", "pathology",
                    "preset")
-#: Data crimes of Shimron et al. 2022 that :func:`suite.data.audit.commit_crime` synthesises.
-CRIMES = ("zero-padded", "magnitude", "quantised", "jpeg")
+#: Data crimes of Shimron et al. 2022 that :func:`suite.conditions.commit_crime` synthesises.
+from suite.data.audit import CRIMES  # noqa: E402  (one definition, with the detectors)
 
 
 def _labels(raw: dict, stage: str) -> list[str]:
-    from suite.runner.jobs import method_label
-    from suite.protocol import _normalise_method
-
-    return [method_label(_normalise_method(m)) for m in (raw.get("methods") or {}).get(stage) or []]
+    return [method_label(normalise_method(m)) for m in (raw.get("methods") or {}).get(stage) or []]
 
 
 def validate_robustness(v, raw: dict) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
-    from suite.protocol import ProtocolError, _near
+    from suite.protocol.validate import ProtocolError, near
 
     rob = raw["robustness"]
     v.mapping(rob, "robustness")
@@ -84,7 +83,7 @@ def validate_robustness(v, raw: dict) -> None:
             if name not in allowed:
                 raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
                                     f"is {name!r}; the protocol's {what} are {allowed}"
-                                    f"{_near(name, allowed)}")
+                                    f"{near(name, allowed)}")
 
     def numbers(section: dict, key: str, prefix: str, required: bool = False,
                 maximum: float | None = None) -> None:
@@ -179,7 +178,7 @@ def validate_robustness(v, raw: dict) -> None:
             if col not in STRATUM_COLUMNS:
                 raise ProtocolError(v.source, f"{key}.reference.{col}",
                                     f"is not a stratum column; expected one of "
-                                    f"{list(STRATUM_COLUMNS)}{_near(col, STRATUM_COLUMNS)}")
+                                    f"{list(STRATUM_COLUMNS)}{near(col, STRATUM_COLUMNS)}")
         if "condition" in ref and ref["condition"] not in conditions:
             raise ProtocolError(v.source, f"{key}.reference.condition",
                                 f"is {ref['condition']!r}; conditions are {list(conditions)}")

@@ -1,0 +1,192 @@
+"""Agreement of clinical parameters with their reference, implausible values, error propagation.
+
+* :func:`agreement_results` — for each clinical parameter and method chain (condition and the
+  method of each stage): Bland–Altman (test − reference, SD ddof 1, 1.96 × SD limits,
+  approximate CIs; Bland & Altman 1986), Lin's CCC and ICC(2,1) of the method against the
+  reference value (phantom truth or reference labels), as result objects that keep the paired
+  values (the figures plot them; they compute nothing).
+* The **primary** analysis uses the usable values only: a value stored as ``implausible``
+  (outside its physiological range, e.g. an EF of −42 %, or ESV > EDV) is excluded and counted;
+  a **sensitivity** analysis with those values included is given beside it whenever one was
+  excluded (``analysis`` column).
+* :func:`implausible_values` — every excluded clinical value, listed.
+* :func:`error_propagation` — EF (or another parameter) bias and limits of agreement against
+  the nominal acceleration of the condition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from suite.analysis.summary import method_columns
+
+__all__ = ["AgreementResult", "agreement_results", "clinical_agreement", "implausible_values",
+           "error_propagation", "PRIMARY", "SENSITIVITY", "acceleration_of"]
+
+PRIMARY = "primary"
+SENSITIVITY = "sensitivity: implausible values included"
+
+
+@dataclass(frozen=True)
+class AgreementResult:
+    """Agreement of one parameter of one method chain with its reference.
+
+    Attributes
+    ----------
+    keys : dict
+        ``metric``, ``condition``, the method of each stage, ``reference`` (truth or
+        reference labels), ``analysis`` (:data:`PRIMARY` or :data:`SENSITIVITY`).
+    subjects : tuple
+        Subject of each pair, sorted.
+    test, reference : ndarray
+        The paired values (test = the method's value).
+    row_ids : tuple of int
+        The store rows the pairs come from.
+    n_excluded : int
+        Values left out of this analysis; ``excluded_by`` gives the reasons.
+    bland_altman, ccc, icc : results of :mod:`suite.stats` or None (fewer than 3 pairs)
+    unit : str
+    """
+
+    keys: dict
+    subjects: tuple
+    test: np.ndarray = field(repr=False)
+    reference: np.ndarray = field(repr=False)
+    row_ids: tuple
+    n_excluded: int
+    excluded_by: dict
+    bland_altman: object | None
+    ccc: object | None
+    icc: object | None
+    unit: str
+
+    @property
+    def n(self) -> int:
+        return len(self.subjects)
+
+    def to_dict(self) -> dict:
+        """One flat row (the ``clinical_agreement`` table)."""
+        row = dict(self.keys) | {"n": self.n, "n_excluded": self.n_excluded,
+                                 "excluded": ", ".join(f"{v} {k}" for k, v in
+                                                       sorted(self.excluded_by.items())),
+                                 "unit": self.unit}
+        ba = self.bland_altman
+        if ba is None:
+            row["note"] = "fewer than 3 subjects: agreement statistics not computed"
+            return row
+        row |= {"bias": ba.bias, "sd": ba.sd, "loa_lower": ba.loa_lower,
+                "loa_upper": ba.loa_upper, "bias_ci_low": ba.bias_ci[0],
+                "bias_ci_high": ba.bias_ci[1]}
+        row |= ({"ccc": self.ccc.ccc, "ccc_ci_low": self.ccc.ci[0], "ccc_ci_high": self.ccc.ci[1]}
+                if self.ccc is not None else {"ccc": np.nan})
+        row |= ({"icc_2_1": self.icc.icc, "icc_ci_low": self.icc.ci[0],
+                 "icc_ci_high": self.icc.ci[1]} if self.icc is not None else {"icc_2_1": np.nan})
+        return row
+
+    def summary(self) -> str:
+        what = " ".join(f"{k}={v}" for k, v in self.keys.items() if v)
+        if self.bland_altman is None:
+            return f"{what}: n={self.n} (fewer than 3 pairs)"
+        ba = self.bland_altman
+        return (f"{what}: n={self.n}, bias {ba.bias:.4g} {self.unit}, LoA "
+                f"[{ba.loa_lower:.4g}, {ba.loa_upper:.4g}], {self.n_excluded} excluded")
+
+
+def _stats(test: np.ndarray, ref: np.ndarray, subjects, unit: str):
+    from suite.stats import bland_altman, ccc, icc
+
+    if len(test) < 3:
+        return None, None, None
+    ba = bland_altman(test, ref, unit=unit)
+    try:
+        c = ccc(test, ref)
+    except ValueError:
+        c = None
+    long = pd.DataFrame({"target": np.r_[subjects, subjects],
+                         "rater": ["test"] * len(test) + ["reference"] * len(test),
+                         "score": np.r_[test, ref]})
+    try:
+        i = icc(long["target"], long["rater"], long["score"])["ICC(2,1)"]
+    except (ValueError, KeyError):
+        i = None
+    return ba, c, i
+
+
+def agreement_results(df: pd.DataFrame, *, parameters: list[str] | None = None,
+                      stage: str = "clinical") -> list[AgreementResult]:
+    """Agreement per (parameter, condition, method chain, reference source), primary and, where
+    an implausible value was excluded, sensitivity (see the module docstring).
+
+    Each subject contributes one pair per group (a run has one case per subject and chain;
+    with repeated cases of a subject, the pairs are those cases in ``subject`` order).
+    """
+    clin = df[(df["stage"] == stage) & df["reference_value"].notna()]
+    if parameters:
+        clin = clin[clin["metric"].isin(parameters)]
+    methods = method_columns(df)
+    keys = ["metric", "condition", *methods, "profile"]
+    out: list[AgreementResult] = []
+    for key, g in clin.groupby(keys, sort=True):
+        g = g.sort_values(["subject", "case_id"])
+        labels = dict(zip(keys, key))
+        labels["reference"] = labels.pop("profile")
+        excl = g["exclusion"].where(g["exclusion"].notna(), None)
+        reasons = excl.dropna().value_counts().to_dict()
+        analyses = [(PRIMARY, excl.isna())]
+        if (excl == "implausible").any():
+            analyses.append((SENSITIVITY, excl.isna() | (excl == "implausible")))
+        for name, keep in analyses:
+            h = g[keep.to_numpy()]
+            test = h["value"].to_numpy(float)
+            ref = h["reference_value"].to_numpy(float)
+            subjects = tuple(h["subject"])
+            ba, c, i = _stats(test, ref, np.array(subjects, dtype=object), str(g["unit"].iloc[0]))
+            left = {k: v for k, v in reasons.items()
+                    if not (name == SENSITIVITY and k == "implausible")}
+            out.append(AgreementResult(
+                keys=labels | {"analysis": name}, subjects=subjects, test=test, reference=ref,
+                row_ids=tuple(int(r) for r in h["row_id"]) if "row_id" in h else (),
+                n_excluded=int(sum(left.values())), excluded_by=left, bland_altman=ba, ccc=c,
+                icc=i, unit=str(g["unit"].iloc[0])))
+    return out
+
+
+def clinical_agreement(df: pd.DataFrame, *, parameters: list[str] | None = None) -> pd.DataFrame:
+    """:func:`agreement_results` as a table, one row per result."""
+    return pd.DataFrame([r.to_dict() for r in agreement_results(df, parameters=parameters)])
+
+
+def implausible_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Every clinical value stored as implausible: case, method chain, parameter, value and
+    reference value, ordered by parameter and case (the report lists them)."""
+    sel = df[df["status"] == "implausible"]
+    cols = ["stage", "metric", "case_id", "subject", "condition", *method_columns(df), "value",
+            "reference_value", "unit"] + (["row_id"] if "row_id" in df else [])
+    return sel[cols].sort_values(["stage", "metric", "case_id", *method_columns(df),
+                                  "condition"]).reset_index(drop=True)
+
+
+def acceleration_of(df: pd.DataFrame) -> dict:
+    """Nominal acceleration per condition name (from the ``condition`` rows; 1 when absent)."""
+    accel = df[(df["stage"] == "condition") & (df["metric"] == "nominal_acceleration")]
+    return accel.groupby("condition")["value"].first().to_dict()
+
+
+def error_propagation(df: pd.DataFrame, parameter: str = "lv_ef_pct") -> pd.DataFrame:
+    """Bias and limits of agreement of ``parameter`` (primary analysis) against the nominal
+    acceleration, per method chain."""
+    agree = clinical_agreement(df, parameters=[parameter])
+    if agree.empty:
+        return agree
+    agree = agree[agree["analysis"] == PRIMARY]
+    r_of = acceleration_of(df)
+    agree = agree.assign(nominal_acceleration=agree["condition"].map(lambda c: r_of.get(c, 1.0)))
+    methods = [m for m in method_columns(df) if m in agree.columns]
+    cols = [*methods, "condition", "nominal_acceleration", "n", "n_excluded", "bias",
+            "loa_lower", "loa_upper"]
+    cols = [c for c in cols if c in agree.columns]
+    order = [m for m in reversed(methods)] + ["nominal_acceleration"]
+    return agree.sort_values(order)[cols].reset_index(drop=True)

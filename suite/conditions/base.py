@@ -1,0 +1,43 @@
+"""The condition interface: a named, seeded transformation of a Case before a method sees it.
+
+A condition is an object with a ``name`` (the protocol's), a ``type`` and
+``apply(case, rng) -> (case, info)``: the Case the method sees and a dict of what was applied
+(effective acceleration, noise level, ...), which the first stage of a pipeline stores as rows
+of stage ``condition``. ``rng`` comes from :func:`suite.conditions.seeding.condition_rng`, so
+every method sees the same inputs. A condition never modifies its input Case.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from suite.case import Case
+
+__all__ = ["Condition"]
+
+
+class Condition:
+    """Base class of conditions (see the module docstring).
+
+    Subclasses set ``type`` (the protocol's ``type:`` value), ``needs_kspace`` (whether the
+    condition can only be applied to a Case with k-space) and implement :meth:`apply`.
+    """
+
+    type: ClassVar[str] = ""
+    needs_kspace: ClassVar[bool] = False
+
+    def __init__(self, name: str):
+        self.name = str(name)
+
+    def apply(self, case: Case, rng: np.random.Generator) -> tuple[Case, dict[str, Any]]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The protocol entry of the condition (``name``, ``type`` and its settings)."""
+        return {"name": self.name, "type": self.type}
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
+        return f"{type(self).__name__}({settings})"

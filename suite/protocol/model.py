@@ -1,0 +1,125 @@
+"""The validated protocol object and the labels of its method entries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Protocol", "normalise_method", "method_label", "canonical_json"]
+
+
+def normalise_method(entry: Any) -> dict:
+    """A method entry as a dict with ``params`` (``"cg-sense"`` → ``{"name": "cg-sense",
+    "params": {}}``)."""
+    if isinstance(entry, str):
+        return {"name": entry, "params": {}}
+    out = dict(entry)
+    out.setdefault("params", {})
+    return out
+
+
+def method_label(entry: dict) -> str:
+    """A short, stable label of a method entry: ``label`` if given, else the name / plugin /
+    entry point, or ``predictions:<folder name>``.
+
+    Examples
+    --------
+    >>> method_label({"name": "cg-sense"}), method_label({"predictions": "out/my-net/"})
+    ('cg-sense', 'predictions:my-net')
+    """
+    if entry.get("label"):
+        return entry["label"]
+    for key in ("name", "plugin", "entry_point"):
+        if key in entry:
+            return str(entry[key])
+    if "predictions" in entry:
+        return "predictions:" + str(entry["predictions"]).rstrip("/").split("/")[-1]
+    return "unknown"
+
+
+def canonical_json(raw: dict) -> str:
+    """Sorted keys, no spaces: the text whose SHA-256 is the protocol hash."""
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A validated protocol. ``raw`` is the canonical dict; ``sha256`` its hash."""
+
+    raw: dict
+    source: str
+    sha256: str
+    base_dir: Path = field(default=Path("."))
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.raw.get("seed", 0))
+
+    @property
+    def failure_tolerance(self) -> float:
+        return float(self.raw.get("failure_tolerance", 0.0))
+
+    @property
+    def datasets(self) -> list[dict]:
+        return self.raw["datasets"]
+
+    @property
+    def conditions(self) -> list[dict]:
+        return self.raw.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}]
+
+    def methods(self, stage: str) -> list[dict]:
+        """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/
+        predictions and ``params``."""
+        return [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage, [])]
+
+    def pipeline(self, dataset: dict | str | None = None) -> list[str]:
+        """The stage names a dataset runs, in order: the dataset's ``pipeline``, else the
+        protocol's, else the default (:func:`suite.stages.default_pipeline`)."""
+        from suite.stages import default_pipeline
+
+        if isinstance(dataset, str):
+            dataset = next(d for d in self.datasets if d["name"] == dataset)
+        if dataset is not None and dataset.get("pipeline"):
+            return list(dataset["pipeline"])
+        if self.raw.get("pipeline"):
+            return list(self.raw["pipeline"])
+        return default_pipeline(self.raw.get("methods") or {}, self.metrics)
+
+    def method_stages(self) -> list[str]:
+        """Names of the stages with methods over every dataset's pipeline, in pipeline order."""
+        from suite.stages import load_stages
+
+        stages = load_stages(self.raw, self.base_dir)
+        out: list[str] = []
+        for ds in self.datasets:
+            for name in self.pipeline(ds):
+                if stages[name].has_methods and name not in out:
+                    out.append(name)
+        return out
+
+    @property
+    def metrics(self) -> dict:
+        return self.raw.get("metrics") or {}
+
+    @property
+    def analyses(self) -> dict:
+        return self.raw.get("analyses") or {}
+
+    @property
+    def acceptance(self) -> list[dict]:
+        return self.raw.get("acceptance") or []
+
+    def resolve(self, path: str) -> Path:
+        """A path from the protocol, relative to the protocol file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "source": self.source, "sha256": self.sha256,
+                "protocol": self.raw}

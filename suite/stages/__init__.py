@@ -1,0 +1,142 @@
+"""Stages: the units a run is built from (:mod:`suite.stages.base` explains the interface).
+
+Built-in stages: ``recon`` (:mod:`suite.stages.recon`), ``segmentation``
+(:mod:`suite.stages.segmentation`) and ``clinical`` (:mod:`suite.stages.clinical`, derived).
+A new stage is one folder with its declaration (a :class:`Stage` subclass), its metrics and its
+methods, made known to a run either by :func:`register_stage` (built-in and installed stages)
+or by the protocol's ``stages:`` mapping (``{name: {plugin: "module:attribute"}}``, imported
+like a method plugin, with the protocol's ``plugin_paths``).
+
+A **pipeline** is the ordered list of stage names a dataset runs (``pipeline:`` at the top of
+a protocol or per dataset); without one, the default pipeline is ``recon`` and
+``segmentation`` when the protocol lists methods for them, then ``clinical`` after a
+segmentation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from suite.stages.base import ExperimentCall, Stage, StageCall
+from suite.stages.clinical import ClinicalStage
+from suite.stages.recon import ReconStage
+from suite.stages.segmentation import SegmentationStage
+
+__all__ = ["Stage", "StageCall", "ExperimentCall", "register_stage", "get_stage",
+           "load_stages", "registered_stages", "default_pipeline", "check_pipeline",
+           "StageError"]
+
+
+class StageError(ValueError):
+    """A stage that cannot be loaded, or a pipeline that does not hold together."""
+
+
+_REGISTRY: dict[str, Stage] = {}
+
+
+def register_stage(stage: Stage) -> Stage:
+    """Make ``stage`` (an instance) available by its name; a second, different stage of the same
+    name raises."""
+    if not isinstance(stage, Stage) or not stage.name:
+        raise StageError(f"register_stage: expected a Stage instance with a name; got {stage!r}")
+    old = _REGISTRY.get(stage.name)
+    if old is not None and type(old) is not type(stage):
+        raise StageError(f"register_stage: a stage named {stage.name!r} is already registered "
+                         f"({type(old).__module__}.{type(old).__name__})")
+    _REGISTRY[stage.name] = stage
+    return stage
+
+
+for _stage in (ReconStage(), SegmentationStage(), ClinicalStage()):
+    register_stage(_stage)
+
+
+def registered_stages() -> dict[str, Stage]:
+    return dict(_REGISTRY)
+
+
+def _import_plugin(spec: str, base_dir: Path, plugin_paths: Iterable[str]) -> Stage:
+    for p in plugin_paths or []:
+        path = str((base_dir / p).resolve()) if not Path(p).is_absolute() else p
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StageError(f"stage plugin {spec!r}: cannot import module {module_name!r} ({exc}); "
+                         "add its folder to `plugin_paths` in the protocol or install it") from None
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise StageError(f"stage plugin {spec!r}: module {module_name!r} has no attribute {attr!r}")
+    stage = obj() if isinstance(obj, type) else obj
+    if not isinstance(stage, Stage):
+        raise StageError(f"stage plugin {spec!r} is not a suite.stages.Stage (got "
+                         f"{type(stage).__name__})")
+    return stage
+
+
+def load_stages(protocol_raw: Mapping, base_dir=".") -> dict[str, Stage]:
+    """The stages a protocol can use: the registered ones plus its ``stages:`` plugins.
+
+    Raises
+    ------
+    StageError
+        A plugin that cannot be imported, is not a :class:`Stage`, or whose name differs from
+        its key.
+    """
+    stages = dict(_REGISTRY)
+    for key, entry in (protocol_raw.get("stages") or {}).items():
+        stage = _import_plugin(entry["plugin"], Path(base_dir), protocol_raw.get("plugin_paths"))
+        if stage.name != key:
+            raise StageError(f"stage plugin {entry['plugin']!r} is named {stage.name!r}, not "
+                             f"{key!r}")
+        stages[key] = stage
+    return stages
+
+
+def get_stage(name: str, stages: Mapping[str, Stage] | None = None) -> Stage:
+    """The stage ``name`` (from ``stages`` or the registry), with a nearest-match hint."""
+    pool = stages if stages is not None else _REGISTRY
+    if name not in pool:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(pool), n=1)
+        raise StageError(f"unknown stage {name!r}" + (f" (did you mean {close[0]!r}?)" if close
+                                                       else "") + f"; stages: {sorted(pool)}")
+    return pool[name]
+
+
+def default_pipeline(methods: Mapping[str, list], metrics: Mapping) -> list[str]:
+    """``recon`` (always: it supplies the images), ``segmentation`` when it has methods, and
+    ``clinical`` after it unless ``metrics.clinical`` is false."""
+    out = ["recon"]
+    if methods.get("segmentation"):
+        out.append("segmentation")
+        if ClinicalStage().enabled(metrics):
+            out.append("clinical")
+    return out
+
+
+def check_pipeline(pipeline: list[str], stages: Mapping[str, Stage]) -> list[str]:
+    """Problems of a pipeline (empty when it holds together): unknown stages, repeats, and a
+    stage placed before a stage it consumes (or whose input is not in the pipeline)."""
+    problems = []
+    seen: list[str] = []
+    for i, name in enumerate(pipeline):
+        if name not in stages:
+            problems.append(f"[{i}] names unknown stage {name!r}; stages: {sorted(stages)}")
+            continue
+        if name in seen:
+            problems.append(f"[{i}] repeats stage {name!r}")
+        for need in stages[name].consumes:
+            if need not in seen:
+                problems.append(f"[{i}] stage {name!r} consumes {need!r}, which must come "
+                                "earlier in the pipeline")
+        seen.append(name)
+    if pipeline and pipeline[0] in stages and stages[pipeline[0]].consumes:
+        pass  # reported above
+    return problems

@@ -1,0 +1,186 @@
+"""The stage interface: what a processing stage consumes, produces, and how it is scored.
+
+A run executes a **pipeline** of stages per dataset, e.g. ``[recon, segmentation, clinical]``
+(later ``[recon, mapping]``, ``[recon, motion, strain]``). A stage is declared once, as a
+:class:`Stage` subclass in its own folder, and registered (:func:`suite.stages.register_stage`,
+or a protocol's ``stages:`` entry naming ``module:attribute`` for a stage from a plugin). The
+runner expands and executes jobs from the pipeline without knowing any stage:
+
+* a **method stage** (``has_methods``) runs the protocol's methods ``methods.<stage>``: one job
+  per (case, condition, method chain) in pipeline order; its output is cached (content-
+  addressed) so that later stages read it;
+* a **derived stage** (no methods, e.g. clinical parameters from labels) is evaluated in the job
+  of the stage it consumes, on that stage's output.
+
+Each stage scores its own output (:meth:`Stage.score`) into rows of the one metric contract
+(:mod:`suite.metrics.contract`) and may own robustness experiments (:meth:`Stage.experiment`).
+A stage does no I/O: the runner reads cases, resolves methods, caches outputs and stores rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from suite.case import Case
+
+__all__ = ["Stage", "StageCall", "ExperimentCall"]
+
+
+@dataclass
+class StageCall:
+    """What a stage sees in one job.
+
+    Attributes
+    ----------
+    case : Case
+        The Case as read (its reference, labels and truth score the output).
+    conditioned : Case
+        The Case after the job's condition (what a method sees).
+    condition : object
+        The :class:`~suite.conditions.base.Condition`; ``condition_info`` what it applied.
+    entry : dict
+        The protocol's method entry of this stage (normalised; ``{"name": ...}`` for a
+        built-in pseudo-method such as the recon stage's ``reference``).
+    entries, labels : dict
+        Method entry and label per method stage of the job's chain, e.g.
+        ``{"recon": "cg-sense", "segmentation": "unet"}``.
+    upstream : dict
+        Outputs of the stages this one consumes, by stage name.
+    settings : dict
+        The protocol's ``metrics`` mapping (each stage reads its own groups).
+    seed : int
+        The protocol seed.
+    resolve : callable(entry, stage) -> method
+        Resolves a method entry of any stage (for experiments that chain methods).
+    """
+
+    case: Case
+    conditioned: Case
+    condition: Any
+    condition_info: dict
+    entry: dict
+    entries: dict
+    labels: dict
+    upstream: dict
+    settings: dict
+    seed: int
+    resolve: Callable[[dict, str], Any] | None = None
+    cached: Callable[[], np.ndarray] | None = None  # this stage's cached output (experiments)
+    stage: str = ""
+
+    @property
+    def label(self) -> str:
+        """The label of this stage's method (``""`` for a derived stage)."""
+        return self.labels.get(self.stage, "")
+
+
+@dataclass
+class ExperimentCall:
+    """What a stage's robustness experiment sees (see :meth:`Stage.experiment`)."""
+
+    call: StageCall
+    experiment: dict
+    rng_factory: Callable[[], np.random.Generator]
+    save_example: Callable[..., None] = field(default=lambda **arrays: None)
+
+
+class Stage:
+    """Base class of a stage declaration (see the module docstring).
+
+    Class attributes
+    ----------------
+    name : str
+        The stage's name in protocols, the store's ``stage`` column and method columns.
+    consumes : tuple of str
+        Stages whose output this one reads (empty: the Case itself).
+    produces : str
+        What the output is, with dtype, shape and units (documentation).
+    interface : str
+        The method call signature of the stage (documentation; methods are checked against it
+        by :meth:`check_output`).
+    has_methods : bool
+        Method stage (True) or derived stage (False).
+    metric_groups : tuple of str
+        Keys of the protocol's ``metrics`` mapping this stage owns (validated by
+        :meth:`validate_settings`).
+    experiment_kinds : tuple of str
+        Robustness experiment kinds this stage runs (:meth:`experiment`).
+    row_stages : tuple of str
+        Values of the store's ``stage`` column this stage writes (default ``(name,)``).
+    """
+
+    name: ClassVar[str] = ""
+    consumes: ClassVar[tuple[str, ...]] = ()
+    produces: ClassVar[str] = ""
+    interface: ClassVar[str] = ""
+    has_methods: ClassVar[bool] = True
+    metric_groups: ClassVar[tuple[str, ...]] = ()
+    experiment_kinds: ClassVar[tuple[str, ...]] = ()
+    row_stages: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ planning
+    def enabled(self, metrics: Mapping[str, Any]) -> bool:
+        """Whether a derived stage runs under the protocol's ``metrics`` (method stages: always)."""
+        return True
+
+    def method_entries(self, protocol_entries: Sequence[dict], case_ref,
+                       condition: Mapping[str, Any]) -> list[dict]:
+        """The method entries to run on ``case_ref`` under ``condition`` (default: the
+        protocol's ``methods.<stage>``; a stage may substitute pseudo-methods)."""
+        return list(protocol_entries)
+
+    def accepts(self, case_ref, condition: Mapping[str, Any]) -> bool:
+        """Whether the stage can run on ``case_ref`` under ``condition`` (default True)."""
+        return True
+
+    def builtin_methods(self) -> Mapping[str, Callable[..., Any]]:
+        """Reference methods the stage ships itself (name → factory); a protocol entry
+        ``{name: ...}`` is looked up here before :mod:`reference_impls`."""
+        return {}
+
+    def validate_settings(self, validator, metrics: Mapping[str, Any]) -> None:
+        """Check the stage's groups of the protocol's ``metrics`` (raise the validator's
+        error with the key path). Default: groups must be mappings or booleans."""
+        for group in self.metric_groups:
+            value = metrics.get(group)
+            if value is not None and not isinstance(value, (dict, bool)):
+                validator.fail(f"metrics.{group}", f"must be a mapping or true/false; got "
+                               f"{value!r}")
+
+    # ------------------------------------------------------------------ execution
+    def produce(self, call: StageCall, method) -> np.ndarray:
+        """Run ``method`` on the job's inputs and return the stage's output."""
+        raise NotImplementedError(f"stage {self.name!r} has no methods")
+
+    def check_output(self, call: StageCall, output, method_label: str) -> np.ndarray:
+        """Validate a method's output (shape, dtype, finiteness); default: as is."""
+        return np.asarray(output)
+
+    def score(self, call: StageCall, output) -> list[dict]:
+        """Rows (dicts of the store's result columns) scoring ``output`` of this job."""
+        return []
+
+    def artifacts(self, call: StageCall, output) -> dict[str, np.ndarray]:
+        """Arrays besides the output worth keeping in the run's cache for reports (e.g. the
+        recon stage's scoring reference), by name; default none."""
+        return {}
+
+    def expand_experiments(self, robustness: Mapping[str, Any], protocol, case_ref) -> list:
+        """The robustness jobs of this stage for one case: ``(condition entry, method chain
+        [(stage, entry), ...], experiment dict)`` triples from the protocol's ``robustness``
+        section (default: none)."""
+        return []
+
+    def experiment(self, kind: str, exp: ExperimentCall) -> list[dict]:
+        """Rows of one robustness experiment of this stage (with ``attack`` and ``budget``)."""
+        raise ValueError(f"stage {self.name!r} runs no experiment {kind!r}; it runs "
+                         f"{list(self.experiment_kinds) or 'none'}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "consumes": list(self.consumes), "produces": self.produces,
+                "interface": self.interface, "has_methods": self.has_methods,
+                "metric_groups": list(self.metric_groups),
+                "experiments": list(self.experiment_kinds)}

@@ -1,0 +1,5 @@
+"""The clinical-parameter stage (:class:`ClinicalStage`, derived from segmentation)."""
+
+from suite.stages.clinical.stage import ClinicalStage, clinical_case_rows
+
+__all__ = ["ClinicalStage", "clinical_case_rows"]

@@ -1,0 +1,67 @@
+"""The images a reconstruction is scored against, and the recon stage's pseudo-methods.
+
+The scoring reference of a k-space Case is the root-sum-of-squares of its fully sampled
+k-space (DESIGN conventions; fastMRI scores against ``reconstruction_rss`` the same way), or,
+for undersampled files paired with a fully sampled one (CMRxRecon ``FullSample``), the
+magnitude of ``case.reference`` that the reader filled from it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from suite.case import Case
+
+__all__ = ["reference_magnitude", "ReferenceImages", "CaseImages", "PSEUDO_METHODS"]
+
+
+def reference_magnitude(case: Case) -> np.ndarray | None:
+    """The magnitude reconstructions are scored against, ``(slice, frame, y, x)`` float64.
+
+    The RSS of the k-space when it is fully sampled; otherwise (and for image-only cases) the
+    magnitude of ``case.reference`` when the reader supplied one; else ``None`` (no reference:
+    no image metrics).
+    """
+    from suite.mr import ifft2c, rss
+
+    if case.kspace is None or not np.broadcast_to(case.mask, case.kspace.shape).all():
+        return None if case.reference is None else np.abs(case.reference).astype(np.float64)
+    return np.asarray(rss(ifft2c(case.kspace), dim=2), dtype=np.float64)
+
+
+class ReferenceImages:
+    """Pseudo-method ``reference``: the scoring reference of a fully sampled condition (the RSS
+    of the fully sampled k-space), so that later stages run on the reference images too."""
+
+    name = "reference"
+    version = "1"
+    stage = "recon"
+    pseudo = True
+
+    def params(self) -> dict:
+        return {}
+
+    def __call__(self, case: Case) -> np.ndarray:
+        from suite.mr import ifft2c, rss
+
+        ref = reference_magnitude(case)
+        return ref if ref is not None else rss(ifft2c(case.kspace), dim=2)
+
+
+class CaseImages:
+    """Pseudo-method ``images``: the magnitude images of an image-only Case (ACDC, DICOM)."""
+
+    name = "images"
+    version = "1"
+    stage = "recon"
+    pseudo = True
+
+    def params(self) -> dict:
+        return {}
+
+    def __call__(self, case: Case) -> np.ndarray:
+        return np.abs(case.reference).astype(np.float32)
+
+
+#: The recon stage's pseudo-methods by name.
+PSEUDO_METHODS = {ReferenceImages.name: ReferenceImages, CaseImages.name: CaseImages}

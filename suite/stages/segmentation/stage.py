@@ -1,0 +1,154 @@
+"""The segmentation stage: magnitude images → ACDC labels, scored against the reference labels.
+
+Methods are called as ``method(images, spacing_mm) -> uint8 labels (slice, frame, y, x)``
+(``images`` float32 magnitude from the recon stage, ``spacing_mm = (dy, dx)``), ACDC
+convention (0 background, 1 RV, 2 myocardium, 3 LV blood pool); a predictions folder as
+``method.predict(case, condition, recon_label)``. Rows (``stage = "segmentation"``): Dice,
+HD, HD95, ASSD, MASD and NSD per structure at ED and ES with the protocol's empty-mask policy
+(``metrics.segmentation: {tolerance_mm, empty}``), when the case has reference labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from suite.case import Case
+from suite.stages.base import ExperimentCall, Stage, StageCall
+
+__all__ = ["SegmentationStage", "spacing_3d", "segment", "segmentation_settings",
+           "EMPTY_POLICIES"]
+
+EMPTY_POLICIES = ("worst", "acdc", "mnms", "nan")
+
+
+def spacing_3d(case: Case) -> tuple[float, float, float]:
+    """``(dz, dy, dx)`` in mm: the slice spacing (the thickness when the spacing is unknown),
+    then the pixel spacing.
+
+    Raises
+    ------
+    ValueError
+        The reader did not fill the spacing.
+    """
+    dz = case.meta.slice_spacing_mm or case.meta.slice_thickness_mm
+    if dz is None or case.meta.pixel_spacing_mm is None:
+        raise ValueError(f"case {case.case_id!r}: slice or pixel spacing unknown; the reader must "
+                         "fill meta.pixel_spacing_mm and meta.slice_spacing_mm")
+    return (float(dz), *map(float, case.meta.pixel_spacing_mm))
+
+
+def segmentation_settings(settings: Mapping[str, Any]) -> dict:
+    """``metrics.segmentation`` as a dict (``true``/absent → defaults)."""
+    seg = settings.get("segmentation")
+    return dict(seg) if isinstance(seg, dict) else {}
+
+
+def segment(method, images, case: Case, label: str = "") -> np.ndarray:
+    """Labels of ``images`` by a segmentation ``method`` (called as the stage calls it),
+    checked to be uint8 of the case's image shape."""
+    labels = np.asarray(method(np.abs(np.asarray(images)).astype(np.float32),
+                               case.meta.pixel_spacing_mm))
+    return _check(labels, case, label)
+
+
+def _check(labels, case: Case, label: str) -> np.ndarray:
+    if labels.shape != case.image_shape or labels.dtype != np.uint8:
+        raise ValueError(f"segmentation method {label!r} returned {labels.dtype} "
+                         f"{labels.shape}; expected uint8 {case.image_shape}")
+    return labels
+
+
+def segmentation_rows(case: Case, labels, settings: Mapping[str, Any], *,
+                      metrics: tuple[str, ...] | None = None) -> list:
+    """Metric rows of ``labels`` against the case's reference labels (``[]`` without them)."""
+    from suite.metrics.segmentation import evaluate
+
+    if case.labels is None:
+        return []
+    cfg = segmentation_settings(settings)
+    res = evaluate(case.labels, labels, spacing_3d(case), ed_frame=case.meta.ed_frame,
+                   es_frame=case.meta.es_frame, tolerance_mm=cfg.get("tolerance_mm", 2.0),
+                   empty=cfg.get("empty", "worst"), annotated_frames=case.meta.annotated_frames)
+    rows = res.metric_rows()
+    return rows if metrics is None else [r for r in rows if r.metric in metrics]
+
+
+class SegmentationStage(Stage):
+    """See the module docstring."""
+
+    name = "segmentation"
+    consumes = ("recon",)
+    produces = "uint8 labels (slice, frame, y, x), ACDC convention"
+    interface = ("method(images, spacing_mm) -> uint8 labels (slice, frame, y, x); "
+                 "predictions: DIR/<dataset>/<subject>/<condition>__<recon>.npy")
+    metric_groups = ("segmentation",)
+    experiment_kinds = ("seg-attack",)
+
+    def validate_settings(self, validator, metrics: Mapping[str, Any]) -> None:
+        seg = metrics.get("segmentation")
+        if isinstance(seg, dict):
+            validator.unknown_keys(seg, {"tolerance_mm", "empty"}, "metrics.segmentation")
+            validator.number(seg, "tolerance_mm", minimum=0.0, prefix="metrics.segmentation")
+            validator.option(seg, "empty", EMPTY_POLICIES, prefix="metrics.segmentation")
+        elif seg is not None:
+            validator.boolean(metrics, "segmentation", prefix="metrics")
+
+    def produce(self, call: StageCall, method) -> np.ndarray:
+        if getattr(method, "needs_case", False):
+            return method.predict(call.case, call.condition.name, call.labels.get("recon"))
+        images = call.upstream["recon"]
+        return method(images, call.case.meta.pixel_spacing_mm)
+
+    def check_output(self, call: StageCall, output, method_label: str) -> np.ndarray:
+        return _check(np.asarray(output), call.case, method_label)
+
+    def score(self, call: StageCall, output) -> list[dict]:
+        if call.settings.get("segmentation", True) is False:
+            return []
+        return [{**r.to_dict(), "stage": "segmentation"}
+                for r in segmentation_rows(call.case, output, call.settings)]
+
+    def expand_experiments(self, robustness, protocol, case_ref) -> list:
+        """``robustness.adversarial.segmentation``: one job per condition (default: the fully
+        sampled ones), images (the reference, or each reconstruction) and segmentation method."""
+        from suite.protocol import method_label
+
+        sec = (robustness.get("adversarial") or {}).get("segmentation")
+        if not sec:
+            return []
+        names = sec.get("methods")
+        seg_methods = [m for m in protocol.methods("segmentation")
+                       if names is None or method_label(m) in names]
+        if sec.get("conditions"):
+            types = ("fully-sampled", "as-acquired", "undersample", "noise")
+            conds = [c for c in protocol.conditions
+                     if c["type"] in types and c["name"] in sec["conditions"]]
+        else:
+            conds = [c for c in protocol.conditions if c["type"] == "fully-sampled"]
+        out = []
+        for cond in conds:
+            if not case_ref.has_kspace and cond["type"] != "fully-sampled":
+                continue
+            if cond["type"] == "fully-sampled":
+                recs = [{"name": "reference" if case_ref.has_kspace else "images",
+                         "params": {}}]
+            else:
+                recs = protocol.methods("recon")
+            for rec in recs:
+                for seg in seg_methods:
+                    out.append((cond, [("recon", rec), ("segmentation", seg)], {
+                        "kind": "seg-attack",
+                        "attacks": list(sec.get("attacks") or ["fgsm", "pgd"]),
+                        "budgets": [float(b) for b in sec.get("budgets") or []],
+                        "l2_budgets": [float(b) for b in sec.get("l2_budgets") or []],
+                        "steps": int(sec.get("steps", 10))}))
+        return out
+
+    def experiment(self, kind: str, exp: ExperimentCall) -> list[dict]:
+        if kind != "seg-attack":
+            return super().experiment(kind, exp)
+        from suite.stages.segmentation.experiments import seg_attack
+
+        return seg_attack(exp)
