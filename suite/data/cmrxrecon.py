@@ -58,7 +58,6 @@ T2-preparation times).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -296,16 +295,16 @@ class CmrxReconSource:
                 self.path, f"{n_bad} non-finite k-space values (NaN or inf) in `{var.name}`"
                 f"{'' if slices is None else f' (slices {sel})'}",
                 "the file is damaged; fetch it again")
-        meta = dataclasses.replace(self.meta, extra=dict(self.meta.extra),
-                                   timings_ms={k: [v[s] for s in sel]
-                                               for k, v in self.meta.timings_ms.items()})
-        meta.source_sha256 = sha256_file(self.path)
+        extra = dict(self.meta.extra)
         if slices is not None:
-            meta.extra["slice_indices"] = sel
+            extra["slice_indices"] = sel
         reference = None
         if self.fullsample is not None:
             reference = self._paired_reference(sel)
-            meta.extra["reference_file"] = str(self.fullsample)
+            extra["reference_file"] = str(self.fullsample)
+        meta = self.meta.replace(
+            extra=extra, source_sha256=sha256_file(self.path),
+            timings_ms={k: [v[s] for s in sel] for k, v in self.meta.timings_ms.items()})
         try:
             return Case(kspace=out, mask=self.mask, reference=reference, meta=meta)
         except ValueError as exc:
