@@ -1,8 +1,7 @@
 """fastMRI HDF5 volumes → Case, and fastMRI-layout reconstruction files.
 
-File fields (facebookresearch/fastMRI ``fastmri/data/README.md`` @ 91f2df4;
-evaluation-conventions §1.1)
--------------------------------------------------------------------------------------------
+File fields (facebookresearch/fastMRI ``fastmri/data/README.md`` @ 91f2df4)
+-------------------------------------------------------------------------
 ==========================  ==========================================================  ============
 field                       content                                                     track
 ==========================  ==========================================================  ============

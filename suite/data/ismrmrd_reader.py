@@ -34,7 +34,8 @@ def _bit(flag: int) -> int:
     return 1 << (flag - 1)
 
 
-# ismrmrd/constants.py flag numbers (ecosystem-notes §3.4)
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (bit = 1 << (flag - 1),
+# ``ismrmrd/flags.py``)
 _NOISE = _bit(19)
 _CALIB, _CALIB_AND_IMAGING = _bit(20), _bit(21)
 _SKIP = {"navigation": _bit(23), "phasecorr": _bit(24), "hpfeedback": _bit(26),
