@@ -35,13 +35,27 @@ __all__ = ["Case", "CaseMeta", "LABELS_ACDC"]
 LABELS_ACDC: Mapping[str, int] = {"background": 0, "rv": 1, "myo": 2, "lv": 3}
 
 
-@dataclass
+@dataclass(frozen=True)
 class CaseMeta:
     """Acquisition and subject metadata of a Case. Units: mm, ms, T, beats/min.
 
     Every field is optional because datasets differ in what they record; a reader fills what
     its format holds and leaves the rest ``None``. ``extra`` carries format-specific keys
     (e.g. TR/TE/flip angle, OCMR attributes) and ``audit_flags`` the data-crime audit results.
+
+    A CaseMeta is immutable: assigning a field raises ``dataclasses.FrozenInstanceError``.
+    Build the final values first and construct it once, or derive a changed copy with
+    :meth:`replace`. The dict fields (``timings_ms``, ``strata``, ``audit_flags``, ``extra``)
+    stay plain dicts so that :meth:`to_dict` and ``dataclasses.asdict`` serialise them, but no
+    code may write into them after construction: pass a new dict to :meth:`replace` instead
+    (e.g. ``meta.replace(extra={**meta.extra, "key": value})``).
+
+    Examples
+    --------
+    >>> m = CaseMeta(subject="s1", extra={"tr_ms": 3.0})
+    >>> m2 = m.replace(dataset="demo", extra={**m.extra, "te_ms": 1.5})
+    >>> m.dataset, m2.dataset, sorted(m.extra), sorted(m2.extra)
+    ('unknown', 'demo', ['tr_ms'], ['te_ms', 'tr_ms'])
     """
 
     subject: str = "unknown"
@@ -66,6 +80,11 @@ class CaseMeta:
     source_sha256: str | None = None
     audit_flags: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "CaseMeta":
+        """A new CaseMeta with some fields changed (``dataclasses.replace``; unchanged dict
+        fields are shared with this one, so pass a new dict to change their contents)."""
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of all fields."""
@@ -93,12 +112,16 @@ def _err(case_id: str, field_name: str, problem: str) -> ValueError:
     return ValueError(f"Case {case_id!r}: field `{field_name}` {problem}")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Case:
     """One subject's one series. See the module docstring for layouts.
 
     Construction validates dtypes, ranks, mutual shape consistency and finiteness and raises a
     ``ValueError`` naming the field and the problem. Arrays are not copied.
+
+    A Case is frozen: assigning a field raises ``dataclasses.FrozenInstanceError``; derive a
+    changed Case with :meth:`replace` (validated again) and a changed meta with
+    :meth:`CaseMeta.replace`. Code of the suite never writes into a Case's arrays or dicts.
 
     Examples
     --------
@@ -119,7 +142,7 @@ class Case:
 
     def __post_init__(self) -> None:
         if isinstance(self.meta, Mapping):
-            self.meta = CaseMeta(**self.meta)
+            object.__setattr__(self, "meta", CaseMeta(**self.meta))
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -280,7 +303,7 @@ class Case:
                 return None
             return a[sel] if a.shape[0] != 1 or n == 1 else a
 
-        meta = dataclasses.replace(self.meta, extra={**self.meta.extra, "slice_index": index})
+        meta = self.meta.replace(extra={**self.meta.extra, "slice_index": index})
         return Case(
             kspace=take(self.kspace),
             mask=take(self.mask),

@@ -1,5 +1,7 @@
 """Case validation: each bad field gives a ValueError naming the field."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,39 @@ def test_image_only_case():
     assert c.n_coils is None and c.n_frames == 5
     with pytest.raises(ValueError, match="annotated_frames"):
         Case(labels=np.zeros((2, 5, 8, 8), np.uint8), meta={"annotated_frames": (0, 7)})
+
+
+def test_case_meta_is_frozen_and_replace_copies():
+    meta = CaseMeta(subject="s1", extra={"tr_ms": 3.0}, strata={"vendor": "A"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.dataset = "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.extra = {}
+    new = meta.replace(dataset="other", extra={**meta.extra, "te_ms": 1.5})
+    assert (new.dataset, new.subject, new.extra) == ("other", "s1", {"tr_ms": 3.0, "te_ms": 1.5})
+    assert (meta.dataset, meta.extra) == ("unknown", {"tr_ms": 3.0})
+    assert new.strata is meta.strata  # unchanged fields are shared, never written into
+
+
+def test_case_is_frozen():
+    c = Case(**good())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.meta = CaseMeta()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.kspace = None
+    d = c.replace(meta=c.meta.replace(dataset="d"))
+    assert (c.meta.dataset, d.meta.dataset) == ("unknown", "d") and d.kspace is c.kspace
+
+
+def test_slice_case_leaves_the_original_meta_untouched():
+    meta = CaseMeta(subject="s1", extra={"tr_ms": 3.0}, pixel_spacing_mm=(2.0, 2.0))
+    c = Case(**good(meta=meta))
+    before = meta.to_dict()
+    one = c.slice_case(1)
+    parts = c.split_slices()
+    assert c.meta is meta and meta.to_dict() == before
+    assert "slice_index" not in meta.extra
+    assert one.meta.extra == {"tr_ms": 3.0, "slice_index": 1}
+    assert one.meta.extra is not meta.extra
+    assert [p.meta.extra["slice_index"] for p in parts] == [0, 1]
+    assert parts[0].meta.extra is not parts[1].meta.extra

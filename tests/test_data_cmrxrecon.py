@@ -15,13 +15,8 @@ import scipy.io
 import scipy.io.matlab
 
 from suite.data import load, sniff
-from suite.data.cmrxrecon import (
-    detect_year,
-    open_cmrxrecon,
-    prepare_for_ranking,
-    read_cmrxrecon,
-    write_cmrxrecon_submission,
-)
+from suite.data.cmrxrecon import detect_year, open_cmrxrecon, read_cmrxrecon
+from suite.data.cmrxrecon_submission import write_cmrxrecon_submission
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
 from suite.data.matv73 import CREATED_ON, open_mat, read_mat_variable, write_mat_v73
 
@@ -401,29 +396,18 @@ def test_submission_file_layout(tmp_path):
     np.testing.assert_allclose(h5py.File(c, "r")["img4ranking"][()], arr, rtol=1e-6)
 
 
-def test_prepare_for_ranking_matches_run4ranking(tmp_path):
-    rng = np.random.default_rng(0)
-    img = rng.random((5, 6, 13, 17)).astype(np.float32)
-    # run4Ranking by hand: sz=5 → round(2.5)=3 → slices 2:3 (1-based) = [1, 2];
-    # frames 1:3 = [0, 1, 2]; crop sy=13 → round(6.5)=7 from floor(13/2)+1+ceil(-3.5)=4 → 3:10;
-    # sx=17 → round(5.67)=6 from floor(17/2)+1+ceil(-3)=6 → 5:11
-    want = img[[1, 2]][:, [0, 1, 2]][:, :, 3:10, 5:11]
-    np.testing.assert_array_equal(prepare_for_ranking(img, 2023, series="cine_sax"), want)
-    np.testing.assert_array_equal(prepare_for_ranking(img, 2024), want)
-    # mapping: all weightings
-    np.testing.assert_array_equal(prepare_for_ranking(img, 2023, series="T1map"),
-                                  img[[1, 2]][:, :, 3:10, 5:11])
-    np.testing.assert_array_equal(prepare_for_ranking(img, 2024, series="T2map"),
-                                  img[[1, 2]][:, :, 3:10, 5:11])
-    # 2024 black blood: one frame; two slices only: all slices
-    np.testing.assert_array_equal(prepare_for_ranking(img, 2024, series="blackblood"),
-                                  img[[1, 2]][:, [0]][:, :, 3:10, 5:11])
-    even = rng.random((2, 4, 12, 12)).astype(np.float32)
-    # sy=12 → 6 from floor(6)+1+ceil(-3)=4 → 3:9; sx=12 → round(4)=4 from 6+1-2=5 → 4:8
-    np.testing.assert_array_equal(prepare_for_ranking(even, 2025),
-                                  even[:, :3, 3:9, 4:8])
-    p = write_cmrxrecon_submission(tmp_path / "r.mat", prepare_for_ranking(img, 2024), year=2024)
-    assert h5py.File(p, "r")["img4ranking"].shape == (3, 2, 7, 6)
+def test_submission_of_ranked_images(tmp_path):
+    img = np.random.default_rng(0).random((5, 6, 13, 17)).astype(np.float32)
+    ranked = img[[1, 2]][:, [0, 1, 2]][:, :, 3:10, 5:11]  # run4Ranking by hand (profile tests)
+    p = write_cmrxrecon_submission(tmp_path / "r.mat", ranked, year=2024)
+    np.testing.assert_array_equal(h5py.File(p, "r")["img4ranking"][()],
+                                  np.transpose(ranked, (1, 0, 2, 3)))  # (frames, slices, sy, sx)
+    with pytest.raises(ValueError, match="year must be one of"):
+        write_cmrxrecon_submission(tmp_path / "x.mat", ranked, year=2022)
+    with pytest.raises(ValueError, match="4 dimensions"):
+        write_cmrxrecon_submission(tmp_path / "x.mat", ranked[0], year=2024)
+    with pytest.raises(ValueError, match="non-finite"):
+        write_cmrxrecon_submission(tmp_path / "x.mat", ranked * np.nan, year=2024)
 
 
 # ====================================================================== FullSample pairing

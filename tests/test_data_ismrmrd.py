@@ -360,7 +360,7 @@ def _write_plain(path, *, reps=1, sets=1, nc=2, ny=4, nx=6):
                 a.idx.kspace_encode_step_1, a.idx.repetition, a.idx.set = ky, r, st
                 a.center_sample = nx // 2
                 acqs.append(a)
-    with ismrmrd.File(str(path), "w") as f:  # bulk write, as ecosystem-notes §3.3
+    with ismrmrd.File(str(path), "w") as f:  # bulk write (ismrmrd-python ismrmrd/file.py)
         f["dataset"].header = hdr
         f["dataset"].acquisitions = acqs
     return k

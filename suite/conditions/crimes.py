@@ -17,7 +17,6 @@ mikgroup/data_crimes (GitHub), ``zpad_merge_scale``: the zero-padding chain of t
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from typing import Any
 
@@ -216,7 +215,7 @@ def commit_crime(case: Case, crime: str, *, seed: int = 0, fraction: float = 0.5
         "crime": crime, "params": jsonable(params), "seed": int(seed),
         "reference": "RSS of the crimed fully sampled k-space",
         "citation": "Shimron E, Tamir JI, Wang K, Lustig M. PNAS 2022;119:e2117203119"}}
-    meta = dataclasses.replace(case.meta, series=f"{case.meta.series}+{crime}", extra=extra)
+    meta = case.meta.replace(series=f"{case.meta.series}+{crime}", extra=extra)
     return Case(kspace=out, mask=np.ones((1, 1, 1, ny, 1), bool), reference=ref,
                 labels=case.labels, coil_maps=coil_maps, truth=case.truth, meta=meta)
 

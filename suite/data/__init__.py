@@ -22,10 +22,9 @@ from suite.data.cards import (
 from suite.data.cmrxrecon import (  # CMRxRecon 2023/2024/2025 (docs/recon-formats.md)
     CmrxReconSource,
     open_cmrxrecon,
-    prepare_for_ranking,
     read_cmrxrecon,
-    write_cmrxrecon_submission,
 )
+from suite.data.cmrxrecon_submission import write_cmrxrecon_submission
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError, UnknownFormatError
 from suite.data.fastmri import (  # fastMRI volumes (docs/recon-formats.md)
     FastMRISource,
@@ -52,5 +51,5 @@ __all__ = [
     # fastMRI, CMRxRecon and MATLAB v7.3 (docs/recon-formats.md)
     "read_fastmri", "open_fastmri", "FastMRISource", "write_fastmri_reconstruction",
     "read_cmrxrecon", "open_cmrxrecon", "CmrxReconSource", "write_cmrxrecon_submission",
-    "prepare_for_ranking", "open_mat", "read_mat_variable", "write_mat_v73",
+    "open_mat", "read_mat_variable", "write_mat_v73",
 ]

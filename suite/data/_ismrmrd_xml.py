@@ -3,8 +3,11 @@
 The header classes of ``ismrmrd`` 1.15 are keyword-only xsdata dataclasses with required
 fields (``ismrmrdHeader`` needs ``experimentalConditions``; ``encodingType`` needs
 ``encodedSpace``, ``reconSpace``, ``encodingLimits`` and ``trajectory``;
-``measurementInformationType`` needs ``patientPosition``), see
-/work/shared/reference/ecosystem-notes.md §3.2.
+``measurementInformationType`` needs ``patientPosition``): ismrmrd/ismrmrd-python
+``ismrmrd/xsd/ismrmrdschema/ismrmrd.py``, generated from the ISMRMRD schema ``ismrmrd.xsd``
+(ismrmrd/ismrmrd ``schema/ismrmrd.xsd``, https://github.com/ismrmrd/ismrmrd; Inati et al.,
+"ISMRM Raw data format: A proposed standard for MRI raw datasets", Magn Reson Med
+2017;77:411-421, doi 10.1002/mrm.26089).
 
 Suite metadata that the ISMRMRD schema has no element for is written as user parameters:
 

@@ -1,8 +1,15 @@
-"""CMRxRecon 2023/2024/2025 k-space (MATLAB v7.3) → Case, and the challenge submission format.
+"""CMRxRecon 2023/2024/2025 k-space (MATLAB v7.3) → Case.
 
-Files and variables (evaluation-conventions §1.2–1.4; CmrxRecon/CMRxRecon
-``ChallengeDataFormat/Format_cine.txt``, CmrxRecon/CMRxRecon2024 ``Format_Task2.txt``)
--------------------------------------------------------------------------------------------
+The submission writer is :mod:`suite.data.cmrxrecon_submission`; the challenges' ranking
+selection (crop, slices, frames) is :mod:`suite.metrics.cmrxrecon_profile`.
+
+Files and variables
+-------------------
+Sources: CmrxRecon/CMRxRecon @ 2cb293a ``ChallengeDataFormat/Format_cine.txt`` and
+``Format_mapping.txt``; CmrxRecon/CMRxRecon2024 @ a850753 ``ChallengeDataFormat/Format_Task1.txt``
+and ``Format_Task2.txt``; CmrxRecon/CMRxRecon2025 @ d3d0b28 ``README.md`` and
+``Format_TaskR1.txt``.
+
 * **2023**: ``{MultiCoil|SingleCoil}/{Cine|Mapping}/{TrainingSet|ValidationSet}/``
   ``{AccFactor04|08|10|FullSample}/Pxxx/{cine_sax,cine_lax,T1map,T2map}.mat``; variables
   ``kspace_full`` or ``kspace_sub04/08/10`` (single-coil ``kspace_single_*``); mask file
@@ -58,7 +65,6 @@ T2-preparation times).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -70,15 +76,14 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
 from suite.data.hashing import sha256_file
-from suite.data.matv73 import MatFile, MatVariable, open_mat, write_mat_v73
-from suite.metrics.image import cmrxrecon_select
+from suite.data.matv73 import MatFile, MatVariable, open_mat
 
 __all__ = [
     "read_cmrxrecon", "open_cmrxrecon", "CmrxReconSource", "is_cmrxrecon_file",
-    "is_companion_file", "detect_year", "write_cmrxrecon_submission", "prepare_for_ranking",
-    "YEARS", "ACS_LINES",
+    "is_companion_file", "detect_year", "YEARS", "ACS_LINES",
 ]
 
+#: CMRxRecon editions the reader and the submission writer handle.
 YEARS = (2023, 2024, 2025)
 #: Fully sampled central ky lines (ktRadial: a square of this side), per year.
 ACS_LINES = {2023: 24, 2024: 16, 2025: 20}
@@ -296,16 +301,16 @@ class CmrxReconSource:
                 self.path, f"{n_bad} non-finite k-space values (NaN or inf) in `{var.name}`"
                 f"{'' if slices is None else f' (slices {sel})'}",
                 "the file is damaged; fetch it again")
-        meta = dataclasses.replace(self.meta, extra=dict(self.meta.extra),
-                                   timings_ms={k: [v[s] for s in sel]
-                                               for k, v in self.meta.timings_ms.items()})
-        meta.source_sha256 = sha256_file(self.path)
+        extra = dict(self.meta.extra)
         if slices is not None:
-            meta.extra["slice_indices"] = sel
+            extra["slice_indices"] = sel
         reference = None
         if self.fullsample is not None:
             reference = self._paired_reference(sel)
-            meta.extra["reference_file"] = str(self.fullsample)
+            extra["reference_file"] = str(self.fullsample)
+        meta = self.meta.replace(
+            extra=extra, source_sha256=sha256_file(self.path),
+            timings_ms={k: [v[s] for s in sel] for k, v in self.meta.timings_ms.items()})
         try:
             return Case(kspace=out, mask=self.mask, reference=reference, meta=meta)
         except ValueError as exc:
@@ -605,109 +610,3 @@ def _meta(p: Path, year: int, var: MatVariable, names: _Names, single: bool,
     return CaseMeta(subject=names.subject, dataset=f"cmrxrecon{year}", series=names.series,
                     vendor=vendor, field_strength_t=b0, site=names.centre,
                     timings_ms=timings, strata=strata, source_file=str(p), extra=extra)
-
-
-# ====================================================================== submission
-#: Series (case-insensitive substrings of the file name) whose frames are all ranked, and
-#: those ranked on one frame, per edition (``run4Ranking.m`` 2023/2024, ``run4Ranking_2025.m``).
-_ALL_FRAMES = {2023: None, 2024: ("t1map", "t2map"),
-               2025: ("t1map", "t2map", "t2smap", "t1mappost", "t1rho")}
-_ONE_FRAME = {2023: (), 2024: ("blackblood",), 2025: ("blackblood", "t1w", "t2w")}
-
-
-def prepare_for_ranking(images: np.ndarray, year: int, *, series: str = "cine_sax") -> np.ndarray:
-    """The CMRxRecon ``run4Ranking`` selection of coil-combined images.
-
-    Parameters
-    ----------
-    images : ndarray, complex or real, ``(slice, frame, y, x)``
-        Coil-combined reconstruction of one file (y = ky, phase encode; x = kx, readout).
-    year : {2023, 2024, 2025}
-    series : str, default "cine_sax"
-        File type (``cine_sax``, ``T1map``, ``blackblood``...), which decides the frames.
-
-    Returns
-    -------
-    ndarray, float32, ``(slice', frame', round(ny/2), round(nx/3))``
-        Magnitude of the central two slices (all if fewer than 3), the selected frames,
-        centre-cropped with Lustig's ``crop.m`` to ``[round(sx/3), round(sy/2)]`` (MATLAB's
-        ``sx`` is our x, ``sy`` our y; MATLAB rounding).
-
-    Notes
-    -----
-    Frames: 2023 (``CMRxReconDemo/run4Ranking.m``): ``cine_lax``/``cine_sax`` the first 3,
-    every other file (T1map, T2map) all weightings. 2024 (``run4Ranking.m``): names containing
-    ``T1map``/``T2map`` all frames, ``blackblood`` one frame, the rest the first 3 (and SOS
-    over coils, done before this function). 2025 (``run4Ranking_2025.m`` per
-    evaluation-conventions §1.4): all frames for T1map/T2map/T2smap/T1mappost/T1rho, one for
-    BlackBlood/T1w/T2w. Names are matched case-insensitively here. The 2023 script indexes
-    ``round(sz/2)-1`` and fails for fewer than 3 slices; the 2024 rule (all slices) is used.
-    The crop and slice rule are :func:`suite.metrics.image.cmrxrecon_select` (applied per
-    frame for "all frames").
-    """
-    if int(year) not in YEARS:
-        raise ValueError(f"prepare_for_ranking: year must be one of {list(YEARS)}; got {year!r}")
-    img = np.abs(np.asarray(images))
-    if img.ndim != 4:
-        raise ValueError("prepare_for_ranking: `images` must have 4 dimensions (slice, frame, "
-                         f"y, x); got shape {img.shape}")
-    ns, nf, ny, nx = img.shape
-    s = series.lower()
-    year = int(year)
-    if any(k in s for k in _ONE_FRAME[year]):
-        frames = "one"
-    elif year == 2023:
-        frames = "first3" if s.startswith("cine") else "all"
-    else:
-        frames = "all" if any(k in s for k in _ALL_FRAMES[year]) else "first3"
-    ns_sel = ns if ns < 3 else 2
-    if frames == "first3":
-        sel = cmrxrecon_select(img)
-        out = sel.reshape(ns_sel, min(nf, 3), *sel.shape[-2:])
-    elif frames == "one":
-        sel = cmrxrecon_select(img[:, :1])
-        out = sel.reshape(ns_sel, 1, *sel.shape[-2:])
-    else:
-        out = np.stack([cmrxrecon_select(img[:, j:j + 1]) for j in range(nf)], axis=1)
-    return np.ascontiguousarray(out, np.float32)
-
-
-def write_cmrxrecon_submission(path: str | os.PathLike, images: np.ndarray, *,
-                               year: int) -> Path:
-    """Write ranked images as a CMRxRecon submission file (MATLAB v7.3, ``img4ranking``).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Output ``.mat`` (the challenge expects the input file's name in the mirrored folder
-        tree, e.g. ``MultiCoil/Cine/TestSet/AccFactor04/P001/cine_sax.mat`` for 2023 or
-        ``.../TaskN/MultiCoil/Cine/.../P001/cine_sax_kus_Uniform4.mat`` for 2024, see
-        ``SubmissionFormat_*.txt``; this function writes one file).
-    images : ndarray, real or complex, ``(slice, frame, y, x)``
-        Usually :func:`prepare_for_ranking` output; the magnitude is written (as
-        ``run4Ranking``'s ``abs``), in single precision.
-    year : {2023, 2024, 2025}
-        Edition; the file format is the same for all three.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Notes
-    -----
-    ``img4ranking`` has MATLAB size ``(sx, sy, slices, frames)`` = our
-    ``images.transpose(3, 2, 0, 1)``, so h5py (and the challenge's Python loader) sees
-    ``(frames, slices, sy, sx)``. Trailing singleton MATLAB axes are dropped as MATLAB does
-    (one frame → ``(sx, sy, slices)``, the 2024 BlackBlood shape). ``MATLAB_class`` is
-    ``single``; the 512-byte MATLAB header marks v7.3 (:mod:`suite.data.matv73`).
-    """
-    if int(year) not in YEARS:
-        raise ValueError(f"write_cmrxrecon_submission: year must be one of {list(YEARS)}; "
-                         f"got {year!r}")
-    img = np.abs(np.asarray(images)).astype(np.float32)
-    if img.ndim != 4:
-        raise ValueError("write_cmrxrecon_submission: `images` must have 4 dimensions "
-                         f"(slice, frame, y, x); got shape {img.shape}")
-    if not np.isfinite(img).all():
-        raise ValueError("write_cmrxrecon_submission: `images` holds non-finite values")
-    return write_mat_v73(path, {"img4ranking": np.transpose(img, (3, 2, 0, 1))})

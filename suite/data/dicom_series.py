@@ -43,7 +43,6 @@ Spacing
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -220,8 +219,8 @@ class DicomSeries:
         ref = read_pixel_stack(every).reshape(ns, nf, ny, nx)
         per = {_rel(p, self.folder): sha256_file(p) for p in self.files}
         digest = sha256_bytes("".join(f"{k} {per[k]}\n" for k in sorted(per)).encode())
-        meta = dataclasses.replace(self.meta, source_sha256=digest,
-                                   extra={**self.meta.extra, "source_files_sha256": per})
+        meta = self.meta.replace(source_sha256=digest,
+                                 extra={**self.meta.extra, "source_files_sha256": per})
         try:
             return Case(reference=ref, meta=meta)
         except ValueError as exc:

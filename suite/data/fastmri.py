@@ -1,8 +1,7 @@
 """fastMRI HDF5 volumes → Case, and fastMRI-layout reconstruction files.
 
-File fields (facebookresearch/fastMRI ``fastmri/data/README.md`` @ 91f2df4;
-evaluation-conventions §1.1)
--------------------------------------------------------------------------------------------
+File fields (facebookresearch/fastMRI ``fastmri/data/README.md`` @ 91f2df4)
+-------------------------------------------------------------------------
 ==========================  ==========================================================  ============
 field                       content                                                     track
 ==========================  ==========================================================  ============
@@ -41,7 +40,6 @@ pixel-for-pixel with the fastMRI target in fastMRI's ``evaluate.py``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,10 +172,10 @@ class FastMRISource:
         truth = None
         if self.target_key is not None:
             truth = {"target": self.read_target(sel), "target_key": self.target_key}
-        meta = dataclasses.replace(self.meta, extra=dict(self.meta.extra))
-        meta.source_sha256 = sha256_file(self.path)
+        extra = dict(self.meta.extra)
         if slices is not None:
-            meta.extra["slice_indices"] = sel
+            extra["slice_indices"] = sel
+        meta = self.meta.replace(extra=extra, source_sha256=sha256_file(self.path))
         return Case(kspace=kspace, mask=self.mask, truth=truth, meta=meta)
 
 

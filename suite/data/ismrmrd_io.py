@@ -3,9 +3,11 @@
 Writer
     :func:`write_ismrmrd` writes one Acquisition per acquired ``(slice, frame, ky)`` line with
     a schema-valid XML header, in one bulk h5py write (no per-acquisition append; ismrmrd's
-    ``Dataset.append_acquisition`` resizes the HDF5 dataset on every call,
-    /work/shared/reference/ecosystem-notes.md §3.6), with no HDF5 timestamps, so the same
-    Case gives a byte-identical file.
+    ``Dataset.append_acquisition`` resizes the HDF5 dataset on every call, see
+    ismrmrd/ismrmrd-python ``ismrmrd/hdf5.py``), with no HDF5 timestamps, so the same Case
+    gives a byte-identical file. Layout: the ISMRMRD HDF5 format (``/dataset/xml`` and the
+    ``/dataset/data`` compound of ``head``, ``traj``, ``data``; https://github.com/ismrmrd/ismrmrd,
+    Inati et al., Magn Reson Med 2017;77:411-421, doi 10.1002/mrm.26089).
 
 Reader
     :func:`open_ismrmrd` parses and checks the header and the acquisition headers at open
@@ -13,8 +15,10 @@ Reader
     assembles k-space for all slices or a chosen subset (one slice of a 1 GB file is read
     without the others). :func:`read_ismrmrd` is open + read.
 
-Layout conventions of the reader (OCMR ``Python/read_ocmr.py``, MRIOSU/OCMR, and
-/work/shared/reference/evaluation-conventions.md §1.6):
+Layout conventions of the reader (MRIOSU/OCMR ``Python/read_ocmr.py`` and
+``Python/example_ocmr.ipynb``, https://github.com/MRIOSU/OCMR; Chen et al., "OCMR (v1.0) --
+Open-Access Multi-Coil k-Space Dataset for Cardiovascular Magnetic Resonance Imaging",
+arXiv:2008.03410, 2020):
 
 * ``encoding[0]`` only; Cartesian 2-D (``kspace_encode_step_2`` must be 0).
 * ky grid size ``eNy = encodingLimits.kspace_encoding_step_1.maximum + 1`` (no zero padding
@@ -70,7 +74,8 @@ def _bit(flag: int) -> int:
     return 1 << (flag - 1)
 
 
-# ismrmrd/constants.py flag numbers (ecosystem-notes §3.4)
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (bit = 1 << (flag - 1),
+# ``ismrmrd/flags.py``)
 _FIRST_E1, _LAST_E1, _FIRST_SL, _LAST_SL = _bit(1), _bit(2), _bit(7), _bit(8)
 _FIRST_PH, _LAST_PH, _LAST_MEAS = _bit(11), _bit(12), _bit(25)
 

@@ -34,7 +34,8 @@ def _bit(flag: int) -> int:
     return 1 << (flag - 1)
 
 
-# ismrmrd/constants.py flag numbers (ecosystem-notes §3.4)
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (bit = 1 << (flag - 1),
+# ``ismrmrd/flags.py``)
 _NOISE = _bit(19)
 _CALIB, _CALIB_AND_IMAGING = _bit(20), _bit(21)
 _SKIP = {"navigation": _bit(23), "phasecorr": _bit(24), "hpfeedback": _bit(26),
@@ -167,18 +168,17 @@ class IsmrmrdSource:
                 self.path, f"{n_bad} non-finite k-space values (NaN or inf) in the acquisitions",
                 "the raw data are damaged; re-export or re-download this file")
         ksum /= np.maximum(count, 1)[:, :, None, :, None].astype(np.float32)
-        meta = dataclasses.replace(self.meta, extra=dict(self.meta.extra))
-        reader = dict(meta.extra.get("ismrmrd_reader", {}))
-        ksum = self._prewhiten(ksum, noise, meta, reader)
+        reader = dict(self.meta.extra.get("ismrmrd_reader", {}))
+        ksum, whitening = self._prewhiten(ksum, noise, reader)
         if lay.os > 1:
             ksum = ops.remove_oversampling(ksum, lay.nx)
         full = np.broadcast_to(sampled[:, :, None], ksum.shape)
         ksum[~full] = 0
         mask = _reduce_mask(sampled[:, :, None], reader.get("mask_shape"))
-        meta.extra["ismrmrd_reader"] = reader
-        meta.source_sha256 = sha256_file(self.path)
+        extra = {**self.meta.extra, **whitening, "ismrmrd_reader": reader}
         if slices is not None:
-            meta.extra["slice_indices"] = sel
+            extra["slice_indices"] = sel
+        meta = self.meta.replace(extra=extra, source_sha256=sha256_file(self.path))
         try:
             return Case(kspace=np.ascontiguousarray(ksum, np.complex64), mask=mask, meta=meta)
         except ValueError as exc:  # Case validation: e.g. labels/shape problems
@@ -232,12 +232,16 @@ class IsmrmrdSource:
     def _whiten_wanted(self) -> bool:
         return bool(self.options["prewhiten"]) and self.noise_rows.size > 0
 
-    def _prewhiten(self, k, noise, meta: CaseMeta, reader: dict) -> np.ndarray:
-        meta.extra["prewhitened"] = False
+    def _prewhiten(self, k, noise, reader: dict) -> tuple[np.ndarray, dict[str, Any]]:
+        """Prewhitened k-space and the ``meta.extra`` keys that record it.
+
+        ``reader`` is this read's own copy of ``extra["ismrmrd_reader"]``; the outcome is
+        noted in it under ``"prewhitening"``.
+        """
         if not self._whiten_wanted():
             reader["prewhitening"] = ("not requested" if self.noise_rows.size
                                       else "no noise scans in the file")
-            return k
+            return k, {"prewhitened": False}
         nh = self.heads[self.noise_rows]
         if np.any(nh["active_channels"] != self.layout.n_coils):
             raise LayoutError(self.path, "noise scans have a different number of channels "
@@ -256,13 +260,11 @@ class IsmrmrdSource:
             w = ops.whitening_matrix(psi * scale)
         except np.linalg.LinAlgError:
             reader["prewhitening"] = "skipped: noise covariance is not positive definite"
-            return k
+            return k, {"prewhitened": False}
         k = np.einsum("ij,sfjyx->sfiyx", w.astype(np.complex64), k, optimize=True)
-        meta.extra["prewhitened"] = True
-        meta.extra["noise_samples"] = int(x.shape[1])
         reader["prewhitening"] = ("applied: W = inv(chol(Psi)), Psi = X X^H/(N-1)"
                                   f"{'' if scale == 1.0 else f' x dwell ratio {scale:g}'}")
-        return k.astype(np.complex64)
+        return k.astype(np.complex64), {"prewhitened": True, "noise_samples": int(x.shape[1])}
 
 
 def _reduce_mask(full: np.ndarray, stored_shape: list[int] | None) -> np.ndarray:

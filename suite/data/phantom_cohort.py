@@ -99,12 +99,11 @@ def read_phantom_subject(subject_dir: Path, truth_row: dict | None = None, **opt
         raise LayoutError(lab, f"labels have shape {labels.shape} (slice, frame, y, x) but the "
                           f"raw data {raw.name} describe {case.image_shape}",
                           "the files of this subject come from different runs; regenerate")
-    meta = case.meta
-    meta.ed_frame = truth_row["ed_frame"]
-    meta.es_frame = truth_row["es_frame"]
-    meta.annotated_frames = tuple(range(labels.shape[1]))
-    meta.strata = {**meta.strata, "pathology": truth_row["pathology"],
-                   "preset": truth_row["preset"], "vendor": meta.vendor,
-                   "field_strength_t": meta.field_strength_t}
+    meta = case.meta.replace(
+        ed_frame=truth_row["ed_frame"], es_frame=truth_row["es_frame"],
+        annotated_frames=tuple(range(labels.shape[1])),
+        strata={**case.meta.strata, "pathology": truth_row["pathology"],
+                "preset": truth_row["preset"], "vendor": case.meta.vendor,
+                "field_strength_t": case.meta.field_strength_t})
     return Case(kspace=case.kspace, mask=case.mask, labels=labels,
                 truth=dict(truth_row), meta=meta)

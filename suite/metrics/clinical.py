@@ -1,6 +1,7 @@
 """Clinical parameters from a label stack: LV/RV volumes, SV, EF, LV mass, volume curves.
 
-Conventions (DESIGN.md, "Conventions"; reference/evaluation-conventions.md §7):
+Conventions (DESIGN.md, "Conventions"; the ACDC evaluation script, Bernard et al., IEEE TMI
+2018;37:2514, https://www.creatis.insa-lyon.fr/Challenge/acdc/):
 
 * labels ``(slice, frame, y, x)``, ACDC: 1 RV blood pool, 2 LV myocardium, 3 LV blood pool;
 * spacing ``(dz, dy, dx)`` mm: slice spacing, then row and column pixel spacing;

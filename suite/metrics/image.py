@@ -16,10 +16,11 @@ Profiles reproduce published conventions exactly (DESIGN.md, "Scoring profiles")
 
 ``cmrxrecon2023`` (CmrxRecon/CMRxRecon ``CMRxReconDemo/run4Ranking.m``, ``Evaluation/Evaluation.py``):
 
-* central two slices: MATLAB ``round(ns/2)-1 : round(ns/2)`` (1-based; all slices when ns < 3);
-* first three frames (all frames when fewer);
-* centre crop to ``round(nx/3)`` along the readout (x) and ``round(ny/2)`` along the phase
-  encode (y), with the offsets of Lustig's ``crop.m``: 0-based start
+* the ranking selection of :mod:`suite.metrics.cmrxrecon_profile`
+  (:func:`~suite.metrics.cmrxrecon_profile.cmrxrecon_select`): central two slices, MATLAB
+  ``round(ns/2)-1 : round(ns/2)`` (1-based; all slices when ns < 3); first three frames (all
+  frames when fewer); centre crop to ``round(nx/3)`` along the readout (x) and ``round(ny/2)``
+  along the phase encode (y), with the offsets of Lustig's ``crop.m``: 0-based start
   ``floor(m/2) + ceil(-s/2)`` (differs by one pixel from fastMRI's ``(m - s)//2`` when m is even
   and s is odd); MATLAB ``round`` rounds halves away from zero;
 * each 2-D image divided by its own maximum, reference and prediction separately;
@@ -46,6 +47,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from suite._validation import check_finite, check_ndim, check_option, check_same_shape
+from suite.metrics.cmrxrecon_profile import cmrxrecon_select
 from suite.metrics.contract import (HIGHER, LOWER, MetricFamily, MetricRow, MetricSpec,
                                     metric_row, register_family, register_metric)
 
@@ -218,45 +220,6 @@ class ImageScores:
     def summary(self) -> str:
         return (f"NMSE {self.nmse:.4g}  PSNR {self.psnr:.2f} dB  SSIM {self.ssim:.4f} "
                 f"({self.profile} profile, {self.n_images} images)")
-
-
-def matlab_round(x: float) -> int:
-    """MATLAB ``round``: halves away from zero (Python's ``round`` rounds halves to even)."""
-    return int(np.sign(x) * np.floor(abs(x) + 0.5))
-
-
-def lustig_crop_start(m: int, s: int) -> int:
-    """0-based start index of Lustig's ``crop.m`` centre crop of length ``s`` from ``m``.
-
-    ``crop.m`` indexes ``floor(m/2)+1+ceil(-s/2) : floor(m/2)+ceil(s/2)`` (1-based).
-
-    Examples
-    --------
-    >>> lustig_crop_start(256, 85), (256 - 85) // 2
-    (86, 85)
-    >>> lustig_crop_start(10, 3), (10 - 3) // 2
-    (4, 3)
-    """
-    return m // 2 + int(np.ceil(-s / 2))
-
-
-def cmrxrecon_select(images: np.ndarray) -> np.ndarray:
-    """The CMRxRecon ranking selection of ``(slice, frame, y, x)`` images.
-
-    Central two slices, first three frames, centre crop ``(round(ny/2), round(nx/3))``.
-    Returns ``(n_images, y', x')``.
-    """
-    ns, nf, ny, nx = images.shape
-    if ns < 3:
-        slices = np.arange(ns)
-    else:
-        c = matlab_round(ns / 2)
-        slices = np.array([c - 2, c - 1])
-    frames = np.arange(min(nf, 3))
-    cy, cx = matlab_round(ny / 2), matlab_round(nx / 3)
-    y0, x0 = lustig_crop_start(ny, cy), lustig_crop_start(nx, cx)
-    sel = images[slices][:, frames][..., y0 : y0 + cy, x0 : x0 + cx]
-    return sel.reshape(-1, cy, cx)
 
 
 def _normalise(img: np.ndarray, profile: str) -> np.ndarray:

@@ -15,7 +15,6 @@ The first stage of a pipeline also stores what the condition applied (rows of st
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -61,7 +60,7 @@ def load_case(ref, audit: bool = False):
         from suite.data.audit import audit_case
 
         changes["audit_flags"] = audit_case(case).to_dict()
-    return case.replace(meta=dataclasses.replace(case.meta, **changes))
+    return case.replace(meta=case.meta.replace(**changes))
 
 
 def stage_cache_key(case, spec: JobSpec, identities: list[dict], seed: int) -> str:

@@ -1,6 +1,7 @@
 """Exact tolerance factors for confidence intervals of Bland-Altman limits of agreement.
 
-Two different quantities live here; they must not be mixed (evaluation-conventions §6.2):
+Two different quantities live here; they must not be mixed (Carkeet, Optom Vis Sci
+2015;92:e71, doi 10.1097/OPX.0000000000000513):
 
 * :func:`two_sided_tolerance_factor` — the factor ``K`` such that ``d̄ ± K·s`` contains at least a
   proportion ``content`` of a normal population with probability ``confidence`` (Odeh-Owen /
