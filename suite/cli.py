@@ -183,6 +183,16 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_conditions(args) -> int:
+    from suite.protocol import load_protocol
+    from suite.runner.conditions_export import export_conditions
+
+    protocol = load_protocol(args.protocol)
+    result = export_conditions(protocol, args.out, datasets=args.dataset or None)
+    print(result.summary())
+    return 0
+
+
 def _cmd_report(args) -> int:
     from suite.report import build_report
 
@@ -284,6 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("conditions", help="conditions of a protocol (export the exact inputs "
+                       "every method sees)")
+    csub = p.add_subparsers(dest="conditions_command", required=True)
+    q = csub.add_parser("export", help="write each (case, condition)'s conditioned k-space in "
+                        "the dataset's own format, with a JSON of what was applied")
+    q.add_argument("protocol")
+    q.add_argument("--out", required=True, help="output folder")
+    q.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
+    q.set_defaults(func=_cmd_conditions)
 
     p = sub.add_parser("summary", help="print the key tables of a run")
     p.add_argument("run_dir")

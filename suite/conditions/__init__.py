@@ -4,7 +4,7 @@ Each condition is an object with ``apply(case, rng) -> (case, info)``
 (:class:`~suite.conditions.base.Condition`); the generator follows the public seeding rule of
 :mod:`suite.conditions.seeding`, so that a user scoring a folder of predictions can regenerate
 exactly the inputs the other methods saw (``cmrsuite conditions export``,
-:mod:`suite.conditions.export`).
+:mod:`suite.runner.conditions_export`).
 
 ==================  ===========================================================  ==============
 type                what it does                                                 module

@@ -11,7 +11,7 @@ little-endian unsigned integer, ``case_id`` is ``"<dataset>/<unit key>"`` (the `
 column of a run's store, e.g. ``"phantom/phantom-003"``) and ``condition_name`` the protocol's
 condition name (e.g. ``"R4-kt-gaussian"``). The generator does not depend on the method, so
 every method sees the same mask and noise, and anyone can regenerate them: ``cmrsuite
-conditions export`` writes them out (:mod:`suite.conditions.export`).
+conditions export`` writes them out (:mod:`suite.runner.conditions_export`).
 
 Python's built-in ``hash`` is salted per process and is never used.
 """

@@ -25,6 +25,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from suite.store import RunView
+
 __all__ = ["Evidence", "Table", "RunData", "evidence_key", "EVIDENCE_KEYS", "compute_evidence",
            "STATUSES", "sources_by_group", "lookup", "group_key"]
 
@@ -104,8 +106,9 @@ def evidence_key(key: str, title: str):
     return deco
 
 
-class RunData:
-    """Read-only view of a run folder: the store's tables, the manifest and the protocol.
+class RunData(RunView):
+    """A run as the reports read it: the store-backed :class:`~suite.store.RunView` (the one
+    reader of a run) plus where figures go.
 
     Parameters
     ----------
@@ -115,67 +118,14 @@ class RunData:
         Where evidence keys write figures (default ``run_dir/report/figures``).
     figures : bool, default True
         False: evidence keys draw no figure (tables and values are unchanged).
-
-    Notes
-    -----
-    ``results`` holds every row of the ``results`` table with its SQLite ``rowid`` as
-    ``row_id`` and the case strata joined in (as :func:`suite.analysis.summary.load_results`,
-    plus ``row_id``); grouping columns are ``""`` where NULL in the store.
     """
 
     def __init__(self, run_dir, figure_dir=None, figures: bool = True):
-        import sqlite3
-
-        self.run_dir = Path(run_dir)
-        db = self.run_dir / "results.sqlite"
-        if not db.is_file():
-            raise FileNotFoundError(f"{self.run_dir}: no results.sqlite, so this is not a run "
-                                    "folder; give the folder `cmrsuite run --out` wrote")
-        self.db_path = db
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            self.results = pd.read_sql_query(
-                "SELECT rowid AS row_id, * FROM results ORDER BY rowid", con)
-            self.jobs = pd.read_sql_query("SELECT * FROM jobs ORDER BY job_id", con)
-            self.cases = pd.read_sql_query("SELECT * FROM cases ORDER BY case_id", con)
-            self.failures = pd.read_sql_query(
-                "SELECT rowid AS row_id, * FROM failures ORDER BY dataset, path", con)
-            self.info = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM run_info")}
-        finally:
-            con.close()
-        strata = self.cases[["case_id", "vendor", "field_strength_t", "site", "pathology", "preset"]]
-        self.results = self.results.merge(strata, on="case_id", how="left")
-        from suite.analysis.summary import GROUP
-
-        for col in ("attack", "budget"):  # robustness columns (absent in older stores)
-            if col not in self.results:
-                self.results[col] = None
-        for col in GROUP:
-            self.results[col] = self.results[col].fillna("")
-        mpath = self.run_dir / "manifest.json"
-        self.manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
-        proto = (self.manifest.get("protocol") or {}).get("content")
-        if proto is None and (self.run_dir / "protocol.json").is_file():
-            proto = json.loads((self.run_dir / "protocol.json").read_text()).get("protocol")
-        self.protocol: dict = proto or {}
-        self.protocol_source = (self.manifest.get("protocol") or {}).get("source")
+        super().__init__(run_dir)
         self.figure_dir = Path(figure_dir) if figure_dir else self.run_dir / "report" / "figures"
         self.draw = bool(figures)
         self.sponsor = None  # set by the renderer (suite.report.sponsor.SponsorMetadata)
-
-    # ------------------------------------------------------------------ analysis settings
-    @property
-    def bootstrap(self) -> dict:
-        """Settings of :func:`suite.analysis.summary.metric_summary` as the run's summary used
-        them: ``seed`` (protocol seed), ``n_resamples`` and ``alpha`` (protocol analyses)."""
-        boot = (self.protocol.get("analyses") or {}).get("bootstrap") or {}
-        return {"seed": int(self.protocol.get("seed", 0)),
-                "n_resamples": int(boot.get("n_resamples", 1000)),
-                "alpha": float(boot.get("alpha", 0.05))}
-
-    def strata(self) -> list[str]:
-        """Strata to report: the protocol's ``analyses.strata`` (default ``vendor``)."""
-        return list((self.protocol.get("analyses") or {}).get("strata") or ["vendor"])
+        self.results.attrs["method_stages"] = list(self.method_stages)
 
 
 def compute_evidence(run: RunData, keys=None) -> dict[str, Evidence]:

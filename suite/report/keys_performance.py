@@ -30,13 +30,11 @@ _SUMMARY_COLS = (("mean", "mean"), ("ci_low", "CI low"), ("ci_high", "CI high"),
                  ("n_subjects", "subjects"), ("n_excluded", "excluded"), ("unit", "unit"))
 
 
-def summary_keys(summ: pd.DataFrame, by=None) -> list[str]:
-    """Grouping columns :func:`suite.analysis.summary.metric_summary` used for ``summ``
-    (``GROUP``, ``budget`` when the store has robustness columns, then ``by``)."""
-    from suite.analysis.summary import GROUP
+def summary_keys(df: pd.DataFrame, by=None) -> list[str]:
+    """Grouping columns :func:`suite.analysis.summary.metric_summary` uses for ``df``."""
+    from suite.analysis.summary import summary_keys as keys
 
-    keys = list(GROUP) + [c for c in ("budget",) if c in summ.columns and c not in GROUP]
-    return keys + ([by] if isinstance(by, str) else list(by or []))
+    return keys(df, by)
 
 
 def _summary_table(run: RunData, df: pd.DataFrame, name: str, title: str, lead_cols, by=None):
@@ -47,7 +45,7 @@ def _summary_table(run: RunData, df: pd.DataFrame, name: str, title: str, lead_c
         summ = stratum_summary(df, by, **run.bootstrap)
     else:
         summ = metric_summary(df, **run.bootstrap)
-    keys = summary_keys(summ, by)
+    keys = summary_keys(df, by)
     src = sources_by_group(df, keys)
     rows = frame_rows(summ, [c for c, _ in lead_cols] + [c for c, _ in _SUMMARY_COLS],
                       lambda rec: {"results": lookup(src, rec, keys)})
@@ -114,7 +112,7 @@ def _segmentation(run: RunData) -> Evidence:
 
 @evidence_key("performance.clinical", "Agreement of clinical parameters with the reference")
 def _clinical(run: RunData) -> Evidence:
-    from suite.analysis.summary import clinical_agreement
+    from suite.analysis.agreement import clinical_agreement
 
     r = run.results
     clin = r[(r["stage"] == "clinical") & r["value"].notna() & r["reference_value"].notna()]

@@ -17,7 +17,7 @@ __all__: list[str] = []
 
 @evidence_key("robustness.acquisition", "Robustness to foreseeable acquisition changes (acceleration, noise)")
 def _acquisition(run: RunData) -> Evidence:
-    from suite.analysis.summary import error_propagation
+    from suite.analysis.agreement import error_propagation
 
     conds = run.protocol.get("conditions") or []
     changed = [c for c in conds if c.get("type") != "fully-sampled"]

@@ -515,7 +515,9 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
     Returns
     -------
     pandas.DataFrame
-        The filtered results rows (``value`` finite; status ``ok``) joined with the cases'
+        The filtered results rows (usable values: not missing, no sentinel, not implausible,
+        whatever the empty-mask status, so a failure scored under the ``worst`` policy counts)
+        joined with the cases'
         ``vendor, field_strength_t, site, pathology, preset`` (and card fields). ``condition``
         and ``dataset`` come from the results. Analyse one method at a time: when several
         recon/segmentation labels remain, pass ``recon=``/``segmentation=`` or group by them.
@@ -540,11 +542,11 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
                 raise ValueError(f"{where}: `results` has no column {col!r} to filter on")
             sel &= results[col] == val
             filters[col] = val
-    if "status" in results.columns:
-        sel &= results["status"].fillna("ok") == "ok"
+    if "exclusion" in results.columns:  # missing values, sentinels, implausible values
+        sel &= results["exclusion"].isna()
     out = results[sel & results["value"].notna()].copy()
     if out.empty:
-        raise ValueError(f"{where}: no results with {filters} (status ok, value not null); "
+        raise ValueError(f"{where}: no results with {filters} (usable value); "
                          f"metrics present: {sorted(results['metric'].dropna().unique())}")
     case_cols = [c for c in ("vendor", "field_strength_t", "site", "pathology", "preset")
                  if c in cases.columns]

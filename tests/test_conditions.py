@@ -1,0 +1,154 @@
+"""Conditions as objects, the public seeding rule, and ``cmrsuite conditions export``: a folder
+of predictions made from the exported inputs scores exactly as the same method run as a plugin.
+"""
+
+import hashlib
+import json
+import sqlite3
+import textwrap
+
+import numpy as np
+import pytest
+import yaml
+
+from suite.conditions import (CONDITION_TYPES, AsAcquired, FullySampled, Noise, Undersample,
+                              condition_rng, make_condition, stable_int)
+from suite.phantom import simulate
+
+
+@pytest.fixture(scope="module")
+def case():
+    return simulate(seed=5, preset="tiny", snr=None)
+
+
+def test_stable_int_is_the_documented_sha256_rule():
+    text = "phantom/phantom-003"
+    expected = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "little")
+    assert stable_int(text) == expected
+
+
+def test_condition_rng_is_the_documented_seed_sequence():
+    rng = condition_rng(7, "ds/case-1", "R4")
+    ref = np.random.default_rng(np.random.SeedSequence(
+        [7, stable_int("ds/case-1"), stable_int("R4")]))
+    assert rng.integers(0, 2**31, 5).tolist() == ref.integers(0, 2**31, 5).tolist()
+
+
+def test_make_condition_builds_each_protocol_type_and_round_trips():
+    entries = [{"name": "full", "type": "fully-sampled"}, {"name": "acq", "type": "as-acquired"},
+               {"name": "R4", "type": "undersample", "pattern": "equispaced", "acceleration": 4,
+                "acs_lines": 8},
+               {"name": "snr", "type": "noise", "relative_sigma": 0.05}]
+    kinds = [FullySampled, AsAcquired, Undersample, Noise]
+    for entry, kind in zip(entries, kinds):
+        cond = make_condition(entry)
+        assert isinstance(cond, kind) and cond.name == entry["name"]
+        assert make_condition(cond.to_dict()).to_dict() == cond.to_dict()
+    assert set(CONDITION_TYPES) == {"fully-sampled", "as-acquired", "undersample", "noise"}
+
+
+def test_undersample_matches_an_independent_mask_and_never_edits_its_input(case):
+    from suite.mr import make_mask
+
+    before = case.kspace.copy()
+    cond = make_condition({"name": "R3", "type": "undersample", "pattern": "equispaced",
+                           "acceleration": 3, "acs_lines": 6})
+    out, info = cond.apply(case, np.random.default_rng(1))
+    mask = make_mask("equispaced", case.kspace.shape, 3, acs_lines=6,
+                     rng=np.random.default_rng(1)).mask
+    full = np.broadcast_to(mask, case.kspace.shape)
+    np.testing.assert_array_equal(out.kspace, np.where(full, case.kspace, 0))
+    assert info["effective_acceleration"] == pytest.approx(case.kspace.size / full.sum())
+    assert info["nominal_acceleration"] == 3.0
+    np.testing.assert_array_equal(case.kspace, before)
+
+
+def test_noise_sigma_is_relative_to_the_kspace_rms(case):
+    out, info = make_condition({"name": "n", "type": "noise", "relative_sigma": 0.2}).apply(
+        case, np.random.default_rng(3))
+    rms = np.sqrt(np.mean(np.abs(case.kspace) ** 2))
+    assert info["added_noise_sigma"] == pytest.approx(0.2 * rms, rel=1e-6)
+    d = out.kspace - case.kspace
+    assert np.sqrt(np.mean(np.abs(d) ** 2) / 2) == pytest.approx(0.2 * rms, rel=0.05)
+
+
+PLUGIN = textwrap.dedent('''
+    import numpy as np
+
+
+    class RssZeroFilled:
+        """Root-sum-of-squares of the zero-filled coil images (a user's method)."""
+
+        name = "rss-zero-filled"
+        version = "1"
+        stage = "recon"
+
+        def __call__(self, case):
+            k = np.fft.ifftshift(case.kspace, axes=(-2, -1))
+            x = np.fft.fftshift(np.fft.ifft2(k, norm="ortho"), axes=(-2, -1))
+            return np.sqrt((np.abs(x) ** 2).sum(axis=2))
+''')
+
+
+def _protocol(tmp_path, recon_entry, name):
+    raw = {"name": name, "seed": 4,
+           "datasets": [{"name": "phantom", "phantom": {"subjects": 2, "seed": 3,
+                                                        "presets": ["tiny"],
+                                                        "overrides": {"n_frames": 4}}}],
+           "conditions": [{"name": "full", "type": "fully-sampled"},
+                          {"name": "R3", "type": "undersample", "pattern": "kt-gaussian",
+                           "acceleration": 3, "acs_lines": 6, "relative_sigma": 0.02}],
+           "methods": {"recon": [recon_entry]}, "plugin_paths": ["."],
+           "metrics": {"image": {"profiles": ["fastmri", "cmrxrecon2023"]}, "temporal": False,
+                       "clinical": False},
+           "analyses": {"bootstrap": {"n_resamples": 100}}}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _scores(run_dir):
+    con = sqlite3.connect(run_dir / "results.sqlite")
+    rows = con.execute("SELECT case_id, condition, metric, profile, value FROM results "
+                       "WHERE stage = 'recon' ORDER BY case_id, condition, metric, profile")
+    out = {r[:4]: r[4] for r in rows}
+    con.close()
+    return out
+
+
+def test_predictions_made_from_exported_conditions_score_as_the_plugin(tmp_path):
+    from suite.data.ismrmrd_io import read_ismrmrd
+    from suite.protocol import load_protocol
+    from suite.runner import run_protocol
+    from suite.runner.conditions_export import export_conditions, input_fingerprint
+
+    (tmp_path / "user_method.py").write_text(PLUGIN)
+    plugin = load_protocol(_protocol(tmp_path, {"plugin": "user_method:RssZeroFilled"},
+                                     "as-plugin"))
+    run_protocol(plugin, tmp_path / "run-plugin", executor="serial", analyse=False)
+
+    exported = export_conditions(plugin, tmp_path / "inputs")
+    assert len(exported.files) == 2 * 2 and not exported.skipped
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from user_method import RssZeroFilled
+    finally:
+        sys.path.remove(str(tmp_path))
+    method = RssZeroFilled()
+    for h5 in exported.files:
+        record = json.loads(h5.with_suffix(".json").read_text())
+        inputs = read_ismrmrd(h5)
+        assert input_fingerprint(inputs) == record["input_fingerprint"]
+        assert hashlib.sha256(h5.read_bytes()).hexdigest() == record["sha256"]
+        out = tmp_path / "preds" / record["dataset"] / record["subject"]
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / f"{record['condition']['name']}.npy", method(inputs))
+    preds = load_protocol(_protocol(tmp_path, {"predictions": "preds"}, "as-predictions"))
+    run_protocol(preds, tmp_path / "run-preds", executor="serial", analyse=False)
+
+    a, b = _scores(tmp_path / "run-plugin"), _scores(tmp_path / "run-preds")
+    assert a and set(a) == set(b)
+    assert all(a[k] == b[k] for k in a), {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+    assert len({k[0] for k in a}) == 2 and {k[3] for k in a} == {"fastmri", "cmrxrecon2023"}

@@ -1,0 +1,100 @@
+"""A stage added from a test module runs through run → summary → report → gate without any
+change to the harness (tests/plugins/toy_stage.py declares it)."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from suite.protocol import ProtocolError, load_protocol, validate_protocol
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def _raw(toy_methods):
+    return {"name": "toy-stage", "seed": 2,
+            "stages": {"toy": {"plugin": "toy_stage:ToyStage"}},
+            "plugin_paths": [str(PLUGINS)],
+            "pipeline": ["recon", "toy"],
+            "datasets": [{"name": "phantom", "phantom": {"subjects": 3, "seed": 1,
+                                                         "presets": ["tiny"],
+                                                         "overrides": {"n_frames": 4}}}],
+            "conditions": [{"name": "full", "type": "fully-sampled"},
+                           {"name": "R3", "type": "undersample", "pattern": "equispaced",
+                            "acceleration": 3, "acs_lines": 6}],
+            "methods": {"recon": ["zero-filled"], "toy": toy_methods},
+            "metrics": {"image": {"profiles": ["fastmri"]}},
+            "analyses": {"bootstrap": {"n_resamples": 100}}}
+
+
+@pytest.fixture(scope="module")
+def toy_runs(tmp_path_factory):
+    from suite.runner import run_protocol
+
+    tmp = tmp_path_factory.mktemp("toy")
+    runs = {}
+    for label, methods in (("candidate", ["frame-means"]), ("baseline", ["biased-means"])):
+        path = tmp / f"{label}.yaml"
+        path.write_text(yaml.safe_dump(_raw(methods)))
+        result = run_protocol(load_protocol(path), tmp / label, executor="serial")
+        assert result.n_failed == 0, result.summary()
+        runs[label] = tmp / label
+    return runs
+
+
+def test_toy_stage_rows_are_stored_with_its_own_method_column(toy_runs):
+    con = sqlite3.connect(toy_runs["candidate"] / "results.sqlite")
+    rows = con.execute("SELECT condition, recon, toy, value, unit, direction FROM results "
+                       "WHERE stage = 'toy' ORDER BY case_id, condition").fetchall()
+    phases = {r[0] for r in con.execute("SELECT DISTINCT phase FROM jobs")}
+    con.close()
+    assert phases == {"recon", "toy"}
+    assert len(rows) == 3 * 2  # 3 subjects x 2 conditions
+    assert {r[2] for r in rows} == {"frame-means"}
+    assert {r[4:] for r in rows} == {("1", "lower is better")}
+    full = [r[3] for r in rows if r[0] == "full"]
+    assert full == pytest.approx([0.0] * 3, abs=1e-6)  # the reference's own means
+    assert all(r[3] > 0 for r in rows if r[0] == "R3")
+
+
+def test_toy_stage_appears_in_summary_and_reports(toy_runs):
+    from suite.report import build_report
+
+    summary = (toy_runs["candidate"] / "report" / "metrics_summary.csv").read_text()
+    assert "frame_mean_error" in summary and "frame-means" in summary
+    res = build_report(toy_runs["candidate"], guidelines=["claim"], formats=("md",))
+    text = Path(res.documents["claim"][0]).read_text()
+    assert "frame_mean_error" in text
+
+
+def test_gate_compares_toy_methods(toy_runs, tmp_path):
+    from suite.gate import GateSettings, parse_criteria, run_gate
+
+    crit = parse_criteria({"criteria": [
+        {"name": "toy-floor", "metric": "frame_mean_error", "kind": "floor", "max": 0.05,
+         "where": {"stage": "toy", "condition": "full"}}]}, source="c.yaml")
+    res = run_gate(toy_runs["candidate"], toy_runs["baseline"], crit,
+                   settings=GateSettings(n_resamples=200),
+                   candidate_method={"toy": "frame-means"},
+                   baseline_method={"toy": "biased-means"})
+    assert res.passed, res.summary("text")
+    worse = run_gate(toy_runs["baseline"], toy_runs["candidate"], crit,
+                     settings=GateSettings(n_resamples=200),
+                     candidate_method={"toy": "biased-means"},
+                     baseline_method={"toy": "frame-means"})
+    assert not worse.passed  # 10 % biased means fail the floor
+
+
+def test_protocol_names_unknown_stage_and_misplaced_stage():
+    bad = _raw(["frame-means"]) | {"pipeline": ["toy", "recon"]}
+    with pytest.raises(ProtocolError, match=r"pipeline.*consumes 'recon'"):
+        validate_protocol(bad, source="p.yaml")
+    bad = _raw(["frame-means"]) | {"pipeline": ["recon", "tyo"]}
+    with pytest.raises(ProtocolError, match="did you mean 'toy'"):
+        validate_protocol(bad, source="p.yaml")
+    bad = _raw(["frame-mean"])
+    with pytest.raises(ProtocolError, match=r"methods.toy\[0\].name.*did you mean 'frame-means'"):
+        validate_protocol(bad, source="p.yaml")
