@@ -103,7 +103,7 @@ def _example_index(case) -> tuple[int, int]:
 
 
 def _recon_attack(spec, ctx, case, conditioned, base, reference) -> list[dict]:
-    from suite.robustness.adversarial import attack_recon, random_recon
+    from suite.robustness.recon_attacks import attack_recon, random_recon
 
     exp = spec.robustness
     method = _resolve(spec.recon, "recon", ctx)
@@ -144,7 +144,7 @@ def _recon_attack(spec, ctx, case, conditioned, base, reference) -> list[dict]:
 
 def _seg_attack(spec, ctx, case, images, base) -> list[dict]:
     from suite.metrics.segmentation import evaluate
-    from suite.robustness.adversarial import attack_segmentation, random_segmentation
+    from suite.robustness.seg_attacks import attack_segmentation, random_segmentation
     from suite.runner.execute import _spacing_3d
 
     exp = spec.robustness
