@@ -7,8 +7,8 @@ images, prints (asserts nothing):
 
 * ``clean``: one call ``method(case)`` (reconstruction, coil-map estimation included) or
   ``method(images, spacing)`` (segmentation);
-* ``attack``: one :func:`~suite.robustness.adversarial.attack_recon` /
-  :func:`~suite.robustness.adversarial.attack_segmentation` at one budget (``--steps``
+* ``attack``: one :func:`~suite.robustness.recon_attacks.attack_recon` /
+  :func:`~suite.robustness.seg_attacks.attack_segmentation` at one budget (``--steps``
   projected-gradient steps; black-box methods: ``n_queries`` = 8 random-search queries),
   everything included (map estimation, clean output, final evaluation);
 * ``random``: one :func:`random_recon` / :func:`random_segmentation` at the same budget;

@@ -1,4 +1,5 @@
-"""Adversarial and random perturbations (suite.robustness.adversarial).
+"""Adversarial and random perturbations (suite.robustness.recon_attacks, seg_attacks,
+instability).
 
 Independent references: perturbation norms and supports recomputed with numpy from the returned
 perturbations; the image-domain perturbation re-synthesised with numpy's FFT and the phantom's

@@ -6,7 +6,12 @@ case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable)
 | :mod:`suite.gate.criteria` | the criteria YAML schema and its validation |
 | :mod:`suite.gate.runs` | loading run folders, comparability (evaluation-plan hash, cases) |
 | :mod:`suite.gate.inference` | one-sided bounds on paired differences (bootstrap, t, Wilcoxon) |
-| :mod:`suite.gate.evaluate` | :func:`run_gate`, :class:`GateResult`, :class:`Verdict` |
+| :mod:`suite.gate.evaluate` | :func:`run_gate` (row selection, strata, method mapping) |
+| :mod:`suite.gate.floor` | ``floor`` criteria (absolute bound on the candidate) |
+| :mod:`suite.gate.noninferiority` | ``noninferiority`` criteria (paired differences, margin) |
+| :mod:`suite.gate.agreement` | ``agreement`` criteria (Bland–Altman limits) |
+| :mod:`suite.gate.scores` | per-case scores and subject-level statistics |
+| :mod:`suite.gate.verdict` | :class:`Verdict`, :class:`GateResult` and their renderings |
 | :mod:`suite.gate.junit` | JUnit XML output |
 
 ``docs/gate.md`` is the user guide ("Gate your model in CI").
@@ -15,11 +20,12 @@ case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable)
 from suite.gate.criteria import (
     Criterion, GateCriteriaError, GateSettings, load_criteria, parse_criteria,
 )
-from suite.gate.evaluate import GateResult, Verdict, criteria_from_acceptance, run_gate
+from suite.gate.evaluate import criteria_from_acceptance, run_gate
 from suite.gate.junit import not_comparable_junit, verdicts_to_junit
 from suite.gate.runs import (
     EVALUATION_KEYS, GateNotComparable, RunData, check_comparable, evaluation_hash, load_run,
 )
+from suite.gate.verdict import GateResult, Verdict
 
 __all__ = ["run_gate", "GateResult", "Verdict", "Criterion", "GateSettings", "GateCriteriaError",
            "GateNotComparable", "load_criteria", "parse_criteria", "criteria_from_acceptance",

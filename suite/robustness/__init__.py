@@ -1,9 +1,14 @@
 """Robustness: worst-case and random perturbations, small-feature recovery (issue 6).
 
-* :mod:`suite.robustness.adversarial`: projected gradient ascent on reconstructions in k-space
-  (Darestani et al. 2021) and in the image domain (Antun et al. 2020), torchattacks FGSM / PGD /
-  PGD-L2 on segmentation networks, random perturbations of the same norm, black-box random
-  search, and the instability ratio;
+* :mod:`suite.robustness.recon_attacks`: projected gradient ascent on reconstructions in
+  k-space (Darestani et al. 2021) and in the image domain (Antun et al. 2020), random
+  perturbations of the same norm and black-box random search;
+* :mod:`suite.robustness.seg_attacks`: torchattacks FGSM / PGD / PGD-L2 on segmentation
+  networks, random perturbations of the same norm and black-box random search;
+* :mod:`suite.robustness.instability`: the instability ratio (adversarial over random
+  degradation);
+* :mod:`suite.robustness.perturbation`: what these share (:class:`PerturbationResult`,
+  :func:`is_differentiable`, budget checks, seeded random streams);
 * :mod:`suite.robustness.features`: small structures inserted into fully sampled data and
   their recovery by a reconstruction (window error, contrast, detectability).
 
@@ -11,11 +16,11 @@ The lead's runner phase and the domain-shift analysis (:mod:`suite.robustness.sh
 these; see docs/robustness.md.
 """
 
-from suite.robustness.adversarial import (
-    PerturbationResult, attack_recon, attack_segmentation, instability_ratio, instability_ratios,
-    is_differentiable, random_recon, random_segmentation,
-)
 from suite.robustness.features import FeatureRecovery, FeatureSet, feature_recovery, insert_features
+from suite.robustness.instability import instability_ratio, instability_ratios
+from suite.robustness.perturbation import PerturbationResult, is_differentiable
+from suite.robustness.recon_attacks import attack_recon, random_recon
+from suite.robustness.seg_attacks import attack_segmentation, random_segmentation
 
 __all__ = ["PerturbationResult", "attack_recon", "random_recon", "attack_segmentation",
            "random_segmentation", "is_differentiable", "instability_ratio", "instability_ratios",
