@@ -62,7 +62,6 @@ Schema (``protocols/quick.yaml`` is the worked example)::
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 
+from suite._schema import KeyPathValidator, near
 from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
@@ -169,7 +169,7 @@ def load_protocol(path) -> Protocol:
 
 def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> Protocol:
     """Validate a protocol dict (as loaded from YAML) and return a :class:`Protocol`."""
-    v = _Validator(source)
+    v = KeyPathValidator(source, ProtocolError)
     v.mapping(raw, "(top level)")
     v.unknown_keys(raw, _TOP_KEYS, "")
     v.string(raw, "name", required=True)
@@ -238,7 +238,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         for j, prof in enumerate(img.get("profiles", ["fastmri"])):
             if prof not in PROFILES:
                 raise ProtocolError(source, f"metrics.image.profiles[{j}]",
-                                    f"is {prof!r}; expected one of {list(PROFILES)}{_near(prof, PROFILES)}")
+                                    f"is {prof!r}; expected one of {list(PROFILES)}{near(prof, PROFILES)}")
     if isinstance(metrics.get("segmentation"), dict):
         seg = metrics["segmentation"]
         v.number(seg, "tolerance_mm", minimum=0.0, prefix="metrics.segmentation")
@@ -278,7 +278,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir))
 
 
-def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
+def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:
     from suite.phantom import OVERRIDES, PATHOLOGIES, PRESETS
 
     v.mapping(ph, key)
@@ -292,17 +292,17 @@ def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
         for j, name in enumerate(values):
             if name not in allowed:
                 raise ProtocolError(v.source, f"{key}.{field_name}[{j}]",
-                                    f"is {name!r}; expected one of {sorted(allowed)}{_near(name, allowed)}")
+                                    f"is {name!r}; expected one of {sorted(allowed)}{near(name, allowed)}")
     ov = ph.get("overrides", {}) or {}
     v.mapping(ov, f"{key}.overrides")
     for name in ov:
         if name not in OVERRIDES:
             raise ProtocolError(v.source, f"{key}.overrides.{name}",
                                 f"is not a phantom override; expected one of {sorted(OVERRIDES)}"
-                                f"{_near(name, OVERRIDES)}")
+                                f"{near(name, OVERRIDES)}")
 
 
-def _validate_method(v: "_Validator", m: Any, key: str, stage: str) -> None:
+def _validate_method(v: KeyPathValidator, m: Any, key: str, stage: str) -> None:
     if isinstance(m, str):
         m = {"name": m}
     v.mapping(m, key)
@@ -317,81 +317,8 @@ def _validate_method(v: "_Validator", m: Any, key: str, stage: str) -> None:
         names = reference_impls.available(stage)
         if m["name"] not in names:
             raise ProtocolError(v.source, f"{key}.name", f"is {m['name']!r}; {stage} reference "
-                                f"methods are {names}{_near(m['name'], names)}")
+                                f"methods are {names}{near(m['name'], names)}")
     if "plugin" in m and (not isinstance(m["plugin"], str) or ":" not in m["plugin"]):
         raise ProtocolError(v.source, f"{key}.plugin", f"must be 'module:Class'; got {m['plugin']!r}")
     if "params" in m and not isinstance(m["params"], dict):
         raise ProtocolError(v.source, f"{key}.params", "must be a mapping of keyword arguments")
-
-
-def _near(value: Any, options) -> str:
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _Validator:
-    def __init__(self, source: str):
-        self.source = source
-
-    def _key(self, prefix: str, key: str) -> str:
-        return f"{prefix}.{key}" if prefix else key
-
-    def mapping(self, value: Any, key: str) -> None:
-        if not isinstance(value, dict):
-            raise ProtocolError(self.source, key, f"must be a mapping; got {type(value).__name__}")
-
-    def unknown_keys(self, d: dict, allowed: set, prefix: str) -> None:
-        for k in d:
-            if k not in allowed:
-                raise ProtocolError(self.source, self._key(prefix, str(k)),
-                                    f"is not a known key; expected one of {sorted(allowed)}"
-                                    f"{_near(k, allowed)}")
-
-    def _get(self, d, key, required, prefix):
-        if key not in d or d[key] is None:
-            if required:
-                raise ProtocolError(self.source, self._key(prefix, key), "is required")
-            return None
-        return d[key]
-
-    def string(self, d, key, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is not None and not isinstance(val, str):
-            raise ProtocolError(self.source, self._key(prefix, key),
-                                f"must be a string; got {val!r}")
-
-    def integer(self, d, key, minimum=None, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is None:
-            return
-        if isinstance(val, bool) or not isinstance(val, int):
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be an integer; got {val!r}")
-        if minimum is not None and val < minimum:
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be >= {minimum}; got {val}")
-
-    def number(self, d, key, minimum=None, maximum=None, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is None:
-            return
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be a number; got {val!r}")
-        if minimum is not None and val < minimum:
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be >= {minimum}; got {val}")
-        if maximum is not None and val > maximum:
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be <= {maximum}; got {val}")
-
-    def option(self, d, key, options, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is not None and val not in options:
-            raise ProtocolError(self.source, self._key(prefix, key),
-                                f"is {val!r}; expected one of {list(options)}{_near(val, options)}")
-
-    def list_of_mappings(self, d, key, required=False, non_empty=False) -> list:
-        val = self._get(d, key, required, "")
-        if val is None:
-            return []
-        if not isinstance(val, list) or not all(isinstance(x, dict) for x in val):
-            raise ProtocolError(self.source, key, "must be a list of mappings")
-        if non_empty and not val:
-            raise ProtocolError(self.source, key, "must not be empty")
-        return val

@@ -65,7 +65,8 @@ def _labels(raw: dict, stage: str) -> list[str]:
 
 def validate_robustness(v, raw: dict) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
-    from suite.protocol import ProtocolError, _near
+    from suite._schema import near
+    from suite.protocol import ProtocolError
 
     rob = raw["robustness"]
     v.mapping(rob, "robustness")
@@ -84,7 +85,7 @@ def validate_robustness(v, raw: dict) -> None:
             if name not in allowed:
                 raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
                                     f"is {name!r}; the protocol's {what} are {allowed}"
-                                    f"{_near(name, allowed)}")
+                                    f"{near(name, allowed)}")
 
     def numbers(section: dict, key: str, prefix: str, required: bool = False,
                 maximum: float | None = None) -> None:
@@ -179,7 +180,7 @@ def validate_robustness(v, raw: dict) -> None:
             if col not in STRATUM_COLUMNS:
                 raise ProtocolError(v.source, f"{key}.reference.{col}",
                                     f"is not a stratum column; expected one of "
-                                    f"{list(STRATUM_COLUMNS)}{_near(col, STRATUM_COLUMNS)}")
+                                    f"{list(STRATUM_COLUMNS)}{near(col, STRATUM_COLUMNS)}")
         if "condition" in ref and ref["condition"] not in conditions:
             raise ProtocolError(v.source, f"{key}.reference.condition",
                                 f"is {ref['condition']!r}; conditions are {list(conditions)}")
