@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import difflib
 import reprlib
-from typing import Any, Collection, Hashable, NoReturn
+from collections.abc import Collection, Hashable
+from typing import Any, NoReturn
 
 from suite._validation import KeyPathError
 
