@@ -87,8 +87,12 @@ class KeyPathValidator:
 
     Notes
     -----
-    Getters take the containing mapping ``d``, the ``key`` inside it and the key path
-    ``prefix`` of ``d`` (``""`` at the top level); the message names ``prefix.key``.
+    Two kinds of method. Value checks take a value and its full key path: :meth:`mapping`,
+    :meth:`choice`, :meth:`fail`. Getters (:meth:`section`, :meth:`string`, :meth:`boolean`,
+    :meth:`integer`, :meth:`number`, :meth:`option`, :meth:`list_of_mappings`,
+    :meth:`list_of_strings`) take the containing mapping ``d``, the ``key`` inside it and the
+    key path ``prefix`` of ``d`` (``""`` at the top level), name ``prefix.key`` in messages and
+    return the validated value or ``default``. :meth:`unknown_keys` refuses keys outside a set.
 
     Examples
     --------
@@ -238,12 +242,24 @@ class KeyPathValidator:
         val = self._given(d, key, required, prefix, f"one of {list(options)}")
         if val is None:
             return default
-        self._member(self.join(prefix, key), val, options)
-        return val
+        return self.choice(val, options, self.join(prefix, key))
 
-    def _member(self, path: str, val: Any, options: Collection) -> None:
-        if not (isinstance(val, Hashable) and val in options):
-            self.fail(path, f"is {val!r}; expected one of {list(options)}{near(val, options)}")
+    def choice(self, value: Any, options: Collection, key: str) -> Any:
+        """``value`` (found at key path ``key``) if it is one of ``options``; else refuse it,
+        naming the nearest.
+
+        >>> from suite._validation import KeyPathError
+        >>> v = KeyPathValidator("p.yaml", KeyPathError)
+        >>> v.choice("ssim", ("ssim", "psnr"), "metrics.image.profiles[0]")
+        'ssim'
+        >>> v.choice("fastmr", ("fastmri",), "metrics.image.profiles[0]")
+        Traceback (most recent call last):
+        ...
+        suite._validation.KeyPathError: p.yaml: `metrics.image.profiles[0]` is 'fastmr'; expected one of ['fastmri'] (did you mean 'fastmri'?)
+        """
+        if not (isinstance(value, Hashable) and value in options):
+            self.fail(key, f"is {value!r}; expected one of {list(options)}{near(value, options)}")
+        return value
 
     # ------------------------------------------------------------------ lists
     def _list(self, d: dict, key: str, expected: str, required: bool, non_empty: bool,
@@ -289,5 +305,5 @@ class KeyPathValidator:
             if not isinstance(item, str):
                 self.fail(path, f"must be a string; got {_got(item)}")
             if options is not None:
-                self._member(path, item, options)
+                self.choice(item, options, path)
         return val

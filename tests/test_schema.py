@@ -100,6 +100,9 @@ def test_option_names_the_nearest_and_refuses_unhashable_values(v):
         "`ni.k` is 'wilcoxn'; expected one of ['t', 'wilcoxon'] (did you mean 'wilcoxon'?)")
     assert _message(lambda: v.option({"k": ["t"]}, "k", {"t": 1})) == (
         "`k` is ['t']; expected one of ['t']")
+    assert v.choice("t", ("t",), "a[0]") == "t"
+    assert _message(lambda: v.choice("tt", ("t",), "a[0]")) == (
+        "`a[0]` is 'tt'; expected one of ['t'] (did you mean 't'?)")
 
 
 def test_lists_name_the_index(v):
