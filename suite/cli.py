@@ -215,9 +215,9 @@ def _method_map(items, flag) -> dict:
     out = {}
     for item in items or []:
         stage, sep, label = item.partition("=")
-        if not sep or stage not in ("recon", "segmentation") or not label:
-            raise ValueError(f"{flag}: expected STAGE=LABEL with STAGE recon or segmentation "
-                             f"(e.g. {flag} recon=cg-sense); got {item!r}")
+        if not sep or not stage or not label:
+            raise ValueError(f"{flag}: expected STAGE=LABEL with STAGE a method stage of the "
+                             f"runs (e.g. {flag} recon=cg-sense); got {item!r}")
         out[stage] = label
     return out
 
@@ -340,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--criteria", default=None, help="criteria YAML (docs/gate.md); default: the "
                    "baseline protocol's acceptance entries as floors")
     p.add_argument("--candidate-method", action="append", metavar="STAGE=LABEL",
-                   help="label of the method under test in the candidate run (repeatable)")
+                   help="label of the method under test in the candidate run, for any method "
+                   "stage (repeatable)")
     p.add_argument("--baseline-method", action="append", metavar="STAGE=LABEL",
                    help="label it is compared with in the baseline run (repeatable)")
     p.add_argument("--out", default=None, help="folder for gate.md, gate.xml (JUnit), gate.json")

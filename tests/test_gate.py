@@ -257,10 +257,15 @@ def test_default_criteria_are_the_protocol_acceptance_floors(gate_runs, tmp_path
     run, _, _ = gate_runs
     base = tmp_path / "base"
     shutil.copytree(run, base, ignore=shutil.ignore_patterns("cache", "data"))
+    acceptance = [{"metric": "ssim", "stage": "recon", "recon": "cg-sense", "condition": "R3",
+                   "profile": "fastmri", "min": 0.99}]
     meta = json.loads((base / "protocol.json").read_text())
-    meta["protocol"]["acceptance"] = [{"metric": "ssim", "stage": "recon", "recon": "cg-sense",
-                                       "condition": "R3", "profile": "fastmri", "min": 0.99}]
+    meta["protocol"]["acceptance"] = acceptance
     (base / "protocol.json").write_text(json.dumps(meta))
+    # the run view reads the protocol from the provenance manifest (protocol.json is its copy)
+    manifest = json.loads((base / "manifest.json").read_text())
+    manifest["protocol"]["content"]["acceptance"] = acceptance
+    (base / "manifest.json").write_text(json.dumps(manifest))
     res = run_gate(run, base)
     (v,) = res.verdicts
     con = sqlite3.connect(run / "results.sqlite")
@@ -268,6 +273,19 @@ def test_default_criteria_are_the_protocol_acceptance_floors(gate_runs, tmp_path
                                       "recon='cg-sense' AND condition='R3'")]
     con.close()
     assert v.estimate == pytest.approx(np.mean(vals)) and v.passed == (np.mean(vals) >= 0.99)
+
+
+def test_method_mapping_names_a_stage_of_the_runs(gate_runs, tmp_path):
+    """Any method stage may be mapped (tests/test_stage_plugin.py maps a plugin stage); a stage
+    the runs lack is refused with the nearest one, from Python and from the command line."""
+    run, _, _ = gate_runs
+    settings, crits = _criteria()
+    with pytest.raises(ValueError, match=r"method stage.*'recn'.*did you mean 'recon'"):
+        run_gate(run, run, crits, settings=settings, candidate_method={"recn": "cg-sense"},
+                 baseline_method={"recn": "cg-sense"})
+    assert main(["gate", "--candidate", str(run), "--baseline", str(run), "--criteria",
+                 str(_write(tmp_path, CRITERIA)), "--candidate-method", "recn=cg-sense",
+                 "--baseline-method", "recn=cg-sense"]) == 2
 
 
 def test_ambiguous_criterion_names_the_varying_column(gate_runs):
@@ -454,7 +472,8 @@ def test_criteria_errors_name_the_key(crit, key, text):
     ({"n_resamples": 2000.5}, "gate.n_resamples", "must be an integer; got 2000.5"),
     ({"candidate_method": {"recon": ""}}, "gate.candidate_method.recon",
      "must be a non-empty string; got ''"),
-    ({"baseline_method": {"recn": "x"}}, "gate.baseline_method.recn", "did you mean 'recon'"),
+    ({"baseline_method": {"Re-con": "x"}}, "gate.baseline_method.Re-con",
+     "cannot name a method column"),
     ({"criteria": []}, "gate.criteria", "must not be empty"),
     ({"criteria": None}, "gate.criteria", "is required: expected a list of mappings, got null"),
 ])

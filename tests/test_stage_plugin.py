@@ -73,9 +73,9 @@ def test_toy_stage_appears_in_summary_and_reports(toy_runs):
 def test_gate_compares_toy_methods(toy_runs, tmp_path):
     from suite.gate import GateSettings, parse_criteria, run_gate
 
-    crit = parse_criteria({"criteria": [
-        {"name": "toy-floor", "metric": "frame_mean_error", "kind": "floor", "max": 0.05,
-         "where": {"stage": "toy", "condition": "full"}}]}, source="c.yaml")
+    _, crit = parse_criteria({"gate": {"criteria": [
+        {"name": "toy-floor", "metric": "frame_mean_error", "floor": {"max": 0.05},
+         "where": {"stage": "toy", "condition": "full"}}]}}, source="c.yaml")
     res = run_gate(toy_runs["candidate"], toy_runs["baseline"], crit,
                    settings=GateSettings(n_resamples=200),
                    candidate_method={"toy": "frame-means"},

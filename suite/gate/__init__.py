@@ -4,13 +4,13 @@ case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable)
 | module | holds |
 |---|---|
 | :mod:`suite.gate.criteria` | the criteria YAML schema and its validation |
-| :mod:`suite.gate.runs` | loading run folders, comparability (evaluation-plan hash, cases) |
+| :mod:`suite.gate.runs` | runs as the gate reads them (from ``suite.store.RunView``), comparability |
 | :mod:`suite.gate.inference` | one-sided bounds on paired differences (bootstrap, t, Wilcoxon) |
 | :mod:`suite.gate.evaluate` | :func:`run_gate` (row selection, strata, method mapping) |
 | :mod:`suite.gate.floor` | ``floor`` criteria (absolute bound on the candidate) |
 | :mod:`suite.gate.noninferiority` | ``noninferiority`` criteria (paired differences, margin) |
 | :mod:`suite.gate.agreement` | ``agreement`` criteria (Bland–Altman limits) |
-| :mod:`suite.gate.scores` | per-case scores and subject-level statistics |
+| :mod:`suite.gate.scores` | per-case scores, why a value is undefined, subject-level statistics |
 | :mod:`suite.gate.verdict` | :class:`Verdict`, :class:`GateResult` and their renderings |
 | :mod:`suite.gate.junit` | JUnit XML output |
 

@@ -6,6 +6,10 @@ reference, SD ddof = 1, half-width 1.96·SD): ``max_loa_half_width``, ``max_abs_
 one-sided upper bound from the χ² interval of an SD, SD·√((n − 1)/χ²_{α, n−1})
 (``ci: chi2``, normal differences) or a subject-clustered bootstrap (``ci: bootstrap``);
 |bias| upper bound max(|b ± t_{1−α, n−1}·SD/√n|). Each limit gives one verdict.
+
+Rows with an ``exclusion`` (missing value, implausible clinical value, ...) or without a
+reference are left out and counted by reason in the verdict's message
+(:mod:`suite.gate.scores`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from suite.gate.criteria import Criterion, GateCriteriaError, GateSettings
+from suite.gate.scores import case_exclusions, excluded_text, exclusion_counts
 from suite.gate.verdict import Verdict, format_unit, format_value, verdict_name
 
 __all__ = ["evaluate_agreement"]
@@ -39,16 +44,23 @@ def _half_width_bounds(d: np.ndarray, subj: np.ndarray, how: str, alpha: float, 
 
 
 def _bland_altman(rows: pd.DataFrame):
-    """``(result, d, subjects, n_excluded)`` of the rows with a value and a reference."""
+    """``(result, d, subjects, excluded)`` of the rows with a defined value and a reference
+    (:func:`suite.gate.scores.case_exclusions`); ``excluded`` says how many rows were left out
+    and why ("" when none)."""
     from suite.stats import bland_altman
 
-    ok = rows["value"].notna() & rows["reference_value"].notna()
+    excl = case_exclusions(rows, "closer")
+    ok = excl.isna()
     r = rows[ok]
+    why = exclusion_counts(excl)
+    excluded = (f"{int((~ok).sum())} case(s) undefined for the gate and excluded "
+                f"({excluded_text(why)})" if why else "")
     if len(r) < 3:
-        raise ValueError(f"{len(r)} case(s) with a value and a reference; at least 3 needed")
+        raise ValueError(f"{len(r)} case(s) with a value and a reference; at least 3 needed"
+                         + (f" ({excluded})" if excluded else ""))
     res = bland_altman(r["value"].to_numpy(float), r["reference_value"].to_numpy(float))
     d = (r["value"] - r["reference_value"]).to_numpy(float)
-    return res, d, r["subject"].to_numpy(), int((~ok).sum())
+    return res, d, r["subject"].to_numpy(), excluded
 
 
 def evaluate_agreement(crit: Criterion, stratum: dict, c_rows: pd.DataFrame,
@@ -95,7 +107,7 @@ def evaluate_agreement(crit: Criterion, stratum: dict, c_rows: pd.DataFrame,
                   comparison="<=", p_value=None, unit=unit, direction="closer", alpha=a)
     out = []
     try:
-        res, d, subj, n_nan = _bland_altman(c_rows)
+        res, d, subj, excluded = _bland_altman(c_rows)
     except ValueError as exc:
         for lim in [k for k in p if k.startswith("max_")]:
             out.append(Verdict(**common, name=verdict_name(crit.name, stratum, lim),
@@ -106,7 +118,7 @@ def evaluate_agreement(crit: Criterion, stratum: dict, c_rows: pd.DataFrame,
         return out
     common |= dict(n_cases=int(d.size), n_subjects=int(pd.Series(subj).nunique()))
     hw = 1.96 * res.sd
-    extra = f"; {n_nan} case(s) without a value excluded" if n_nan else ""
+    extra = f"; {excluded}" if excluded else ""
     what = "estimate" if p["use"] == "estimate" else "upper bound"
     if "max_loa_half_width" in p:
         lo, hi = _half_width_bounds(d, subj, p["ci"], a, settings)

@@ -8,7 +8,7 @@ ignored, so a protocol can carry its own release criteria)::
       alpha: 0.05                      # one-sided level of every test / confidence bound
       n_resamples: 2000                # bootstrap resamples (>= 100)
       seed: 0                          # bootstrap seed
-      candidate_method: {recon: NAME}  # optional method mapping (see suite.gate.runs)
+      candidate_method: {recon: NAME}  # optional method mapping, any stage (suite.gate.runs)
       baseline_method: {recon: NAME}
       criteria:                        # required, non-empty
         - name: str                    # unique; the JUnit test-case name
@@ -124,9 +124,16 @@ def load_criteria(path) -> tuple[GateSettings, list[Criterion]]:
 
 
 def _method_map(v: KeyPathValidator, s: dict, key: str) -> dict:
-    """``gate.<key>``: ``{recon: label, segmentation: label}`` (both optional)."""
-    m = v.section(s, key, {"recon", "segmentation"}, prefix="gate")
+    """``gate.<key>``: ``{stage: label, ...}`` for any method stage (``recon``,
+    ``segmentation``, a plugin stage); the gate checks the stages against the runs'."""
+    from suite.store.results import check_column_name
+
+    m = v.section(s, key, prefix="gate")
     for stage in m:
+        try:
+            check_column_name(str(stage))
+        except ValueError as exc:
+            v.fail(f"gate.{key}.{stage}", str(exc))
         v.string(m, stage, required=True, non_empty=True, prefix=f"gate.{key}")
     return dict(m)
 

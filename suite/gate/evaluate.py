@@ -8,7 +8,17 @@ one stratum every case must then have exactly one row (otherwise the criterion i
 the error names the columns that still vary, to add to ``where`` or ``per``). For metrics whose
 ``direction`` is "closer is better" (clinical parameters), the gate works on the absolute error
 ``|value − reference_value|`` (lower is better); ``agreement`` criteria use the signed
-difference ``value − reference_value`` (test − reference).
+difference ``value − reference_value`` (test − reference). Directions are read from the rows
+(:data:`suite.metrics.contract.DIRECTIONS`, mapped with
+:func:`~suite.metrics.contract.direction_word`); a descriptive metric ("no direction") cannot
+be gated. A row with an ``exclusion`` (missing value, a profile's sentinel, an implausible
+value) is undefined for the gate, never a number: every average goes through
+:func:`suite.metrics.reduce.reduce_subjects` (:mod:`suite.gate.scores`) and each verdict's
+message says how many values were left out and why.
+
+The columns that identify a measurement (:func:`suite.gate.runs.key_columns`) and the stages
+a method mapping may name are the runs' own method stages (``RunView.method_stages``), so a
+gate works on a pipeline with any method stages.
 
 Kinds
 -----
@@ -28,12 +38,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from suite._validation import check_option
 from suite.gate.agreement import evaluate_agreement
 from suite.gate.criteria import CASE_COLUMNS, Criterion, GateCriteriaError, GateSettings
 from suite.gate.floor import evaluate_floor
 from suite.gate.noninferiority import evaluate_noninferiority
-from suite.gate.runs import KEY_COLUMNS, RunData, check_comparable, load_run
+from suite.gate.runs import RunData, check_comparable, load_run
 from suite.gate.verdict import GateResult, Verdict
+from suite.metrics.contract import DIRECTIONS, direction_word
 
 __all__ = ["run_gate", "criteria_from_acceptance"]
 
@@ -58,7 +70,7 @@ def _col_as_str(s: pd.Series) -> pd.Series:
                  else _norm_value(v))
 
 
-def _select(df: pd.DataFrame, crit: Criterion) -> pd.DataFrame:
+def _select(df: pd.DataFrame, crit: Criterion, keys) -> pd.DataFrame:
     sel = df[df["metric"] == crit.metric]
     if not {"stage", "attack", "budget"} & (set(crit.where) | set(crit.per)):
         sel = sel[sel["stage"] != "robustness"]  # attacked rows only when a criterion asks
@@ -66,40 +78,36 @@ def _select(df: pd.DataFrame, crit: Criterion) -> pd.DataFrame:
         if col not in sel.columns:
             raise GateCriteriaError("criteria", f"{crit.name}.where.{col}",
                                     f"names a column the runs lack; available: "
-                                    f"{sorted(set(KEY_COLUMNS) | set(CASE_COLUMNS))}")
+                                    f"{sorted(set(keys) | set(CASE_COLUMNS))}")
         sel = sel[_col_as_str(sel[col]) == _norm_value(val)]
     return sel
 
 
 def _direction(rows: pd.DataFrame, crit: Criterion) -> str:
+    """"higher", "lower" or "closer" (:func:`suite.metrics.contract.direction_word`) of the
+    one direction the selected rows carry."""
     dirs = {str(d) for d in rows["direction"].dropna().unique() if str(d)}
     if len(dirs) != 1:
         raise GateCriteriaError("criteria", crit.name,
                                 f"selects rows with directions {sorted(dirs) or 'none'}; a "
                                 "criterion must select one metric with one direction")
     d = dirs.pop()
-    word = _direction_word(d)
-    if word is None:
-        raise GateCriteriaError("criteria", crit.name, f"metric direction {d!r} is not "
-                                "understood; expected higher/lower/closer is better")
+    try:
+        word = direction_word(d)
+    except ValueError:
+        raise GateCriteriaError("criteria", crit.name, f"metric direction {d!r} is not one of "
+                                f"{list(DIRECTIONS)}") from None
+    if word == "none":
+        raise GateCriteriaError("criteria", crit.name, f"{crit.metric!r} is descriptive "
+                                f"({d!r}); a criterion needs a metric with a direction")
     return word
 
 
-def _direction_word(direction: str) -> str | None:
-    """"higher", "lower" or "closer" for a stored ``direction``; None if not understood.
-
-    Both spellings found in results rows are accepted ("higher" and "higher is better", ...).
-    """
-    return {"higher": "higher", "higher is better": "higher",
-            "lower": "lower", "lower is better": "lower",
-            "closer": "closer", "closer is better": "closer"}.get(direction)
-
-
-def _one_row_per_case(rows: pd.DataFrame, crit: Criterion, who: str) -> pd.DataFrame:
+def _one_row_per_case(rows: pd.DataFrame, crit: Criterion, who: str, keys) -> pd.DataFrame:
     dup = rows["case_id"].duplicated(keep=False)
     if dup.any():
         d = rows[dup]
-        varying = [c for c in KEY_COLUMNS if c in d.columns
+        varying = [c for c in keys if c in d.columns
                    and (d.groupby("case_id")[c].nunique() > 1).any()]
         detail = "; ".join(f"`{c}` takes {sorted(d[c].astype(str).unique())[:6]}"
                            for c in varying) or "duplicate rows"
@@ -144,6 +152,13 @@ def criteria_from_acceptance(protocol: dict) -> list[Criterion]:
     return out
 
 
+def _check_stages(mapping: dict, run: RunData, who: str) -> None:
+    for stage in mapping:
+        if stage not in run.method_stages:
+            check_option(stage, run.method_stages, name="method stage",
+                         where=f"method mapping: the {who} run {run.path}")
+
+
 def _apply_mapping(base: pd.DataFrame, cand_map: dict, base_map: dict) -> tuple[pd.DataFrame, dict]:
     if set(cand_map) != set(base_map):
         raise ValueError("method mapping: give --candidate-method and --baseline-method for the "
@@ -186,7 +201,8 @@ def run_gate(candidate, baseline, criteria: list[Criterion] | None = None, *,
         entries as floors on the candidate.
     settings : GateSettings, optional
     candidate_method, baseline_method : dict, optional
-        ``{"recon": label}`` / ``{"segmentation": label}``; override ``settings``.
+        ``{stage: label}`` for any method stage of the runs (``recon``, ``segmentation``, a
+        plugin stage, ...); override ``settings``.
 
     Returns
     -------
@@ -198,6 +214,9 @@ def run_gate(candidate, baseline, criteria: list[Criterion] | None = None, *,
         Different evaluation plans or cases missing from either run (exit code 2).
     GateCriteriaError
         A criterion that is ambiguous on these runs (exit code 2).
+    ValueError
+        A method mapping that names a stage the runs lack (with the nearest stage) or a label
+        a run lacks.
     """
     settings = settings or GateSettings()
     cand = candidate if isinstance(candidate, RunData) else load_run(candidate)
@@ -211,11 +230,14 @@ def run_gate(candidate, baseline, criteria: list[Criterion] | None = None, *,
                              "(docs/gate.md)")
     cmap = dict(settings.candidate_method) | dict(candidate_method or {})
     bmap = dict(settings.baseline_method) | dict(baseline_method or {})
+    _check_stages(cmap, cand, "candidate")
+    _check_stages(bmap, base, "baseline")
+    keys = tuple(dict.fromkeys([*cand.key_columns, *base.key_columns]))
     base_res, mapping = _apply_mapping(base.results, cmap, bmap)
     cand_res = _keep_mapped(cand.results, cmap)
     verdicts: list[Verdict] = []
     for crit in criteria:
-        c_sel, b_sel = _select(cand_res, crit), _select(base_res, crit)
+        c_sel, b_sel = _select(cand_res, crit, keys), _select(base_res, crit, keys)
         if c_sel.empty and b_sel.empty:
             raise GateCriteriaError(
                 "criteria", crit.name,
@@ -223,8 +245,8 @@ def run_gate(candidate, baseline, criteria: list[Criterion] | None = None, *,
                 f"metrics in the runs: {sorted(set(cand_res['metric']))[:30]}")
         direction = _direction(pd.concat([c_sel, b_sel]), crit)
         for stratum, key in _strata(crit, c_sel, b_sel):
-            c_rows = _one_row_per_case(_in_stratum(c_sel, crit, key), crit, "candidate")
-            b_rows = _one_row_per_case(_in_stratum(b_sel, crit, key), crit, "baseline")
+            c_rows = _one_row_per_case(_in_stratum(c_sel, crit, key), crit, "candidate", keys)
+            b_rows = _one_row_per_case(_in_stratum(b_sel, crit, key), crit, "baseline", keys)
             if crit.kind == "floor":
                 verdicts += evaluate_floor(crit, stratum, c_rows, direction, settings)
             elif crit.kind == "noninferiority":

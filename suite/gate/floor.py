@@ -1,7 +1,8 @@
 """``floor`` criteria: the candidate's statistic against an absolute bound.
 
 The candidate's statistic (mean or median over subjects of the subject means, see
-:mod:`suite.gate.scores`) against an absolute ``min``/``max``; ``use: bound`` requires the
+:mod:`suite.gate.scores`; rows with an exclusion are undefined, counted by reason in the
+verdict's message, never averaged) against an absolute ``min``/``max``; ``use: bound`` requires the
 one-sided ``1 − α`` subject-bootstrap bound (lower for ``min``, upper for ``max``) to meet it
 instead of the point estimate. For "closer is better" metrics the statistic is of the absolute
 error ``|value − reference|``. A criterion with both ``min`` and ``max`` gives two verdicts.
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from suite.gate.criteria import Criterion, GateSettings
-from suite.gate.scores import case_scores, subject_statistic
+from suite.gate.scores import case_exclusions, case_scores, excluded_text, subject_statistic
 from suite.gate.verdict import Verdict, format_value, verdict_name
 
 __all__ = ["evaluate_floor"]
@@ -45,32 +46,34 @@ def evaluate_floor(crit: Criterion, stratum: dict, c_rows: pd.DataFrame, directi
     -------
     list of Verdict
         ``estimate`` = the statistic over subjects; ``ci`` = its one-sided ``1 − alpha``
-        subject-bootstrap interval (NaN with fewer than 2 subjects); a verdict with no
-        defined candidate value fails.
+        subject-bootstrap interval (NaN with fewer than 2 subjects); ``n_cases`` counts the
+        defined values; a verdict with no defined candidate value fails. The message says how
+        many values were undefined for the gate and why (e.g. "2 sentinel").
     """
     p, a = crit.params, settings.alpha
-    vals = case_scores(c_rows, direction)
-    ok = vals.notna()
-    n_nan = int((~ok).sum())
-    vals, subj = vals[ok], c_rows.loc[ok, "subject"]
+    agg = subject_statistic(case_scores(c_rows, direction), c_rows["subject"], p["statistic"],
+                            exclusions=case_exclusions(c_rows, direction))
     unit = str(c_rows["unit"].iloc[0]) if len(c_rows) else ""
     quantity = (f"{p['statistic']} over subjects"
                 + (" of |value − reference|" if direction == "closer" else ""))
     common = dict(criterion=crit.name, kind="floor", metric=crit.metric, quantity=quantity,
                   stratum=stratum, unit=unit, direction=direction, alpha=a, p_value=None)
+    excluded = (f"{agg.n_excluded} candidate value(s) undefined for the gate and excluded "
+                f"({excluded_text(agg.excluded_by)})" if agg.n_excluded else "")
     out = []
     for b in ("min", "max"):
         if b not in p:
             continue
         limit, comparison = p[b], (">=" if b == "min" else "<=")
         name = verdict_name(crit.name, stratum, b if "min" in p and "max" in p else "")
-        if not len(vals):
+        if not agg.n_subjects:
             out.append(Verdict(**common, name=name, estimate=math.nan, ci=(math.nan, math.nan),
                                limit=limit, comparison=comparison, passed=False, method="none",
                                n_cases=0, n_subjects=0,
-                               message=f"no candidate values ({n_nan} undefined)"))
+                               message="no candidate values" + (f": {excluded}" if excluded
+                                                                else "")))
             continue
-        est, per = subject_statistic(vals, subj, p["statistic"])
+        est, per = agg.value, agg.values()
         lo = hi = math.nan
         if per.size >= 2 and np.ptp(per) > 0:
             from suite.stats import bootstrap_ci
@@ -87,12 +90,12 @@ def evaluate_floor(crit: Criterion, stratum: dict, c_rows: pd.DataFrame, directi
         what = "estimate" if p["use"] == "estimate" else "one-sided confidence bound"
         msg = (f"{what} {format_value(value)} {comparison} {format_value(limit)}" if passed else
                f"{what} {format_value(value)} does not meet {comparison} {format_value(limit)}")
-        if n_nan:
-            msg += f"; {n_nan} undefined candidate value(s) excluded"
+        if excluded:
+            msg += f"; {excluded}"
         if p["use"] == "bound" and math.isnan(value):
             msg = "fewer than 2 subjects: no confidence bound"
         out.append(Verdict(**common, name=name, estimate=est, ci=ci, limit=limit,
                            comparison=comparison, passed=passed,
                            method=f"subject bootstrap ({settings.n_resamples})",
-                           n_cases=int(len(vals)), n_subjects=int(per.size), message=msg))
+                           n_cases=agg.n_values, n_subjects=agg.n_subjects, message=msg))
     return out

@@ -18,10 +18,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from suite._serialise import jsonable
+from suite.metrics.reduce import reduce_subjects
 
 __all__ = ["OneSidedResult", "bootstrap_lower_bound", "t_lower_bound", "wilcoxon_lower_bound",
            "signed_rank_null_cdf", "walsh_averages"]
@@ -73,7 +73,9 @@ class OneSidedResult:
 
 
 def _subject_means(gain: np.ndarray, subject: np.ndarray) -> np.ndarray:
-    return pd.Series(gain).groupby(pd.Series(subject), sort=True).mean().to_numpy(float)
+    """Each subject's mean gain (:func:`suite.metrics.reduce.reduce_subjects`), sorted by
+    subject."""
+    return reduce_subjects(gain.tolist(), list(subject)).values()
 
 
 def bootstrap_lower_bound(gain, subject, *, null: float, alpha: float = 0.05,

@@ -5,7 +5,14 @@ Paired per-case differences candidate − baseline of the case scores (:mod:`sui
 gain is better; the criterion passes when the one-sided ``1 − α`` bound of the mean (or, with
 ``method: wilcoxon``, the pseudo-median) gain exceeds ``−margin``. See
 :mod:`suite.gate.inference` for the bounds (subject bootstrap, t on subject means, Wilcoxon).
-``relative_margin`` is a fraction of |mean over subjects of the baseline|.
+``relative_margin`` is a fraction of |mean over subjects of the baseline| (over the paired
+cases, :func:`suite.gate.scores.subject_statistic`).
+
+A row with an ``exclusion`` (missing value, a profile's sentinel, an implausible value) is
+undefined, never a number (:mod:`suite.gate.scores`): a case whose baseline value is undefined
+is left out of the pairs and counted in the message; a candidate value undefined where the
+baseline's is defined makes the criterion not evaluable (a failed verdict naming the cases and
+the reasons), so a method cannot pass by producing no value.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import pandas as pd
 from suite.gate.criteria import Criterion, GateSettings
 from suite.gate.inference import bootstrap_lower_bound, t_lower_bound, wilcoxon_lower_bound
 from suite.gate.runs import GateNotComparable
-from suite.gate.scores import case_scores, subject_statistic
+from suite.gate.scores import (
+    case_exclusions, case_scores, excluded_text, exclusion_counts, subject_statistic,
+)
 from suite.gate.verdict import Verdict, format_unit, format_value, verdict_name
 
 __all__ = ["evaluate_noninferiority"]
@@ -56,8 +65,8 @@ def evaluate_noninferiority(crit: Criterion, stratum: dict, c_rows: pd.DataFrame
         A case present in one run's rows and not in the other's.
     """
     p, a = crit.params, settings.alpha
-    cand = case_scores(c_rows, direction)
-    base = case_scores(b_rows, direction)
+    cand, c_excl = case_scores(c_rows, direction), case_exclusions(c_rows, direction)
+    base, b_excl = case_scores(b_rows, direction), case_exclusions(b_rows, direction)
     missing_c = sorted(set(base.index) - set(cand.index))
     missing_b = sorted(set(cand.index) - set(base.index))
     if missing_c or missing_b:
@@ -70,14 +79,14 @@ def evaluate_noninferiority(crit: Criterion, stratum: dict, c_rows: pd.DataFrame
                                "differ (see --candidate-method/--baseline-method)")
         raise GateNotComparable(reasons)
     idx = sorted(base.index)
-    cand, base = cand.loc[idx], base.loc[idx]
+    cand, base, c_excl, b_excl = cand.loc[idx], base.loc[idx], c_excl.loc[idx], b_excl.loc[idx]
     subj = b_rows.loc[idx, "subject"]
-    undefined_c = cand.isna() & base.notna()
-    both = cand.notna() & base.notna()
+    undefined_c = c_excl.notna() & b_excl.isna()
+    both = c_excl.isna() & b_excl.isna()
+    unpaired = b_excl.notna()  # no defined baseline value: not a pair
     unit = str(b_rows["unit"].iloc[0]) if len(b_rows) else ""
     better = "lower" if direction in ("lower", "closer") else "higher"
-    base_mean, _ = (subject_statistic(base[both], subj[both], "mean") if both.any()
-                    else (math.nan, None))
+    base_mean = subject_statistic(base[both], subj[both]).value
     margin = p["margin"] if "margin" in p else p["relative_margin"] * abs(base_mean)
     d = (cand - base)[both].to_numpy(float)
     gain = d if better == "higher" else -d
@@ -91,7 +100,8 @@ def evaluate_noninferiority(crit: Criterion, stratum: dict, c_rows: pd.DataFrame
                   limit=limit, comparison=comparison, unit=unit, direction=direction, alpha=a)
     try:
         if undefined_c.any():
-            raise ValueError(f"the candidate's {crit.metric} is undefined (NaN) for "
+            why = excluded_text(exclusion_counts(c_excl[undefined_c]))
+            raise ValueError(f"the candidate's {crit.metric} is undefined ({why}) for "
                              f"{int(undefined_c.sum())} case(s) where the baseline's is defined: "
                              f"{', '.join(list(undefined_c[undefined_c].index)[:10])}")
         fn = {"bootstrap": bootstrap_lower_bound, "t": t_lower_bound,
@@ -120,5 +130,8 @@ def evaluate_noninferiority(crit: Criterion, stratum: dict, c_rows: pd.DataFrame
     if "relative_margin" in p:
         msg += (f" [margin = {p['relative_margin']:g} × |baseline mean "
                 f"{format_value(base_mean)}|]")
+    if unpaired.any():
+        msg += (f"; {int(unpaired.sum())} case(s) without a defined baseline value left out of "
+                f"the pairs ({excluded_text(exclusion_counts(b_excl[unpaired]))})")
     return [Verdict(**common, estimate=est, ci=ci, passed=passed, method=r.method,
                     p_value=r.p_value, n_cases=r.n_cases, n_subjects=r.n_subjects, message=msg)]

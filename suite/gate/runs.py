@@ -1,4 +1,5 @@
-"""Loading run folders for the gate and deciding whether two runs are comparable.
+"""Runs as the gate reads them (from :class:`suite.store.RunView`, the one reader of a run
+folder) and whether two runs are comparable.
 
 Comparability (exit code 2 of ``cmrsuite gate`` when it fails)
 ----------------------------------------------------------------
@@ -16,29 +17,38 @@ rows a criterion needs in one run but not in the other (a job that failed).
 
 Method mapping: rows are paired by case within the rows a criterion selects. When the method
 under test has a different label in the two runs (``candidate_method={"recon": "my-net"}``,
-``baseline_method={"recon": "cg-sense"}``), only that method's rows take part (plus rows that
-belong to no method of that stage: the fully sampled ``reference`` images and their
-segmentations), and the baseline's label is renamed to the candidate's, so criteria name
-methods by their *candidate* label. Without a mapping, rows pair on equal method labels.
+``baseline_method={"recon": "cg-sense"}``; any method stage of the runs, e.g. a plugin stage
+``{"toy": "frame-means"}``), only that method's rows take part (plus rows that belong to no
+method of that stage: the fully sampled ``reference`` images and their segmentations), and the
+baseline's label is renamed to the candidate's, so criteria name methods by their *candidate*
+label. Without a mapping, rows pair on equal method labels.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["RunData", "load_run", "resolve_run_dir", "evaluation_plan", "evaluation_hash",
-           "GateNotComparable", "check_comparable", "EVALUATION_KEYS", "KEY_COLUMNS"]
+from suite.store import RunView
+
+__all__ = ["RunData", "load_run", "key_columns", "evaluation_plan", "evaluation_hash",
+           "GateNotComparable", "check_comparable", "EVALUATION_KEYS"]
 
 #: Protocol keys that define the evaluation plan (see the module docstring).
 EVALUATION_KEYS = ("datasets", "conditions", "metrics", "seed", "robustness")
-#: Result columns that identify one measurement of one case.
-KEY_COLUMNS = ("condition", "recon", "segmentation", "stage", "metric", "structure", "phase",
-               "profile", "attack", "budget")
+
+
+def key_columns(method_stages) -> tuple[str, ...]:
+    """Result columns that identify one measurement of one case: the run's grouping columns
+    (:func:`suite.store.group_columns`, with one column per method stage of the run) and
+    ``budget``."""
+    from suite.store import group_columns
+
+    return (*group_columns(method_stages), "budget")
 
 
 class GateNotComparable(ValueError):
@@ -49,55 +59,60 @@ class GateNotComparable(ValueError):
         super().__init__("runs are not comparable: " + "; ".join(self.reasons))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunData:
-    """A run folder read for the gate.
+    """A run as the gate compares it, made from its :class:`~suite.store.RunView`.
 
     Attributes
     ----------
-    path : Path
-        The folder holding ``results.sqlite``.
-    protocol : dict
-        The canonical protocol (``protocol.json``'s ``protocol``).
-    protocol_sha256 : str
+    view : RunView
+        The run (the one reader of a run folder).
     results : pandas.DataFrame
-        One row per stored value joined with case strata (``suite.analysis.summary.load_results``);
-        ``subject`` is ``dataset/subject`` (the resampling cluster).
-    cases : pandas.DataFrame
-        The ``cases`` table (without meta/truth JSON).
-    failed_jobs : list of dict
-        Jobs whose status is ``failed`` (case, condition, methods, error).
+        ``view.results`` with ``subject`` as ``dataset/subject`` (the resampling cluster: the
+        same subject id in two datasets is two people) and the :attr:`key_columns` as strings
+        (``""`` where not applicable; ``budget`` as ``repr(float)``). ``exclusion`` says which
+        rows are undefined for the gate (missing, a sentinel, implausible).
+    failed_jobs : tuple of dict
+        Jobs whose status is ``failed`` (job, case, condition, method of each stage, error,
+        message).
     """
 
-    path: Path
-    protocol: dict
-    protocol_sha256: str
+    view: RunView
     results: pd.DataFrame
-    cases: pd.DataFrame
-    failed_jobs: list = field(default_factory=list)
+    failed_jobs: tuple = ()
+
+    @property
+    def path(self) -> Path:
+        """The folder holding ``results.sqlite``."""
+        return self.view.run_dir
+
+    @property
+    def protocol(self) -> dict:
+        """The canonical protocol the run executed."""
+        return self.view.protocol
+
+    @property
+    def protocol_sha256(self) -> str:
+        return self.view.protocol_sha256
+
+    @property
+    def cases(self) -> pd.DataFrame:
+        """The ``cases`` table (without the meta/truth JSON)."""
+        return self.view.cases.drop(columns=["meta", "truth"], errors="ignore")
+
+    @property
+    def method_stages(self) -> list[str]:
+        """The run's method columns (``recon``, ``segmentation`` and any other stage)."""
+        return list(self.view.method_stages)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """:func:`key_columns` of this run's method stages."""
+        return key_columns(self.view.method_stages)
 
     @property
     def evaluation_sha256(self) -> str:
         return evaluation_hash(self.protocol)
-
-
-def resolve_run_dir(path) -> Path:
-    """The folder holding ``results.sqlite``: ``path`` itself, or its only sub-folder that holds
-    one (``cmrsuite demo --out DIR`` writes ``DIR/<protocol sha256[:12]>/``)."""
-    p = Path(path)
-    if (p / "results.sqlite").is_file():
-        return p
-    if not p.is_dir():
-        raise FileNotFoundError(f"{p}: no such run folder; give the folder that `cmrsuite run "
-                                "--out` wrote")
-    subs = sorted(d for d in p.iterdir() if (d / "results.sqlite").is_file())
-    if len(subs) == 1:
-        return subs[0]
-    if not subs:
-        raise FileNotFoundError(f"{p}: holds no results.sqlite (nor does any sub-folder); is this "
-                                "a run folder?")
-    raise ValueError(f"{p}: holds {len(subs)} runs ({', '.join(d.name for d in subs)}); give one "
-                     "of them")
 
 
 def evaluation_plan(protocol: dict) -> dict:
@@ -112,42 +127,37 @@ def evaluation_hash(protocol: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load_run(path) -> RunData:
-    """Read a run folder (results, cases, failed jobs and the protocol it was made by).
+def _as_key(v) -> str:
+    return v if isinstance(v, str) else repr(float(v))
+
+
+def load_run(run) -> RunData:
+    """A run folder (or an open :class:`~suite.store.RunView`) as the gate reads it.
 
     Raises
     ------
     FileNotFoundError
         No run folder / no ``results.sqlite``.
     ValueError
-        The folder lacks ``protocol.json`` (not written by ``cmrsuite run``).
+        The run does not record the protocol it executed (no ``protocol.json``, no manifest),
+        so its evaluation plan is unknown; or the folder holds several runs.
     """
-    from suite.analysis.summary import load_results
-    from suite.store import ResultStore
-
-    run = resolve_run_dir(path)
-    pj = run / "protocol.json"
-    if not pj.is_file():
-        raise ValueError(f"{run}: no protocol.json, so the evaluation plan of this run is unknown; "
-                         "the gate compares folders written by `cmrsuite run`")
-    meta = json.loads(pj.read_text())
-    with ResultStore(run / "results.sqlite") as store:
-        res = load_results(store)
-        cases = store.frame("cases").drop(columns=["meta", "truth"], errors="ignore")
-        failed = [dict(zip(("job_id", "case_id", "condition", "recon", "segmentation", "error",
-                            "message"), r))
-                  for r in store.query("SELECT job_id, case_id, condition, recon, segmentation, "
-                                       "error, message FROM jobs WHERE status='failed' "
-                                       "ORDER BY job_id")]
-    # subjects are clusters within a dataset: the same subject id in two datasets is two people
+    view = run if isinstance(run, RunView) else RunView(run)
+    if not view.protocol or not view.protocol_sha256:
+        raise ValueError(f"{view.run_dir}: no protocol.json, so the evaluation plan of this run "
+                         "is unknown; the gate compares folders written by `cmrsuite run`")
+    res = view.results.copy()
     res["subject"] = res["dataset"].astype(str) + "/" + res["subject"].astype(str)
-    for col in KEY_COLUMNS:
+    for col in key_columns(view.method_stages):
         if col not in res.columns:
             res[col] = ""
-        res[col] = res[col].astype(object).where(res[col].notna(), "")
-        res[col] = res[col].map(lambda v: v if isinstance(v, str) else repr(float(v)))
-    return RunData(path=run, protocol=meta["protocol"], protocol_sha256=meta["sha256"],
-                   results=res, cases=cases, failed_jobs=failed)
+        res[col] = res[col].astype(object).where(res[col].notna(), "").map(_as_key)
+    res.attrs["method_stages"] = list(view.method_stages)
+    jobs = view.jobs
+    cols = [c for c in ("job_id", "case_id", "condition", *view.method_stages, "error",
+                        "message") if c in jobs.columns]
+    failed = tuple(jobs.loc[jobs["status"] == "failed", cols].to_dict(orient="records"))
+    return RunData(view=view, results=res, failed_jobs=failed)
 
 
 def _diff_keys(a: dict, b: dict) -> list[str]:
