@@ -262,3 +262,64 @@ def test_mnms_vendor_codes_from_meta(tmp_path):
     for rank, st in enumerate(order):
         running = max(running, min(1.0, (3 - rank) * p[st]))
         assert res.row(st)["p_holm"] == pytest.approx(running)
+
+
+def test_worst_policy_failure_counts_and_mnms_sentinel_does_not(tmp_path):
+    """An empty prediction scored Dice 0 under the ``worst`` policy is a failure, so it enters
+    the stratum's mean (status ``prediction_empty``, no exclusion); the M&Ms ``-1`` of a
+    both-empty HD95 is a sentinel: left out of the mean and counted."""
+    import suite.metrics.segmentation  # noqa: F401  (declares dice and hd95)
+    from suite.metrics.contract import metric_row
+    from suite.store import ResultStore, RunView
+
+    store = ResultStore(tmp_path / "results.sqlite")
+    dice = {"p0": 0.91, "p1": 0.88, "p2": 0.90, "p3": 0.93,  # Siemens
+            "p4": 0.80, "p5": 0.0, "p6": 0.82, "p7": 0.79}  # GE; p5: empty prediction
+    hd95 = {"p0": 3.0, "p1": 4.0, "p2": -1.0, "p3": 5.0,  # p2: both empty, M&Ms sentinel
+            "p4": 6.0, "p5": 7.5, "p6": 6.5, "p7": 8.0}
+    for i, subj in enumerate(dice):
+        vendor = "Siemens" if i < 4 else "GE"
+        cid = f"acdc/{subj}/cine"
+        store.record_case(cid, {"subject": subj, "dataset": "acdc", "vendor": vendor}, None)
+        ident = {"job_id": f"j{i}", "case_id": cid, "subject": subj, "dataset": "acdc",
+                 "condition": "fully-sampled", "recon": "images", "segmentation": "unet",
+                 "stage": "segmentation"}
+        rows = [metric_row("dice", dice[subj], structure="LV", phase="ED", profile="worst",
+                           status="prediction_empty" if subj == "p5" else "ok"),
+                metric_row("hd95", hd95[subj], structure="LV", phase="ED", profile="mnms",
+                           status="both_empty" if subj == "p2" else "ok")]
+        store.record_success(f"j{i}", [ident | r.to_dict() for r in rows], 0.1)
+    store.close()
+    view = RunView(tmp_path)
+    frame = strata_frame(view.results, view.cases, metric="dice", profile="worst")
+    assert frame.set_index("subject").loc["p5", "usable"]  # the failure is a value
+    frame = strata_frame(view.results, view.cases, metric="hd95", profile="mnms")
+    assert not frame.set_index("subject").loc["p2", "usable"]  # the sentinel is not
+    out = shift_analyses(view.results, view.cases, strata=["vendor"],
+                         reference={"vendor": "Siemens"},
+                         metrics=[{"metric": "dice"}, {"metric": "hd95"}], n_resamples=200)
+    d, h = out
+    assert d.row("GE")["mean"] == pytest.approx(np.mean([0.80, 0.0, 0.82, 0.79]))
+    assert d.row("GE")["n_cases"] == 4 and d.n_excluded == 0
+    assert h.direction == "lower"
+    assert h.row("Siemens")["mean"] == pytest.approx(np.mean([3.0, 4.0, 5.0]))
+    assert h.row("Siemens")["n_cases"] == 3 and h.row("Siemens")["n_subjects"] == 3
+    assert h.row("Siemens")["n_excluded"] == 1 and h.row("Siemens")["excluded"] == "1 sentinel"
+    assert h.n_excluded == 1 and h.excluded_by == (("sentinel", 1),)
+    assert h.row("GE")["gap"] == pytest.approx(np.mean([6.0, 7.5, 6.5, 8.0]) - 4.0)
+    assert "1 rows excluded, never averaged (1 sentinel)" in h.summary()
+
+
+def test_subject_level_mean_with_unbalanced_readings():
+    """Each subject's readings are averaged first: a subject with three readings weighs as much
+    as a subject with one (the mean over readings would not)."""
+    df = pd.DataFrame({"subject": ["a", "a", "a", "b", "c", "c", "d"],
+                       "site": ["X", "X", "X", "X", "Y", "Y", "Y"],
+                       "value": [0.9, 0.8, 0.7, 0.5, 0.6, 0.4, 0.3],
+                       "exclusion": [None, None, None, None, None, "implausible", None]})
+    res = stratum_analysis(df, stratum_col="site", reference="X", n_resamples=200)
+    x, y = res.row("X"), res.row("Y")
+    assert x["mean"] == pytest.approx(np.mean([np.mean([0.9, 0.8, 0.7]), 0.5]))
+    assert y["mean"] == pytest.approx(np.mean([0.6, 0.3]))  # 0.4 is excluded
+    assert y["n_cases"] == 2 and y["n_excluded"] == 1 and y["excluded"] == "1 implausible"
+    assert y["gap"] == pytest.approx(y["mean"] - x["mean"])

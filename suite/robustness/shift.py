@@ -10,9 +10,15 @@ from a run's ``results`` and ``cases`` tables (and the dataset cards' strata fie
 
 Design choices (also printed as notes by :meth:`ShiftResult.summary`):
 
-* Unit of analysis: the subject. Readings from one subject are correlated, so CIs resample
-  subjects (:func:`suite.stats.bootstrap_ci`) and tests use subject-level means or a random
-  intercept per subject.
+* Unit of analysis: the subject. Readings from one subject are correlated, so the mean of a
+  stratum is the mean over subjects of each subject's mean reading
+  (:func:`suite.metrics.reduce.reduce_subjects`; with one reading per subject, the mean of the
+  readings), CIs resample subjects (:func:`suite.stats.bootstrap_ci` on the subject means) and
+  tests use subject-level means or a random intercept per subject.
+* Excluded rows: a row whose ``exclusion`` is set (a missing value, a sentinel of its profile
+  such as the M&Ms −1, an implausible value; :mod:`suite.metrics.contract`), a non-finite
+  value or a row without a stratum never enters a mean; the rows are counted by reason per
+  stratum (``n_excluded``, ``excluded``) and overall (:attr:`ShiftResult.excluded_by`).
 * Paired design (the strata share subjects: conditions such as SNR levels or accelerations
   applied to the same cases): per shared subject the difference of its mean in the stratum and
   in the reference; one-sided paired t-test on these differences (``paired_test="t"``, default)
@@ -24,9 +30,10 @@ Design choices (also printed as notes by :meth:`ShiftResult.summary`):
   MixedLM, REML; one-sided Wald z test of the stratum coefficient); with one case per subject,
   Welch's t-test on subject means. If the mixed model fails to converge the Welch test is used
   and the note says so.
-* Gap = stratum mean − reference mean (test − reference). Its CI is a subject-cluster bootstrap
-  on the shared subjects (paired) or the difference of independent per-stratum subject
-  bootstraps (unpaired, i.e. a stratified bootstrap).
+* Gap = stratum mean − reference mean (test − reference), both subject-level. Paired: the mean
+  over the shared subjects of their subject-mean differences, with a bootstrap CI resampling
+  the shared subjects; unpaired: the difference of the two strata's subject-level means, with
+  the difference of independent per-stratum subject bootstraps as CI (a stratified bootstrap).
 * A stratum with one subject has no CI and no test (reported as such, never dropped).
 
 References
@@ -48,6 +55,7 @@ import numpy as np
 
 from suite._serialise import jsonable
 from suite._validation import check_option
+from suite.metrics.reduce import reduce_subjects
 
 __all__ = ["stratum_analysis", "ShiftResult", "strata_frame", "shift_analyses",
            "STRATUM_COLUMNS", "PAIRED_TESTS"]
@@ -57,7 +65,8 @@ STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site",
                    "preset")
 PAIRED_TESTS = ("t", "wilcoxon")
 _DIRECTIONS = ("higher", "lower")
-_TABLE_COLUMNS = ("stratum", "reference", "n_cases", "n_subjects", "mean", "mean_ci_low",
+_TABLE_COLUMNS = ("stratum", "reference", "n_cases", "n_subjects", "n_excluded", "excluded",
+                  "mean", "mean_ci_low",
                   "mean_ci_high", "gap", "gap_ci_low", "gap_ci_high", "n_pairs", "design",
                   "test", "statistic", "p_value", "p_holm", "significant", "test_alt",
                   "p_value_alt", "note")
@@ -80,11 +89,16 @@ class ShiftResult:
     rows : tuple of dict
         One row per stratum, reference first, with the keys of :attr:`table`.
     n_excluded : int
-        Rows dropped because the metric was not finite (NaN/inf/None) or the stratum missing.
+        Rows left out, never averaged: a row with an ``exclusion`` (missing value, a profile's
+        sentinel, an implausible value; :mod:`suite.metrics.contract`), a non-finite metric
+        (NaN/None, ±inf) or no stratum.
     n_resamples : int
     seed : str
     paired_test : str
     notes : tuple of str
+    excluded_by : tuple of (reason, count)
+        ``n_excluded`` by reason (``missing``, ``sentinel``, ``implausible``, ``non-finite``,
+        ``no stratum``), sorted by reason.
     """
 
     metric: str
@@ -98,6 +112,7 @@ class ShiftResult:
     seed: str
     paired_test: str
     notes: tuple[str, ...] = field(default=())
+    excluded_by: tuple = field(default=())
 
     @property
     def table(self):
@@ -124,9 +139,11 @@ class ShiftResult:
         return jsonable({"metric": self.metric, "stratum_col": self.stratum_col,
                          "reference": self.reference, "direction": self.direction,
                          "alpha": self.alpha, "n_excluded": self.n_excluded,
+                         "excluded_by": dict(self.excluded_by),
                          "n_resamples": self.n_resamples, "seed": self.seed,
                          "paired_test": self.paired_test, "ci_method":
-                         "percentile bootstrap resampling subjects", "gap":
+                         "percentile bootstrap resampling subjects", "mean":
+                         "mean over subjects of each subject's mean reading", "gap":
                          "stratum − reference", "multiplicity": "Holm across strata",
                          "rows": list(self.rows), "notes": list(self.notes)})
 
@@ -141,7 +158,7 @@ class ShiftResult:
             is_ref = r["stratum"] == self.reference
             rows.append((
                 r["stratum"] + (" (reference)" if is_ref else ""), str(r["n_cases"]),
-                str(r["n_subjects"]), fmt(r["mean"]),
+                str(r["n_subjects"]), r["excluded"] or "0", fmt(r["mean"]),
                 fmt_interval((r["mean_ci_low"], r["mean_ci_high"])),
                 "" if is_ref else fmt(r["gap"]),
                 "" if is_ref else fmt_interval((r["gap_ci_low"], r["gap_ci_high"])),
@@ -149,7 +166,8 @@ class ShiftResult:
                 "" if is_ref else fmt(r["p_value"]), "" if is_ref else fmt(r["p_holm"]),
                 "" if is_ref else ("yes" if r["significant"] else "no"),
                 r["note"]))
-        header = ("stratum", "cases", "subjects", "mean", f"mean {pct}", "gap", f"gap {pct}",
+        header = ("stratum", "cases", "subjects", "excluded", "mean", f"mean {pct}", "gap",
+                  f"gap {pct}",
                   "test", "p (one-sided)", "p Holm", "degraded", "note")
         title = (f"Domain shift of {self.metric} by {self.stratum_col} "
                  f"({self.direction} is better; reference {self.reference})")
@@ -200,8 +218,9 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
     ----------
     df : pandas.DataFrame
         One row per reading (case, or case × slice): ``metric_col``, ``stratum_col`` and
-        ``subject_col``. Analyse one method and one metric at a time (e.g. filter a run's
-        results with :func:`strata_frame`).
+        ``subject_col``, and optionally ``exclusion`` (a run's results column: rows where it
+        is set are excluded and counted). Analyse one method and one metric at a time (e.g.
+        filter a run's results with :func:`strata_frame`).
     metric_col : str, default "value"
     stratum_col : str
         Column holding the strata (any hashable levels; labels are their ``str``).
@@ -233,15 +252,16 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
     Returns
     -------
     ShiftResult
-        ``table`` columns: stratum, reference, n_cases, n_subjects, mean, mean_ci_low/high,
-        gap, gap_ci_low/high, n_pairs, design (``paired``/``unpaired``/``reference``), test,
-        statistic, p_value (one-sided, unadjusted), p_holm, significant (p_holm < alpha),
-        test_alt, p_value_alt, note.
+        ``table`` columns: stratum, reference, n_cases (usable readings), n_subjects,
+        n_excluded and excluded (the stratum's rows left out, by reason), mean (over subjects
+        of the subject means), mean_ci_low/high, gap, gap_ci_low/high, n_pairs, design
+        (``paired``/``unpaired``/``reference``), test, statistic, p_value (one-sided,
+        unadjusted), p_holm, significant (p_holm < alpha), test_alt, p_value_alt, note.
 
     Raises
     ------
     ValueError
-        Missing columns, unknown reference level, bad options, or no finite values.
+        Missing columns, unknown reference level, bad options, or no usable value.
 
     Notes
     -----
@@ -279,13 +299,16 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
     if int(n_resamples) != n_resamples or n_resamples < 100:
         raise ValueError(f"{where}: `n_resamples` must be an integer >= 100; got {n_resamples!r}")
     values = pd.to_numeric(df[metric_col], errors="coerce").astype(float)
-    keep = np.isfinite(values.to_numpy()) & df[stratum_col].notna().to_numpy()
-    n_excluded = int((~keep).sum())
-    data = pd.DataFrame({"value": values[keep].to_numpy(),
-                         "stratum": df[stratum_col][keep].to_numpy(),
-                         "subject": df[subject_col][keep].astype(str).to_numpy()})
+    rows_all = pd.DataFrame({"value": values.to_numpy(), "stratum": df[stratum_col].to_numpy(),
+                             "subject": df[subject_col].astype(str).to_numpy(),
+                             "exclusion": _row_exclusions(df, values, stratum_col)})
+    usable = rows_all["exclusion"].isna()
+    excluded_by = tuple(sorted(rows_all.loc[~usable, "exclusion"].value_counts().items()))
+    n_excluded = int((~usable).sum())
+    data = rows_all[usable]
     if data.empty:
-        raise ValueError(f"{where}: no finite values in `{metric_col}`")
+        raise ValueError(f"{where}: no usable values in `{metric_col}` (finite, not excluded); "
+                         f"{n_excluded} excluded ({_excluded_text(excluded_by)})")
     if metric_name is None:
         metric_name = (str(df["metric"].iloc[0]) if "metric" in df.columns
                        and df["metric"].nunique() == 1 else metric_col)
@@ -306,17 +329,24 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
         ss = np.random.SeedSequence(seed)
     streams = ss.spawn(2 * len(ordered))  # independent streams per stratum and per gap
 
-    groups = {lv: data[data["stratum"] == lv] for lv in ordered}
+    # the subject-level reduction of each stratum: each subject's mean reading, then the mean
+    # over subjects; excluded rows of the stratum are counted by reason, never averaged
+    aggs, groups = {}, {}
+    for lv in ordered:
+        g_all = rows_all[(rows_all["stratum"] == lv).to_numpy()]
+        aggs[lv] = reduce_subjects(g_all["value"].tolist(), g_all["subject"].tolist(),
+                                   exclusions=g_all["exclusion"].tolist())
+        groups[lv] = g_all[g_all["exclusion"].isna()]
     boots = {}
     rows = []
     for i, lv in enumerate(ordered):
-        g = groups[lv]
-        n_subj = int(g["subject"].nunique())
+        agg = aggs[lv]
         row = {c: None for c in _TABLE_COLUMNS}
-        row.update(stratum=str(lv), reference=str(ref_level), n_cases=int(len(g)),
-                   n_subjects=n_subj, mean=float(g["value"].mean()), note="")
-        if n_subj >= 2:
-            b = _boot_mean(g, streams[i], n_resamples, alpha)
+        row.update(stratum=str(lv), reference=str(ref_level), n_cases=agg.n_values,
+                   n_subjects=agg.n_subjects, n_excluded=agg.n_excluded,
+                   excluded=_excluded_text(agg.excluded_by), mean=agg.value, note="")
+        if agg.n_subjects >= 2:
+            b = _boot_mean(agg, streams[i], n_resamples, alpha)
             boots[lv] = b
             row.update(mean_ci_low=b.ci[0], mean_ci_high=b.ci[1])
         else:
@@ -328,22 +358,21 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
                        test_alt="", p_value_alt=math.nan)
         rows.append(row)
 
-    ref = groups[ref_level]
-    ref_subj = set(ref["subject"])
+    ref_subj = {s for s, _ in aggs[ref_level].subject_means}
     for i, lv in enumerate(ordered[1:], start=1):
         row = rows[i]
-        g = groups[lv]
-        subj = set(g["subject"])
+        subj = {s for s, _ in aggs[lv].subject_means}
         shared = sorted(subj & ref_subj)
         use_paired = paired
         if use_paired is None:
             smaller = min(len(subj), len(ref_subj))
             use_paired = len(shared) >= 2 and len(shared) >= 0.5 * smaller
         if use_paired:
-            _paired(row, g, ref, shared, streams[len(ordered) + i], n_resamples, alpha,
-                    alternative, paired_test)
+            _paired(row, aggs[lv], aggs[ref_level], shared, streams[len(ordered) + i],
+                    n_resamples, alpha, alternative, paired_test)
         else:
-            _unpaired(row, g, ref, boots.get(lv), boots.get(ref_level), alternative)
+            _unpaired(row, groups[lv], groups[ref_level], aggs[lv], aggs[ref_level],
+                      boots.get(lv), boots.get(ref_level), alternative)
         if row["n_subjects"] < 2 and not row["note"]:
             row["note"] = "one subject: no CI"
     adj = _holm([r["p_value"] for r in rows[1:]])
@@ -354,10 +383,12 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
     rows[0]["significant"] = False
 
     notes = (
-        f"Mean over readings per stratum; {100 * (1 - alpha):g} % percentile bootstrap CI "
-        f"resampling subjects ({n_resamples} resamples, seed {seed!r}).",
-        "Gap = stratum − reference. Paired strata (shared subjects): gap and its cluster-"
-        "bootstrap CI on the shared subjects only; unpaired: difference of independent "
+        "Mean per stratum = mean over subjects of each subject's mean reading "
+        f"(suite.metrics.reduce.reduce_subjects); {100 * (1 - alpha):g} % percentile "
+        f"bootstrap CI resampling subjects ({n_resamples} resamples, seed {seed!r}).",
+        "Gap = stratum − reference. Paired strata (shared subjects): the mean over the shared "
+        "subjects of their subject-mean differences, with a bootstrap CI resampling the shared "
+        "subjects; unpaired: difference of the subject-level means, CI from independent "
         "per-stratum subject bootstraps.",
         f"Tests are one-sided for degradation ({direction} is better, alternative: stratum "
         f"{'<' if alternative == 'less' else '>'} reference). Paired: "
@@ -367,49 +398,62 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
         "means.",
         f"Holm adjustment across the {len(rows) - 1} non-reference strata; degraded = "
         f"p_holm < {alpha:g}.",
-    ) + ((f"{n_excluded} rows with a non-finite metric or no stratum were excluded.",)
+    ) + ((f"{n_excluded} rows excluded, never averaged ({_excluded_text(excluded_by)}).",)
          if n_excluded else ())
     return ShiftResult(metric=metric_name, stratum_col=stratum_col, reference=str(ref_level),
                        direction=direction, alpha=alpha, rows=tuple(rows),
                        n_excluded=n_excluded, n_resamples=int(n_resamples), seed=repr(seed),
-                       paired_test=paired_test, notes=notes)
+                       paired_test=paired_test, notes=notes, excluded_by=excluded_by)
 
 
-def _boot_mean(g, stream, n_resamples, alpha):
+def _row_exclusions(df, values, stratum_col) -> np.ndarray:
+    """Why each row is left out (object array, ``None`` where usable): its stored
+    ``exclusion``, else ``missing`` (NaN/None), ``non-finite`` (±inf) or ``no stratum``."""
+    out = np.full(len(df), None, dtype=object)
+    if "exclusion" in df.columns:
+        stored = df["exclusion"].to_numpy(dtype=object)
+        has = np.array([e is not None and e == e for e in stored], dtype=bool)
+        out[has] = stored[has]
+    v = values.to_numpy()
+    for reason, hit in (("missing", np.isnan(v)), ("non-finite", np.isinf(v)),
+                        ("no stratum", df[stratum_col].isna().to_numpy())):
+        todo = np.array([o is None for o in out], dtype=bool) & hit
+        out[todo] = reason
+    return out
+
+
+def _excluded_text(excluded_by) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in excluded_by)
+
+
+def _boot_mean(agg, stream, n_resamples, alpha):
+    """Percentile bootstrap of the mean of the subject means (resampling subjects)."""
     from suite.stats.bootstrap import bootstrap_ci
 
-    return bootstrap_ci(g["value"].to_numpy(), np.mean, seed=stream,
-                        cluster=g["subject"].to_numpy(), n_resamples=n_resamples, alpha=alpha)
+    return bootstrap_ci(agg.values(), np.mean, seed=stream, n_resamples=n_resamples,
+                        alpha=alpha)
 
 
-def _paired(row, g, ref, shared, stream, n_resamples, alpha, alternative, paired_test):
+def _paired(row, agg_s, agg_r, shared, stream, n_resamples, alpha, alternative, paired_test):
     from scipy import stats
 
     from suite.stats.bootstrap import bootstrap_ci
 
     row["design"] = "paired"
     row["n_pairs"] = len(shared)
-    dropped = (len(set(g["subject"]) - set(shared)) + len(set(ref["subject"]) - set(shared)))
+    dropped = (agg_s.n_subjects - len(shared)) + (agg_r.n_subjects - len(shared))
     note = [f"{dropped} unshared subjects left out of the paired gap/test"] if dropped else []
-    gs, rs = g[g["subject"].isin(shared)], ref[ref["subject"].isin(shared)]
     if not shared:
         row.update(gap=math.nan, gap_ci_low=math.nan, gap_ci_high=math.nan, test="none",
                    statistic=math.nan, p_value=math.nan, test_alt="", p_value_alt=math.nan)
         row["note"] = "; ".join(filter(None, [row["note"], "no shared subjects"]))
         return
-    row["gap"] = float(gs["value"].mean() - rs["value"].mean())
-    d = (gs.groupby("subject")["value"].mean() - rs.groupby("subject")["value"].mean())
-    d = d.loc[shared].to_numpy(float)
+    ms, mr = dict(agg_s.subject_means), dict(agg_r.subject_means)
+    d = np.array([ms[s] - mr[s] for s in shared], dtype=float)
+    row["gap"] = reduce_subjects(d.tolist(), shared).value
     if len(shared) >= 2:
-        both = np.concatenate([np.column_stack([gs["value"].to_numpy(), np.ones(len(gs))]),
-                               np.column_stack([rs["value"].to_numpy(), np.zeros(len(rs))])])
-        cl = np.concatenate([gs["subject"].to_numpy(), rs["subject"].to_numpy()])
-
-        def gap(x):
-            return x[x[:, 1] == 1, 0].mean() - x[x[:, 1] == 0, 0].mean()
-
-        b = bootstrap_ci(both, gap, seed=stream, cluster=cl, n_resamples=n_resamples,
-                         alpha=alpha)
+        # the gap is the mean of the subject differences: resample the shared subjects
+        b = bootstrap_ci(d, np.mean, seed=stream, n_resamples=n_resamples, alpha=alpha)
         row.update(gap_ci_low=b.ci[0], gap_ci_high=b.ci[1])
         t = stats.ttest_1samp(d, 0.0, alternative=alternative)
         with warnings.catch_warnings():
@@ -431,20 +475,19 @@ def _paired(row, g, ref, shared, stream, n_resamples, alpha, alternative, paired
     row["note"] = "; ".join(filter(None, [row["note"]] + note))
 
 
-def _unpaired(row, g, ref, boot_s, boot_r, alternative):
+def _unpaired(row, g, ref, agg_s, agg_r, boot_s, boot_r, alternative):
     from scipy import stats
 
     row["design"] = "unpaired"
     row["n_pairs"] = None
-    row["gap"] = float(g["value"].mean() - ref["value"].mean())
+    row["gap"] = float(agg_s.value - agg_r.value)
     if boot_s is not None and boot_r is not None:
         diff = boot_s.distribution - boot_r.distribution
         q = np.quantile(diff, [boot_s.alpha / 2, 1 - boot_s.alpha / 2])
         row.update(gap_ci_low=float(q[0]), gap_ci_high=float(q[1]))
     else:
         row.update(gap_ci_low=math.nan, gap_ci_high=math.nan)
-    ms = g.groupby("subject")["value"].mean().to_numpy(float)
-    mr = ref.groupby("subject")["value"].mean().to_numpy(float)
+    ms, mr = agg_s.values(), agg_r.values()
     row.update(test_alt="", p_value_alt=math.nan)
     if len(ms) < 2 or len(mr) < 2:
         row.update(test="none", statistic=math.nan, p_value=math.nan)
@@ -515,17 +558,20 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
     Returns
     -------
     pandas.DataFrame
-        The filtered results rows (usable values: not missing, no sentinel, not implausible,
-        whatever the empty-mask status, so a failure scored under the ``worst`` policy counts)
-        joined with the cases'
-        ``vendor, field_strength_t, site, pathology, preset`` (and card fields). ``condition``
-        and ``dataset`` come from the results. Analyse one method at a time: when several
-        recon/segmentation labels remain, pass ``recon=``/``segmentation=`` or group by them.
+        The filtered results rows joined with the cases' ``vendor, field_strength_t, site,
+        pathology, preset`` (and card fields); ``condition`` and ``dataset`` come from the
+        results. ``usable`` says which rows enter a mean: no ``exclusion`` (not missing, no
+        sentinel of the row's profile, not implausible) and a value, whatever the empty-mask
+        status, so a failure scored under the ``worst`` policy (Dice 0 for an empty
+        prediction) counts and the ``mnms`` −1 does not. The other rows are kept with their
+        ``exclusion`` so that :func:`stratum_analysis` counts them; never average ``value``
+        without ``usable``. Analyse one method at a time: when several method labels remain,
+        pass ``recon=``/``segmentation=`` or group by them.
 
     Raises
     ------
     ValueError
-        Missing columns or no rows left after filtering (the filters are named).
+        Missing columns or no usable row left after filtering (the filters are named).
     """
     where = "strata_frame"
     for name, frame, need in (("results", results, ("case_id", "metric", "value")),
@@ -542,10 +588,12 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
                 raise ValueError(f"{where}: `results` has no column {col!r} to filter on")
             sel &= results[col] == val
             filters[col] = val
-    if "exclusion" in results.columns:  # missing values, sentinels, implausible values
-        sel &= results["exclusion"].isna()
-    out = results[sel & results["value"].notna()].copy()
-    if out.empty:
+    out = results[sel].copy()
+    out["usable"] = out["value"].notna()
+    if "exclusion" in out.columns:  # missing values, sentinels, implausible values
+        out["exclusion"] = out["exclusion"].astype(object).where(out["exclusion"].notna(), None)
+        out["usable"] &= out["exclusion"].isna()
+    if not out["usable"].any():
         raise ValueError(f"{where}: no results with {filters} (usable value); "
                          f"metrics present: {sorted(results['metric'].dropna().unique())}")
     case_cols = [c for c in ("vendor", "field_strength_t", "site", "pathology", "preset")
@@ -594,14 +642,14 @@ def _meta_column(out, metas, rows, fld) -> None:
 
 
 def shift_analyses(results, cases, *, strata: Iterable[str], reference: Mapping[str, Any],
-                   metrics: Iterable[Mapping[str, Any]], group_by=("recon", "segmentation"),
+                   metrics: Iterable[Mapping[str, Any]], group_by=None,
                    **options) -> list[ShiftResult]:
     """Run :func:`stratum_analysis` for every (metric selector, stratum column, method group).
 
     Parameters
     ----------
     results, cases : pandas.DataFrame
-        A run's tables.
+        A run's tables (e.g. ``RunView.results`` and ``RunView.cases``).
     strata : iterable of str
         Stratum columns: :data:`STRATUM_COLUMNS`, card fields, or any meta key (read from
         ``meta`` / ``meta["strata"]``, e.g. ``vendor_code`` for the M&Ms vendors A-D).
@@ -612,9 +660,12 @@ def shift_analyses(results, cases, *, strata: Iterable[str], reference: Mapping[
         Selectors for :func:`strata_frame` (``metric`` plus optional ``stage``, ``profile``,
         ``structure``, ``phase``) and optionally ``direction`` (``"higher"``/``"lower"``);
         without it the results' ``direction`` column decides ("higher is better" / "lower
-        is better"); anything else (e.g. "closer is better") raises ValueError asking for it.
-    group_by : tuple of str
-        Result columns analysed separately (one method at a time).
+        is better", :func:`suite.metrics.contract.direction_word`); anything else (e.g.
+        "closer is better") raises ValueError asking for it.
+    group_by : tuple of str, optional
+        Result columns analysed separately (one method at a time); default: the run's method
+        columns (``results.attrs["method_stages"]`` as set by
+        :func:`suite.analysis.summary.load_results`, else ``recon`` and ``segmentation``).
     **options
         Passed to :func:`stratum_analysis` (``n_resamples``, ``alpha``, ``seed``, ...).
 
@@ -622,8 +673,16 @@ def shift_analyses(results, cases, *, strata: Iterable[str], reference: Mapping[
     -------
     list of ShiftResult
         ``metric_name`` = ``"<metric> [<group values>]"``; strata with a single level are
-        skipped (nothing to compare).
+        skipped (nothing to compare). Rows that are not usable (:func:`strata_frame`) are
+        excluded and counted by reason in each result (``n_excluded``, ``excluded_by`` and
+        per stratum).
     """
+    from suite.metrics.contract import DIRECTIONS, direction_word
+    from suite.store.results import FIXED_METHOD_COLUMNS
+
+    if group_by is None:
+        group_by = tuple(dict.fromkeys([*FIXED_METHOD_COLUMNS,
+                                        *(results.attrs.get("method_stages") or ())]))
     strata = list(strata)
     out = []
     for sel in metrics:
@@ -633,7 +692,7 @@ def shift_analyses(results, cases, *, strata: Iterable[str], reference: Mapping[
         if direction is None:
             dirs = (set(frame["direction"].dropna().unique()) if "direction" in frame.columns
                     else set())
-            found = {d.split()[0] for d in dirs if d in ("higher is better", "lower is better")}
+            found = {direction_word(d) for d in dirs if d in DIRECTIONS} & set(_DIRECTIONS)
             if len(found) != 1 or len(dirs) != 1:
                 raise ValueError(f"shift_analyses: cannot tell which way is better for {sel} "
                                  f"(results say {sorted(dirs)}); add `direction: higher` or "
