@@ -26,6 +26,7 @@ from suite.leaderboard.archive import UnsafeArchiveError
 from suite.leaderboard.challenge import RANKING_METHODS, Challenge, load_challenge
 from suite.leaderboard.ranking import (
     BootstrapRanks, RankingResult, bootstrap_ranks, compare_methods, rank_by, rank_min,
+    team_statistic,
 )
 from suite.leaderboard.submission import (
     Problem, SubmissionReport, discover_submissions, load_truth, open_submission,
@@ -39,7 +40,10 @@ __all__ = ["build_leaderboard", "LeaderboardResult", "TaskResult"]
 class TaskResult:
     """Rankings of one task.
 
-    ``values`` is ``(n_cases, n_teams)`` (NaN = missing/invalid), teams in ``teams`` order.
+    ``values`` is ``(n_cases, n_teams)`` (NaN = missing/invalid), teams in ``teams`` order;
+    ``n_excluded`` ``(n_teams,)`` counts the per-case values (structure × phase) each team's
+    case values left out as not applicable or undefined
+    (:func:`~suite.leaderboard.submission.segmentation_case_value`; 0 for other tasks).
     """
 
     task: object
@@ -49,6 +53,7 @@ class TaskResult:
     rankings: dict
     bootstrap: BootstrapRanks | None
     method_tau: dict
+    n_excluded: np.ndarray | None = None
 
     @property
     def primary(self) -> RankingResult:
@@ -67,7 +72,9 @@ class TaskResult:
             "mean_case_rank": rta.score, "rank_rank_then_aggregate": rta.rank,
             "significant_wins": ttr.score, "rank_test_then_rank": ttr.rank,
             "n_scored": np.sum(~np.isnan(self.values), axis=0),
-            "n_cases": len(self.cases)})
+            "n_cases": len(self.cases),
+            "n_values_excluded": (np.zeros(len(self.teams), dtype=int) if self.n_excluded is None
+                                  else self.n_excluded)})
         if self.bootstrap is not None:
             df["bootstrap_median_rank"] = self.bootstrap.median_rank
             df["bootstrap_rank_low"] = self.bootstrap.rank_low
@@ -171,27 +178,30 @@ def build_leaderboard(submissions_dir, challenge, truth_dir, out_dir=None) -> Le
                                             "check the folder layout in docs/leaderboard.md"))
             reports.append(rep)
     ranked = [r.team for r in reports if r.status != "rejected"]
-    scores = pd.DataFrame(rows, columns=["team", "task", "case", "value"])
+    scored = pd.DataFrame(rows, columns=["team", "task", "case", "value", "n_excluded"])
+    scores = scored[["team", "task", "case", "value"]]
     tasks = []
     rk = ch.ranking
     for t in ch.tasks:
         cases = truth.cases[t.name]
         if not ranked:
             continue
-        sel = scores[(scores["task"] == t.name) & scores["team"].isin(ranked)]
+        sel = scored[(scored["task"] == t.name) & scored["team"].isin(ranked)]
         mat = sel.pivot(index="case", columns="team", values="value").reindex(
             index=cases, columns=ranked).to_numpy(dtype=float)
+        n_excluded = sel.groupby("team")["n_excluded"].sum().reindex(ranked).fillna(0)
         kw = dict(aggregate=rk.aggregate, alpha=rk.alpha, p_adjust=rk.p_adjust)
         rankings = {m: rank_by(m, mat, t.direction, **kw) for m in RANKING_METHODS}
         boot = (bootstrap_ranks(mat, t.direction, rk.primary, n_bootstrap=rk.n_bootstrap,
                                 seed=rk.seed, **kw) if len(ranked) > 1 else None)
         tr = TaskResult(task=t, teams=list(ranked), cases=list(cases), values=mat,
-                        rankings=rankings, bootstrap=boot, method_tau=compare_methods(rankings))
+                        rankings=rankings, bootstrap=boot, method_tau=compare_methods(rankings),
+                        n_excluded=n_excluded.to_numpy(dtype=int))
         tr._primary = rk.primary
         tasks.append(tr)
     if tasks:
         primary_ranks = np.vstack([t.primary.rank for t in tasks])
-        mean_rank = primary_ranks.mean(axis=0)
+        mean_rank = team_statistic(primary_ranks, "mean")  # over tasks
         consensus = pd.DataFrame({"team": ranked, "mean_primary_rank": mean_rank,
                                   "consensus_rank": rank_min(mean_rank, "lower")}
                                  | {f"rank_{t.task.name}": t.primary.rank for t in tasks})

@@ -10,6 +10,11 @@ is better). Ranks are 1 = best; ties share the smallest rank (``ties.method = "m
   case can never help a team); a case nobody submitted is dropped.
 * :func:`rank_then_aggregate` — rank the teams within each case, missing values taking the
   worst rank (``n_teams``), then aggregate the ranks (mean or median) and rank that.
+
+Both aggregate with :func:`suite.metrics.reduce.aggregate` (:func:`team_statistic`), the one
+reduction of the suite, after the missing values have been given their documented meaning
+(worst value, worst rank): a missing value is never averaged as a number and never silently
+dropped from a team's mean. Each case is one unit, as in challengeR.
 * :func:`test_then_rank` — for every ordered pair (i, j) a one-sided paired Wilcoxon signed-rank
   test that i is better than j (normal approximation with continuity correction, zero
   differences dropped, as R's ``wilcox.test(..., paired = TRUE, exact = FALSE)``), p values
@@ -32,8 +37,10 @@ import numpy as np
 from scipy import stats
 
 from suite._serialise import jsonable
+from suite.metrics.reduce import aggregate as reduce_values
 
-__all__ = ["rank_min", "aggregate_then_rank", "rank_then_aggregate", "test_then_rank",
+__all__ = ["rank_min", "team_statistic", "aggregate_then_rank", "rank_then_aggregate",
+           "test_then_rank",
            "pairwise_wilcoxon", "wilcoxon_greater", "holm", "bootstrap_ranks", "compare_methods", "RankingResult",
            "BootstrapRanks", "rank_by", "kendall_tau"]
 
@@ -57,6 +64,44 @@ def rank_min(scores, direction: str) -> np.ndarray:
     key = -s if direction == "higher" else s.copy()
     out = stats.rankdata(np.where(np.isnan(key), np.inf, key), method="min").astype(float)
     out[np.isnan(s)] = s.size
+    return out
+
+
+def team_statistic(values, statistic: str = "mean") -> np.ndarray:
+    """Mean or median over cases of each team's column, by
+    :func:`suite.metrics.reduce.aggregate`.
+
+    Parameters
+    ----------
+    values : ndarray (n_cases, n_teams), float64
+        Values whose missing entries already carry their meaning (worst value or worst rank):
+        a NaN left here is a caller's error.
+    statistic : {"mean", "median"}
+
+    Returns
+    -------
+    ndarray (n_teams,)
+        NaN for a team when there is no case.
+
+    Raises
+    ------
+    ValueError
+        A NaN in ``values`` (a missing value must be filled before it is aggregated).
+
+    Examples
+    --------
+    >>> team_statistic(np.array([[1.0, 4.0], [3.0, 2.0]])).tolist()
+    [2.0, 3.0]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty(v.shape[1])
+    for t in range(v.shape[1]):
+        agg = reduce_values(v[:, t], statistic=statistic)
+        if agg.n_excluded:
+            raise ValueError(f"team_statistic: {agg.n_excluded} missing value(s) in team column "
+                             f"{t}; give missing values their meaning (worst value or rank) "
+                             "before aggregating")
+        out[t] = agg.value
     return out
 
 
@@ -108,8 +153,7 @@ class RankingResult:
 def aggregate_then_rank(values, direction: str, aggregate: str = "mean") -> RankingResult:
     """Aggregate over cases (missing → the case's worst value), then rank (module docstring)."""
     v = _fill_worst(_check(values, direction), direction)
-    fn = np.mean if aggregate == "mean" else np.median
-    agg = fn(v, axis=0) if v.size else np.full(np.asarray(values).shape[1], np.nan)
+    agg = team_statistic(v, aggregate)
     return RankingResult(f"aggregate-then-rank ({aggregate})", agg, rank_min(agg, direction),
                          direction)
 
@@ -121,8 +165,7 @@ def rank_then_aggregate(values, direction: str, aggregate: str = "mean") -> Rank
     key[np.isnan(v)] = np.inf
     case_ranks = stats.rankdata(key, method="min", axis=1).astype(float) if v.shape[0] else v
     case_ranks[np.isnan(v)] = v.shape[1]
-    fn = np.mean if aggregate == "mean" else np.median
-    agg = fn(case_ranks, axis=0)
+    agg = team_statistic(case_ranks, aggregate)
     return RankingResult(f"rank-then-aggregate ({aggregate})", agg, rank_min(agg, "lower"),
                          "lower")
 

@@ -4,7 +4,9 @@ per-case scoring on the hidden truth.
 A bad submission never crashes the build: every problem becomes a :class:`Problem` (task,
 case, file relative to the submission, what is wrong, how to fix it); a case whose file is
 missing or invalid is *missing* for ranking (worst rank in rank-then-aggregate), and an unsafe
-or unreadable archive rejects the whole submission. Messages never quote truth values; they
+or unreadable archive rejects the whole submission. A segmentation case's value is the mean of
+its structure × phase values through :func:`suite.metrics.reduce.reduce_subjects`: a
+not-applicable value (a both-empty distance) is left out and counted, never averaged. Messages never quote truth values; they
 name shapes, dtypes and counts only.
 """
 
@@ -20,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from suite.leaderboard.archive import UnsafeArchiveError, is_archive, safe_extract
+from suite.metrics.reduce import SubjectAggregate, reduce_subjects
 
 __all__ = ["Problem", "SubmissionReport", "discover_submissions", "open_submission",
-           "load_truth", "TruthSet", "score_submission"]
+           "load_truth", "TruthSet", "score_submission", "segmentation_case_value"]
 
 _TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -240,14 +243,17 @@ def _read_clinical(path: Path, parameter: str, expected_cases) -> tuple[dict, li
 # ---------------------------------------------------------------------- scoring
 def score_submission(challenge, truth: TruthSet, team: str, base: Path,
                      report: SubmissionReport) -> list[dict]:
-    """Validate and score every case of every task; returns rows ``team, task, case, value``
-    (NaN where the case is missing or invalid) and fills ``report``."""
+    """Validate and score every case of every task; returns rows ``team, task, case, value,
+    n_excluded`` (``value`` NaN where the case is missing or invalid; ``n_excluded`` the
+    per-case values a segmentation case's mean left out, see
+    :func:`segmentation_case_value`) and fills ``report``."""
     rows = []
     for t in challenge.tasks:
         expected = truth.cases[t.name]
         report.n_expected[t.name] = len(expected)
         d = base / t.name
         vals: dict[str, float] = {}
+        n_excluded: dict[str, int] = {}
         if not d.is_dir():
             report.problems.append(Problem(t.name, "", f"{t.name}/", "task folder is missing; "
                                            "every case counts as missing",
@@ -263,8 +269,11 @@ def score_submission(challenge, truth: TruthSet, team: str, base: Path,
             known = set(expected)
             for c in expected:
                 try:
-                    vals[c] = (_score_recon if t.kind == "reconstruction" else _score_seg)(
-                        t, truth.root / t.name, d, c)
+                    if t.kind == "reconstruction":
+                        vals[c] = _score_recon(t, truth.root / t.name, d, c)
+                    else:
+                        agg = _score_seg(t, truth.root / t.name, d, c)
+                        vals[c], n_excluded[c] = agg.value, agg.n_excluded
                 except _CaseProblem as exc:
                     report.problems.append(Problem(t.name, c, exc.file, exc.problem, exc.hint))
             for p in sorted(x for x in d.rglob("*") if x.is_file()):
@@ -283,8 +292,8 @@ def score_submission(challenge, truth: TruthSet, team: str, base: Path,
                                                "submit every case; missing cases get the worst "
                                                "rank"))
         report.n_scored[t.name] = len(vals)
-        rows += [{"team": team, "task": t.name, "case": c, "value": vals.get(c, math.nan)}
-                 for c in expected]
+        rows += [{"team": team, "task": t.name, "case": c, "value": vals.get(c, math.nan),
+                  "n_excluded": n_excluded.get(c, 0)} for c in expected]
     n_total = sum(report.n_scored.values())
     if n_total == 0:
         report.status = "rejected"
@@ -345,7 +354,46 @@ def _score_recon(t, truth_dir: Path, sub_dir: Path, case: str) -> float:
     return float(getattr(s, t.metric))
 
 
-def _score_seg(t, truth_dir: Path, sub_dir: Path, case: str) -> float:
+def segmentation_case_value(rows, metric: str, structures, phases) -> SubjectAggregate:
+    """The value of one segmentation case: the mean of ``metric`` over the task's structures ×
+    phases, by :func:`suite.metrics.reduce.reduce_subjects` (one case, one cluster).
+
+    Parameters
+    ----------
+    rows : iterable of MetricRow
+        The case's rows (:meth:`SegmentationResult.metric_rows`), with their ``exclusion``.
+    metric : str
+        e.g. ``"dice"``, ``"hd95"``.
+    structures, phases : sequence of str
+        The task's structures and phases (values averaged in this order).
+
+    Returns
+    -------
+    SubjectAggregate
+        ``value``: the mean of the usable values; a row with an ``exclusion`` (a both-empty
+        distance, NaN under the ``worst`` policy: not applicable; a sentinel such as the
+        ``mnms`` −1) is left out and counted (``n_excluded``, ``excluded_by``), never
+        averaged. NaN when no value is usable: the case then counts as missing for ranking
+        (worst value, worst rank).
+
+    Examples
+    --------
+    >>> from suite.metrics.contract import metric_row
+    >>> import suite.metrics.segmentation  # declares the segmentation metrics
+    >>> rows = [metric_row("hd95", 4.0, structure="LV", phase="ED", profile="worst"),
+    ...         metric_row("hd95", None, structure="LV", phase="ES", profile="worst",
+    ...                    status="both_empty")]
+    >>> agg = segmentation_case_value(rows, "hd95", ["LV"], ["ED", "ES"])
+    >>> agg.value, agg.n_excluded
+    (4.0, 1)
+    """
+    by_key = {(r.structure, r.phase): r for r in rows if r.metric == metric}
+    sel = [by_key[(s, ph)] for s in structures for ph in phases if (s, ph) in by_key]
+    return reduce_subjects([r.value for r in sel], ["case"] * len(sel),
+                           exclusions=[r.exclusion for r in sel])
+
+
+def _score_seg(t, truth_dir: Path, sub_dir: Path, case: str) -> SubjectAggregate:
     from suite.data.errors import CaseReadError
     from suite.data.nifti_io import read_nifti
     from suite.metrics.clinical import detect_ed_es, volume_curve_ml
@@ -376,5 +424,4 @@ def _score_seg(t, truth_dir: Path, sub_dir: Path, case: str) -> float:
     ed_es = detect_ed_es(volume_curve_ml(ref.data, spacing, 3))
     res = evaluate(ref.data, pred.data, spacing, ed_frame=ed_es.ed_frame,
                    es_frame=ed_es.es_frame)
-    vals = [res.value(s, ph, t.metric) for s in t.structures for ph in t.phases]
-    return float(np.mean(vals))
+    return segmentation_case_value(res.metric_rows(), t.metric, t.structures, t.phases)
