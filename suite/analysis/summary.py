@@ -124,7 +124,9 @@ def check_acceptance(df: pd.DataFrame, acceptance: list[dict]) -> list[dict]:
 
     Each criterion ``{metric, min|max, statistic, <column>: value, ...}`` selects rows by
     ``metric`` and its other column keys, reduces them with :func:`subject_reduction` and
-    compares the statistic with the bound.
+    compares the statistic with the bound. Each result holds the statistic (``value``),
+    ``n_subjects``, the values left out (``n_excluded``, ``excluded`` by reason, also in the
+    description), ``passed``, the criterion and the ``row_ids`` it read.
     """
     out = []
     for crit in acceptance or []:
@@ -140,9 +142,12 @@ def check_acceptance(df: pd.DataFrame, acceptance: list[dict]) -> list[dict]:
         where = ", ".join(f"{k}={crit[k]}" for k in filters)
         bound = " and ".join(f"{'>=' if b == 'min' else '<='} {crit[b]}" for b in ("min", "max")
                              if b in crit)
+        excluded = (f"; {agg.n_excluded} values excluded ({_excluded_text(agg)})"
+                    if agg.n_excluded else "")
         out.append({"description": f"{stat} {crit['metric']} ({where}) {bound}: "
-                    f"{value:.4g} over {agg.n_subjects} subjects", "value": value,
-                    "n_subjects": agg.n_subjects, "passed": passed, "criterion": crit,
+                    f"{value:.4g} over {agg.n_subjects} subjects{excluded}", "value": value,
+                    "n_subjects": agg.n_subjects, "n_excluded": agg.n_excluded,
+                    "excluded": _excluded_text(agg), "passed": passed, "criterion": crit,
                     "row_ids": sorted(int(i) for i in sel["row_id"]) if "row_id" in sel else []})
     return out
 
