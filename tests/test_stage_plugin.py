@@ -90,7 +90,7 @@ def test_gate_compares_toy_methods(toy_runs, tmp_path):
 
 def test_protocol_names_unknown_stage_and_misplaced_stage():
     bad = _raw(["frame-means"]) | {"pipeline": ["toy", "recon"]}
-    with pytest.raises(ProtocolError, match=r"pipeline.*consumes 'recon'"):
+    with pytest.raises(ProtocolError, match=r"pipeline\[0\].*consumes 'recon'"):
         validate_protocol(bad, source="p.yaml")
     bad = _raw(["frame-means"]) | {"pipeline": ["recon", "tyo"]}
     with pytest.raises(ProtocolError, match="did you mean 'toy'"):

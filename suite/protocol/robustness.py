@@ -46,7 +46,10 @@ condition names. Robustness jobs form a third phase after ``recon`` and ``segmen
 
 from __future__ import annotations
 
-from suite.protocol.model import method_label, normalise_method
+from suite._schema import near
+from suite.data.audit import CRIMES  # the crimes suite.conditions.commit_crime commits
+from suite.protocol.errors import ProtocolError
+from suite.stages.entries import method_label, normalise_method
 
 __all__ = ["validate_robustness", "SEG_ATTACKS", "RECON_DOMAINS", "STRATUM_COLUMNS", "CRIMES"]
 
@@ -54,8 +57,6 @@ SEG_ATTACKS = ("fgsm", "pgd", "pgd-l2")
 RECON_DOMAINS = ("kspace", "image")
 STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site", "pathology",
                    "preset")
-#: Data crimes of Shimron et al. 2022 that :func:`suite.conditions.commit_crime` synthesises.
-from suite.data.audit import CRIMES  # noqa: E402  (one definition, with the detectors)
 
 
 def _labels(raw: dict, stage: str) -> list[str]:
@@ -64,8 +65,6 @@ def _labels(raw: dict, stage: str) -> list[str]:
 
 def validate_robustness(v, raw: dict) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
-    from suite._schema import near
-    from suite.protocol.validate import ProtocolError
 
     rob = raw["robustness"]
     v.mapping(rob, "robustness")

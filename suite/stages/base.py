@@ -26,7 +26,30 @@ import numpy as np
 
 from suite.case import Case
 
-__all__ = ["Stage", "StageCall", "ExperimentCall"]
+__all__ = ["Stage", "StageCall", "ExperimentCall", "spacing_3d", "example_index"]
+
+
+def spacing_3d(case: Case) -> tuple[float, float, float]:
+    """``(dz, dy, dx)`` in mm: the slice spacing (the thickness when the spacing is unknown),
+    then the pixel spacing.
+
+    Raises
+    ------
+    ValueError
+        The reader did not fill the spacing.
+    """
+    dz = case.meta.slice_spacing_mm or case.meta.slice_thickness_mm
+    if dz is None or case.meta.pixel_spacing_mm is None:
+        raise ValueError(f"case {case.case_id!r}: slice or pixel spacing unknown; the reader must "
+                         "fill meta.pixel_spacing_mm and meta.slice_spacing_mm")
+    return (float(dz), *map(float, case.meta.pixel_spacing_mm))
+
+
+def example_index(case: Case) -> tuple[int, int]:
+    """(slice, frame) of a saved example: the middle slice at the ED frame (frame 0 if unknown)."""
+    s = case.n_slices // 2
+    f = case.meta.ed_frame if case.meta.ed_frame is not None else 0
+    return s, f
 
 
 @dataclass
