@@ -15,6 +15,10 @@ Schema (``protocols/robustness.yaml`` is the worked example; every sub-section i
           segmentation: label           # segment the perturbed images with this method to get the
                                         #   EF error (default: the protocol's first seg method;
                                         #   null: no clinical curve)
+        <stage>:                        # any other method stage: the generic input attack
+          methods: [label, ...]         #   (suite.stages.input_attack) on the stage's input;
+          conditions: [name, ...]       #   default: every method, the fully-sampled conditions
+          budgets: [eps, ...]           #   relative L2 budgets (required); steps: int
         segmentation:                   # torchattacks on the segmentation input
           methods: [label, ...]         # default: every segmentation method
           conditions: [name, ...]       # default: the fully-sampled conditions
@@ -63,7 +67,7 @@ def _labels(raw: dict, stage: str) -> list[str]:
     return [method_label(normalise_method(m)) for m in (raw.get("methods") or {}).get(stage) or []]
 
 
-def validate_robustness(v, raw: dict) -> None:
+def validate_robustness(v, raw: dict, stages=None) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
 
     rob = raw["robustness"]
@@ -110,7 +114,23 @@ def validate_robustness(v, raw: dict) -> None:
     adv = rob.get("adversarial")
     if adv is not None:
         v.mapping(adv, "robustness.adversarial")
-        v.unknown_keys(adv, {"recon", "segmentation"}, "robustness.adversarial")
+        generic = sorted(n for n, st in (stages or {}).items()
+                         if st.has_methods and n not in ("recon", "segmentation"))
+        v.unknown_keys(adv, {"recon", "segmentation", *generic}, "robustness.adversarial")
+        for name in generic:
+            sec = adv.get(name)
+            if sec is None:
+                continue
+            key = f"robustness.adversarial.{name}"
+            v.mapping(sec, key)
+            v.unknown_keys(sec, {"methods", "conditions", "budgets", "steps"}, key)
+            labels = _labels(raw, name)
+            if not labels:
+                raise ProtocolError(v.source, key, f"needs methods under `methods.{name}`")
+            names(sec, "methods", labels, key, f"{name} methods")
+            names(sec, "conditions", list(conditions), key, "conditions")
+            numbers(sec, "budgets", key, required=True, maximum=1.0)
+            v.integer(sec, "steps", minimum=1, prefix=key)
         rec = adv.get("recon")
         if rec is not None:
             key = "robustness.adversarial.recon"

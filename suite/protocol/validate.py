@@ -192,7 +192,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     if raw.get("robustness") is not None:
         from suite.protocol.robustness import validate_robustness  # noqa: PLC0415
 
-        validate_robustness(v, raw)
+        validate_robustness(v, raw, stages)
     for i, crit in enumerate(v.list_of_mappings(raw, "acceptance")):
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)

@@ -106,7 +106,7 @@ class ReconStage(Stage):
         reference = reference_magnitude(call.case)
         return {} if reference is None else {"reference": reference.astype(np.float32)}
 
-    def expand_experiments(self, robustness, protocol, case_ref) -> list:
+    def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
         """``robustness.adversarial.recon`` (one job per condition, method and domain, every
         budget), ``robustness.features`` and ``robustness.crimes``; k-space cases only."""
         if not case_ref.has_kspace:

@@ -55,7 +55,7 @@ class SegmentationStage(Stage):
         return [{**r.to_dict(), "stage": "segmentation"}
                 for r in segmentation_rows(call.case, output, call.settings)]
 
-    def expand_experiments(self, robustness, protocol, case_ref) -> list:
+    def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
         """``robustness.adversarial.segmentation``: one job per condition (default: the fully
         sampled ones), images (the reference, or each reconstruction) and segmentation method."""
         from suite.stages.entries import method_label
