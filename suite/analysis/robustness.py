@@ -38,7 +38,8 @@ __all__ = ["robustness_curves", "instability_ratios", "ef_error_curves", "crime_
 #: The random perturbation each adversarial attack is compared with (same norm and budget).
 RANDOM_COUNTERPART = {"kspace-pgd": "kspace-random", "image-pgd": "image-random",
                       "random-search": "kspace-random", "fgsm": "random-linf",
-                      "pgd": "random-linf", "pgd-l2": "random-l2"}
+                      "pgd": "random-linf", "pgd-l2": "random-l2",
+                      "input-pgd": "input-random", "input-random-search": "input-random"}
 _METHOD_KEYS = ["condition", "recon", "segmentation"]
 
 
