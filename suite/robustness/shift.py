@@ -678,10 +678,9 @@ def shift_analyses(results, cases, *, strata: Iterable[str], reference: Mapping[
         per stratum).
     """
     from suite.metrics.contract import DIRECTIONS, direction_word
-    from suite.store.results import FIXED_METHOD_COLUMNS
 
-    if group_by is None:
-        group_by = tuple(dict.fromkeys([*FIXED_METHOD_COLUMNS,
+    if group_by is None:  # the store's fixed method columns and the run's other stages
+        group_by = tuple(dict.fromkeys(["recon", "segmentation",
                                         *(results.attrs.get("method_stages") or ())]))
     strata = list(strata)
     out = []
