@@ -183,6 +183,23 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_stages(args) -> int:
+    from suite.stages import load_stages, registered_stages
+
+    if args.protocol:
+        from suite.protocol import load_protocol
+
+        proto = load_protocol(args.protocol)
+        stages = load_stages(proto.raw, proto.base_dir)
+        pipelines = {d["name"]: proto.pipeline(d) for d in proto.datasets}
+    else:
+        stages, pipelines = registered_stages(), {}
+    out = {"stages": {n: s.describe() for n, s in sorted(stages.items())},
+           "pipelines": pipelines}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def _cmd_conditions(args) -> int:
     from suite.protocol import load_protocol
     from suite.runner.conditions_export import export_conditions
@@ -294,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("stages", help="list the stages (what each consumes, produces and how "
+                       "its methods are called) and, with a protocol, its pipelines")
+    p.add_argument("--protocol", default=None, help="also load this protocol's plugin stages")
+    p.set_defaults(func=_cmd_stages)
 
     p = sub.add_parser("conditions", help="conditions of a protocol (export the exact inputs "
                        "every method sees)")
