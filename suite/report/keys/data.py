@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from suite.analysis.failures import case_flow, failure_causes
 from suite.report.evidence import Evidence, RunData, Table, evidence_key, unavailable
+from suite.report.figures import flow_diagram
 
 __all__: list[str] = []
 
@@ -215,51 +217,29 @@ def _acquisition(run: RunData) -> Evidence:
                        ("min", "min"), ("max", "max"), ("values", "values (cases)")), tuple(rows)),))
 
 
-def flow_counts(run: RunData) -> dict:
-    """Case flow: inputs not read, cases with all jobs done, cases with failed or pending jobs.
-
-    Returns a dict with the counts and the ids behind each (used by the flow figure)."""
-    jobs = run.jobs
-    by_case = {cid: set(g["status"]) for cid, g in jobs.groupby("case_id")} if not jobs.empty else {}
-    failed = sorted(c for c, s in by_case.items() if "failed" in s)
-    all_failed = sorted(c for c, s in by_case.items() if s == {"failed"})
-    pending = sorted(c for c, s in by_case.items() if "failed" not in s and s != {"done"})
-    included = sorted(c for c, s in by_case.items() if s == {"done"})
-    return {"not_read": [int(i) for i in run.failures["row_id"]], "cases": sorted(by_case),
-            "included": included, "failed": failed, "all_failed": all_failed, "pending": pending}
-
-
 @evidence_key("data.flow", "Flow of cases: included, excluded and failed")
 def _flow(run: RunData) -> Evidence:
-    from suite.report.figures import flow_diagram
-
-    f = flow_counts(run)
-    n_inputs = len(f["cases"]) + len(f["not_read"])
+    f = case_flow(run.jobs, run.failures)
     rows = [
-        {"step": "inputs found", "n": n_inputs, "sources": {"jobs.case_id": f["cases"], "failures": f["not_read"]}},
-        {"step": "excluded: input could not be read", "n": len(f["not_read"]), "sources": {"failures": f["not_read"]}},
-        {"step": "cases entering evaluation", "n": len(f["cases"]), "sources": {"jobs.case_id": f["cases"]}},
-        {"step": "cases with at least one failed job", "n": len(f["failed"]), "sources": {"jobs.case_id": f["failed"]}},
-        {"step": "of which every job failed (no output)", "n": len(f["all_failed"]), "sources": {"jobs.case_id": f["all_failed"]}},
-        {"step": "cases with jobs not run (interrupted run)", "n": len(f["pending"]), "sources": {"jobs.case_id": f["pending"]}},
-        {"step": "included: every job done", "n": len(f["included"]), "sources": {"jobs.case_id": f["included"]}},
+        {"step": "inputs found", "n": f.n_inputs, "sources": {"jobs.case_id": list(f.cases), "failures": list(f.not_read)}},
+        {"step": "excluded: input could not be read", "n": len(f.not_read), "sources": {"failures": list(f.not_read)}},
+        {"step": "cases entering evaluation", "n": len(f.cases), "sources": {"jobs.case_id": list(f.cases)}},
+        {"step": "cases with at least one failed job", "n": len(f.failed), "sources": {"jobs.case_id": list(f.failed)}},
+        {"step": "of which every job failed (no output)", "n": len(f.all_failed), "sources": {"jobs.case_id": list(f.all_failed)}},
+        {"step": "cases with jobs not run (interrupted run)", "n": len(f.pending), "sources": {"jobs.case_id": list(f.pending)}},
+        {"step": "included: every job done", "n": len(f.included), "sources": {"jobs.case_id": list(f.included)}},
     ]
     reasons = [{"input": r.path, "dataset": r.dataset, "error": r.error, "reason": r.reason,
                 "sources": {"failures": [int(r.row_id)]}} for r in run.failures.itertuples()]
-    jf = run.jobs[run.jobs["status"] == "failed"] if not run.jobs.empty else run.jobs
-    causes = []
-    if not jf.empty:
-        first = jf["message"].fillna("").map(lambda m: m.splitlines()[0][:200] if m else "")
-        for (err, msg), g in jf.assign(first=first).groupby(["error", "first"], sort=True):
-            causes.append({"error": err, "message": msg, "n_jobs": int(len(g)),
-                           "cases": ", ".join(sorted(set(g["case_id"]))),
-                           "sources": {"jobs": sorted(g["job_id"])}})
+    causes = [{"error": c["error"], "message": c["message"], "n_jobs": c["n_jobs"],
+               "cases": ", ".join(c["cases"]), "sources": {"jobs": list(c["job_ids"])}}
+              for c in failure_causes(run.jobs).to_dict("records")]
     figs = flow_diagram(f, run.figure_dir, run.draw)
     return Evidence(
         key="data.flow", title="Flow of cases: included, excluded and failed", status="measured",
         query="SELECT case_id, job_id, status, error, message FROM jobs; SELECT rowid, * FROM failures",
-        computation="a case is included when every job of it is done; failed when any job failed; "
-                    "inputs in `failures` were never read",
+        computation="suite.analysis.failures.case_flow: a case is included when every job of it "
+                    "is done; failed when any job failed; inputs in `failures` were never read",
         tables=(Table("flow", "Case flow", (("step", "step"), ("n", "n")), tuple(rows)),
                 Table("not_read", "Inputs that could not be read", (("input", "input"), ("dataset", "data set"),
                                                                     ("error", "error"), ("reason", "reason")), tuple(reasons)),
