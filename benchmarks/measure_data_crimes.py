@@ -2,7 +2,7 @@
 
 Part 1 (detector margins): :func:`suite.data.audit.audit_case` scores of honest phantom raw
 data (several presets and SNRs, noise-free included) and of each crime of
-:func:`suite.data.audit.commit_crime`, beside the thresholds.
+:func:`suite.conditions.commit_crime`, beside the thresholds.
 
 Part 2 (inflation, Shimron et al. PNAS 2022): a small phantom cohort, each subject honest and
 crimed, undersampled with the same seeded kt-gaussian mask at R = 4, reconstructed with
@@ -31,7 +31,8 @@ def _fmt(x):
 
 
 def margins(n_seeds: int) -> None:
-    from suite.data.audit import THRESHOLDS, audit_case, commit_crime
+    from suite.conditions import commit_crime
+    from suite.data.audit import THRESHOLDS, audit_case
     from suite.phantom import simulate
 
     keys = ("zero_band_fraction", "periphery_rel_power_ky", "periphery_rel_power_kx",
@@ -74,7 +75,7 @@ def margins(n_seeds: int) -> None:
 
 def inflation(n_subjects: int, acceleration: float) -> None:
     import reference_impls
-    from suite.data.audit import commit_crime
+    from suite.conditions import commit_crime
     from suite.metrics.image import score
     from suite.mr import ifft2c, make_mask, rss
     from suite.phantom import simulate

@@ -26,7 +26,7 @@ __all__ = [
 
 
 class KeyPathError(ValueError):
-    """A configuration file (protocol, gate criteria, challenge) that does not validate.
+    """A YAML file (protocol, gate criteria, challenge, dataset card, sponsor) that is invalid.
 
     The message names the file, the key path inside it (``conditions[1].type``) and the
     problem, which says what was expected and what was found; the three parts are kept as
@@ -39,7 +39,7 @@ class KeyPathError(ValueError):
 
 
 def read_yaml_file(path, error: type[KeyPathError], what: str):
-    """The parsed content of the YAML file ``path`` (``yaml.safe_load``), or ``error``.
+    """The parsed content of the UTF-8 YAML file ``path`` (``yaml.safe_load``), or ``error``.
 
     ``error`` is the caller's :class:`KeyPathError` subclass; ``what`` completes the message
     for a missing file ("give ``what``"), e.g. ``"a protocol YAML file (see
@@ -51,7 +51,9 @@ def read_yaml_file(path, error: type[KeyPathError], what: str):
     if not p.is_file():
         raise error(str(p), "(file)", f"does not exist; give {what}")
     try:
-        return yaml.safe_load(p.read_text()), p
+        return yaml.safe_load(p.read_text(encoding="utf-8")), p
+    except UnicodeDecodeError as exc:
+        raise error(str(p), "(file)", f"is not UTF-8 text: {exc}") from None
     except yaml.YAMLError as exc:
         raise error(str(p), "(file)", f"is not valid YAML: {exc}") from None
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from suite.conditions import commit_crime
 from suite.data.audit import (
-    CRIME_FLAGS, CRIMES, THRESHOLDS, audit_case, commit_crime, hermitian_error, level_ratio,
+    CRIME_FLAGS, CRIMES, THRESHOLDS, audit_case, hermitian_error, level_ratio,
 )
 from suite.mr.coils import rss
 from suite.mr.fft import fft2c, ifft2c

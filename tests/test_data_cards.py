@@ -46,21 +46,36 @@ def _write_card(folder, name, **changes):
     return p
 
 
-@pytest.mark.parametrize("changes,key", [
-    ({"citation": None}, "citation"),
-    ({"citation": {"text": "x"}}, "citation.doi"),
-    ({"format": "analyze"}, "format"),
-    ({"layout": {"patterns": []}}, "layout.patterns"),
-    ({"labels": {"convention": "acdc", "mapping_to_acdc": {1: 9}}}, "labels.mapping_to_acdc"),
-    ({"manifest": {"a.nii.gz": "abc"}}, "manifest.a.nii.gz"),
-    ({"strata": "vendor"}, "strata"),
+@pytest.mark.parametrize("changes,key,text", [
+    ({"citation": None}, "citation", "is required: expected a mapping, got nothing"),
+    ({"citation": {"text": "x"}}, "citation.doi", "is required"),
+    ({"format": "analyze"}, "format", "is 'analyze'; expected one of"),
+    ({"layout": {"patterns": []}}, "layout.patterns", "must not be empty"),
+    ({"labels": {"convention": "acdc", "mapping_to_acdc": {1: 9}}}, "labels.mapping_to_acdc.1",
+     "got 1: 9"),
+    ({"manifest": {"a.nii.gz": "abc"}}, "manifest.a.nii.gz", "64 lowercase hex digits); got 'abc'"),
+    ({"strata": "vendor"}, "strata", "must be a list of strings; got 'vendor'"),
+    ({"licence": None, "license": "CC-BY"}, "license", "is not a known key; expected one of "
+     "['citation', 'format', 'labels', 'layout', 'licence', 'manifest', 'name', 'notes', 'obtain', "
+     "'reader_options', 'strata', 'title'] (did you mean 'licence'?)"),
+    ({"labels": {"convention": "acdcc"}}, "labels.convention",
+     "is 'acdcc'; expected one of ['acdc', 'mnms', 'none'] (did you mean 'acdc'?)"),
+    ({"layout": {"patern": ["*"]}}, "layout.patern", "did you mean 'patterns'"),
+    ({"title": 3}, "title", "must be a non-empty string; got 3"),
+    ({"manifest": None}, "manifest", "is required"),
 ])
-def test_malformed_card_names_the_key(tmp_path, changes, key):
+def test_malformed_card_names_the_key(tmp_path, changes, key, text):
     p = _write_card(tmp_path, "bad", **changes)
     with pytest.raises(CardError) as info:
         load_card(p)
-    assert info.value.key == key
-    assert f"`{key}`" in str(info.value) and str(p) in str(info.value)
+    assert info.value.key == key and text in info.value.problem
+    assert str(info.value).startswith(f"{p}: `{key}` ")
+
+
+def test_card_manifest_may_be_null(tmp_path):
+    p = _write_card(tmp_path, "nulled")
+    p.write_text(p.read_text().replace("manifest: {}", "manifest: null"))
+    assert load_card(p).manifest == {}
 
 
 def test_card_name_must_match_file(tmp_path):

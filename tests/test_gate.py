@@ -429,11 +429,41 @@ def test_bootstrap_bound_is_close_to_normal_theory_and_clusters():
      "gate.criteria[0].where.conditon", "did you mean 'condition'"),
     ({"name": "a", "metric": "x", "agreement": {"use": "bound"}}, "gate.criteria[0].agreement",
      "at least one limit"),
+    ({"name": "a", "metric": "ssim", "flor": {"min": 0}}, "gate.criteria[0].flor",
+     "is not a known key; expected one of ['agreement', 'floor', 'metric', 'name', "
+     "'noninferiority', 'overall', 'per', 'where'] (did you mean 'floor'?)"),
+    ({"name": "a", "metric": "ssim", "floor": {"min": "0.5"}}, "gate.criteria[0].floor.min",
+     "must be a number; got '0.5'"),
+    ({"name": "a", "metric": "ssim", "overall": "yes", "floor": {"min": 0}},
+     "gate.criteria[0].overall", "must be true or false; got 'yes'"),
+    ({"name": "a", "floor": {"min": 0}}, "gate.criteria[0].metric",
+     "is required: expected a non-empty string, got nothing"),
+    ({"name": "a", "metric": "ssim", "floor": {"min": 0, "statistic": "meen"}},
+     "gate.criteria[0].floor.statistic",
+     "is 'meen'; expected one of ['mean', 'median'] (did you mean 'mean'?)"),
 ])
 def test_criteria_errors_name_the_key(crit, key, text):
     with pytest.raises(GateCriteriaError) as err:
         parse_criteria({"gate": {"criteria": [crit]}}, source="bad.yaml")
     assert err.value.key == key and text in str(err.value) and "bad.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("settings, key, text", [
+    ({"alpha": "0.05"}, "gate.alpha", "must be a number; got '0.05'"),
+    ({"alpha": 0.6}, "gate.alpha", "must be <= 0.5; got 0.6"),
+    ({"n_resamples": 2000.5}, "gate.n_resamples", "must be an integer; got 2000.5"),
+    ({"candidate_method": {"recon": ""}}, "gate.candidate_method.recon",
+     "must be a non-empty string; got ''"),
+    ({"baseline_method": {"recn": "x"}}, "gate.baseline_method.recn", "did you mean 'recon'"),
+    ({"criteria": []}, "gate.criteria", "must not be empty"),
+    ({"criteria": None}, "gate.criteria", "is required: expected a list of mappings, got null"),
+])
+def test_criteria_settings_errors_name_the_key(settings, key, text):
+    gate = {"criteria": [{"name": "a", "metric": "ssim", "floor": {"min": 0}}]} | settings
+    with pytest.raises(GateCriteriaError) as err:
+        parse_criteria({"gate": gate}, source="bad.yaml")
+    assert err.value.key == key and str(err.value).startswith(f"bad.yaml: `{key}` ")
+    assert text in err.value.problem
 
 
 def test_worked_examples_validate():

@@ -397,13 +397,28 @@ def test_bootstrap_is_seeded_and_counts_sum():
     ({"tasks": [{"name": "a", "kind": "segmentation", "structures": ["LVV"]}]},
      "tasks[0].structures[0]", "did you mean 'LV'"),
     ({"ranking": {"primary": "mean-then-rank"}}, "ranking.primary", "expected one of"),
-    ({"limits": {"max_members": 0}}, "limits.max_members", "must be in"),
+    ({"limits": {"max_members": 0}}, "limits.max_members", "must be >= 1; got 0"),
+    ({"rankng": {"seed": 1}}, "rankng", "is not a known key; expected one of ['description', "
+     "'limits', 'name', 'ranking', 'tasks'] (did you mean 'ranking'?)"),
+    ({"tasks": [{"name": "a", "kind": "segmentation", "phase": ["ED"]}]}, "tasks[0].phase",
+     "did you mean 'phases'"),
+    ({"ranking": {"alpha": "0.05"}}, "ranking.alpha", "must be a number; got '0.05'"),
+    ({"ranking": {"n_bootstrap": 100.5}}, "ranking.n_bootstrap", "must be an integer; got 100.5"),
+    ({"tasks": [{"name": "a", "kind": "segmentation", "phases": "ED"}]}, "tasks[0].phases",
+     "must be a list of strings; got 'ED'"),
+    ({"tasks": [{"kind": "clinical", "parameter": "lv_ef_pct"}]}, "tasks[0].name",
+     "is required: expected a non-empty string, got nothing"),
+    ({"tasks": [{"name": "c", "kind": "clinical"}]}, "tasks[0].parameter", "is required"),
+    ({"tasks": [{"name": "a", "kind": "segmentation", "metric": "dise"}]}, "tasks[0].metric",
+     "is 'dise'; expected one of ['dice', 'nsd', 'hd', 'hd95', 'assd', 'masd'] "
+     "(did you mean 'dice'?)"),
 ])
 def test_challenge_errors_name_the_key(change, key, text):
     raw = json.loads(json.dumps(CHALLENGE)) | change
     with pytest.raises(ChallengeError) as err:
         parse_challenge(raw, source="c.yaml")
     assert err.value.key == key and text in str(err.value)
+    assert str(err.value).startswith(f"c.yaml: `{key}` ")
 
 
 def test_docs_challenge_example_validates():

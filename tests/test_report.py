@@ -327,11 +327,30 @@ def test_robustness_keys_say_the_run_had_no_robustness_section(report_run):
     assert "did not include a robustness section" in adv["reason"]
 
 
+@pytest.mark.parametrize("text, key, problem", [
+    ("anotators: x\n", "anotators", "is not a known key; expected one of ["),
+    ("anotators: x\n", "anotators", "(did you mean 'annotators'?)"),
+    ("- device\n", "(top level)", "must be a mapping; got a list ['device']"),
+    ("not_applicable: [claim:34]\n", "not_applicable", "must be a mapping; got a list"),
+    ("training_data: {subjects: s01}\n", "training_data.subjects", "must be a list; got 's01'"),
+    ("not_applicable:\n  'claim:34':\n", "not_applicable.claim:34",
+     "must be a non-empty text (the reason the item does not apply); got None"),
+    ("answers:\n  claim2: text\n", "answers.claim2",
+     "expected 'guideline:item', e.g. 'claim:34', got 'claim2'"),
+])
+def test_sponsor_errors_name_the_key(tmp_path, text, key, problem):
+    """Sponsor files have no required key and no closed option set: the nearest cases are an
+    empty not-applicable reason (a required value) and an item reference of the wrong form."""
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    with pytest.raises(SponsorError) as err:
+        load_sponsor(p)
+    assert err.value.key == key and problem in err.value.problem
+    assert str(err.value).startswith(f"{p}: `{key}` ")
+
+
 def test_sponsor_file_errors_name_the_problem(tmp_path):
     p = tmp_path / "s.yaml"
-    p.write_text("anotators: x\n")
-    with pytest.raises(SponsorError, match="did you mean 'annotators'"):
-        load_sponsor(p)
     p.write_text("not_applicable:\n  'claim:34': ''\n")
     with pytest.raises(SponsorError, match="reason the item does not apply"):
         load_sponsor(p)

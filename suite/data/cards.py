@@ -11,7 +11,7 @@ citation         mapping: ``text`` (reference), ``doi``
 licence          licence name or terms, in words
 obtain           how to get the data, in words (the suite never downloads at run time)
 format           reader: one of ``ismrmrd``, ``nifti``, ``acdc``, ``mnms``, ``phantom``,
-                 ``fastmri``, ``cmrxrecon``
+                 ``fastmri``, ``cmrxrecon``, ``dicom`` (:data:`READERS`)
 layout           mapping: ``description`` (optional) and ``patterns`` (list of globs
                  relative to the dataset root, each expected to match at least one file)
 labels           mapping: ``convention`` (``acdc``, ``mnms`` or ``none``) and
@@ -21,6 +21,10 @@ manifest         mapping ``{relative path: sha256 hex}``; ``{}`` when files are 
 reader_options   (optional) mapping passed to :func:`suite.data.load`
 notes            (optional) free text
 ===============  ==========================================================================
+
+Other keys are refused. A card that does not validate raises :class:`CardError`, naming the
+file, the key path, what was expected and what was found (``acdc.yaml: `labels.convention` is
+'acdcc'; expected one of ['acdc', 'mnms', 'none'] (did you mean 'acdc'?)``).
 
 Where cards live: ``$CMRSUITE_DATASETS`` if set, else ``datasets/`` of the repository the
 package is installed from (editable install), else ``./datasets``.
@@ -38,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
+from suite._schema import KeyPathValidator
+from suite._validation import KeyPathError, read_yaml_file
 from suite.data.hashing import sha256_file
 
 __all__ = ["DatasetCard", "CardError", "VerifyReport", "cards_dir", "list_cards", "load_card",
@@ -48,17 +52,12 @@ __all__ = ["DatasetCard", "CardError", "VerifyReport", "cards_dir", "list_cards"
 #: Readers a card may name (``fastmri``, ``cmrxrecon``: suite.data.fastmri / .cmrxrecon).
 READERS = ("ismrmrd", "nifti", "acdc", "mnms", "phantom", "fastmri", "cmrxrecon", "dicom")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_REQUIRED = ("name", "title", "citation", "licence", "obtain", "format", "layout", "labels",
-             "strata", "manifest")
+_KEYS = {"name", "title", "citation", "licence", "obtain", "format", "layout", "labels", "strata",
+         "manifest", "reader_options", "notes"}
 
 
-class CardError(ValueError):
-    """A dataset card is malformed; ``key`` names the offending key (dotted path)."""
-
-    def __init__(self, path, key: str, reason: str, hint: str = ""):
-        self.path, self.key, self.reason, self.hint = Path(path), key, reason, hint
-        msg = f"{self.path}: key `{key}` {reason}"
-        super().__init__(msg + (f"; {hint}" if hint else ""))
+class CardError(KeyPathError):
+    """A dataset card that does not validate; names the file and the key path (``key``)."""
 
 
 @dataclass(frozen=True)
@@ -129,74 +128,52 @@ def load_card(name_or_path: str | os.PathLike) -> DatasetCard:
     if not p.is_file():
         names = sorted(q.stem for q in cards_dir().glob("*.yaml"))
         raise FileNotFoundError(f"{p}: no such dataset card; available: {names}")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CardError(p, "(document)", f"is not valid YAML ({exc})") from None
+    doc, p = read_yaml_file(p, CardError, "a dataset card (see datasets/acdc.yaml)")
     return _validate(p, doc)
 
 
 def _validate(p: Path, doc: Any) -> DatasetCard:
-    if not isinstance(doc, Mapping):
-        raise CardError(p, "(document)", "must be a mapping of card keys",
-                        f"expected keys {list(_REQUIRED)}")
-    for key in _REQUIRED:
-        if key not in doc:
-            raise CardError(p, key, "is missing", f"every card needs {list(_REQUIRED)}")
+    v = KeyPathValidator(p, CardError)
+    v.mapping(doc, "(top level)")
+    v.unknown_keys(doc, _KEYS)
 
-    def text(key: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise CardError(p, key, f"must be a non-empty string; got {value!r}")
-        return value.strip()
+    def text(d: dict, key: str, prefix: str = "") -> str:
+        return v.string(d, key, required=True, non_empty=True, prefix=prefix).strip()
 
-    name = text("name", doc["name"])
+    name = text(doc, "name")
     if name != p.stem:
-        raise CardError(p, "name", f"is {name!r} but the file is {p.name}",
-                        "name must equal the file stem")
-    cit = doc["citation"]
-    if not isinstance(cit, Mapping):
-        raise CardError(p, "citation", "must be a mapping with `text` and `doi`")
+        v.fail("name", f"must equal the file stem {p.stem!r}; got {name!r}")
+    title, licence, obtain = text(doc, "title"), text(doc, "licence"), text(doc, "obtain")
+    cit = v.section(doc, "citation", {"text", "doi"}, required=True)
     for sub in ("text", "doi"):
-        text(f"citation.{sub}", cit.get(sub))
-    fmt = text("format", doc["format"])
-    if fmt not in READERS:
-        raise CardError(p, "format", f"is {fmt!r}; allowed readers {list(READERS)}")
-    lay = doc["layout"]
-    if not isinstance(lay, Mapping) or "patterns" not in lay:
-        raise CardError(p, "layout.patterns", "is missing", "give a list of glob patterns")
-    pats = lay["patterns"]
-    if not isinstance(pats, list) or not pats or not all(isinstance(s, str) for s in pats):
-        raise CardError(p, "layout.patterns", f"must be a non-empty list of globs; got {pats!r}")
-    lab = doc["labels"]
-    if not isinstance(lab, Mapping) or "convention" not in lab:
-        raise CardError(p, "labels.convention", "is missing", "acdc, mnms or none")
-    conv = lab["convention"]
-    if conv not in ("acdc", "mnms", "none"):
-        raise CardError(p, "labels.convention", f"is {conv!r}; allowed acdc, mnms, none")
-    mapping = lab.get("mapping_to_acdc") or {}
-    if not isinstance(mapping, Mapping) or not all(
-            _is_int(k) and _is_int(v) and 0 <= int(v) <= 3 for k, v in mapping.items()):
-        raise CardError(p, "labels.mapping_to_acdc",
-                        f"must map integer labels to ACDC labels 0..3; got {mapping!r}")
-    strata = doc["strata"]
-    if not isinstance(strata, list) or not all(isinstance(s, str) for s in strata):
-        raise CardError(p, "strata", f"must be a list of CaseMeta field names; got {strata!r}")
-    man = doc["manifest"] if doc["manifest"] is not None else {}
-    if not isinstance(man, Mapping):
-        raise CardError(p, "manifest", "must be a mapping {relative path: sha256}")
+        text(cit, sub, "citation")
+    fmt = v.option(doc, "format", READERS, required=True)
+    lay = v.section(doc, "layout", {"description", "patterns"}, required=True)
+    pats = v.list_of_strings(lay, "patterns", required=True, non_empty=True, prefix="layout")
+    lab = v.section(doc, "labels", {"convention", "mapping_to_acdc"}, required=True)
+    conv = v.option(lab, "convention", ("acdc", "mnms", "none"), required=True, prefix="labels")
+    mapping = v.section(lab, "mapping_to_acdc", prefix="labels")
+    for k, acdc in mapping.items():
+        if not (_is_int(k) and _is_int(acdc) and 0 <= int(acdc) <= 3):
+            v.fail(f"labels.mapping_to_acdc.{k}", "must map an integer label to an ACDC label "
+                   f"0..3; got {k!r}: {acdc!r}")
+    strata = v.list_of_strings(doc, "strata", required=True)
+    if "manifest" not in doc:  # required, but `manifest:` (null) means {} (not pinned)
+        v.fail("manifest", "is required: expected a mapping {relative path: sha256}, or {} when "
+               "files are not pinned; got nothing")
+    man = v.section(doc, "manifest")
     for rel, digest in man.items():
         if not isinstance(digest, str) or not _HEX64.match(digest):
-            raise CardError(p, f"manifest.{rel}", f"must be 64 lowercase hex digits; got {digest!r}")
-    opts = doc.get("reader_options") or {}
-    if not isinstance(opts, Mapping):
-        raise CardError(p, "reader_options", "must be a mapping")
+            v.fail(f"manifest.{rel}", "must be a SHA-256 (64 lowercase hex digits); got "
+                   f"{digest!r}")
     return DatasetCard(
-        name=name, title=text("title", doc["title"]), citation=dict(cit),
-        licence=text("licence", doc["licence"]), obtain=text("obtain", doc["obtain"]),
-        format=fmt, patterns=tuple(pats), layout_description=str(lay.get("description", "")),
-        label_convention=conv, mapping_to_acdc={int(k): int(v) for k, v in mapping.items()},
-        strata=tuple(strata), manifest=dict(man), reader_options=dict(opts),
-        notes=str(doc.get("notes", "") or ""), path=p)
+        name=name, title=title, citation=dict(cit), licence=licence, obtain=obtain,
+        format=fmt, patterns=tuple(pats),
+        layout_description=v.string(lay, "description", default="", prefix="layout"),
+        label_convention=conv, mapping_to_acdc={int(k): int(a) for k, a in mapping.items()},
+        strata=tuple(strata), manifest=dict(man),
+        reader_options=dict(v.section(doc, "reader_options")),
+        notes=v.string(doc, "notes", default=""), path=p)
 
 
 def _is_int(v: Any) -> bool:

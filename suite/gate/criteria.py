@@ -30,11 +30,11 @@ Units of ``min``/``max``/``margin``/limits are those of the metric (``unit`` col
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 
+from suite._schema import KeyPathValidator
 from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Criterion", "GateSettings", "GateCriteriaError", "load_criteria", "parse_criteria",
@@ -47,9 +47,10 @@ ROW_COLUMNS = ("stage", "condition", "recon", "segmentation", "structure", "phas
                "attack", "budget", "dataset")
 #: Case strata (``cases`` table) a criterion may filter on or stratify by.
 CASE_COLUMNS = ("vendor", "field_strength_t", "site", "pathology", "preset")
-_FLOOR_KEYS = {"min", "max", "statistic", "use"}
-_NI_KEYS = {"margin", "relative_margin", "method"}
-_AGREE_KEYS = {"max_loa_half_width", "max_abs_bias", "max_half_width_increase", "use", "ci"}
+_KIND_KEYS = {"floor": {"min", "max", "statistic", "use"},
+              "noninferiority": {"margin", "relative_margin", "method"},
+              "agreement": {"max_loa_half_width", "max_abs_bias", "max_half_width_increase",
+                            "use", "ci"}}
 _SETTINGS_KEYS = {"alpha", "n_resamples", "seed", "candidate_method", "baseline_method",
                   "criteria"}
 
@@ -122,134 +123,85 @@ def load_criteria(path) -> tuple[GateSettings, list[Criterion]]:
     return parse_criteria(raw, source=str(p))
 
 
-def _near(value: Any, options) -> str:
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _method_map(v: KeyPathValidator, s: dict, key: str) -> dict:
+    """``gate.<key>``: ``{recon: label, segmentation: label}`` (both optional)."""
+    m = v.section(s, key, {"recon", "segmentation"}, prefix="gate")
+    for stage in m:
+        v.string(m, stage, required=True, non_empty=True, prefix=f"gate.{key}")
+    return dict(m)
 
 
-def _number(src, d, key, path, *, positive=False, minimum=None, maximum=None):
-    v = d.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise GateCriteriaError(src, f"{path}.{key}", f"must be a number; got {v!r}")
-    if positive and not v > 0:
-        raise GateCriteriaError(src, f"{path}.{key}", f"must be > 0; got {v!r}")
-    if minimum is not None and v < minimum:
-        raise GateCriteriaError(src, f"{path}.{key}", f"must be >= {minimum}; got {v!r}")
-    if maximum is not None and v > maximum:
-        raise GateCriteriaError(src, f"{path}.{key}", f"must be <= {maximum}; got {v!r}")
-    return float(v)
-
-
-def _keys(src, d, allowed, path):
-    if not isinstance(d, dict):
-        raise GateCriteriaError(src, path, f"must be a mapping; got {type(d).__name__}")
-    for k in d:
-        if k not in allowed:
-            raise GateCriteriaError(src, f"{path}.{k}" if path else str(k),
-                                    f"is not a known key; expected one of {sorted(allowed)}"
-                                    f"{_near(k, allowed)}")
-
-
-def _option(src, d, key, options, path, default):
-    v = d.get(key, default)
-    if v not in options:
-        raise GateCriteriaError(src, f"{path}.{key}",
-                                f"is {v!r}; expected one of {list(options)}{_near(v, options)}")
-    return v
-
-
-def _method_map(src, value, path) -> dict:
-    if value is None:
-        return {}
-    _keys(src, value, {"recon", "segmentation"}, path)
-    for k, v in value.items():
-        if not isinstance(v, str) or not v:
-            raise GateCriteriaError(src, f"{path}.{k}", f"must be a method label; got {v!r}")
-    return dict(value)
+def _params(v: KeyPathValidator, c: dict, kind: str, path: str) -> dict:
+    """The validated rule of the criterion ``c`` at ``path`` (``c[kind]``, defaults filled in)."""
+    kp = f"{path}.{kind}"
+    params = dict(v.section(c, kind, _KIND_KEYS[kind], prefix=path))
+    if kind == "floor":
+        if "min" not in params and "max" not in params:
+            v.fail(kp, "needs `min` or `max` (the bound the candidate statistic must meet)")
+        for b in ("min", "max"):
+            if b in params:
+                params[b] = v.number(params, b, required=True, prefix=kp)
+        params["statistic"] = v.option(params, "statistic", ("mean", "median"), default="mean",
+                                       prefix=kp)
+        params["use"] = v.option(params, "use", ("estimate", "bound"), default="estimate",
+                                 prefix=kp)
+    elif kind == "noninferiority":
+        if ("margin" in params) == ("relative_margin" in params):
+            v.fail(kp, "needs exactly one of `margin` (metric units) or `relative_margin` "
+                   "(fraction of the baseline mean)")
+        for b in ("margin", "relative_margin"):
+            if b in params:
+                params[b] = v.number(params, b, positive=True, required=True, prefix=kp)
+        params["method"] = v.option(params, "method", NONINFERIORITY_METHODS,
+                                    default="bootstrap", prefix=kp)
+    else:
+        limits = [k for k in params if k.startswith("max_")]
+        if not limits:
+            v.fail(kp, "needs at least one limit: max_loa_half_width, max_abs_bias or "
+                   "max_half_width_increase")
+        for b in limits:
+            params[b] = v.number(params, b, minimum=0.0, required=True, prefix=kp)
+        params["use"] = v.option(params, "use", ("estimate", "bound"), default="estimate",
+                                 prefix=kp)
+        params["ci"] = v.option(params, "ci", ("chi2", "bootstrap"), default="chi2", prefix=kp)
+    return params
 
 
 def parse_criteria(raw: Any, *, source: str = "<criteria>") -> tuple[GateSettings, list[Criterion]]:
     """Validate a criteria dict (as loaded from YAML); see the module docstring."""
-    src = source
-    if not isinstance(raw, dict) or "gate" not in raw:
-        raise GateCriteriaError(src, "gate", "is required: a criteria file is a mapping with one "
-                                "`gate` section holding settings and `criteria` (docs/gate.md)")
-    s = raw["gate"]
-    _keys(src, s, _SETTINGS_KEYS, "gate")
+    v = KeyPathValidator(source, GateCriteriaError)
+    if not isinstance(raw, dict) or raw.get("gate") is None:
+        v.fail("gate", "is required: a criteria file is a mapping with one `gate` section "
+               "holding settings and `criteria` (docs/gate.md)")
+    s = v.section(raw, "gate", _SETTINGS_KEYS)
     settings = GateSettings(
-        alpha=_number(src, s, "alpha", "gate", minimum=1e-6, maximum=0.5) if "alpha" in s else 0.05,
-        n_resamples=int(_number(src, s, "n_resamples", "gate", minimum=100)) if "n_resamples" in s else 2000,
-        seed=int(_number(src, s, "seed", "gate", minimum=0)) if "seed" in s else 0,
-        candidate_method=_method_map(src, s.get("candidate_method"), "gate.candidate_method"),
-        baseline_method=_method_map(src, s.get("baseline_method"), "gate.baseline_method"))
-    items = s.get("criteria")
-    if not isinstance(items, list) or not items:
-        raise GateCriteriaError(src, "gate.criteria", "must be a non-empty list of criteria; got "
-                                f"{items!r}")
+        alpha=v.number(s, "alpha", minimum=1e-6, maximum=0.5, default=0.05, prefix="gate"),
+        n_resamples=v.integer(s, "n_resamples", minimum=100, default=2000, prefix="gate"),
+        seed=v.integer(s, "seed", minimum=0, default=0, prefix="gate"),
+        candidate_method=_method_map(v, s, "candidate_method"),
+        baseline_method=_method_map(v, s, "baseline_method"))
     out, names = [], set()
+    columns = ROW_COLUMNS + CASE_COLUMNS
+    items = v.list_of_mappings(s, "criteria", required=True, non_empty=True, prefix="gate")
     for i, c in enumerate(items):
         path = f"gate.criteria[{i}]"
-        _keys(src, c, {"name", "metric", "where", "per", "overall", *KINDS}, path)
-        for req in ("name", "metric"):
-            if not isinstance(c.get(req), str) or not c[req]:
-                raise GateCriteriaError(src, f"{path}.{req}", f"is required (a string); got "
-                                        f"{c.get(req)!r}")
-        if c["name"] in names:
-            raise GateCriteriaError(src, f"{path}.name", f"repeats {c['name']!r}; names must be "
-                                    "unique (they name the JUnit test cases)")
-        names.add(c["name"])
+        v.unknown_keys(c, {"name", "metric", "where", "per", "overall", *KINDS}, path)
+        name = v.string(c, "name", required=True, non_empty=True, prefix=path)
+        metric = v.string(c, "metric", required=True, non_empty=True, prefix=path)
+        if name in names:
+            v.fail(f"{path}.name", f"repeats {name!r}; names must be unique (they name the JUnit "
+                   "test cases)")
+        names.add(name)
         kinds = [k for k in KINDS if k in c]
         if len(kinds) != 1:
-            raise GateCriteriaError(src, path, f"needs exactly one of {list(KINDS)}; got "
-                                    f"{kinds or 'none'}")
+            v.fail(path, f"needs exactly one of {list(KINDS)}; got {kinds or 'none'}")
         kind = kinds[0]
-        where = c.get("where") or {}
-        _keys(src, where, set(ROW_COLUMNS) | set(CASE_COLUMNS), f"{path}.where")
-        per = c.get("per") or []
-        if isinstance(per, str):
-            per = [per]
-        if not isinstance(per, list):
-            raise GateCriteriaError(src, f"{path}.per", f"must be a list of columns; got {per!r}")
-        for j, col in enumerate(per):
-            allowed = ROW_COLUMNS + CASE_COLUMNS
-            if col not in allowed:
-                raise GateCriteriaError(src, f"{path}.per[{j}]", f"is {col!r}; expected one of "
-                                        f"{list(allowed)}{_near(col, allowed)}")
-        overall = c.get("overall", True)
-        if not isinstance(overall, bool):
-            raise GateCriteriaError(src, f"{path}.overall", f"must be true or false; got {overall!r}")
-        params = dict(c[kind] or {})
-        kp = f"{path}.{kind}"
-        if kind == "floor":
-            _keys(src, params, _FLOOR_KEYS, kp)
-            if "min" not in params and "max" not in params:
-                raise GateCriteriaError(src, kp, "needs `min` or `max` (the bound the candidate "
-                                        "statistic must meet)")
-            for b in ("min", "max"):
-                if b in params:
-                    params[b] = _number(src, params, b, kp)
-            params["statistic"] = _option(src, params, "statistic", ("mean", "median"), kp, "mean")
-            params["use"] = _option(src, params, "use", ("estimate", "bound"), kp, "estimate")
-        elif kind == "noninferiority":
-            _keys(src, params, _NI_KEYS, kp)
-            if ("margin" in params) == ("relative_margin" in params):
-                raise GateCriteriaError(src, kp, "needs exactly one of `margin` (metric units) or "
-                                        "`relative_margin` (fraction of the baseline mean)")
-            for b in ("margin", "relative_margin"):
-                if b in params:
-                    params[b] = _number(src, params, b, kp, positive=True)
-            params["method"] = _option(src, params, "method", NONINFERIORITY_METHODS, kp,
-                                       "bootstrap")
-        else:
-            _keys(src, params, _AGREE_KEYS, kp)
-            limits = [k for k in params if k.startswith("max_")]
-            if not limits:
-                raise GateCriteriaError(src, kp, "needs at least one limit: max_loa_half_width, "
-                                        "max_abs_bias or max_half_width_increase")
-            for b in limits:
-                params[b] = _number(src, params, b, kp, minimum=0.0)
-            params["use"] = _option(src, params, "use", ("estimate", "bound"), kp, "estimate")
-            params["ci"] = _option(src, params, "ci", ("chi2", "bootstrap"), kp, "chi2")
-        out.append(Criterion(name=c["name"], metric=c["metric"], kind=kind, params=params,
+        where = v.section(c, "where", columns, prefix=path)
+        if isinstance(c.get("per"), str):  # one column may be written without brackets
+            c = {**c, "per": [c["per"]]}
+        per = v.list_of_strings(c, "per", options=columns, default=[], prefix=path)
+        overall = v.boolean(c, "overall", default=True, prefix=path)
+        params = _params(v, c, kind, path)
+        out.append(Criterion(name=name, metric=metric, kind=kind, params=params,
                              where=dict(where), per=tuple(per), overall=overall))
     return settings, out

@@ -42,11 +42,11 @@ without its extension (it may hold folders, e.g. the CMRxRecon tree
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 
+from suite._schema import KeyPathValidator
 from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["Challenge", "TaskSpec", "RankingSpec", "Limits", "ChallengeError", "load_challenge",
@@ -57,6 +57,9 @@ RANKING_METHODS = ("aggregate-then-rank", "rank-then-aggregate", "test-then-rank
 _RECON_METRICS = {"ssim": "higher", "psnr": "higher", "nmse": "lower"}
 _SEG_METRICS = {"dice": "higher", "nsd": "higher", "hd": "lower", "hd95": "lower",
                 "assd": "lower", "masd": "lower"}
+_TASK_KEYS = {"reconstruction": {"name", "kind", "metric", "profile", "variable"},
+              "segmentation": {"name", "kind", "metric", "structures", "phases"},
+              "clinical": {"name", "kind", "metric", "file", "parameter"}}
 
 
 class ChallengeError(KeyPathError):
@@ -132,50 +135,6 @@ class Challenge:
                 "limits": self.limits.to_dict()}
 
 
-def _near(value, options) -> str:
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _V:
-    def __init__(self, src):
-        self.src = src
-
-    def keys(self, d, allowed, path):
-        if not isinstance(d, dict):
-            raise ChallengeError(self.src, path or "(top level)",
-                                 f"must be a mapping; got {type(d).__name__}")
-        for k in d:
-            if k not in allowed:
-                raise ChallengeError(self.src, f"{path}.{k}" if path else str(k),
-                                     f"is not a known key; expected one of {sorted(allowed)}"
-                                     f"{_near(k, allowed)}")
-
-    def option(self, d, key, options, path, default=None):
-        v = d.get(key, default)
-        if v not in options:
-            raise ChallengeError(self.src, f"{path}.{key}" if path else key,
-                                 f"is {v!r}; expected one of {list(options)}{_near(v, options)}")
-        return v
-
-    def string(self, d, key, path, default=None):
-        v = d.get(key, default)
-        if not isinstance(v, str) or not v:
-            raise ChallengeError(self.src, f"{path}.{key}" if path else key,
-                                 f"must be a non-empty string; got {v!r}")
-        return v
-
-    def number(self, d, key, path, default, *, minimum=None, maximum=None, integer=False):
-        v = d.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and int(v) != v):
-            raise ChallengeError(self.src, f"{path}.{key}",
-                                 f"must be {'an integer' if integer else 'a number'}; got {v!r}")
-        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
-            raise ChallengeError(self.src, f"{path}.{key}",
-                                 f"must be in [{minimum}, {maximum}]; got {v!r}")
-        return int(v) if integer else float(v)
-
-
 def load_challenge(path) -> Challenge:
     """Load and validate a challenge definition (YAML)."""
     raw, p = read_yaml_file(path, ChallengeError,
@@ -185,69 +144,62 @@ def load_challenge(path) -> Challenge:
 
 def parse_challenge(raw: Any, *, source: str = "<challenge>") -> Challenge:
     """Validate a challenge dict (as loaded from YAML)."""
+    v = KeyPathValidator(source, ChallengeError)
+    v.mapping(raw, "(top level)")
+    v.unknown_keys(raw, {"name", "description", "tasks", "ranking", "limits"})
+    name = v.string(raw, "name", required=True, non_empty=True)
+    tasks, names = [], set()
+    for i, t in enumerate(v.list_of_mappings(raw, "tasks", required=True, non_empty=True)):
+        tasks.append(_task(v, t, f"tasks[{i}]", names))
+    r = v.section(raw, "ranking", {"aggregate", "primary", "alpha", "p_adjust", "n_bootstrap",
+                                   "seed"})
+    ranking = RankingSpec(
+        aggregate=v.option(r, "aggregate", ("mean", "median"), default="mean", prefix="ranking"),
+        primary=v.option(r, "primary", RANKING_METHODS, default="rank-then-aggregate",
+                         prefix="ranking"),
+        alpha=v.number(r, "alpha", minimum=1e-6, maximum=0.5, default=0.05, prefix="ranking"),
+        p_adjust=v.option(r, "p_adjust", ("holm", "none"), default="holm", prefix="ranking"),
+        n_bootstrap=v.integer(r, "n_bootstrap", minimum=10, default=1000, prefix="ranking"),
+        seed=v.integer(r, "seed", minimum=0, default=0, prefix="ranking"))
+    lim = v.section(raw, "limits", {"max_total_mb", "max_member_mb", "max_members", "max_ratio"})
+    limits = Limits(
+        max_total_bytes=int(v.number(lim, "max_total_mb", minimum=0, default=4096,
+                                     prefix="limits") * 2**20),
+        max_member_bytes=int(v.number(lim, "max_member_mb", minimum=0, default=1024,
+                                      prefix="limits") * 2**20),
+        max_members=v.integer(lim, "max_members", minimum=1, default=20000, prefix="limits"),
+        max_ratio=v.number(lim, "max_ratio", minimum=1, default=200.0, prefix="limits"))
+    return Challenge(name=name, tasks=tuple(tasks), ranking=ranking, limits=limits,
+                     description=v.string(raw, "description", default=""), source=source)
+
+
+def _task(v: KeyPathValidator, t: dict, path: str, names: set) -> TaskSpec:
+    """One validated task (``tasks[i]``); ``names`` collects the task names seen so far."""
     from suite.metrics.image import PROFILES
 
-    v = _V(source)
-    v.keys(raw, {"name", "description", "tasks", "ranking", "limits"}, "")
-    name = v.string(raw, "name", "")
-    tasks_raw = raw.get("tasks")
-    if not isinstance(tasks_raw, list) or not tasks_raw:
-        raise ChallengeError(source, "tasks", f"must be a non-empty list of tasks; got {tasks_raw!r}")
-    tasks, names = [], set()
-    for i, t in enumerate(tasks_raw):
-        path = f"tasks[{i}]"
-        v.keys(t, {"name", "kind", "metric", "profile", "variable", "structures", "phases",
-                   "file", "parameter"}, path)
-        tname = v.string(t, "name", path)
-        if tname in names or "/" in tname or tname.startswith("."):
-            raise ChallengeError(source, f"{path}.name", f"{tname!r} repeats or is not a plain "
-                                 "folder name")
-        names.add(tname)
-        kind = v.option(t, "kind", TASK_KINDS, path)
-        if kind == "reconstruction":
-            v.keys(t, {"name", "kind", "metric", "profile", "variable"}, path)
-            metric = v.option(t, "metric", list(_RECON_METRICS), path, "ssim")
-            spec = TaskSpec(tname, kind, metric, _RECON_METRICS[metric],
-                            profile=v.option(t, "profile", PROFILES, path, "fastmri"),
-                            variable=v.string(t, "variable", path, "img4ranking"))
-        elif kind == "segmentation":
-            v.keys(t, {"name", "kind", "metric", "structures", "phases"}, path)
-            metric = v.option(t, "metric", list(_SEG_METRICS), path, "dice")
-            structs = tuple(t.get("structures", ["LV", "MYO", "RV"]))
-            phases = tuple(t.get("phases", ["ED", "ES"]))
-            for j, s in enumerate(structs):
-                if s not in ("LV", "MYO", "RV"):
-                    raise ChallengeError(source, f"{path}.structures[{j}]",
-                                         f"is {s!r}; expected LV, MYO or RV{_near(s, ['LV', 'MYO', 'RV'])}")
-            for j, s in enumerate(phases):
-                if s not in ("ED", "ES"):
-                    raise ChallengeError(source, f"{path}.phases[{j}]", f"is {s!r}; expected ED or ES")
-            if not structs or not phases:
-                raise ChallengeError(source, path, "needs at least one structure and one phase")
-            spec = TaskSpec(tname, kind, metric, _SEG_METRICS[metric], structures=structs,
-                            phases=phases)
-        else:
-            v.keys(t, {"name", "kind", "metric", "file", "parameter"}, path)
-            v.option(t, "metric", ["abs_error"], path, "abs_error")
-            spec = TaskSpec(tname, kind, "abs_error", "lower",
-                            file=v.string(t, "file", path, "clinical.csv"),
-                            parameter=v.string(t, "parameter", path))
-        tasks.append(spec)
-    r = raw.get("ranking") or {}
-    v.keys(r, {"aggregate", "primary", "alpha", "p_adjust", "n_bootstrap", "seed"}, "ranking")
-    ranking = RankingSpec(
-        aggregate=v.option(r, "aggregate", ("mean", "median"), "ranking", "mean"),
-        primary=v.option(r, "primary", RANKING_METHODS, "ranking", "rank-then-aggregate"),
-        alpha=v.number(r, "alpha", "ranking", 0.05, minimum=1e-6, maximum=0.5),
-        p_adjust=v.option(r, "p_adjust", ("holm", "none"), "ranking", "holm"),
-        n_bootstrap=v.number(r, "n_bootstrap", "ranking", 1000, minimum=10, integer=True),
-        seed=v.number(r, "seed", "ranking", 0, minimum=0, integer=True))
-    lim = raw.get("limits") or {}
-    v.keys(lim, {"max_total_mb", "max_member_mb", "max_members", "max_ratio"}, "limits")
-    limits = Limits(
-        max_total_bytes=int(v.number(lim, "max_total_mb", "limits", 4096, minimum=0) * 2**20),
-        max_member_bytes=int(v.number(lim, "max_member_mb", "limits", 1024, minimum=0) * 2**20),
-        max_members=v.number(lim, "max_members", "limits", 20000, minimum=1, integer=True),
-        max_ratio=v.number(lim, "max_ratio", "limits", 200, minimum=1))
-    return Challenge(name=name, tasks=tuple(tasks), ranking=ranking, limits=limits,
-                     description=str(raw.get("description", "")), source=source)
+    v.unknown_keys(t, set().union(*_TASK_KEYS.values()), path)
+    tname = v.string(t, "name", required=True, non_empty=True, prefix=path)
+    if tname in names or "/" in tname or tname.startswith("."):
+        v.fail(f"{path}.name", f"must be a unique plain folder name; got {tname!r}")
+    names.add(tname)
+    kind = v.option(t, "kind", TASK_KINDS, required=True, prefix=path)
+    v.unknown_keys(t, _TASK_KEYS[kind], path)
+    if kind == "reconstruction":
+        metric = v.option(t, "metric", list(_RECON_METRICS), default="ssim", prefix=path)
+        return TaskSpec(tname, kind, metric, _RECON_METRICS[metric],
+                        profile=v.option(t, "profile", PROFILES, default="fastmri", prefix=path),
+                        variable=v.string(t, "variable", non_empty=True, default="img4ranking",
+                                          prefix=path))
+    if kind == "segmentation":
+        metric = v.option(t, "metric", list(_SEG_METRICS), default="dice", prefix=path)
+        structs = v.list_of_strings(t, "structures", options=("LV", "MYO", "RV"),
+                                    non_empty=True, default=["LV", "MYO", "RV"], prefix=path)
+        phases = v.list_of_strings(t, "phases", options=("ED", "ES"), non_empty=True,
+                                   default=["ED", "ES"], prefix=path)
+        return TaskSpec(tname, kind, metric, _SEG_METRICS[metric], structures=tuple(structs),
+                        phases=tuple(phases))
+    v.option(t, "metric", ["abs_error"], default="abs_error", prefix=path)
+    return TaskSpec(tname, kind, "abs_error", "lower",
+                    file=v.string(t, "file", non_empty=True, default="clinical.csv", prefix=path),
+                    parameter=v.string(t, "parameter", required=True, non_empty=True,
+                                       prefix=path))

@@ -64,7 +64,8 @@ def _labels(raw: dict, stage: str) -> list[str]:
 
 def validate_robustness(v, raw: dict) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
-    from suite.protocol.validate import ProtocolError, near
+    from suite._schema import near
+    from suite.protocol.validate import ProtocolError
 
     rob = raw["robustness"]
     v.mapping(rob, "robustness")

@@ -66,16 +66,16 @@ Schema (``protocols/quick.yaml`` is the worked example)::
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from suite._schema import KeyPathValidator, near
 from suite._validation import KeyPathError, read_yaml_file
 from suite.protocol.model import Protocol, canonical_json
 
-__all__ = ["ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES"]
+__all__ = ["ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES", "near"]
 
 CONDITION_TYPES = ("fully-sampled", "as-acquired", "undersample", "noise")
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
@@ -102,7 +102,7 @@ def load_protocol(path) -> Protocol:
 
 def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> Protocol:
     """Validate a protocol dict (as loaded from YAML) and return a :class:`Protocol`."""
-    v = _Validator(source)
+    v = KeyPathValidator(source, ProtocolError)
     v.mapping(raw, "(top level)")
     v.unknown_keys(raw, _TOP_KEYS, "")
     v.string(raw, "name", required=True)
@@ -211,7 +211,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir))
 
 
-def _validate_stages(v: "_Validator", raw: dict, base_dir: Path) -> dict:
+def _validate_stages(v: KeyPathValidator, raw: dict, base_dir: Path) -> dict:
     """The stages this protocol can use (registered + its ``stages:`` plugins)."""
     from suite.stages import StageError, load_stages
 
@@ -263,7 +263,7 @@ def _near_in(problem: str, pipeline, stages) -> str:
     return ""
 
 
-def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
+def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:
     from suite.phantom import OVERRIDES, PATHOLOGIES, PRESETS
 
     v.mapping(ph, key)
@@ -287,7 +287,7 @@ def _validate_phantom(v: "_Validator", ph: Any, key: str) -> None:
                                 f"{near(name, OVERRIDES)}")
 
 
-def _validate_method(v: "_Validator", m: Any, key: str, stage) -> None:
+def _validate_method(v: KeyPathValidator, m: Any, key: str, stage) -> None:
     if isinstance(m, str):
         m = {"name": m}
     v.mapping(m, key)
@@ -316,91 +316,3 @@ def available_methods(stage) -> list[str]:
         return sorted(reference_impls.available(stage.name))
     except ValueError:  # a stage reference_impls does not know (a plugin stage)
         return sorted(stage.builtin_methods())
-
-
-def near(value: Any, options) -> str:
-    """`` (did you mean 'x'?)``, or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _Validator:
-    def __init__(self, source: str):
-        self.source = source
-
-    def _key(self, prefix: str, key: str) -> str:
-        return f"{prefix}.{key}" if prefix else key
-
-    def fail(self, key: str, problem: str):
-        raise ProtocolError(self.source, key, problem)
-
-    def choice(self, value: Any, options, key: str) -> None:
-        if value not in options:
-            raise ProtocolError(self.source, key, f"is {value!r}; expected one of "
-                                f"{list(options)}{near(value, options)}")
-
-    def boolean(self, d, key, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is not None and not isinstance(val, bool):
-            raise ProtocolError(self.source, self._key(prefix, key),
-                                f"must be true or false; got {val!r}")
-
-    def mapping(self, value: Any, key: str) -> None:
-        if not isinstance(value, dict):
-            raise ProtocolError(self.source, key, f"must be a mapping; got {type(value).__name__}")
-
-    def unknown_keys(self, d: dict, allowed: set, prefix: str) -> None:
-        for k in d:
-            if k not in allowed:
-                raise ProtocolError(self.source, self._key(prefix, str(k)),
-                                    f"is not a known key; expected one of {sorted(allowed)}"
-                                    f"{near(k, allowed)}")
-
-    def _get(self, d, key, required, prefix):
-        if key not in d or d[key] is None:
-            if required:
-                raise ProtocolError(self.source, self._key(prefix, key), "is required")
-            return None
-        return d[key]
-
-    def string(self, d, key, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is not None and not isinstance(val, str):
-            raise ProtocolError(self.source, self._key(prefix, key),
-                                f"must be a string; got {val!r}")
-
-    def integer(self, d, key, minimum=None, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is None:
-            return
-        if isinstance(val, bool) or not isinstance(val, int):
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be an integer; got {val!r}")
-        if minimum is not None and val < minimum:
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be >= {minimum}; got {val}")
-
-    def number(self, d, key, minimum=None, maximum=None, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is None:
-            return
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be a number; got {val!r}")
-        if minimum is not None and val < minimum:
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be >= {minimum}; got {val}")
-        if maximum is not None and val > maximum:
-            raise ProtocolError(self.source, self._key(prefix, key), f"must be <= {maximum}; got {val}")
-
-    def option(self, d, key, options, required=False, prefix=""):
-        val = self._get(d, key, required, prefix)
-        if val is not None and val not in options:
-            raise ProtocolError(self.source, self._key(prefix, key),
-                                f"is {val!r}; expected one of {list(options)}{near(val, options)}")
-
-    def list_of_mappings(self, d, key, required=False, non_empty=False) -> list:
-        val = self._get(d, key, required, "")
-        if val is None:
-            return []
-        if not isinstance(val, list) or not all(isinstance(x, dict) for x in val):
-            raise ProtocolError(self.source, key, "must be a list of mappings")
-        if non_empty and not val:
-            raise ProtocolError(self.source, key, "must not be empty")
-        return val

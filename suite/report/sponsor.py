@@ -5,16 +5,18 @@ to the protocol file). Its fields fill the *declared* parts of report items, sho
 by the sponsor, not verified by cmrsuite"; they never fill a measured item. Two mappings answer
 items directly: ``answers`` (``"claim:2": "text"``) and ``not_applicable`` (``"claim:34":
 "reason"``; a reason is required). ``protocols/sponsors/example.yaml`` is the worked example.
+Other keys are refused; :class:`SponsorError` names the file, the key path, what was expected and
+what was found (``s.yaml: `anotators` is not a known key; expected one of [...] (did you mean
+'annotators'?)``).
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
+from suite._schema import KeyPathValidator
+from suite._validation import KeyPathError, read_yaml_file
 
 __all__ = ["SponsorMetadata", "SponsorError", "load_sponsor", "SPONSOR_FIELDS"]
 
@@ -65,8 +67,8 @@ SPONSOR_FIELDS = {
 _TOP = set(SPONSOR_FIELDS) | {"answers", "not_applicable"}
 
 
-class SponsorError(ValueError):
-    """A sponsor file that does not validate; names the file, the key and the fix."""
+class SponsorError(KeyPathError):
+    """A sponsor file that does not validate; names the file, the key path and the fix."""
 
 
 @dataclass(frozen=True)
@@ -100,36 +102,27 @@ def load_sponsor(path) -> SponsorMetadata:
         Missing file, invalid YAML, unknown key (with the nearest known key), an empty
         not-applicable reason, or an item reference not of the form ``guideline:item``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise SponsorError(f"{p}: sponsor metadata file does not exist; fix the protocol's "
-                           "`sponsor:` path (relative to the protocol file) or pass --sponsor")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SponsorError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SponsorError(f"{p}: must be a mapping of fields; got {type(raw).__name__}")
-    for k in raw:
-        if k not in _TOP:
-            near = difflib.get_close_matches(str(k), sorted(_TOP), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise SponsorError(f"{p}: `{k}` is not a sponsor field{hint}; known fields: {sorted(_TOP)}")
+    raw, p = read_yaml_file(path, SponsorError, "a sponsor metadata YAML file: fix the "
+                            "protocol's `sponsor:` path (relative to the protocol file) or pass "
+                            "--sponsor")
+    raw = {} if raw is None else raw
+    v = KeyPathValidator(p, SponsorError)
+    v.mapping(raw, "(top level)")
+    v.unknown_keys(raw, _TOP)
     for name in ("answers", "not_applicable"):
-        m = raw.get(name) or {}
-        if not isinstance(m, dict):
-            raise SponsorError(f"{p}: `{name}` must map 'guideline:item' to text")
-        for ref, text in m.items():
+        why = " (the reason the item does not apply)" if name == "not_applicable" else ""
+        for ref, text in v.section(raw, name).items():
             if not isinstance(ref, str) or ":" not in ref:
-                raise SponsorError(f"{p}: `{name}.{ref}` must be written 'guideline:item', e.g. 'claim:34'")
+                v.fail(f"{name}.{ref}", "is not an item reference: expected 'guideline:item', "
+                       f"e.g. 'claim:34', got {ref!r}")
             if not isinstance(text, str) or not text.strip():
-                raise SponsorError(f"{p}: `{name}.{ref}` needs a non-empty text"
-                                   + (" (the reason the item does not apply)" if name == "not_applicable" else ""))
-    fields = {k: v for k, v in raw.items() if k in SPONSOR_FIELDS and v not in (None, "", [], {})}
+                v.fail(f"{name}.{ref}", f"must be a non-empty text{why}; got {text!r}")
+    fields = {k: val for k, val in raw.items()
+              if k in SPONSOR_FIELDS and val not in (None, "", [], {})}
     td = fields.get("training_data")
     if isinstance(td, dict):
         for lst in ("subjects", "sha256"):
             if lst in td and not isinstance(td[lst], list):
-                raise SponsorError(f"{p}: `training_data.{lst}` must be a list")
+                v.fail(f"training_data.{lst}", f"must be a list; got {td[lst]!r}")
     return SponsorMetadata(source=str(p), fields=fields, answers=dict(raw.get("answers") or {}),
                            not_applicable=dict(raw.get("not_applicable") or {}))
