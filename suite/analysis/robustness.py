@@ -1,8 +1,8 @@
 """Analysis of a run's robustness results: curves, instability ratios, crimes, shift, audit.
 
 Reads only the store (the ``results`` rows with ``stage`` ``robustness`` /
-``robustness-clinical``, the ``cases`` table and the example files the robustness jobs
-saved), like :mod:`suite.analysis.summary`:
+``robustness-clinical`` and the ``cases`` table), like :mod:`suite.analysis.summary`; the
+worst-case example files are picked by :func:`suite.analysis.examples.robustness_examples`:
 
 * :func:`robustness_curves` — each robustness metric against the budget ε per (method,
   condition, attack): subject mean with a subject-bootstrap CI (the robustness curve);

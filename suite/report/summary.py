@@ -123,7 +123,7 @@ def _performance(s) -> list[str]:
                                                       "unit"])]
     tem = summ[summ["stage"] == "temporal"]
     if not tem.empty:
-        md += ["\n## Temporal fidelity\n", format_table(tem, ["metric", "condition", "recon",
+        md += ["\n## Temporal fidelity\n", format_table(tem, ["metric", "profile", "condition", "recon",
                                                               "mean", "ci_low", "ci_high",
                                                               "n_subjects", "unit"])]
     seg = summ[(summ["stage"] == "segmentation") & (summ["metric"].isin(["dice", "hd95"]))]
