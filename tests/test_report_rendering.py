@@ -310,3 +310,49 @@ def test_stages_key_is_not_applicable_without_a_plugin_stage(implausible_run):
         assert reasons and reasons[0]["status"] == "not_applicable"
     else:
         assert stages["status"] == "not_applicable"
+
+
+# ------------------------------------------------------------------ analysis objects the keys render
+def test_repeatability_is_one_way_icc_over_repeated_acquisitions():
+    from suite.analysis.precision import repeatability
+
+    values = {"s1": [50.0, 52.0], "s2": [60.0, 59.0], "s3": [45.0, 47.5], "s4": [70.0, 68.0]}
+    rows, cases = [], []
+    for s, vals in values.items():
+        for k, v in enumerate(vals):
+            cid = f"{s}-scan{k}"
+            cases.append({"subject": s, "case_id": cid})
+            rows.append({"row_id": len(rows), "stage": "clinical", "metric": "lv_ef_pct",
+                         "subject": s, "case_id": cid, "value": v, "usable": True, "unit": "%",
+                         "condition": "full", "recon": "reference", "segmentation": "seg"})
+    # an implausible value on a third scan is not used
+    cases.append({"subject": "s1", "case_id": "s1-scan2"})
+    rows.append({"row_id": len(rows), "stage": "clinical", "metric": "lv_ef_pct", "subject": "s1",
+                 "case_id": "s1-scan2", "value": -40.0, "usable": False, "unit": "%",
+                 "condition": "full", "recon": "reference", "segmentation": "seg"})
+    rep = repeatability(pd.DataFrame(rows), pd.DataFrame(cases))
+    assert rep.possible and rep.subjects == ("s1", "s2", "s3", "s4")
+    (res,) = rep.results
+    y = np.array(list(values.values()))
+    n, k = y.shape
+    msb = k * ((y.mean(axis=1) - y.mean()) ** 2).sum() / (n - 1)
+    msw = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum() / (n * (k - 1))
+    assert res.icc.icc == pytest.approx((msb - msw) / (msb + (k - 1) * msw), rel=1e-10)
+    assert res.n_subjects == 4 and len(res.row_ids) == 8 and res.unit == "%"
+    assert repeatability(pd.DataFrame(rows), pd.DataFrame(cases[:3])).possible is False
+
+
+def test_worst_cases_follow_the_stored_direction():
+    from suite.analysis.failures import worst_cases
+
+    df = pd.DataFrame({
+        "row_id": range(6), "stage": "segmentation", "metric": ["dice"] * 3 + ["hd95"] * 3,
+        "structure": "LV", "phase": "ED", "profile": "worst", "condition": "full",
+        "recon": "reference", "segmentation": "seg", "case_id": ["a", "b", "c"] * 2,
+        "subject": ["a", "b", "c"] * 2, "pathology": "normal", "vendor": "v",
+        "value": [0.9, 0.5, 0.95, 2.0, 9.0, 1.0], "unit": ["1"] * 3 + ["mm"] * 3,
+        "direction": ["higher is better"] * 3 + ["lower is better"] * 3,
+        "usable": [True, True, True, True, False, True]})
+    w = worst_cases(df).set_index("metric")
+    assert w.loc["dice", "case_id"] == "b"  # lowest of a higher-is-better metric
+    assert w.loc["hd95", "case_id"] == "a"  # highest usable of a lower-is-better metric
