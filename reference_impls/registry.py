@@ -30,15 +30,8 @@ def register(stage: str, name: str):
     return deco
 
 
-def _load_builtin() -> None:
-    # Importing the stage packages runs their @register decorators.
-    import reference_impls.recon  # noqa: F401
-    import reference_impls.segmentation  # noqa: F401
-
-
 def available(stage: str | None = None) -> dict[str, list[str]] | list[str]:
     """Names of the registered methods, for one stage or all."""
-    _load_builtin()
     if stage is None:
         return {s: sorted(m) for s, m in _REGISTRY.items()}
     if stage not in _REGISTRY:
@@ -54,7 +47,6 @@ def get(stage: str, name: str, **params):
     ValueError
         For an unknown stage or name, listing what exists and the nearest match.
     """
-    _load_builtin()
     if stage not in _REGISTRY:
         raise ValueError(f"get: unknown stage {stage!r}; expected one of {list(STAGES)}")
     methods = _REGISTRY[stage]

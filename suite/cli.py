@@ -81,7 +81,7 @@ def _cmd_train(args) -> int:
 
     command = "cmrsuite train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
     if args.name == "seg-unet":
-        from reference_impls.segmentation.training import train_seg_unet
+        from suite.train.segmentation import train_seg_unet
 
         result = train_seg_unet(seed=args.seed, steps=args.steps or 2200, out_dir=args.out,
                                 log=print, command=command)

@@ -388,7 +388,8 @@ def test_prediction_labels_give_exact_label_curves(case):
 def test_results_are_json_safe_and_declare_units_and_directions(blurred):
     r = blurred[2]
     d = json.loads(json.dumps(r.to_dict()))
-    assert d["spectrum"]["directions"]["high_frequency_retention"] == "closest to 1 is best"
+    assert d["spectrum"]["directions"]["high_frequency_retention"] == "closer is better"
+    assert d["spectrum"]["targets"]["high_frequency_retention"] == 1.0
     assert d["lv_curve"]["units"]["es_timing_error_ms"] == "ms"
     assert d["profile"]["directions"]["derivative_error"] == "lower is better"
     assert d["step"]["headline"] == "rise_width_ms"
@@ -396,7 +397,7 @@ def test_results_are_json_safe_and_declare_units_and_directions(blurred):
     assert d["headline"]["lv_curve"]["direction"] == "lower is better"
     for res in r.results().values():
         assert res.CONVENTION and res.unit in {"1", "ms"}
-        assert res.direction in {"lower is better", "closest to 1 is best"}
+        assert res.direction in {"lower is better", "closer is better"}
     text, md = r.summary(), r.summary(format="markdown")
     assert "spectrum.high_frequency_retention" in text and "Notes:" in text
     assert md.startswith("**Temporal fidelity**") and "| quantity |" in md

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import reference_impls
-from reference_impls.segmentation.training import SEG_TRAINING_COHORT, train_seg_unet
+from suite.train.segmentation import SEG_TRAINING_COHORT, train_seg_unet
 from reference_impls.segmentation.unet import SegUNet, UNetSegmenter
 from reference_impls.weights_io import WEIGHTS_DIR, WeightsError
 from suite.metrics.segmentation import evaluate, score_masks

@@ -90,7 +90,7 @@ def test_gate_compares_toy_methods(toy_runs, tmp_path):
 
 def test_protocol_names_unknown_stage_and_misplaced_stage():
     bad = _raw(["frame-means"]) | {"pipeline": ["toy", "recon"]}
-    with pytest.raises(ProtocolError, match=r"pipeline.*consumes 'recon'"):
+    with pytest.raises(ProtocolError, match=r"pipeline\[0\].*consumes 'recon'"):
         validate_protocol(bad, source="p.yaml")
     bad = _raw(["frame-means"]) | {"pipeline": ["recon", "tyo"]}
     with pytest.raises(ProtocolError, match="did you mean 'toy'"):
@@ -98,3 +98,34 @@ def test_protocol_names_unknown_stage_and_misplaced_stage():
     bad = _raw(["frame-mean"])
     with pytest.raises(ProtocolError, match=r"methods.toy\[0\].name.*did you mean 'frame-means'"):
         validate_protocol(bad, source="p.yaml")
+
+
+def test_generic_input_attack_runs_on_the_toy_stage(tmp_path):
+    """``robustness.adversarial.toy``: the generic input attack of any stage with an attack
+    surface; for the per-frame mean (a linear map) the worst case along the gradient changes the
+    output far more than a random perturbation of the same norm."""
+    from suite.runner import run_protocol
+
+    raw = _raw(["frame-means"]) | {"robustness": {"adversarial": {
+        "toy": {"budgets": [0.01, 0.05], "steps": 3}}}}
+    raw["datasets"][0]["phantom"]["subjects"] = 2
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = run_protocol(load_protocol(path), tmp_path / "run", executor="serial",
+                          analyse=False)
+    assert result.n_failed == 0, result.summary()
+    con = sqlite3.connect(tmp_path / "run" / "results.sqlite")
+    dev = dict(((a, b), v) for a, b, v in con.execute(
+        "SELECT attack, budget, avg(value) FROM results WHERE stage = 'robustness' AND "
+        "metric = 'deviation' GROUP BY attack, budget"))
+    clean = con.execute("SELECT count(*) FROM results WHERE stage = 'robustness' AND "
+                        "attack = 'none' AND metric = 'frame_mean_error'").fetchone()[0]
+    con.close()
+    assert clean == 2  # one clean row per subject (fully sampled condition)
+    for budget in (0.01, 0.05):
+        # the gradient of the mean is uniform: PGD reaches the bound of the budget exactly,
+        # ||mean(e)|| = eps ||x|| / sqrt(n_pixels), so the deviation is eps * ||x|| / (sqrt(n)
+        # ||mean(x)||) > random's, whose mean averages out
+        assert dev[("input-pgd", budget)] > 5 * dev[("input-random", budget)]
+    # a linear map: the worst-case deviation grows linearly with the budget
+    assert dev[("input-pgd", 0.05)] == pytest.approx(5 * dev[("input-pgd", 0.01)], rel=1e-3)

@@ -21,7 +21,7 @@ Input pipeline (:func:`prepare`, fully differentiable, used by training and infe
 
 Logits are cropped back and resampled to the native grid bilinearly (``align_corners=False``);
 labels are the arg-max of the native-grid logits (equivalent to resampling the class scores,
-not the labels, back). Training data (:mod:`reference_impls.segmentation.training`) are
+not the labels, back). Training data (:mod:`suite.train.segmentation`) are
 simulated directly at the working spacing, so training labels are resampled only by the
 geometric augmentation (nearest neighbour).
 
@@ -51,7 +51,7 @@ __all__ = ["SegUNet", "UNetSegmenter", "prepare", "normalise_intensity", "load_s
 
 WEIGHTS_NAME = "seg-unet"
 RETRAIN_HINT = ("`cmrsuite train seg-unet` (or, from Python, "
-                "`reference_impls.segmentation.training.train_seg_unet()`)")
+                "`suite.train.segmentation.train_seg_unet()`)")
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

@@ -403,6 +403,7 @@ def audit_case(case: Case, *, thresholds: Mapping[str, float] | None = None) -> 
 
     Examples
     --------
+    >>> from suite.conditions import commit_crime
     >>> from suite.phantom import simulate
     >>> case = simulate(seed=1, preset="tiny", n_frames=2, n_slices=1)
     >>> audit_case(case).flagged

@@ -251,6 +251,8 @@ def metric_spec(name: str) -> MetricSpec:
     KeyError
         Undeclared name (with the nearest declared one).
     """
+    if name not in _METRICS:
+        import suite.metrics  # noqa: F401  (declares every built-in metric on first use)
     try:
         return _METRICS[name]
     except KeyError:

@@ -5,38 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from suite.stages.entries import method_label, normalise_method
 
 __all__ = ["Protocol", "normalise_method", "method_label", "canonical_json"]
-
-
-def normalise_method(entry: Any) -> dict:
-    """A method entry as a dict with ``params`` (``"cg-sense"`` → ``{"name": "cg-sense",
-    "params": {}}``)."""
-    if isinstance(entry, str):
-        return {"name": entry, "params": {}}
-    out = dict(entry)
-    out.setdefault("params", {})
-    return out
-
-
-def method_label(entry: dict) -> str:
-    """A short, stable label of a method entry: ``label`` if given, else the name / plugin /
-    entry point, or ``predictions:<folder name>``.
-
-    Examples
-    --------
-    >>> method_label({"name": "cg-sense"}), method_label({"predictions": "out/my-net/"})
-    ('cg-sense', 'predictions:my-net')
-    """
-    if entry.get("label"):
-        return entry["label"]
-    for key in ("name", "plugin", "entry_point"):
-        if key in entry:
-            return str(entry[key])
-    if "predictions" in entry:
-        return "predictions:" + str(entry["predictions"]).rstrip("/").split("/")[-1]
-    return "unknown"
 
 
 def canonical_json(raw: dict) -> str:

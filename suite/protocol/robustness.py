@@ -15,6 +15,10 @@ Schema (``protocols/robustness.yaml`` is the worked example; every sub-section i
           segmentation: label           # segment the perturbed images with this method to get the
                                         #   EF error (default: the protocol's first seg method;
                                         #   null: no clinical curve)
+        <stage>:                        # any other method stage: the generic input attack
+          methods: [label, ...]         #   (suite.stages.input_attack) on the stage's input;
+          conditions: [name, ...]       #   default: every method, the fully-sampled conditions
+          budgets: [eps, ...]           #   relative L2 budgets (required); steps: int
         segmentation:                   # torchattacks on the segmentation input
           methods: [label, ...]         # default: every segmentation method
           conditions: [name, ...]       # default: the fully-sampled conditions
@@ -46,7 +50,10 @@ condition names. Robustness jobs form a third phase after ``recon`` and ``segmen
 
 from __future__ import annotations
 
-from suite.protocol.model import method_label, normalise_method
+from suite._schema import near
+from suite.data.audit import CRIMES  # the crimes suite.conditions.commit_crime commits
+from suite.protocol.errors import ProtocolError
+from suite.stages.entries import method_label, normalise_method
 
 __all__ = ["validate_robustness", "SEG_ATTACKS", "RECON_DOMAINS", "STRATUM_COLUMNS", "CRIMES"]
 
@@ -54,18 +61,14 @@ SEG_ATTACKS = ("fgsm", "pgd", "pgd-l2")
 RECON_DOMAINS = ("kspace", "image")
 STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site", "pathology",
                    "preset")
-#: Data crimes of Shimron et al. 2022 that :func:`suite.conditions.commit_crime` synthesises.
-from suite.data.audit import CRIMES  # noqa: E402  (one definition, with the detectors)
 
 
 def _labels(raw: dict, stage: str) -> list[str]:
     return [method_label(normalise_method(m)) for m in (raw.get("methods") or {}).get(stage) or []]
 
 
-def validate_robustness(v, raw: dict) -> None:
+def validate_robustness(v, raw: dict, stages=None) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
-    from suite._schema import near
-    from suite.protocol.validate import ProtocolError
 
     rob = raw["robustness"]
     v.mapping(rob, "robustness")
@@ -111,7 +114,23 @@ def validate_robustness(v, raw: dict) -> None:
     adv = rob.get("adversarial")
     if adv is not None:
         v.mapping(adv, "robustness.adversarial")
-        v.unknown_keys(adv, {"recon", "segmentation"}, "robustness.adversarial")
+        generic = sorted(n for n, st in (stages or {}).items()
+                         if st.has_methods and n not in ("recon", "segmentation"))
+        v.unknown_keys(adv, {"recon", "segmentation", *generic}, "robustness.adversarial")
+        for name in generic:
+            sec = adv.get(name)
+            if sec is None:
+                continue
+            key = f"robustness.adversarial.{name}"
+            v.mapping(sec, key)
+            v.unknown_keys(sec, {"methods", "conditions", "budgets", "steps"}, key)
+            labels = _labels(raw, name)
+            if not labels:
+                raise ProtocolError(v.source, key, f"needs methods under `methods.{name}`")
+            names(sec, "methods", labels, key, f"{name} methods")
+            names(sec, "conditions", list(conditions), key, "conditions")
+            numbers(sec, "budgets", key, required=True, maximum=1.0)
+            v.integer(sec, "steps", minimum=1, prefix=key)
         rec = adv.get("recon")
         if rec is not None:
             key = "robustness.adversarial.recon"

@@ -72,7 +72,8 @@ from pathlib import Path
 from typing import Any
 
 from suite._schema import KeyPathValidator, near
-from suite._validation import KeyPathError, read_yaml_file
+from suite._validation import read_yaml_file
+from suite.protocol.errors import ProtocolError
 from suite.protocol.model import Protocol, canonical_json
 
 __all__ = ["ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES", "near"]
@@ -81,10 +82,6 @@ CONDITION_TYPES = ("fully-sampled", "as-acquired", "undersample", "noise")
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
              "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version",
              "robustness", "sponsor", "gate", "pipeline", "stages"}
-
-
-class ProtocolError(KeyPathError):
-    """A protocol that does not validate; names the file and the key path."""
 
 
 def load_protocol(path) -> Protocol:
@@ -193,9 +190,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         except GateCriteriaError as exc:
             raise ProtocolError(source, exc.key, exc.problem) from None
     if raw.get("robustness") is not None:
-        from suite.protocol.robustness import validate_robustness
+        from suite.protocol.robustness import validate_robustness  # noqa: PLC0415
 
-        validate_robustness(v, raw)
+        validate_robustness(v, raw, stages)
     for i, crit in enumerate(v.list_of_mappings(raw, "acceptance")):
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
@@ -241,8 +238,8 @@ def _validate_pipelines(v, raw, stages, methods, metrics) -> list[list[str]]:
         if not isinstance(value, list) or not value or not all(isinstance(x, str) for x in value):
             raise ProtocolError(v.source, key, "must be a non-empty list of stage names "
                                 f"(stages: {sorted(stages)})")
-        for problem in check_pipeline(value, stages):
-            raise ProtocolError(v.source, key, problem + _near_in(problem, value, stages))
+        for i, problem in check_pipeline(value, stages):
+            raise ProtocolError(v.source, f"{key}[{i}]", problem)
         return list(value)
 
     top = one(raw["pipeline"], "pipeline") if raw.get("pipeline") is not None else None
@@ -253,14 +250,6 @@ def _validate_pipelines(v, raw, stages, methods, metrics) -> list[list[str]]:
         else:
             out.append(top or default_pipeline(methods, metrics))
     return out
-
-
-def _near_in(problem: str, pipeline, stages) -> str:
-    for name in pipeline:
-        if name not in stages and repr(name) in problem:
-            return near(name, stages)
-        return ""
-    return ""
 
 
 def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:

@@ -183,8 +183,9 @@ class _Job:
         from suite.stages import ExperimentCall
 
         exp = self.spec.experiment
-        owner = next((self.stages[n] for n in self.pipeline
-                      if exp["kind"] in self.stages[n].experiment_kinds), None)
+        owner = (self.stages.get(exp["stage"]) if "stage" in exp else
+                 next((self.stages[n] for n in self.pipeline
+                       if exp["kind"] in self.stages[n].experiment_kinds), None))
         if owner is None:
             raise ValueError(f"no stage of the pipeline {self.pipeline} runs the robustness "
                              f"experiment {exp['kind']!r}")

@@ -200,7 +200,9 @@ def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     for ref in case_refs:
         if rob.get("datasets") and ref.dataset not in rob["datasets"]:
             continue
-        for name in protocol.pipeline(ref.dataset):
-            for cond, chain, exp in stages[name].expand_experiments(rob, protocol, ref):
+        pipeline = [stages[n] for n in protocol.pipeline(ref.dataset)]
+        for i, stage in enumerate(pipeline):
+            upstream = [s for s in pipeline[:i] if s.has_methods]
+            for cond, chain, exp in stage.expand_experiments(rob, protocol, ref, upstream):
                 jobs.append(JobSpec("robustness", ref, cond, tuple(chain), exp))
     return jobs

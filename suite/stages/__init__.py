@@ -121,22 +121,24 @@ def default_pipeline(methods: Mapping[str, list], metrics: Mapping) -> list[str]
     return out
 
 
-def check_pipeline(pipeline: list[str], stages: Mapping[str, Stage]) -> list[str]:
-    """Problems of a pipeline (empty when it holds together): unknown stages, repeats, and a
-    stage placed before a stage it consumes (or whose input is not in the pipeline)."""
+def check_pipeline(pipeline: list[str], stages: Mapping[str, Stage]) -> list[tuple[int, str]]:
+    """Problems of a pipeline as ``(index, problem)`` pairs (empty when it holds together):
+    unknown stages (with the nearest name), repeats, and a stage placed before a stage it
+    consumes (or whose input is not in the pipeline)."""
+    from suite._schema import near
+
     problems = []
     seen: list[str] = []
     for i, name in enumerate(pipeline):
         if name not in stages:
-            problems.append(f"[{i}] names unknown stage {name!r}; stages: {sorted(stages)}")
+            problems.append((i, f"names unknown stage {name!r}{near(name, stages)}; stages: "
+                                f"{sorted(stages)}"))
             continue
         if name in seen:
-            problems.append(f"[{i}] repeats stage {name!r}")
+            problems.append((i, f"repeats stage {name!r}"))
         for need in stages[name].consumes:
             if need not in seen:
-                problems.append(f"[{i}] stage {name!r} consumes {need!r}, which must come "
-                                "earlier in the pipeline")
+                problems.append((i, f"is stage {name!r}, which consumes {need!r}: {need!r} must "
+                                    "come earlier in the pipeline"))
         seen.append(name)
-    if pipeline and pipeline[0] in stages and stages[pipeline[0]].consumes:
-        pass  # reported above
     return problems

@@ -26,7 +26,30 @@ import numpy as np
 
 from suite.case import Case
 
-__all__ = ["Stage", "StageCall", "ExperimentCall"]
+__all__ = ["Stage", "StageCall", "ExperimentCall", "spacing_3d", "example_index"]
+
+
+def spacing_3d(case: Case) -> tuple[float, float, float]:
+    """``(dz, dy, dx)`` in mm: the slice spacing (the thickness when the spacing is unknown),
+    then the pixel spacing.
+
+    Raises
+    ------
+    ValueError
+        The reader did not fill the spacing.
+    """
+    dz = case.meta.slice_spacing_mm or case.meta.slice_thickness_mm
+    if dz is None or case.meta.pixel_spacing_mm is None:
+        raise ValueError(f"case {case.case_id!r}: slice or pixel spacing unknown; the reader must "
+                         "fill meta.pixel_spacing_mm and meta.slice_spacing_mm")
+    return (float(dz), *map(float, case.meta.pixel_spacing_mm))
+
+
+def example_index(case: Case) -> tuple[int, int]:
+    """(slice, frame) of a saved example: the middle slice at the ED frame (frame 0 if unknown)."""
+    s = case.n_slices // 2
+    f = case.meta.ed_frame if case.meta.ed_frame is not None else 0
+    return s, f
 
 
 @dataclass
@@ -168,16 +191,63 @@ class Stage:
         recon stage's scoring reference), by name; default none."""
         return {}
 
-    def expand_experiments(self, robustness: Mapping[str, Any], protocol, case_ref) -> list:
+    def attack_surface(self, call: StageCall, method):
+        """The stage's input and its method as a map of it
+        (:class:`suite.robustness.AttackSurface`), for the generic input attack
+        (``robustness.adversarial.<stage>``); ``None`` (default) when the stage offers none."""
+        return None
+
+    def output_of(self, call: StageCall, forward_output) -> np.ndarray:
+        """The stage's output from what the attack surface's ``forward`` returned (default: as
+        is); :meth:`check_output` validates it next."""
+        return np.asarray(forward_output)
+
+    def expand_experiments(self, robustness: Mapping[str, Any], protocol, case_ref,
+                           upstream: Sequence["Stage"] = ()) -> list:
         """The robustness jobs of this stage for one case: ``(condition entry, method chain
         [(stage, entry), ...], experiment dict)`` triples from the protocol's ``robustness``
-        section (default: none)."""
-        return []
+        section. ``upstream`` are the method stages before this one in the case's pipeline.
+
+        Default: the generic input attack of ``robustness.adversarial.<stage>`` (``methods``,
+        ``conditions`` — default the fully sampled ones —, ``budgets``, ``steps``), one job per
+        condition and method chain, the upstream stages running the methods they run in the
+        ordinary jobs (the reference images under a fully sampled condition)."""
+        from suite.stages.entries import method_label
+
+        sec = (robustness.get("adversarial") or {}).get(self.name)
+        if not sec or not self.has_methods:
+            return []
+        names = sec.get("conditions")
+        conds = [c for c in protocol.conditions
+                 if (c["name"] in names if names else c["type"] == "fully-sampled")]
+        wanted = sec.get("methods")
+        own = [m for m in protocol.methods(self.name)
+               if wanted is None or method_label(m) in wanted]
+        exp = {"kind": "input-attack", "stage": self.name,
+               "budgets": [float(b) for b in sec["budgets"]], "steps": int(sec.get("steps", 10))}
+        out = []
+        for cond in conds:
+            if upstream and not upstream[0].accepts(case_ref, cond):
+                continue
+            chains = [[]]
+            for st in upstream:
+                chains = [c + [(st.name, e)] for c in chains
+                          for e in st.method_entries(protocol.methods(st.name), case_ref, cond)]
+            for chain in chains:
+                for m in own:
+                    out.append((cond, chain + [(self.name, m)], dict(exp)))
+        return out
 
     def experiment(self, kind: str, exp: ExperimentCall) -> list[dict]:
-        """Rows of one robustness experiment of this stage (with ``attack`` and ``budget``)."""
+        """Rows of one robustness experiment of this stage (with ``attack`` and ``budget``);
+        the base class runs the generic ``input-attack``
+        (:func:`suite.stages.input_attack.input_attack`)."""
+        if kind == "input-attack":
+            from suite.stages.input_attack import input_attack
+
+            return input_attack(self, exp)
         raise ValueError(f"stage {self.name!r} runs no experiment {kind!r}; it runs "
-                         f"{list(self.experiment_kinds) or 'none'}")
+                         f"{list(self.experiment_kinds) + ['input-attack'] }")
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "consumes": list(self.consumes), "produces": self.produces,

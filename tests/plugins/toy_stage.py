@@ -54,6 +54,14 @@ class ToyStage(Stage):
             raise ValueError(f"toy method {method_label!r} returned shape {out.shape}")
         return out
 
+    def attack_surface(self, call, method):
+        """White box: the method is a torch-friendly map of the recon images."""
+        from suite.robustness import AttackSurface
+
+        return AttackSurface(x=np.asarray(call.upstream["recon"], np.float64),
+                             forward=lambda t: method.scale * t.mean(dim=(-2, -1)),
+                             differentiable=True)
+
     def score(self, call, output):
         from suite.stages.recon import reference_magnitude
 

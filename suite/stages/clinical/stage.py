@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from suite.case import Case
-from suite.stages.base import Stage, StageCall
-from suite.stages.segmentation.stage import spacing_3d
+from suite.stages.base import Stage, StageCall, spacing_3d
 
-__all__ = ["ClinicalStage", "clinical_case_rows"]
+__all__ = ["ClinicalStage", "clinical_case_rows", "clinical_robustness_rows"]
 
 
 def clinical_case_rows(case: Case, labels, *, stage: str = "clinical") -> list[dict]:
@@ -35,6 +34,13 @@ def clinical_case_rows(case: Case, labels, *, stage: str = "clinical") -> list[d
         ref, source = None, "none"
     rows = clinical_rows(labels, spacing, reference=ref, reference_source=source, **frames)
     return [{**r.to_dict(), "stage": stage} for r in rows]
+
+
+def clinical_robustness_rows(case: Case, labels, attack, budget) -> list[dict]:
+    """Clinical parameters of perturbed labels (``stage = "robustness-clinical"``), tagged with
+    the perturbation, kept apart from the unperturbed agreement tables."""
+    return [{**r, "attack": attack, "budget": budget}
+            for r in clinical_case_rows(case, labels, stage="robustness-clinical")]
 
 
 class ClinicalStage(Stage):

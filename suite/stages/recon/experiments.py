@@ -28,20 +28,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from suite.stages.base import ExperimentCall
-from suite.stages.clinical.stage import clinical_case_rows
-from suite.stages.recon.reference import reference_magnitude
-from suite.stages.recon.stage import image_profiles
-from suite.stages.segmentation.stage import segment
+from suite.stages.base import ExperimentCall, example_index
+from suite.stages.clinical.stage import clinical_robustness_rows
+from suite.stages.recon.reference import image_profiles, reference_magnitude
+from suite.stages.segmentation.scoring import segment
 
-__all__ = ["recon_attack", "features", "crime", "example_index"]
-
-
-def example_index(case) -> tuple[int, int]:
-    """(slice, frame) of a saved example: the middle slice at the ED frame (frame 0 if unknown)."""
-    s = case.n_slices // 2
-    f = case.meta.ed_frame if case.meta.ed_frame is not None else 0
-    return s, f
+__all__ = ["recon_attack", "features", "crime"]
 
 
 def _image_rows(reference, images, profile, attack, budget) -> list[dict]:
@@ -54,17 +46,12 @@ def _image_rows(reference, images, profile, attack, budget) -> list[dict]:
 
 def _perturbation_rows(res, metric: str) -> list[dict]:
     from suite.metrics.contract import metric_row
+    from suite.metrics.robustness import PERTURBATION_METRICS  # noqa: F401  (declarations)
 
     profile = "white-box" if res.white_box else "black-box"
     return [{**metric_row(name, value, profile=profile).to_dict(), "stage": "robustness",
              "attack": res.kind, "budget": res.budget}
             for name, value in ((metric, res.deviation), ("norm_reached", res.norm_reached))]
-
-
-def clinical_robustness_rows(case, labels, attack, budget) -> list[dict]:
-    """Clinical parameters of perturbed labels (``stage = "robustness-clinical"``)."""
-    return [{**r, "attack": attack, "budget": budget}
-            for r in clinical_case_rows(case, labels, stage="robustness-clinical")]
 
 
 def recon_attack(exp: ExperimentCall) -> list[dict]:
@@ -134,6 +121,7 @@ def crime(exp: ExperimentCall) -> list[dict]:
     from suite.conditions import DataCrime
     from suite.data.audit import audit_case
     from suite.metrics.contract import metric_row
+    from suite.metrics.robustness import PERTURBATION_METRICS  # noqa: F401  (declarations)
 
     call, name = exp.call, exp.experiment["crime"]
     method = call.resolve(call.entries["recon"], "recon")

@@ -12,7 +12,8 @@ import numpy as np
 
 from suite.case import Case
 
-__all__ = ["reference_magnitude", "ReferenceImages", "CaseImages", "PSEUDO_METHODS"]
+__all__ = ["reference_magnitude", "image_profiles", "ReferenceImages", "CaseImages",
+           "PSEUDO_METHODS"]
 
 
 def reference_magnitude(case: Case) -> np.ndarray | None:
@@ -27,6 +28,12 @@ def reference_magnitude(case: Case) -> np.ndarray | None:
     if case.kspace is None or not np.broadcast_to(case.mask, case.kspace.shape).all():
         return None if case.reference is None else np.abs(case.reference).astype(np.float64)
     return np.asarray(rss(ifft2c(case.kspace), dim=2), dtype=np.float64)
+
+
+def image_profiles(settings) -> list[str]:
+    """The protocol's image-quality profiles (``metrics.image.profiles``, default fastmri; the
+    first is the headline profile of robustness experiments)."""
+    return list((settings.get("image") or {}).get("profiles", ["fastmri"]))
 
 
 class ReferenceImages:

@@ -19,14 +19,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from suite.stages.base import ExperimentCall, Stage, StageCall
-from suite.stages.recon.reference import PSEUDO_METHODS, reference_magnitude
+from suite.stages.recon.reference import PSEUDO_METHODS, image_profiles, reference_magnitude
 
-__all__ = ["ReconStage", "image_profiles"]
-
-
-def image_profiles(settings: Mapping[str, Any]) -> list[str]:
-    """The protocol's image-quality profiles (``metrics.image.profiles``, default fastmri)."""
-    return list((settings.get("image") or {}).get("profiles", ["fastmri"]))
+__all__ = ["ReconStage"]
 
 
 def _rows(rows, stage: str, **extra) -> list[dict]:
@@ -111,12 +106,12 @@ class ReconStage(Stage):
         reference = reference_magnitude(call.case)
         return {} if reference is None else {"reference": reference.astype(np.float32)}
 
-    def expand_experiments(self, robustness, protocol, case_ref) -> list:
+    def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
         """``robustness.adversarial.recon`` (one job per condition, method and domain, every
         budget), ``robustness.features`` and ``robustness.crimes``; k-space cases only."""
         if not case_ref.has_kspace:
             return []
-        from suite.protocol import method_label
+        from suite.stages.entries import method_label
 
         recon_methods = protocol.methods("recon")
         seg_methods = protocol.methods("segmentation")

@@ -1,6 +1,6 @@
-"""The segmentation stage (:class:`SegmentationStage`)."""
+"""The segmentation stage (:class:`SegmentationStage`) and its scoring helpers."""
 
-from suite.stages.segmentation.stage import (SegmentationStage, segment, segmentation_rows,
-                                             spacing_3d)
+from suite.stages.segmentation.scoring import segment, segmentation_rows
+from suite.stages.segmentation.stage import SegmentationStage
 
-__all__ = ["SegmentationStage", "segment", "segmentation_rows", "spacing_3d"]
+__all__ = ["SegmentationStage", "segment", "segmentation_rows"]

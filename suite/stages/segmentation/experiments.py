@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from suite.stages.base import ExperimentCall
-from suite.stages.recon.experiments import clinical_robustness_rows, example_index
-from suite.stages.segmentation.stage import segment, segmentation_rows
+from suite.stages.base import ExperimentCall, example_index
+from suite.stages.clinical.stage import clinical_robustness_rows
+from suite.stages.segmentation.scoring import segment, segmentation_rows
 
 __all__ = ["seg_attack"]
 
 
 def seg_attack(exp: ExperimentCall) -> list[dict]:
     from suite.metrics.contract import metric_row
+    from suite.metrics.robustness import PERTURBATION_METRICS  # noqa: F401  (declarations)
     from suite.robustness import attack_segmentation, random_segmentation
 
     call, spec = exp.call, exp.experiment

@@ -14,66 +14,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.case import Case
 from suite.stages.base import ExperimentCall, Stage, StageCall
+from suite.stages.segmentation.scoring import (EMPTY_POLICIES, check_labels,
+                                               segmentation_rows)
 
-__all__ = ["SegmentationStage", "spacing_3d", "segment", "segmentation_settings",
-           "EMPTY_POLICIES"]
-
-EMPTY_POLICIES = ("worst", "acdc", "mnms", "nan")
-
-
-def spacing_3d(case: Case) -> tuple[float, float, float]:
-    """``(dz, dy, dx)`` in mm: the slice spacing (the thickness when the spacing is unknown),
-    then the pixel spacing.
-
-    Raises
-    ------
-    ValueError
-        The reader did not fill the spacing.
-    """
-    dz = case.meta.slice_spacing_mm or case.meta.slice_thickness_mm
-    if dz is None or case.meta.pixel_spacing_mm is None:
-        raise ValueError(f"case {case.case_id!r}: slice or pixel spacing unknown; the reader must "
-                         "fill meta.pixel_spacing_mm and meta.slice_spacing_mm")
-    return (float(dz), *map(float, case.meta.pixel_spacing_mm))
-
-
-def segmentation_settings(settings: Mapping[str, Any]) -> dict:
-    """``metrics.segmentation`` as a dict (``true``/absent → defaults)."""
-    seg = settings.get("segmentation")
-    return dict(seg) if isinstance(seg, dict) else {}
-
-
-def segment(method, images, case: Case, label: str = "") -> np.ndarray:
-    """Labels of ``images`` by a segmentation ``method`` (called as the stage calls it),
-    checked to be uint8 of the case's image shape."""
-    labels = np.asarray(method(np.abs(np.asarray(images)).astype(np.float32),
-                               case.meta.pixel_spacing_mm))
-    return _check(labels, case, label)
-
-
-def _check(labels, case: Case, label: str) -> np.ndarray:
-    if labels.shape != case.image_shape or labels.dtype != np.uint8:
-        raise ValueError(f"segmentation method {label!r} returned {labels.dtype} "
-                         f"{labels.shape}; expected uint8 {case.image_shape}")
-    return labels
-
-
-def segmentation_rows(case: Case, labels, settings: Mapping[str, Any], *,
-                      metrics: tuple[str, ...] | None = None) -> list:
-    """Metric rows of ``labels`` against the case's reference labels (``[]`` without them)."""
-    from suite.metrics.segmentation import evaluate
-
-    if case.labels is None:
-        return []
-    cfg = segmentation_settings(settings)
-    res = evaluate(case.labels, labels, spacing_3d(case), ed_frame=case.meta.ed_frame,
-                   es_frame=case.meta.es_frame, tolerance_mm=cfg.get("tolerance_mm", 2.0),
-                   empty=cfg.get("empty", "worst"), annotated_frames=case.meta.annotated_frames)
-    rows = res.metric_rows()
-    return rows if metrics is None else [r for r in rows if r.metric in metrics]
-
+__all__ = ["SegmentationStage"]
 
 class SegmentationStage(Stage):
     """See the module docstring."""
@@ -102,7 +47,7 @@ class SegmentationStage(Stage):
         return method(images, call.case.meta.pixel_spacing_mm)
 
     def check_output(self, call: StageCall, output, method_label: str) -> np.ndarray:
-        return _check(np.asarray(output), call.case, method_label)
+        return check_labels(np.asarray(output), call.case, method_label)
 
     def score(self, call: StageCall, output) -> list[dict]:
         if call.settings.get("segmentation", True) is False:
@@ -110,10 +55,10 @@ class SegmentationStage(Stage):
         return [{**r.to_dict(), "stage": "segmentation"}
                 for r in segmentation_rows(call.case, output, call.settings)]
 
-    def expand_experiments(self, robustness, protocol, case_ref) -> list:
+    def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
         """``robustness.adversarial.segmentation``: one job per condition (default: the fully
         sampled ones), images (the reference, or each reconstruction) and segmentation method."""
-        from suite.protocol import method_label
+        from suite.stages.entries import method_label
 
         sec = (robustness.get("adversarial") or {}).get("segmentation")
         if not sec:
