@@ -18,13 +18,11 @@ __all__ = ["main", "build_parser"]
 def _cmd_demo(args) -> int:
     from suite.analysis.summary import load_results, metric_summary
     from suite.demo import run_demo
-    from suite.store import ResultStore
 
     result, run_dir = run_demo(args.out, args.protocol, workers=args.workers,
                                executor=args.executor,
                                progress=None if args.quiet else _progress)
-    with ResultStore(run_dir / "results.sqlite") as store:
-        summ = metric_summary(load_results(store), n_resamples=200)
+    summ = metric_summary(load_results(run_dir), n_resamples=200)
     key = summ[((summ["metric"] == "ssim") & (summ["profile"] == "fastmri"))
                | ((summ["metric"] == "dice") & (summ["structure"] == "LV") & (summ["phase"] == "ED"))
                | (summ["metric"] == "high_frequency_retention")]
@@ -153,14 +151,11 @@ def _cmd_run(args) -> int:
 
 def _cmd_summary(args) -> int:
     from suite.analysis.summary import load_results, metric_summary
-    from suite.store import ResultStore
 
     db = Path(args.run_dir) / "results.sqlite"
     if not db.exists():
         raise ValueError(f"{args.run_dir}: no results.sqlite; is this a run folder?")
-    with ResultStore(db) as store:
-        df = load_results(store)
-        summ = metric_summary(df, n_resamples=args.resamples)
+    summ = metric_summary(load_results(args.run_dir), n_resamples=args.resamples)
     keep = summ[summ["metric"].isin(["ssim", "psnr", "dice", "hd95", "lv_ef_pct",
                                      "high_frequency_retention"])]
     cols = ["stage", "metric", "structure", "phase", "profile", "condition", "recon",
@@ -180,6 +175,23 @@ def _cmd_export(args) -> int:
 
     for path in export_run(args.run_dir, args.format):
         print(path)
+    return 0
+
+
+def _cmd_stages(args) -> int:
+    from suite.stages import load_stages, registered_stages
+
+    if args.protocol:
+        from suite.protocol import load_protocol
+
+        proto = load_protocol(args.protocol)
+        stages = load_stages(proto.raw, proto.base_dir)
+        pipelines = {d["name"]: proto.pipeline(d) for d in proto.datasets}
+    else:
+        stages, pipelines = registered_stages(), {}
+    out = {"stages": {n: s.describe() for n, s in sorted(stages.items())},
+           "pipelines": pipelines}
+    print(json.dumps(out, indent=2))
     return 0
 
 
@@ -294,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("stages", help="list the stages (what each consumes, produces and how "
+                       "its methods are called) and, with a protocol, its pipelines")
+    p.add_argument("--protocol", default=None, help="also load this protocol's plugin stages")
+    p.set_defaults(func=_cmd_stages)
 
     p = sub.add_parser("conditions", help="conditions of a protocol (export the exact inputs "
                        "every method sees)")

@@ -152,3 +152,26 @@ def test_predictions_made_from_exported_conditions_score_as_the_plugin(tmp_path)
     assert a and set(a) == set(b)
     assert all(a[k] == b[k] for k in a), {k: (a[k], b[k]) for k in a if a[k] != b[k]}
     assert len({k[0] for k in a}) == 2 and {k[3] for k in a} == {"fastmri", "cmrxrecon2023"}
+
+
+def test_cli_conditions_export_and_stages(tmp_path, capsys):
+    from suite.cli import main
+
+    raw = {"name": "cli", "seed": 1,
+           "datasets": [{"name": "phantom", "phantom": {"subjects": 1, "seed": 2,
+                                                        "presets": ["tiny"],
+                                                        "overrides": {"n_frames": 3}}}],
+           "conditions": [{"name": "R2", "type": "undersample", "pattern": "equispaced",
+                           "acceleration": 2, "acs_lines": 4}],
+           "methods": {"recon": ["zero-filled"]}}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["conditions", "export", str(path), "--out", str(tmp_path / "x")]) == 0
+    assert "exported 1 (case, condition)" in capsys.readouterr().out
+    record = json.loads(next((tmp_path / "x" / "phantom").glob("*/R2.json")).read_text())
+    assert record["applied"]["nominal_acceleration"] == 2.0
+    assert record["seeding"]["entropy"][1:] == [stable_int(record["case_id"]), stable_int("R2")]
+    assert main(["stages", "--protocol", str(path)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["pipelines"] == {"phantom": ["recon"]}
+    assert listed["stages"]["segmentation"]["consumes"] == ["recon"]

@@ -9,7 +9,8 @@
   (outside its physiological range, e.g. an EF of −42 %, or ESV > EDV) is excluded and counted;
   a **sensitivity** analysis with those values included is given beside it whenever one was
   excluded (``analysis`` column).
-* :func:`implausible_values` — every excluded clinical value, listed.
+* :func:`implausible_values` — every excluded clinical value, listed with the reason;
+  :func:`primary_exclusions` — how many values the primary analyses left out, by reason.
 * :func:`error_propagation` — EF (or another parameter) bias and limits of agreement against
   the nominal acceleration of the condition.
 """
@@ -24,7 +25,8 @@ import pandas as pd
 from suite.analysis.summary import method_columns
 
 __all__ = ["AgreementResult", "agreement_results", "clinical_agreement", "implausible_values",
-           "error_propagation", "PRIMARY", "SENSITIVITY", "acceleration_of"]
+           "primary_exclusions", "error_propagation", "PRIMARY", "SENSITIVITY", "acceleration_of",
+           "with_acceleration"]
 
 PRIMARY = "primary"
 SENSITIVITY = "sensitivity: implausible values included"
@@ -160,13 +162,45 @@ def clinical_agreement(df: pd.DataFrame, *, parameters: list[str] | None = None)
 
 
 def implausible_values(df: pd.DataFrame) -> pd.DataFrame:
-    """Every clinical value stored as implausible: case, method chain, parameter, value and
-    reference value, ordered by parameter and case (the report lists them)."""
+    """Every value stored as implausible: case, method chain, parameter, value, reference
+    value, unit and ``reason``, ordered by parameter and case (the report lists them).
+
+    ``reason`` is read from the metric's declaration (:mod:`suite.metrics.contract`): the
+    declared plausible range when the value lies outside it; otherwise the value was flagged
+    by its stage for an inconsistency with the other parameters of its case (for the clinical
+    stage: ESV > EDV of the same ventricle, which makes EDV, ESV, SV and EF implausible).
+    """
     sel = df[df["status"] == "implausible"]
     cols = ["stage", "metric", "case_id", "subject", "condition", *method_columns(df), "value",
             "reference_value", "unit"] + (["row_id"] if "row_id" in df else [])
-    return sel[cols].sort_values(["stage", "metric", "case_id", *method_columns(df),
-                                  "condition"]).reset_index(drop=True)
+    out = sel[cols].sort_values(["stage", "metric", "case_id", *method_columns(df),
+                                 "condition"]).reset_index(drop=True)
+    return out.assign(reason=[_implausible_reason(m, v, st) for m, v, st in
+                              zip(out["metric"], out["value"], out["stage"])])
+
+
+def _implausible_reason(metric: str, value, stage: str) -> str:
+    import suite.metrics  # noqa: F401  (declares the built-in metrics)
+    from suite.metrics.contract import registered_metrics
+
+    spec = registered_metrics().get(metric)
+    plausible = spec.plausible if spec is not None else None
+    if plausible is not None and value is not None and value == value and value not in plausible:
+        return f"outside the plausible range {plausible.describe()}"
+    if stage == "clinical":
+        return "ESV > EDV of the same ventricle (inconsistent volumes)"
+    return f"flagged implausible by the {stage} stage"
+
+
+def primary_exclusions(results) -> dict[str, int]:
+    """Values left out of the primary analyses of ``results`` (:class:`AgreementResult`), by
+    reason (e.g. ``{"implausible": 2, "missing": 1}``), summed over the results."""
+    out: dict[str, int] = {}
+    for r in results:
+        if r.keys.get("analysis") == PRIMARY:
+            for reason, n in r.excluded_by.items():
+                out[reason] = out.get(reason, 0) + int(n)
+    return dict(sorted(out.items()))
 
 
 def acceleration_of(df: pd.DataFrame) -> dict:
@@ -175,9 +209,23 @@ def acceleration_of(df: pd.DataFrame) -> dict:
     return accel.groupby("condition")["value"].first().to_dict()
 
 
+def with_acceleration(frame: pd.DataFrame, results: pd.DataFrame, *,
+                      default: float = np.nan) -> pd.DataFrame:
+    """``frame`` (with a ``condition`` column) plus ``nominal_acceleration`` of each condition
+    (:func:`acceleration_of` of ``results``; ``default`` for a condition without one)."""
+    r_of = acceleration_of(results)
+    return frame.assign(nominal_acceleration=frame["condition"].map(
+        lambda c: r_of.get(c, default)).astype(float))
+
+
 def error_propagation(df: pd.DataFrame, parameter: str = "lv_ef_pct") -> pd.DataFrame:
     """Bias and limits of agreement of ``parameter`` (primary analysis) against the nominal
-    acceleration, per method chain."""
+    acceleration, per method chain.
+
+    Columns: the method columns, ``condition``, ``nominal_acceleration``, ``n``,
+    ``n_excluded`` and ``excluded`` (values left out of the primary analysis, by reason),
+    ``bias``, ``loa_lower``, ``loa_upper`` and ``unit`` (the parameter's unit).
+    """
     agree = clinical_agreement(df, parameters=[parameter])
     if agree.empty:
         return agree
@@ -185,8 +233,8 @@ def error_propagation(df: pd.DataFrame, parameter: str = "lv_ef_pct") -> pd.Data
     r_of = acceleration_of(df)
     agree = agree.assign(nominal_acceleration=agree["condition"].map(lambda c: r_of.get(c, 1.0)))
     methods = [m for m in method_columns(df) if m in agree.columns]
-    cols = [*methods, "condition", "nominal_acceleration", "n", "n_excluded", "bias",
-            "loa_lower", "loa_upper"]
+    cols = [*methods, "condition", "nominal_acceleration", "n", "n_excluded", "excluded",
+            "bias", "loa_lower", "loa_upper", "unit"]
     cols = [c for c in cols if c in agree.columns]
     order = [m for m in reversed(methods)] + ["nominal_acceleration"]
     return agree.sort_values(order)[cols].reset_index(drop=True)

@@ -5,6 +5,10 @@ median SSIM under the first image profile (the lower middle for an even count) i
 reconstruction and the scoring reference are read from the run's content-addressed cache
 (:meth:`suite.store.RunView.output`, checked against the SHA-256 the job recorded), so the
 images shown are exactly those the metrics were computed on. Nothing is recomputed.
+
+:func:`robustness_examples` picks, per attacked method, the robustness job with the largest
+output deviation among the example files the robustness jobs saved
+(:attr:`suite.store.RunView.examples`).
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from suite.analysis.agreement import acceleration_of
-from suite.store import CacheError, RunView
+from suite.store import CacheError, RunView, cache_path
 
-__all__ = ["ExampleCase", "ExampleSet", "example_cases"]
+__all__ = ["ExampleCase", "ExampleSet", "example_cases", "RobustnessExample",
+           "robustness_examples"]
 
 
 @dataclass(frozen=True)
 class ExampleCase:
-    """One method's example: the case, its SSIM row and the two image stacks."""
+    """One method's example: the case, its SSIM row, the cached reconstruction (key, SHA-256,
+    file) and the two image stacks."""
 
     method: str
     condition: str
@@ -32,8 +38,14 @@ class ExampleCase:
     row_id: int
     cache_key: str
     cache_sha256: str
+    cache_file: str
     images: np.ndarray = field(repr=False)
     reference: np.ndarray = field(repr=False)
+
+    @property
+    def error(self) -> np.ndarray:
+        """``|images − reference|``, same shape ``(slice, frame, y, x)``."""
+        return np.abs(self.images - self.reference)
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,75 @@ def example_cases(view: RunView) -> ExampleSet:
         cases.append(ExampleCase(method=rec, condition=top, case_id=pick["case_id"],
                                  ssim=float(pick["value"]), profile=prof, job_id=job,
                                  row_id=int(pick["row_id"]), cache_key=record["cache_key"],
-                                 cache_sha256=record["sha256"], images=images,
+                                 cache_sha256=record["sha256"],
+                                 cache_file=str(cache_path(view.cache_dir, record["cache_key"])),
+                                 images=images,
                                  reference=reference))
     return ExampleSet(top, prof, tuple(cases), tuple(problems),
                       "" if cases else "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class RobustnessExample:
+    """The worst-case perturbation example of one attacked method.
+
+    Attributes
+    ----------
+    kind : {"recon", "seg"}
+        Attacked stage.
+    method : str
+        The method's label (the job's ``recon`` or ``segmentation`` column).
+    job_id : str
+    deviation : float
+        Output deviation the job recorded (the largest over the method's jobs).
+    attack : str
+        The perturbation (``kind`` field of the file).
+    budget : float
+        Its budget ε.
+    arrays : tuple of (name, ndarray)
+        2-D images in display order: ``reference, clean, adversarial, difference`` (= |adversarial
+        − clean|) and, where saved, ``random`` for reconstructions; ``image, clean_labels,
+        adversarial_labels`` and, where saved, ``reference_labels`` for segmentations.
+    """
+
+    kind: str
+    method: str
+    job_id: str
+    deviation: float
+    attack: str
+    budget: float
+    arrays: tuple = field(repr=False)
+
+
+def robustness_examples(view: RunView) -> tuple:
+    """The worst-case :class:`RobustnessExample` per (kind, method), sorted by kind and method."""
+    files = view.examples
+    if not files:
+        return ()
+    jobs = view.jobs.set_index("job_id")
+    best: dict[tuple, tuple[float, object]] = {}
+    for job_id, path in files.items():
+        with np.load(path, allow_pickle=False) as z:
+            dev = float(z["deviation"])
+            kind = "recon" if "adversarial" in z.files else "seg"
+        label = jobs.loc[job_id, "recon" if kind == "recon" else "segmentation"]
+        key = (kind, str(label))
+        if key not in best or dev > best[key][0]:
+            best[key] = (dev, path)
+    out = []
+    for (kind, label), (dev, path) in sorted(best.items()):
+        with np.load(path, allow_pickle=False) as z:
+            if kind == "recon":
+                arrays = [("reference", z["reference"]), ("clean", z["clean"]),
+                          ("adversarial", z["adversarial"]),
+                          ("difference", np.abs(z["adversarial"] - z["clean"]))]
+                arrays += [("random", z["random"])] if "random" in z.files else []
+            else:
+                arrays = [("image", z["image"]), ("clean_labels", z["clean_labels"]),
+                          ("adversarial_labels", z["adversarial_labels"])]
+                arrays += ([("reference_labels", z["reference_labels"])]
+                           if "reference_labels" in z.files else [])
+            out.append(RobustnessExample(kind=kind, method=label, job_id=path.stem,
+                                         deviation=dev, attack=str(z["kind"]),
+                                         budget=float(z["budget"]), arrays=tuple(arrays)))
+    return tuple(out)

@@ -165,7 +165,7 @@ def _corr(x, y, kind):
 
 
 def _clean(d):
-    from suite.stats._common import jsonable
+    from suite._serialise import jsonable
 
     return jsonable(d)
 

@@ -1,8 +1,8 @@
 """Analysis of a run's robustness results: curves, instability ratios, crimes, shift, audit.
 
 Reads only the store (the ``results`` rows with ``stage`` ``robustness`` /
-``robustness-clinical``, the ``cases`` table and the example files the robustness jobs
-saved), like :mod:`suite.analysis.summary`:
+``robustness-clinical`` and the ``cases`` table), like :mod:`suite.analysis.summary`; the
+worst-case example files are picked by :func:`suite.analysis.examples.robustness_examples`:
 
 * :func:`robustness_curves` — each robustness metric against the budget ε per (method,
   condition, attack): subject mean with a subject-bootstrap CI (the robustness curve);
@@ -20,12 +20,15 @@ saved), like :mod:`suite.analysis.summary`:
 * :func:`audit_table` — the data-crime audit flags each case got on load.
 * :func:`shift_tables` — per-stratum analysis (:func:`suite.robustness.shift.stratum_analysis`)
   of the metrics the protocol names under ``robustness.shift``.
+* :func:`anchored_curves` — curves of the perturbation attacks, each starting from the clean
+  output (the data of the robustness figures).
+
+Rendering (CSV, Markdown, figures) is :mod:`suite.report.summary`'s job.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +36,7 @@ import pandas as pd
 from suite.analysis.summary import bootstrap_mean_ci, subject_reduction
 
 __all__ = ["robustness_curves", "instability_ratios", "ef_error_curves", "crime_inflation",
-           "audit_table", "shift_tables", "write_robustness_summary", "RANDOM_COUNTERPART"]
+           "audit_table", "shift_tables", "anchored_curves", "RANDOM_COUNTERPART"]
 
 #: The random perturbation each adversarial attack is compared with (same norm and budget).
 RANDOM_COUNTERPART = {"kspace-pgd": "kspace-random", "image-pgd": "image-random",
@@ -282,174 +285,26 @@ def _selection_label(spec: dict) -> str:
                                              "recon", "segmentation") if k in spec)
 
 
-# ---------------------------------------------------------------------------------- writing
-def write_robustness_summary(df: pd.DataFrame, store, protocol, out: Path, kw: dict,
-                             fmt_table) -> tuple[list[str], dict]:
-    """Tables (CSV), figures and Markdown sections of the robustness analysis."""
-    files: dict = {}
-    md: list[str] = []
-    rob = protocol.raw.get("robustness") if protocol is not None else None
-    audit = audit_table(store)
-    audit.to_csv(out / "data_audit.csv", index=False)
-    files["data_audit"] = str(out / "data_audit.csv")
-    if not audit.empty:
-        n_flag = int(audit["flagged"].sum())
-        md += ["\n## Data-crime audit on load\n",
-               f"{int(audit['audited'].sum())} of {len(audit)} cases audited; {n_flag} flagged "
-               "(zero-padded or Hermitian-symmetric k-space, quantised intensities: Shimron et "
-               "al. 2022).\n\n"]
-        if n_flag:
-            md.append(fmt_table(audit[audit["flagged"]], ["case_id", "dataset", "flags"]))
-    if not rob:
-        return md, files
-    curves = robustness_curves(df, **kw)
-    ratios = instability_ratios(df, **kw)
-    ef = ef_error_curves(df, **kw)
-    crimes = crime_inflation(df, **kw)
-    for name, table in (("robustness_curves", curves), ("instability_ratios", ratios),
-                        ("robustness_ef_error", ef), ("crime_inflation", crimes)):
-        table.to_csv(out / f"{name}.csv", index=False)
-        files[name] = str(out / f"{name}.csv")
-    if not ratios.empty:
-        main = ratios[ratios["measure"].isin(["deviation", "label_change"])]
-        md += ["\n## Adversarial robustness: instability ratios\n",
-               "Degradation under the adversarial perturbation divided by the degradation under "
-               "a random perturbation of the same norm (subject means; CI by subject bootstrap). "
-               "Degradation: output deviation ‖f(y+e) − f(y)‖/‖f(y)‖ (reconstruction) or "
-               "fraction of changed labels (segmentation). Full table incl. SSIM and Dice loss "
-               "in `instability_ratios.csv`.\n\n",
-               fmt_table(main, ["condition", "recon", "segmentation", "attack", "random",
-                                "budget", "adversarial", "random_degradation", "ratio",
-                                "ratio_ci_low", "ratio_ci_high", "n_subjects"])]
-    if not curves.empty:
-        sel = curves[curves["metric"].isin(["ssim"]) | ((curves["metric"] == "dice")
-                                                        & (curves["phase"] == "ED"))]
-        md += ["\n## Robustness curves (metric against budget)\n",
-               fmt_table(sel, ["metric", "structure", "condition", "recon", "segmentation",
-                               "attack", "budget", "mean", "ci_low", "ci_high", "n_subjects"])]
-        feats = curves[curves["attack"] == "features"]
-        if not feats.empty:
-            md += ["\n## Small-feature recovery\n",
-                   fmt_table(feats, ["metric", "condition", "recon", "budget", "mean", "ci_low",
-                                     "ci_high", "n_subjects"])]
-    if not ef.empty:
-        md += ["\n## LV EF error under perturbation (|EF − truth|, %)\n",
-               fmt_table(ef, ["condition", "recon", "segmentation", "attack", "budget",
-                              "mean_abs_error", "ci_low", "ci_high", "n_subjects"])]
-    if not crimes.empty:
-        md += ["\n## Data crimes: score inflation (crimed − honest)\n",
-               fmt_table(crimes, ["crime", "condition", "recon", "metric", "honest", "crimed",
-                                  "inflation", "ci_low", "ci_high", "relative_pct", "n_subjects",
-                                  "flagged_fraction"])]
-    if rob.get("shift"):
-        shift = shift_tables(df, rob["shift"], **kw)
-        shift.to_csv(out / "shift_strata.csv", index=False)
-        files["shift_strata"] = str(out / "shift_strata.csv")
-        if not shift.empty:
-            md += ["\n## Domain shift: per-stratum analysis\n", fmt_table(shift, list(shift.columns))]
-    files.update(_figures(curves, ef, out, store))
-    return md, files
+def anchored_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """The perturbation curves of ``curves``, each starting at the clean value.
 
+    Parameters
+    ----------
+    curves : DataFrame
+        Rows of :func:`robustness_curves` (usually one metric, structure and phase).
 
-def _figures(curves: pd.DataFrame, ef: pd.DataFrame, out: Path, store) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    files: dict = {}
-
-    def save(fig, name):
-        for ext in ("png", "svg"):
-            fig.savefig(out / f"{name}.{ext}")
-        plt.close(fig)
-        files[f"figure_{name}"] = str(out / f"{name}.png")
-
-    def curve_plot(sel, ylabel, name, group_cols):
-        if sel.empty:
-            return
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for key, g in sel.groupby(group_cols, sort=True):
-            g = g.sort_values("budget")
-            label = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)) if k)
-            style = "--" if "random" in str(g["attack"].iloc[0]) else "-"
-            ax.errorbar(g["budget"], g["mean"], yerr=[g["mean"] - g["ci_low"],
-                                                      g["ci_high"] - g["mean"]],
-                        marker="o", capsize=3, linestyle=style, label=label)
-        ax.set_xlabel("budget ε")
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=6)
-        fig.tight_layout()
-        save(fig, name)
-
-    if not curves.empty:
-        dev = curves[curves["metric"] == "deviation"]
-        curve_plot(dev, "output deviation ‖f(y+e) − f(y)‖/‖f(y)‖", "robustness_recon_deviation",
-                   ["recon", "condition", "attack"])
-        ssim = curves[(curves["metric"] == "ssim") & (curves["attack"] != "features")
-                      & ~curves["attack"].astype(str).str.startswith("crime:")]
-        base = ssim[ssim["attack"] == "none"]
-        rows = [ssim[ssim["attack"] != "none"]]
-        for attack in ssim["attack"].unique():  # every curve starts at the clean value
-            if attack != "none":
-                rows.append(base.assign(attack=attack))
-        curve_plot(pd.concat(rows), "SSIM against the reference", "robustness_recon_ssim",
-                   ["recon", "condition", "attack"])
-        dice = curves[(curves["metric"] == "dice") & (curves["structure"] == "LV")
-                      & (curves["phase"] == "ED")]
-        base = dice[dice["attack"] == "none"]
-        rows = [dice[dice["attack"] != "none"]] + [base.assign(attack=a) for a in
-                                                  dice["attack"].unique() if a != "none"]
-        curve_plot(pd.concat(rows), "LV Dice at ED", "robustness_seg_dice",
-                   ["segmentation", "recon", "attack"])
-    if not ef.empty:
-        curve_plot(ef.rename(columns={"mean_abs_error": "mean"}), "|LV EF − truth| (%)",
-                   "robustness_ef_error", ["recon", "segmentation", "attack"])
-    files.update(_example_figure(out, store, save, plt))
-    return files
-
-
-def _example_figure(out: Path, store, save, plt) -> dict:
-    """The worst-case example of each attacked method (largest deviation over its jobs)."""
-    folder = out.parent / "robustness"
-    if not folder.is_dir():
-        return {}
-    jobs = store.jobs.set_index("job_id")
-    best: dict[str, tuple[float, Path]] = {}
-    for path in sorted(folder.glob("*.npz")):
-        if path.stem not in jobs.index:
-            continue
-        with np.load(path, allow_pickle=False) as z:
-            dev = float(z["deviation"])
-            kind = "recon" if "adversarial" in z.files else "seg"
-        label = jobs.loc[path.stem, "recon"] if kind == "recon" else jobs.loc[path.stem, "segmentation"]
-        key = f"{kind}:{label}"
-        if key not in best or dev > best[key][0]:
-            best[key] = (dev, path)
-    files = {}
-    for key, (dev, path) in sorted(best.items()):
-        with np.load(path, allow_pickle=False) as z:
-            kind, label = key.split(":", 1)
-            if kind == "recon":
-                panels = [("reference", z["reference"]), ("clean", z["clean"]),
-                          (f"{z['kind']} ε={float(z['budget']):g}", z["adversarial"]),
-                          ("|adversarial − clean|", np.abs(z["adversarial"] - z["clean"]))]
-                if "random" in z.files:
-                    panels.append(("random, same norm", z["random"]))
-            else:
-                panels = [("image", z["image"]), ("clean labels", z["clean_labels"]),
-                          (f"{z['kind']} ε={float(z['budget']):g}", z["adversarial_labels"])]
-                if "reference_labels" in z.files:
-                    panels.append(("reference labels", z["reference_labels"]))
-            fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.6))
-            for ax, (title, img) in zip(np.atleast_1d(axes), panels):
-                ax.imshow(img, cmap="gray" if kind == "recon" or title == "image" else "viridis")
-                ax.set_title(title, fontsize=7)
-                ax.axis("off")
-            fig.suptitle(f"worst case: {label} (deviation {dev:.3g}, job {path.stem[:8]})",
-                         fontsize=8)
-            fig.tight_layout()
-            name = f"worst_case_{kind}_{label}".replace("/", "_").replace(":", "_")
-            save(fig, name)
-            files[f"figure_{name}"] = str(out / f"{name}.png")
-    return files
+    Returns
+    -------
+    DataFrame
+        The rows of every attack with a budget axis (not ``none``, not the feature insertion
+        ``features``, not a data crime ``crime:*``), plus, for each such attack, a copy of
+        the clean rows (``attack == "none"``, budget 0) relabelled with that attack, so that
+        every curve starts from the clean output of the same method and condition.
+    """
+    attack = curves["attack"].astype(str)
+    perturbed = curves[(attack != "none") & (attack != "features")
+                       & ~attack.str.startswith("crime:")]
+    clean = curves[attack == "none"]
+    parts = [perturbed] + [clean.assign(attack=a) for a in perturbed["attack"].unique()]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else perturbed.reset_index(
+        drop=True)

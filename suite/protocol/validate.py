@@ -108,13 +108,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     v.string(raw, "sponsor")  # sponsor metadata YAML for reports (suite.report.sponsor)
     stages = _validate_stages(v, raw, Path(base_dir))
     datasets = v.list_of_mappings(raw, "datasets", required=True, non_empty=True)
-    names = set()
+    _unique_names(v, datasets, "datasets")
     for i, ds in enumerate(datasets):
         key = f"datasets[{i}]"
-        v.string(ds, "name", required=True, prefix=key)
-        if ds["name"] in names:
-            raise ProtocolError(source, f"{key}.name", f"repeats {ds['name']!r}; names must be unique")
-        names.add(ds["name"])
         v.unknown_keys(ds, {"name", "phantom", "root", "card", "reader_options", "max_cases",
                             "pipeline"}, key)
         if ("phantom" in ds) == ("root" in ds):
@@ -126,13 +122,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
             v.string(ds, "root", prefix=key)
         v.integer(ds, "max_cases", minimum=1, prefix=key)
     conds = v.list_of_mappings(raw, "conditions")
-    cnames = set()
+    _unique_names(v, conds, "conditions")
     for i, c in enumerate(conds):
         key = f"conditions[{i}]"
-        v.string(c, "name", required=True, prefix=key)
-        if c["name"] in cnames:
-            raise ProtocolError(source, f"{key}.name", f"repeats {c['name']!r}; names must be unique")
-        cnames.add(c["name"])
         v.option(c, "type", CONDITION_TYPES, required=True, prefix=key)
         allowed = {"name", "type"}
         if c["type"] == "undersample":
@@ -206,6 +198,18 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     raw = json.loads(canonical_json(raw))  # plain JSON types (tuples → lists), sorted on hashing
     digest = hashlib.sha256(canonical_json(raw).encode()).hexdigest()
     return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir))
+
+
+def _unique_names(v: KeyPathValidator, entries: list, what: str) -> None:
+    """Every entry of ``what`` has a ``name``, and no two share one."""
+    seen = set()
+    for i, entry in enumerate(entries):
+        key = f"{what}[{i}]"
+        v.string(entry, "name", required=True, prefix=key)
+        if entry["name"] in seen:
+            raise ProtocolError(v.source, f"{key}.name",
+                                f"repeats {entry['name']!r}; names must be unique")
+        seen.add(entry["name"])
 
 
 def _validate_stages(v: KeyPathValidator, raw: dict, base_dir: Path) -> dict:

@@ -1,14 +1,16 @@
-"""Named evidence keys: each one is a query over a run's store that returns tables of values
-together with the store rows every value comes from.
+"""Named evidence keys: the registry, and the types every key returns.
 
 An evidence key (``"performance.image"``, ``"data.flow"``, ...) is a function of a
-:class:`RunData` registered with :func:`evidence_key`. It returns an :class:`Evidence`: a
-status (``measured``, ``unavailable`` with the reason, or ``not_applicable`` with the reason),
-the SQL it read, the computation applied (named suite function and its settings), and tables
-whose every row carries ``sources`` — references to the store rows it was computed from
-(``results`` by SQLite ``rowid``, ``jobs``/``cases`` by id, ``failures`` by ``rowid``,
-``manifest`` by JSON path). Reports print only cells of these tables, so every number in a
-document can be traced to, and recomputed from, the rows listed in ``evidence.json``.
+:class:`RunData` registered with :func:`evidence_key` (the key modules in
+:mod:`suite.report.keys` do so; :func:`suite.report.keys.compute_evidence` evaluates them). It
+returns an :class:`Evidence`: a status (``measured``, ``unavailable`` with the reason, or
+``not_applicable`` with the reason), the query it read, the computation applied (named suite
+function and its settings), and tables whose every row carries ``sources`` — references to the
+store rows it was computed from (``results`` by SQLite ``rowid``, ``jobs``/``cases`` by id,
+``failures`` by ``rowid``, ``manifest`` by JSON path). Reports print only cells of these
+tables, so every number in a document can be traced to, and recomputed from, the rows listed
+in ``evidence.json``. Every number comes from :mod:`suite.analysis`; a key selects rows,
+calls the analysis and lays its results out as tables and figures.
 
 Keys starting with ``sponsor.`` are not registered here: they are fields of the sponsor
 metadata file (:mod:`suite.report.sponsor`) and are shown as *declared*, never as measured.
@@ -16,7 +18,6 @@ metadata file (:mod:`suite.report.sponsor`) and are shown as *declared*, never a
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,9 @@ import pandas as pd
 
 from suite.store import RunView
 
-__all__ = ["Evidence", "Table", "RunData", "evidence_key", "EVIDENCE_KEYS", "compute_evidence",
-           "STATUSES", "sources_by_group", "lookup", "group_key"]
+__all__ = ["Evidence", "Table", "RunData", "evidence_key", "EVIDENCE_KEYS", "STATUSES",
+           "sources_by_group", "lookup", "group_key", "frame_rows", "jsonable", "title_of",
+           "unavailable", "not_applicable"]
 
 #: Status of an evidence key in one run.
 STATUSES = ("measured", "unavailable", "not_applicable")
@@ -54,7 +56,7 @@ class Table:
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title,
                 "columns": [{"name": c, "label": lab} for c, lab in self.columns],
-                "rows": [_jsonable(r) for r in self.rows], "note": self.note}
+                "rows": [jsonable(r) for r in self.rows], "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Evidence:
     def to_dict(self) -> dict:
         return {"key": self.key, "title": self.title, "status": self.status,
                 "reason": self.reason, "query": self.query, "computation": self.computation,
-                "facts": [{"name": k, "value": _jsonable(v)} for k, v in self.facts],
+                "facts": [{"name": k, "value": jsonable(v)} for k, v in self.facts],
                 "tables": [t.to_dict() for t in self.tables], "figures": list(self.figures)}
 
     def summary(self) -> str:
@@ -108,7 +110,7 @@ def evidence_key(key: str, title: str):
 
 class RunData(RunView):
     """A run as the reports read it: the store-backed :class:`~suite.store.RunView` (the one
-    reader of a run) plus where figures go.
+    reader of a run; the report reads a run through nothing else) plus where figures go.
 
     Parameters
     ----------
@@ -126,23 +128,6 @@ class RunData(RunView):
         self.draw = bool(figures)
         self.sponsor = None  # set by the renderer (suite.report.sponsor.SponsorMetadata)
         self.results.attrs["method_stages"] = list(self.method_stages)
-
-
-def compute_evidence(run: RunData, keys=None) -> dict[str, Evidence]:
-    """Evaluate evidence keys (default: all registered) on a run."""
-    from suite.report import keys_data, keys_examples, keys_performance, keys_robustness  # noqa: F401
-
-    out = {}
-    for key in (keys or sorted(EVIDENCE_KEYS)):
-        if key not in EVIDENCE_KEYS:
-            raise ValueError(f"unknown evidence key {key!r}; known keys: {sorted(EVIDENCE_KEYS)}")
-        title, fn = EVIDENCE_KEYS[key]
-        ev = fn(run)
-        if ev.status not in STATUSES:
-            raise ValueError(f"evidence key {key!r} returned status {ev.status!r}; expected one "
-                             f"of {STATUSES}")
-        out[key] = ev
-    return out
 
 
 # ---------------------------------------------------------------------- helpers for keys
@@ -187,12 +172,18 @@ def _clean(v):
     return v
 
 
-def _jsonable(v):
+def jsonable(v):
+    """``v`` with numpy scalars, NaN (→ None), sets and tuples made JSON-serialisable."""
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, set)):
-        return [_jsonable(x) for x in (sorted(v, key=str) if isinstance(v, set) else v)]
+        return [jsonable(x) for x in (sorted(v, key=str) if isinstance(v, set) else v)]
     return _clean(v)
+
+
+def title_of(key: str) -> str:
+    """The registered title of an evidence key."""
+    return EVIDENCE_KEYS[key][0]
 
 
 def unavailable(key: str, reason: str) -> Evidence:

@@ -92,10 +92,9 @@ def load_guideline(name: str, *, known_keys=None) -> Guideline:
     from suite.report.sponsor import SPONSOR_FIELDS
 
     if known_keys is None:
-        from suite.report import keys_data, keys_examples, keys_performance, keys_robustness  # noqa: F401
-        from suite.report.evidence import EVIDENCE_KEYS
+        from suite.report.keys import registered_keys
 
-        known_keys = set(EVIDENCE_KEYS)
+        known_keys = registered_keys()
     path = reports_dir() / "guidelines" / f"{name}.yaml"
     if not path.is_file():
         raise GuidelineError(f"{path}: no such guideline definition; available: "

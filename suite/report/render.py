@@ -25,7 +25,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from suite.report.evidence import RunData, compute_evidence
+from suite.report.evidence import RunData, jsonable
+from suite.report.keys import compute_evidence
 from suite.report.guidelines import GUIDELINES, Guideline, load_guideline, reports_dir
 from suite.report.sponsor import SponsorMetadata, load_sponsor
 
@@ -167,23 +168,21 @@ def _store_rows(run: RunData, evidence: dict) -> dict:
     for ev in evidence.values():
         for t, ids in ev.sources().items():
             cited.setdefault(t, set()).update(ids)
-    from suite.report.evidence import _jsonable
-
     out = {}
     res = run.results.set_index("row_id")
     if cited.get("results"):
         cols = [c for c in res.columns if c not in ("vendor", "field_strength_t", "site", "pathology", "preset")]
         sub = res.loc[sorted(cited["results"]), cols]
-        out["results"] = {str(i): _jsonable(r) for i, r in zip(sub.index, sub.to_dict("records"))}
+        out["results"] = {str(i): jsonable(r) for i, r in zip(sub.index, sub.to_dict("records"))}
     if cited.get("failures"):
         f = run.failures.set_index("row_id").loc[sorted(cited["failures"])]
-        out["failures"] = {str(i): _jsonable(r) for i, r in zip(f.index, f.to_dict("records"))}
+        out["failures"] = {str(i): jsonable(r) for i, r in zip(f.index, f.to_dict("records"))}
     if cited.get("jobs"):
         j = run.jobs.set_index("job_id").loc[sorted(cited["jobs"])].drop(columns=["spec"])
-        out["jobs"] = {str(i): _jsonable(r) for i, r in zip(j.index, j.to_dict("records"))}
+        out["jobs"] = {str(i): jsonable(r) for i, r in zip(j.index, j.to_dict("records"))}
     if cited.get("cases"):
         c = run.cases.set_index("case_id").loc[sorted(cited["cases"])].drop(columns=["meta", "truth"])
-        out["cases"] = {str(i): _jsonable(r) for i, r in zip(c.index, c.to_dict("records"))}
+        out["cases"] = {str(i): jsonable(r) for i, r in zip(c.index, c.to_dict("records"))}
     return out
 
 

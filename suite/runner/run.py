@@ -231,10 +231,9 @@ def run_protocol(protocol, run_dir, *, executor: str = "local", workers: int | N
                            input_failures=input_failures,
                            failure_tolerance=protocol.failure_tolerance)
         if analyse:
-            from suite.analysis.summary import check_acceptance, load_results, write_summary
+            from suite.evaluate import evaluate_run
 
-            result.acceptance = check_acceptance(load_results(run_dir), protocol.acceptance)
-            write_summary(run_dir, protocol, run_dir / "report")
+            result.acceptance = evaluate_run(run_dir).acceptance
         manifest = build_manifest(protocol=protocol, store=store, started=started,
                                   finished=time.time(), executor=executor, workers=n_workers,
                                   command=command, cache_dir=ctx.cache_dir)

@@ -12,13 +12,12 @@ robustness curves and instability ratios for the stage as for reconstructions.
 
 from __future__ import annotations
 
-from suite.stages.base import ExperimentCall
-
 __all__ = ["input_attack"]
 
 
-def input_attack(stage, exp: ExperimentCall) -> list[dict]:
-    """Rows of the ``input-attack`` experiment of ``stage`` (module docstring)."""
+def input_attack(stage, exp) -> list[dict]:
+    """Rows of the ``input-attack`` experiment of ``stage`` (a :class:`suite.stages.Stage`) for
+    ``exp`` (a :class:`suite.stages.ExperimentCall`); see the module docstring."""
     from suite.metrics.contract import metric_row
     from suite.metrics.robustness import PERTURBATION_METRICS  # noqa: F401  (declarations)
     from suite.robustness import attack_input, random_input

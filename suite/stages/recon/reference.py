@@ -36,17 +36,22 @@ def image_profiles(settings) -> list[str]:
     return list((settings.get("image") or {}).get("profiles", ["fastmri"]))
 
 
-class ReferenceImages:
-    """Pseudo-method ``reference``: the scoring reference of a fully sampled condition (the RSS
-    of the fully sampled k-space), so that later stages run on the reference images too."""
+class _PseudoMethod:
+    """A recon-stage method that does no reconstruction (``pseudo = True``)."""
 
-    name = "reference"
     version = "1"
     stage = "recon"
     pseudo = True
 
     def params(self) -> dict:
         return {}
+
+
+class ReferenceImages(_PseudoMethod):
+    """Pseudo-method ``reference``: the scoring reference of a fully sampled condition (the RSS
+    of the fully sampled k-space), so that later stages run on the reference images too."""
+
+    name = "reference"
 
     def __call__(self, case: Case) -> np.ndarray:
         from suite.mr import ifft2c, rss
@@ -55,16 +60,10 @@ class ReferenceImages:
         return ref if ref is not None else rss(ifft2c(case.kspace), dim=2)
 
 
-class CaseImages:
+class CaseImages(_PseudoMethod):
     """Pseudo-method ``images``: the magnitude images of an image-only Case (ACDC, DICOM)."""
 
     name = "images"
-    version = "1"
-    stage = "recon"
-    pseudo = True
-
-    def params(self) -> dict:
-        return {}
 
     def __call__(self, case: Case) -> np.ndarray:
         return np.abs(case.reference).astype(np.float32)

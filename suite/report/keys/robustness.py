@@ -8,17 +8,21 @@ says that the run did not include that section.
 
 from __future__ import annotations
 
+from suite.analysis.agreement import error_propagation, with_acceleration
+from suite.analysis.robustness import audit_table, instability_ratios, robustness_curves
+from suite.analysis.summary import metric_summary, summary_keys
 from suite.report.evidence import (Evidence, RunData, Table, evidence_key, frame_rows, lookup,
-                                   sources_by_group, unavailable)
-from suite.report.keys_performance import _SUMMARY_COLS, _Frames, _computation, _title, summary_keys
+                                   sources_by_group, title_of, unavailable)
+from suite.report.figures import ef_bias_vs_acceleration
+from suite.report.figures import robustness_curves as plot_curves
+from suite.report.keys.common import (SUMMARY_COLS, ci_label, computation, headline_frame,
+                                      method_cols)
 
 __all__: list[str] = []
 
 
 @evidence_key("robustness.acquisition", "Robustness to foreseeable acquisition changes (acceleration, noise)")
 def _acquisition(run: RunData) -> Evidence:
-    from suite.analysis.agreement import error_propagation
-
     conds = run.protocol.get("conditions") or []
     changed = [c for c in conds if c.get("type") != "fully-sampled"]
     if not changed:
@@ -26,46 +30,44 @@ def _acquisition(run: RunData) -> Evidence:
                            "condition, so the run did not include an acquisition-robustness section")
     r = run.results
     cond_rows = r[(r["stage"] == "condition") & (r["metric"] == "nominal_acceleration")]
-    ef = r[(r["stage"] == "clinical") & (r["metric"] == "lv_ef_pct") & r["value"].notna()
-           & r["reference_value"].notna()]
+    ef = r[(r["stage"] == "clinical") & (r["metric"] == "lv_ef_pct") & r["reference_value"].notna()]
     prop = error_propagation(r) if not ef.empty else None
+    methods = method_cols(run)
     tables, figs = [], []
     if prop is not None and not prop.empty:
-        src = sources_by_group(ef, ["condition", "recon", "segmentation"])
+        mk = [m for m, _ in methods if m in prop.columns]
+        src = sources_by_group(ef[ef["usable"]], ["condition", *mk])
         csrc = sources_by_group(cond_rows, ["condition"])
-        cols = (("segmentation", "segmentation"), ("recon", "reconstruction"), ("condition", "condition"),
-                ("nominal_acceleration", "nominal R"), ("n", "n"), ("bias", "EF bias (%)"),
-                ("loa_lower", "LoA lower (%)"), ("loa_upper", "LoA upper (%)"))
+        unit = prop["unit"].iloc[0]
+        cols = (tuple(reversed([m for m in methods if m[0] in mk]))
+                + (("condition", "condition"), ("nominal_acceleration", "nominal R"), ("n", "n"),
+                   ("n_excluded", "excluded"), ("excluded", "excluded (reason)"),
+                   ("bias", f"EF bias ({unit})"), ("loa_lower", f"LoA lower ({unit})"),
+                   ("loa_upper", f"LoA upper ({unit})")))
         rows = frame_rows(prop, [c for c, _ in cols], lambda rec: {"results": sorted(
-            lookup(src, rec, ["condition", "recon", "segmentation"]) + lookup(csrc, rec, ["condition"]))})
-        tables.append(Table("ef_propagation", "LV EF error against acceleration (test - truth)", cols, rows))
-        from suite.report.figures import ef_bias_vs_acceleration
-
-        figs += ef_bias_vs_acceleration(prop, run.figure_dir, run.draw)
-    from suite.report.keys_performance import headline_frame
-    from suite.analysis.summary import metric_summary
-
+            lookup(src, rec, ["condition", *mk]) + lookup(csrc, rec, ["condition"]))})
+        tables.append(Table("ef_propagation", "LV EF error against acceleration (test - truth; "
+                            "primary analysis, usable values only)", cols, rows))
+        figs += ef_bias_vs_acceleration(prop, list(run.method_stages), run.figure_dir, run.draw)
     hd = headline_frame(run)
     if not hd.empty:
-        summ = metric_summary(hd, **run.bootstrap)
-        r_of = cond_rows.groupby("condition")["value"].first().to_dict()
-        summ = summ.assign(nominal_acceleration=summ["condition"].map(lambda c: r_of.get(c, 1.0)))
+        summ = with_acceleration(metric_summary(hd, **run.bootstrap), r, default=1.0)
         summ = summ.sort_values(["stage", "metric", "structure", "recon", "segmentation",
                                  "nominal_acceleration"])
-        keys = summary_keys(summ)
+        keys = summary_keys(hd)
         src = sources_by_group(hd, keys)
         csrc = sources_by_group(cond_rows, ["condition"])
         lead = (("metric", "metric"), ("structure", "structure"), ("recon", "reconstruction"),
                 ("segmentation", "segmentation"), ("condition", "condition"),
                 ("nominal_acceleration", "nominal R"))
-        rows = frame_rows(summ, [c for c, _ in lead] + [c for c, _ in _SUMMARY_COLS],
+        rows = frame_rows(summ, [c for c, _ in lead] + [c for c, _ in SUMMARY_COLS],
                           lambda rec: {"results": sorted(lookup(src, rec, keys) + lookup(csrc, rec, ["condition"]))})
-        tables.append(Table("by_condition", "Headline metrics by condition", lead + _SUMMARY_COLS, rows))
+        tables.append(Table("by_condition", "Headline metrics by condition", lead + SUMMARY_COLS, rows))
     return Evidence(
-        key="robustness.acquisition", title=_title("robustness.acquisition"), status="measured",
+        key="robustness.acquisition", title=title_of("robustness.acquisition"), status="measured",
         query="SELECT rowid, * FROM results WHERE stage IN ('clinical', 'condition') or headline metrics",
-        computation="suite.analysis.summary.error_propagation (Bland-Altman of LV EF per condition) "
-                    "and " + _computation(run),
+        computation="suite.analysis.agreement.error_propagation (Bland-Altman of LV EF per "
+                    "condition, primary analysis) and " + computation(run),
         tables=tuple(tables), figures=tuple(figs))
 
 
@@ -76,8 +78,6 @@ def _adversarial(run: RunData) -> Evidence:
     if rob.empty:
         return unavailable("robustness.adversarial", "the run did not include a robustness section "
                            "(no `robustness` stage rows in the store)")
-    from suite.analysis.robustness import instability_ratios, robustness_curves
-
     b = run.bootstrap
     curves = robustness_curves(r, **b)
     keys = ["condition", "recon", "segmentation", "attack", "budget", "metric", "structure",
@@ -104,11 +104,9 @@ def _adversarial(run: RunData) -> Evidence:
                             "equal budget)", cols,
                             frame_rows(ratios, [c for c, _ in cols],
                                        lambda rec: {"results": lookup(msrc, rec, mk + ["budget"])})))
-    from suite.report.figures import robustness_curves as plot_curves
-
-    figs = plot_curves(curves, run.figure_dir, run.draw)
+    figs = plot_curves(curves, run.figure_dir, run.draw, ci_label=ci_label(run))
     return Evidence(
-        key="robustness.adversarial", title=_title("robustness.adversarial"), status="measured",
+        key="robustness.adversarial", title=title_of("robustness.adversarial"), status="measured",
         query="SELECT rowid, * FROM results WHERE stage = 'robustness'",
         computation="suite.analysis.robustness.robustness_curves and instability_ratios: subject "
                     f"means, {b['n_resamples']}-resample subject bootstrap CI, seed {b['seed']}",
@@ -117,9 +115,7 @@ def _adversarial(run: RunData) -> Evidence:
 
 @evidence_key("robustness.audit", "Data-crime audit flags per case")
 def _audit(run: RunData) -> Evidence:
-    from suite.analysis.robustness import audit_table
-
-    table = audit_table(_Frames(run)) if not run.cases.empty else None
+    table = audit_table(run.cases) if not run.cases.empty else None
     if table is None or table.empty or not table["audited"].any():
         return unavailable("robustness.audit", "no case carries data-crime audit results, so the "
                            "run did not include a data-crime audit")
@@ -127,7 +123,7 @@ def _audit(run: RunData) -> Evidence:
             ("flagged", "flagged"), ("flags", "flags"))
     rows = frame_rows(table, [c for c, _ in cols], lambda rec: {"cases": [rec["case_id"]]})
     return Evidence(
-        key="robustness.audit", title=_title("robustness.audit"), status="measured",
+        key="robustness.audit", title=title_of("robustness.audit"), status="measured",
         query="SELECT case_id, dataset, meta FROM cases  (meta.audit_flags)",
         computation="suite.analysis.robustness.audit_table: flags the on-load audit recorded",
         facts=(("cases flagged", int(table["flagged"].sum())),),

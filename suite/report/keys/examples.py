@@ -8,24 +8,23 @@ the SSIM row and the job; the figure shows pixels, not new numbers.
 
 from __future__ import annotations
 
+from suite.analysis.examples import example_cases
 from suite.report.evidence import Evidence, RunData, Table, evidence_key, unavailable
+from suite.report.figures import example_cases as draw
 
 __all__: list[str] = []
 
 
 @evidence_key("examples.images", "Example cases: images, error maps and x-t profiles")
 def _examples(run: RunData) -> Evidence:
-    from suite.analysis.examples import example_cases
-    from suite.report.figures import example_cases as draw
-
     ex = example_cases(run)
     if not ex.cases:
         return unavailable("examples.images", ex.reason)
     rows = [{"method": c.method, "condition": c.condition, "case": c.case_id, "ssim": c.ssim,
              "profile": c.profile, "cache_key": c.cache_key, "cache_sha256": c.cache_sha256,
+             "cache_file": c.cache_file,
              "sources": {"results": [c.row_id], "jobs": [c.job_id]}} for c in ex.cases]
-    panels = [(c.method, c.case_id, c.images, c.reference) for c in ex.cases]
-    figs = draw(panels, ex.condition, run.figure_dir, run.draw)
+    figs = draw(ex, run.figure_dir, run.draw)
     return Evidence(
         key="examples.images", title="Example cases: images, error maps and x-t profiles",
         status="measured", reason="; ".join(ex.problems),

@@ -8,21 +8,13 @@ row ids or ``manifest`` JSON paths (see :mod:`suite.report.evidence`).
 from __future__ import annotations
 
 import json
-from collections import Counter
 
-from suite.report.evidence import Evidence, RunData, Table, evidence_key, unavailable
+from suite.analysis.cohort import acquisition_table, cohort_table, missing_values, unit_of_field
+from suite.analysis.failures import case_flow, failure_causes
+from suite.report.evidence import Evidence, RunData, Table, evidence_key, frame_rows, unavailable
+from suite.report.figures import flow_diagram
 
 __all__: list[str] = []
-
-_ACQ_FIELDS = (("vendor", "vendor", ""), ("field_strength_t", "field strength", "T"),
-               ("sequence", "sequence", ""), ("pixel_spacing_mm", "pixel spacing", "mm"),
-               ("slice_thickness_mm", "slice thickness", "mm"),
-               ("slice_spacing_mm", "slice spacing", "mm"),
-               ("temporal_resolution_ms", "temporal resolution", "ms"),
-               ("heart_rate_bpm", "heart rate", "1/min"), ("extra.matrix", "matrix (y, x)", ""),
-               ("extra.n_coils", "receive coils", ""), ("extra.tr_ms", "TR", "ms"),
-               ("extra.te_ms", "TE", "ms"), ("extra.flip_angle_deg", "flip angle", "deg"))
-
 
 def _manifest_row(item: str, value, *paths: str) -> dict:
     """A table row ``{item, value}`` citing the manifest keys ``paths`` it was read from."""
@@ -159,18 +151,21 @@ def _cohort(run: RunData) -> Evidence:
         return unavailable("data.cohort", "no case was read successfully, so no case is recorded "
                            "in the store")
     c = run.cases
-    overall = [{"dataset": ds, "n_subjects": int(g["subject"].nunique()), "n_cases": int(len(g)),
-                "sources": {"cases": sorted(g["case_id"])}} for ds, g in c.groupby("dataset", sort=True)]
+    overall = [{"dataset": r["level"], "n_subjects": r["n_subjects"], "n_cases": r["n_cases"],
+                "sources": {"cases": list(r["case_ids"])}}
+               for r in cohort_table(c, "dataset").to_dict("records")]
     strata = []
-    for col, label in (("vendor", "vendor"), ("field_strength_t", "field strength (T)"),
-                       ("site", "site"), ("pathology", "pathology"), ("preset", "preset")):
-        for level, g in c.groupby(c[col].astype(str), sort=True):
-            strata.append({"stratum": label, "level": level, "n_subjects": int(g["subject"].nunique()),
-                           "n_cases": int(len(g)), "sources": {"cases": sorted(g["case_id"])}})
+    for col in ("vendor", "field_strength_t", "site", "pathology", "preset"):
+        unit = unit_of_field(col)
+        label = col.removesuffix("_t").replace("_", " ") + (f" ({unit})" if unit else "")
+        strata += [{"stratum": label, "level": r["level"], "n_subjects": r["n_subjects"],
+                    "n_cases": r["n_cases"], "sources": {"cases": list(r["case_ids"])}}
+                   for r in cohort_table(c, col).to_dict("records")]
     return Evidence(
         key="data.cohort", title="Cohort: data sets, subjects, cases and strata", status="measured",
         query="SELECT case_id, subject, dataset, vendor, field_strength_t, site, pathology, preset FROM cases",
-        computation="distinct subjects and cases per data set and per stratum level",
+        computation="suite.analysis.cohort.cohort_table: distinct subjects and cases per data set "
+                    "and per stratum level",
         tables=(Table("datasets", "Data sets", (("dataset", "data set"), ("n_subjects", "subjects"),
                                                 ("n_cases", "cases")), tuple(overall)),
                 Table("strata", "Cases per stratum", (("stratum", "stratum"), ("level", "level"),
@@ -178,88 +173,45 @@ def _cohort(run: RunData) -> Evidence:
                       tuple(strata))))
 
 
-def _meta_value(meta: dict, path: str):
-    v = meta
-    for part in path.split("."):
-        v = v.get(part) if isinstance(v, dict) else None
-    return v
-
-
 @evidence_key("data.acquisition", "Image acquisition parameters")
 def _acquisition(run: RunData) -> Evidence:
     if run.cases.empty:
         return unavailable("data.acquisition", "no case was read, so no acquisition header is recorded")
-    metas = {r.case_id: json.loads(r.meta) if r.meta else {} for r in run.cases.itertuples()}
-    rows = []
-    for path, label, unit in _ACQ_FIELDS:
-        vals = {cid: _meta_value(m, path) for cid, m in metas.items()}
-        vals = {k: v for k, v in vals.items() if v is not None}
-        if not vals:
-            continue
-        nums = [v for v in vals.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if len(nums) == len(vals):
-            row = {"parameter": label, "unit": unit, "n_cases": len(vals), "min": min(nums),
-                   "max": max(nums), "values": ""}
-        else:
-            counts = Counter(json.dumps(v) if not isinstance(v, str) else v for v in vals.values())
-            row = {"parameter": label, "unit": unit, "n_cases": len(vals), "min": None, "max": None,
-                   "values": "; ".join(f"{k} ({n})" for k, n in sorted(counts.items()))}
-        row["sources"] = {"cases": sorted(vals)}
-        rows.append(row)
+    cols = (("parameter", "parameter"), ("unit", "unit"), ("n_cases", "cases"), ("min", "min"),
+            ("max", "max"), ("values", "values (cases)"))
+    rows = frame_rows(acquisition_table(run.cases), [c for c, _ in cols],
+                      lambda rec: {"cases": list(rec["case_ids"])})
     return Evidence(
         key="data.acquisition", title="Image acquisition parameters", status="measured",
         query="SELECT case_id, meta FROM cases  (meta: JSON of the case header as read)",
-        computation="per parameter: range over cases (numbers) or counts of each value (text)",
-        tables=(Table("acquisition", "Acquisition parameters over the cases",
-                      (("parameter", "parameter"), ("unit", "unit"), ("n_cases", "cases"),
-                       ("min", "min"), ("max", "max"), ("values", "values (cases)")), tuple(rows)),))
-
-
-def flow_counts(run: RunData) -> dict:
-    """Case flow: inputs not read, cases with all jobs done, cases with failed or pending jobs.
-
-    Returns a dict with the counts and the ids behind each (used by the flow figure)."""
-    jobs = run.jobs
-    by_case = {cid: set(g["status"]) for cid, g in jobs.groupby("case_id")} if not jobs.empty else {}
-    failed = sorted(c for c, s in by_case.items() if "failed" in s)
-    all_failed = sorted(c for c, s in by_case.items() if s == {"failed"})
-    pending = sorted(c for c, s in by_case.items() if "failed" not in s and s != {"done"})
-    included = sorted(c for c, s in by_case.items() if s == {"done"})
-    return {"not_read": [int(i) for i in run.failures["row_id"]], "cases": sorted(by_case),
-            "included": included, "failed": failed, "all_failed": all_failed, "pending": pending}
+        computation="suite.analysis.cohort.acquisition_table: per parameter the range over cases "
+                    "(numbers) or counts of each value (text)",
+        tables=(Table("acquisition", "Acquisition parameters over the cases", cols, rows),))
 
 
 @evidence_key("data.flow", "Flow of cases: included, excluded and failed")
 def _flow(run: RunData) -> Evidence:
-    from suite.report.figures import flow_diagram
-
-    f = flow_counts(run)
-    n_inputs = len(f["cases"]) + len(f["not_read"])
+    f = case_flow(run.jobs, run.failures)
     rows = [
-        {"step": "inputs found", "n": n_inputs, "sources": {"jobs.case_id": f["cases"], "failures": f["not_read"]}},
-        {"step": "excluded: input could not be read", "n": len(f["not_read"]), "sources": {"failures": f["not_read"]}},
-        {"step": "cases entering evaluation", "n": len(f["cases"]), "sources": {"jobs.case_id": f["cases"]}},
-        {"step": "cases with at least one failed job", "n": len(f["failed"]), "sources": {"jobs.case_id": f["failed"]}},
-        {"step": "of which every job failed (no output)", "n": len(f["all_failed"]), "sources": {"jobs.case_id": f["all_failed"]}},
-        {"step": "cases with jobs not run (interrupted run)", "n": len(f["pending"]), "sources": {"jobs.case_id": f["pending"]}},
-        {"step": "included: every job done", "n": len(f["included"]), "sources": {"jobs.case_id": f["included"]}},
+        {"step": "inputs found", "n": f.n_inputs, "sources": {"jobs.case_id": list(f.cases), "failures": list(f.not_read)}},
+        {"step": "excluded: input could not be read", "n": len(f.not_read), "sources": {"failures": list(f.not_read)}},
+        {"step": "cases entering evaluation", "n": len(f.cases), "sources": {"jobs.case_id": list(f.cases)}},
+        {"step": "cases with at least one failed job", "n": len(f.failed), "sources": {"jobs.case_id": list(f.failed)}},
+        {"step": "of which every job failed (no output)", "n": len(f.all_failed), "sources": {"jobs.case_id": list(f.all_failed)}},
+        {"step": "cases with jobs not run (interrupted run)", "n": len(f.pending), "sources": {"jobs.case_id": list(f.pending)}},
+        {"step": "included: every job done", "n": len(f.included), "sources": {"jobs.case_id": list(f.included)}},
     ]
     reasons = [{"input": r.path, "dataset": r.dataset, "error": r.error, "reason": r.reason,
                 "sources": {"failures": [int(r.row_id)]}} for r in run.failures.itertuples()]
-    jf = run.jobs[run.jobs["status"] == "failed"] if not run.jobs.empty else run.jobs
-    causes = []
-    if not jf.empty:
-        first = jf["message"].fillna("").map(lambda m: m.splitlines()[0][:200] if m else "")
-        for (err, msg), g in jf.assign(first=first).groupby(["error", "first"], sort=True):
-            causes.append({"error": err, "message": msg, "n_jobs": int(len(g)),
-                           "cases": ", ".join(sorted(set(g["case_id"]))),
-                           "sources": {"jobs": sorted(g["job_id"])}})
+    causes = [{"error": c["error"], "message": c["message"], "n_jobs": c["n_jobs"],
+               "cases": ", ".join(c["cases"]), "sources": {"jobs": list(c["job_ids"])}}
+              for c in failure_causes(run.jobs).to_dict("records")]
     figs = flow_diagram(f, run.figure_dir, run.draw)
     return Evidence(
         key="data.flow", title="Flow of cases: included, excluded and failed", status="measured",
         query="SELECT case_id, job_id, status, error, message FROM jobs; SELECT rowid, * FROM failures",
-        computation="a case is included when every job of it is done; failed when any job failed; "
-                    "inputs in `failures` were never read",
+        computation="suite.analysis.failures.case_flow: a case is included when every job of it "
+                    "is done; failed when any job failed; inputs in `failures` were never read",
         tables=(Table("flow", "Case flow", (("step", "step"), ("n", "n")), tuple(rows)),
                 Table("not_read", "Inputs that could not be read", (("input", "input"), ("dataset", "data set"),
                                                                     ("error", "error"), ("reason", "reason")), tuple(reasons)),
@@ -273,25 +225,23 @@ def _missing(run: RunData) -> Evidence:
     r = run.results
     if r.empty:
         return unavailable("data.missing", "the store holds no results")
-    miss = r[r["value"].isna() | (r["status"].fillna("ok") != "ok")]
-    rows = []
-    for (stage, metric, status), g in miss.groupby(["stage", "metric", r["status"].fillna("")], sort=True):
-        rows.append({"stage": stage, "metric": metric, "status": status,
-                     "n_values": int(len(g)), "n_missing": int(g["value"].isna().sum()),
-                     "sources": {"results": sorted(int(i) for i in g["row_id"])}})
+    cols = (("stage", "stage"), ("metric", "metric"), ("status", "status"),
+            ("n_values", "values"), ("n_missing", "without number"))
+    rows = frame_rows(missing_values(r), [c for c, _ in cols],
+                      lambda rec: {"results": list(rec["row_ids"])})
+    null = sorted(int(i) for i in r.loc[r["value"].isna(), "row_id"])
+    not_ok = sorted(int(i) for i in r.loc[r["status"].fillna("ok") != "ok", "row_id"])
     total = [{"item": "stored values", "n": int(len(r)), "sources": {}},
-             {"item": "values without a number (NULL)", "n": int(r["value"].isna().sum()),
-              "sources": {"results": sorted(int(i) for i in r.loc[r["value"].isna(), "row_id"])}},
-             {"item": "values with a status other than ok", "n": int((r["status"].fillna("ok") != "ok").sum()),
-              "sources": {"results": sorted(int(i) for i in r.loc[r["status"].fillna("ok") != "ok", "row_id"])}}]
+             {"item": "values without a number (NULL)", "n": len(null), "sources": {"results": null}},
+             {"item": "values with a status other than ok", "n": len(not_ok),
+              "sources": {"results": not_ok}}]
     return Evidence(
         key="data.missing", title="Missing and undefined values", status="measured",
         query="SELECT rowid, stage, metric, status, value FROM results WHERE value IS NULL OR status != 'ok'",
-        computation="counts by stage, metric and status; summaries exclude these values and count them",
+        computation="suite.analysis.cohort.missing_values: counts by stage, metric and status; "
+                    "summaries exclude these values and count them",
         tables=(Table("totals", "Values in the store", (("item", "item"), ("n", "n")), tuple(total)),
-                Table("by_status", "Values not ok, by metric and status",
-                      (("stage", "stage"), ("metric", "metric"), ("status", "status"),
-                       ("n_values", "values"), ("n_missing", "without number")), tuple(rows))))
+                Table("by_status", "Values not ok, by metric and status", cols, rows)))
 
 
 @evidence_key("data.reference_standard", "Reference standard used by each metric")

@@ -1,0 +1,140 @@
+"""Drawing primitives shared by the evidence figures and the run summary's figures.
+
+They draw values a result object or an analysis table holds and compute no statistic:
+error-bar series with a distinct (colour, marker) pair each (:mod:`suite.report.style`), a
+Bland-Altman panel of an :class:`~suite.analysis.agreement.AgreementResult` (usable pairs
+only, with the excluded values named in the panel), saving as PNG and SVG.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from suite.report.style import series_styles
+
+__all__ = ["pyplot", "slug", "save_figure", "errorbar_series", "bland_altman_panel",
+           "excluded_text", "axis_label", "method_label"]
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")
+
+
+def save_figure(fig, out_dir: Path, name: str, *, dpi=None) -> Path:
+    """Save ``fig`` as ``out_dir/name.png`` and ``.svg``, close it, return the PNG path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "svg"):
+        fig.savefig(out_dir / f"{name}.{ext}", dpi=dpi if ext == "png" else None)
+    pyplot().close(fig)
+    return out_dir / f"{name}.png"
+
+
+def method_label(rec: dict, methods) -> str:
+    """The method chain of a table row: its non-empty method columns joined by `` + ``."""
+    return " + ".join(str(rec[m]) for m in methods if m in rec and rec[m] not in ("", None)
+                      and rec[m] == rec[m]) or "reference"
+
+
+def axis_label(what: str, unit) -> str:
+    """``what`` with the unit read from the rows (none for dimensionless ``"1"``)."""
+    unit = "" if unit is None or unit != unit else str(unit)
+    return f"{what} ({unit})" if unit and unit != "1" else what
+
+
+def excluded_text(frame: pd.DataFrame, where: str = "condition") -> str:
+    """Excluded values of the rows of a summary table, e.g. ``"R3: 2 implausible"``: the
+    ``excluded`` cell (by reason) of every row with ``n_excluded > 0``, labelled by ``where``."""
+    if "n_excluded" not in frame or "excluded" not in frame:
+        return ""
+    rows = frame[frame["n_excluded"].fillna(0) > 0]
+    return "; ".join(f"{r[where]}: {r['excluded']}" if where in r else str(r["excluded"])
+                     for _, r in rows.iterrows())
+
+
+def errorbar_series(ax, frame: pd.DataFrame, *, x: str, series: list[str], y: str = "mean",
+                    low: str = "ci_low", high: str = "ci_high", label=None, offset: float = 0.0,
+                    linestyle=None) -> int:
+    """One error-bar line per group of ``series`` columns, each with its own style.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows with ``x``, ``y``, ``low`` and ``high`` (the interval drawn around ``y``).
+    series : list of str
+        Columns whose values make one series.
+    label : callable, optional
+        ``label(key, rows) -> str``; default: the non-empty key values joined by spaces.
+    offset : float
+        Horizontal shift of series ``k`` by ``k * offset`` (so overlapping bars stay visible).
+    linestyle : callable, optional
+        ``linestyle(key, rows) -> str`` overriding the style's line style.
+
+    Returns
+    -------
+    int
+        Number of series drawn.
+    """
+    frame = frame.dropna(subset=[x])
+    groups = [(k if isinstance(k, tuple) else (k,), g)
+              for k, g in frame.groupby(series, sort=True, dropna=False)]
+    groups = [(k, g) for k, g in groups if g[y].notna().any()]
+    for k, ((key, g), style) in enumerate(zip(groups, series_styles(len(groups)))):
+        g = g.sort_values(x)
+        lo = (g[y] - g[low]).clip(lower=0).fillna(0)
+        hi = (g[high] - g[y]).clip(lower=0).fillna(0)
+        kw = style.kwargs()
+        if linestyle is not None:
+            kw["linestyle"] = linestyle(key, g)
+        text = label(key, g) if label else " ".join(str(v) for v in key if v not in ("", None))
+        ax.errorbar(g[x].astype(float) + k * offset, g[y], yerr=[lo, hi], capsize=3,
+                    label=text, **kw)
+    return len(groups)
+
+
+def bland_altman_panel(ax, result, *, title: str) -> None:
+    """Bland-Altman panel of an :class:`~suite.analysis.agreement.AgreementResult`.
+
+    Points: pair means against differences (test − reference) of the usable pairs the result
+    was computed on; solid line the bias, dashed lines the limits of agreement, shaded bands
+    their confidence intervals. The values the analysis left out (by reason) are named in the
+    panel, never drawn, so they cannot stretch the axes. With fewer than 3 pairs the panel
+    says so.
+    """
+    excl = ", ".join(f"{n} {reason}" for reason, n in sorted(result.excluded_by.items()))
+    note = f"excluded: {excl}" if excl else "no value excluded"
+    ba = result.bland_altman
+    ax.set_title(title, fontsize=9)
+    if ba is None:
+        ax.text(0.5, 0.5, f"{result.n} usable pair(s): fewer than 3,\nno agreement statistics\n"
+                f"{note}", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    ax.scatter(ba.means, ba.differences, s=14, color="0.2", alpha=0.8, label="pairs")
+    names = ("bias", f"bias − {ba.multiplier:g} SD", f"bias + {ba.multiplier:g} SD")
+    lines = (ba.bias, ba.loa_lower, ba.loa_upper)
+    bands = (ba.bias_ci, ba.loa_lower_ci, ba.loa_upper_ci)
+    for value, band, name, style in zip(lines, bands, names, ("-", "--", "--")):
+        ax.axhline(value, color="C0", linestyle=style, linewidth=1.2, label=name)
+        if band is not None:
+            ax.axhspan(band[0], band[1], color="C0", alpha=0.15, linewidth=0)
+    ax.set_xlabel(axis_label("mean of test and reference", result.unit), fontsize=8)
+    ax.set_ylabel(axis_label("test − reference", result.unit), fontsize=8)
+    ax.text(0.02, 0.02, f"n = {result.n}; {note}", transform=ax.transAxes, fontsize=7,
+            va="bottom", ha="left", color="0.25")
+    ax.legend(fontsize=6, loc="upper right")
