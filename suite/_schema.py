@@ -19,50 +19,20 @@ Conventions
   ``default``, or refuses with "is required" when ``required=True``.
 - Getters return the validated value (``number`` as float, ``integer`` as int), so loaders
   build their frozen objects from the returns. ``bool`` is never accepted as a number.
-- Unknown keys and values outside a closed set get the nearest valid spelling (:func:`near`),
-  as MONAI's ``look_up_option`` does (``monai/utils/module.py``, MONAI 1.5.0).
+- Unknown keys and values outside a closed set get the nearest valid spelling
+  (:func:`suite._validation.near`), as MONAI's ``look_up_option`` does
+  (``monai/utils/module.py``, MONAI 1.5.0).
 """
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from collections.abc import Collection, Hashable
 from typing import Any, NoReturn
 
-from suite._validation import KeyPathError
+from suite._validation import KeyPathError, near
 
-__all__ = ["KeyPathValidator", "near"]
-
-
-def near(value: Any, options: Collection) -> str:
-    """Hint naming the option closest to ``value``, or ``""`` when none is close.
-
-    Parameters
-    ----------
-    value : any
-        The value found (compared as ``str``).
-    options : collection
-        The valid values.
-
-    Returns
-    -------
-    str
-        ``" (did you mean 'x'?)"``, ready to append to a message, or ``""``.
-
-    Notes
-    -----
-    Closeness is :func:`difflib.get_close_matches` with its default cutoff (ratio >= 0.6).
-
-    Examples
-    --------
-    >>> near("undersampel", ["fully-sampled", "undersample", "noise"])
-    " (did you mean 'undersample'?)"
-    >>> near("xyz", ["undersample"])
-    ''
-    """
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+__all__ = ["KeyPathValidator"]
 
 
 def _got(value: Any) -> str:

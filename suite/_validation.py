@@ -8,15 +8,19 @@ what was received.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 
 __all__ = [
     "KeyPathError",
     "read_yaml_file",
+    "near",
     "check_option",
+    "check_alpha",
+    "check_column_name",
     "check_same_shape",
     "check_finite",
     "check_spacing",
@@ -58,6 +62,40 @@ def read_yaml_file(path, error: type[KeyPathError], what: str):
         raise error(str(p), "(file)", f"is not valid YAML: {exc}") from None
 
 
+def near(value: Any, options: Collection, *, cutoff: float = 0.6) -> str:
+    """Hint naming the option closest to ``value``, or ``""`` when none is close.
+
+    Parameters
+    ----------
+    value : any
+        The value found (compared as ``str``).
+    options : collection
+        The valid values.
+    cutoff : float, default 0.6
+        Least :class:`difflib.SequenceMatcher` ratio of a close option (the default of
+        :func:`difflib.get_close_matches`).
+
+    Returns
+    -------
+    str
+        ``" (did you mean 'x'?)"``, ready to append to a message, or ``""``.
+
+    Notes
+    -----
+    The nearest-spelling hint of MONAI's ``look_up_option`` (``monai/utils/module.py``,
+    MONAI 1.5.0); every "unknown name" message of the suite ends with it.
+
+    Examples
+    --------
+    >>> near("undersampel", ["fully-sampled", "undersample", "noise"])
+    " (did you mean 'undersample'?)"
+    >>> near("xyz", ["undersample"])
+    ''
+    """
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def check_option(value: str, allowed: Iterable[str], *, name: str, where: str) -> str:
     """Return ``value`` if it is one of ``allowed``; otherwise raise with the nearest match.
 
@@ -69,9 +107,43 @@ def check_option(value: str, allowed: Iterable[str], *, name: str, where: str) -
     allowed = list(allowed)
     if value in allowed:
         return value
-    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"{where}: {name} must be one of {allowed}; got {value!r}{hint}")
+    raise ValueError(f"{where}: {name} must be one of {allowed}; got {value!r}{near(value, allowed)}")
+
+
+def check_alpha(alpha: float, *, where: str) -> float:
+    """Return ``alpha`` (a significance level) as a float in (0, 1) or raise."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: `alpha` must be a number in (0, 1); got {alpha!r}") from None
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"{where}: `alpha` must be in (0, 1); got {alpha!r}")
+    return a
+
+
+_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_column_name(name: str) -> str:
+    """Return ``name`` if it can name a method stage's column of the results table (lower-case
+    letters, digits and ``_``, starting with a letter); otherwise raise ``ValueError``.
+
+    The store refuses, in addition, the names of its own columns
+    (:func:`suite.store.results.check_method_column`).
+
+    Examples
+    --------
+    >>> check_column_name("t1_mapping")
+    't1_mapping'
+    >>> check_column_name("Re-con")
+    Traceback (most recent call last):
+    ...
+    ValueError: stage name 'Re-con' cannot name a method column: use lower-case letters, digits and '_' (starting with a letter)
+    """
+    if not isinstance(name, str) or not _COLUMN_NAME.match(name):
+        raise ValueError(f"stage name {name!r} cannot name a method column: use lower-case "
+                         "letters, digits and '_' (starting with a letter)")
+    return name
 
 
 def check_same_shape(a, b, *, names: Sequence[str], where: str, axes: str = "") -> None:

@@ -29,10 +29,15 @@ import numpy as np
 
 from suite._validation import check_finite
 
-__all__ = ["Case", "CaseMeta", "LABELS_ACDC"]
+__all__ = ["Case", "CaseMeta", "LABELS_ACDC", "STRATA_COLUMNS"]
 
 #: ACDC label convention used everywhere in the suite (DESIGN.md, Conventions).
 LABELS_ACDC: Mapping[str, int] = {"background": 0, "rv": 1, "myo": 2, "lv": 3}
+
+#: The strata a case is counted in and results are split by: the :class:`CaseMeta` fields
+#: ``vendor``, ``field_strength_t`` (T) and ``site``, and the ``CaseMeta.strata`` keys
+#: ``pathology`` and ``preset`` (columns of a run's ``cases`` table).
+STRATA_COLUMNS = ("vendor", "field_strength_t", "site", "pathology", "preset")
 
 
 @dataclass(frozen=True)

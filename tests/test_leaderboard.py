@@ -23,9 +23,10 @@ from suite.data.matv73 import write_mat_v73
 from suite.data.nifti_io import write_labels_nifti
 from suite.leaderboard import (
     ChallengeError, Limits, UnsafeArchiveError, aggregate_then_rank, bootstrap_ranks,
-    build_leaderboard, holm, parse_challenge, rank_min, rank_then_aggregate, safe_extract,
+    build_leaderboard, parse_challenge, rank_min, rank_then_aggregate, safe_extract,
 )
 from suite.leaderboard import ranking as lb_ranking
+from suite.stats import holm
 
 N_CASES = 12
 CHALLENGE = {

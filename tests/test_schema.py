@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from suite._schema import KeyPathValidator, near
-from suite._validation import KeyPathError
+from suite._schema import KeyPathValidator
+from suite._validation import KeyPathError, near
 from suite.data.cards import CardError, load_card
 from suite.gate.criteria import GateCriteriaError, load_criteria
 from suite.leaderboard.challenge import ChallengeError, load_challenge

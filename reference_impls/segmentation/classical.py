@@ -80,7 +80,7 @@ from skimage.measure import label as cc_label, regionprops
 from skimage.morphology import convex_hull_image, disk
 
 from reference_impls.registry import register
-from reference_impls.segmentation._checks import check_images, check_spacing
+from reference_impls.segmentation.checks import check_images, check_spacing
 
 __all__ = ["ClassicalSegmenter", "segment_classical", "heart_centre", "correct_receive_field"]
 

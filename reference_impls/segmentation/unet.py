@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reference_impls.registry import register
-from reference_impls.segmentation._checks import check_images, check_spacing
+from reference_impls.segmentation.checks import check_images, check_spacing
 from reference_impls.weights_io import WeightsError, load_verified_state
 
 __all__ = ["SegUNet", "UNetSegmenter", "prepare", "normalise_intensity", "load_seg_unet",

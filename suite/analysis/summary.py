@@ -107,7 +107,7 @@ def metric_summary(df: pd.DataFrame, *, by: list[str] | None = None, seed: int =
 
 def stratum_summary(df: pd.DataFrame, stratum: str, **kw) -> pd.DataFrame:
     """:func:`metric_summary` split by one stratum column (e.g. ``vendor``)."""
-    from suite.store import STRATA_COLUMNS
+    from suite.case import STRATA_COLUMNS
 
     if stratum not in df.columns:
         raise ValueError(f"stratum_summary: unknown stratum {stratum!r}; available "

@@ -12,11 +12,22 @@
   ``Ψ = L Lᴴ`` (Cholesky), so whitened noise has identity covariance.
   Reference: Pruessmann et al., MRM 46:638 (2001), appendix; Hansen & Kellman, JMRI 41:573
   (2015), doi 10.1002/jmri.24687.
+* Acquisition flags: flag ``n`` of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` is the bit
+  ``1 << (n - 1)`` of the acquisition header's ``flags`` (``ismrmrd/flags.py``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def flag_bit(flag: int) -> int:
+    """The bit mask of ISMRMRD acquisition flag number ``flag`` (1-based).
+
+    >>> flag_bit(1), flag_bit(19)
+    (1, 262144)
+    """
+    return 1 << (flag - 1)
 
 
 def fft1c(x: np.ndarray) -> np.ndarray:

@@ -49,11 +49,12 @@ estimation. IEEE Trans Image Process 2003;12(2):230-235.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from suite._serialise import jsonable
+from suite._table import SummaryTable
 from suite._validation import check_option
 from suite.case import Case
 
@@ -165,8 +166,6 @@ class AuditResult:
 
     def summary(self, format: str = "text") -> str:
         """Table of detectors: flag, detail; thresholds and non-assessed detectors as notes."""
-        from suite.stats._summary import SummaryTable
-
         rows = []
         for name in AUDIT_FLAGS:
             if name in self.flags:

@@ -60,6 +60,7 @@ from ismrmrd.hdf5 import acquisition_dtype, acquisition_header_dtype
 from suite.case import Case
 from suite.data import _ismrmrd_xml as hx
 from suite.data import _rawops as ops
+from suite.data._rawops import flag_bit
 from suite.data.ismrmrd_reader import (
     HDF5_MAGIC,
     IsmrmrdSource,
@@ -70,14 +71,9 @@ from suite.data.ismrmrd_reader import (
 __all__ = ["write_ismrmrd", "read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
 
 
-def _bit(flag: int) -> int:
-    return 1 << (flag - 1)
-
-
-# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (bit = 1 << (flag - 1),
-# ``ismrmrd/flags.py``)
-_FIRST_E1, _LAST_E1, _FIRST_SL, _LAST_SL = _bit(1), _bit(2), _bit(7), _bit(8)
-_FIRST_PH, _LAST_PH, _LAST_MEAS = _bit(11), _bit(12), _bit(25)
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (``_rawops.flag_bit``)
+_FIRST_E1, _LAST_E1, _FIRST_SL, _LAST_SL = flag_bit(1), flag_bit(2), flag_bit(7), flag_bit(8)
+_FIRST_PH, _LAST_PH, _LAST_MEAS = flag_bit(11), flag_bit(12), flag_bit(25)
 
 
 # ====================================================================== writer

@@ -21,6 +21,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data import _ismrmrd_xml as hx
 from suite.data import _rawops as ops
+from suite.data._rawops import flag_bit
 from suite.data.errors import CorruptFileError, LayoutError
 from suite.data.hashing import sha256_file
 
@@ -30,17 +31,12 @@ __all__ = ["read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def _bit(flag: int) -> int:
-    return 1 << (flag - 1)
-
-
-# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (bit = 1 << (flag - 1),
-# ``ismrmrd/flags.py``)
-_NOISE = _bit(19)
-_CALIB, _CALIB_AND_IMAGING = _bit(20), _bit(21)
-_SKIP = {"navigation": _bit(23), "phasecorr": _bit(24), "hpfeedback": _bit(26),
-         "dummyscan": _bit(27), "rtfeedback": _bit(28), "surfacecoilcorrection": _bit(29),
-         "phase_stabilisation_ref": _bit(30), "phase_stabilisation": _bit(31)}
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (``_rawops.flag_bit``)
+_NOISE = flag_bit(19)
+_CALIB, _CALIB_AND_IMAGING = flag_bit(20), flag_bit(21)
+_SKIP = {"navigation": flag_bit(23), "phasecorr": flag_bit(24), "hpfeedback": flag_bit(26),
+         "dummyscan": flag_bit(27), "rtfeedback": flag_bit(28), "surfacecoilcorrection": flag_bit(29),
+         "phase_stabilisation_ref": flag_bit(30), "phase_stabilisation": flag_bit(31)}
 
 
 # ====================================================================== reader

@@ -19,7 +19,7 @@ from suite.leaderboard.challenge import (
     Challenge, ChallengeError, Limits, RankingSpec, TaskSpec, load_challenge, parse_challenge,
 )
 from suite.leaderboard.ranking import (
-    aggregate_then_rank, bootstrap_ranks, compare_methods, holm, kendall_tau, rank_min,
+    aggregate_then_rank, bootstrap_ranks, compare_methods, kendall_tau, rank_min,
     rank_then_aggregate, test_then_rank,
 )
 from suite.leaderboard.submission import Problem, SubmissionReport
@@ -28,4 +28,4 @@ __all__ = ["build_leaderboard", "LeaderboardResult", "TaskResult", "Challenge", 
            "RankingSpec", "Limits", "ChallengeError", "load_challenge", "parse_challenge",
            "safe_extract", "UnsafeArchiveError", "ExtractReport", "Problem", "SubmissionReport",
            "aggregate_then_rank", "rank_then_aggregate", "test_then_rank", "bootstrap_ranks",
-           "compare_methods", "holm", "kendall_tau", "rank_min"]
+           "compare_methods", "kendall_tau", "rank_min"]

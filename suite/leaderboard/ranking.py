@@ -18,7 +18,8 @@ dropped from a team's mean. Each case is one unit, as in challengeR.
 * :func:`test_then_rank` — for every ordered pair (i, j) a one-sided paired Wilcoxon signed-rank
   test that i is better than j (normal approximation with continuity correction, zero
   differences dropped, as R's ``wilcox.test(..., paired = TRUE, exact = FALSE)``), p values
-  Holm-adjusted over all n(n − 1) ordered pairs (``p_adjust="holm"``) or not; a team's score is
+  Holm-adjusted over all n(n − 1) ordered pairs (``p_adjust="holm"``,
+  :func:`suite.stats.multiplicity.holm`) or not; a team's score is
   its number of significant wins, ranked in decreasing order. Missing values as in
   aggregate-then-rank.
 * :func:`bootstrap_ranks` — resample cases with replacement ``n_bootstrap`` times, re-rank with
@@ -38,11 +39,11 @@ from scipy import stats
 
 from suite._serialise import jsonable
 from suite.metrics.reduce import aggregate as reduce_values
+from suite.stats.multiplicity import holm
 
 __all__ = ["rank_min", "team_statistic", "aggregate_then_rank", "rank_then_aggregate",
-           "test_then_rank",
-           "pairwise_wilcoxon", "wilcoxon_greater", "holm", "bootstrap_ranks", "compare_methods", "RankingResult",
-           "BootstrapRanks", "rank_by", "kendall_tau"]
+           "test_then_rank", "pairwise_wilcoxon", "wilcoxon_greater", "bootstrap_ranks",
+           "compare_methods", "RankingResult", "BootstrapRanks", "rank_by", "kendall_tau"]
 
 
 def _check(values, direction):
@@ -170,21 +171,6 @@ def rank_then_aggregate(values, direction: str, aggregate: str = "mean") -> Rank
                          "lower")
 
 
-def holm(p) -> np.ndarray:
-    """Holm (1979) step-down adjusted p values (same as R's ``p.adjust(p, "holm")``).
-
-    >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
-    [0.03, 0.06, 0.06, 0.02]
-    """
-    p = np.asarray(p, dtype=float)
-    n = p.size
-    order = np.argsort(p, kind="stable")
-    adj = np.maximum.accumulate((n - np.arange(n)) * p[order])
-    out = np.empty(n)
-    out[order] = np.minimum(adj, 1.0)
-    return out
-
-
 def wilcoxon_greater(d) -> np.ndarray | float:
     """One-sided (``greater``) Wilcoxon signed-rank p values, normal approximation with
     continuity correction and tie-corrected variance, zero differences dropped — R's
@@ -251,6 +237,9 @@ def test_then_rank(values, direction: str, alpha: float = 0.05,
     wins = sig.sum(axis=1).astype(float)
     return RankingResult(f"test-then-rank (Wilcoxon, {p_adjust}, alpha {alpha:g})", wins,
                          rank_min(wins, "higher"), "higher", significant=sig, p_adjusted=adj)
+
+
+test_then_rank.__test__ = False  # a ranking method, not a test (pytest collects test_* names)
 
 
 def rank_by(method: str, values, direction: str, *, aggregate="mean", alpha=0.05,

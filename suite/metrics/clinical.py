@@ -37,8 +37,8 @@ import numpy as np
 from suite._validation import check_dtype_kind, check_ndim, check_spacing
 from suite.metrics.contract import (CLOSER, MetricFamily, MetricRow, MetricSpec, Plausible,
                                     metric_row, register_family, register_metric)
-from suite.stats._common import fmt, jsonable, readonly
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable, readonly
+from suite._table import SummaryTable, fmt
 
 __all__ = [
     "clinical_parameters", "ClinicalParameters", "VentricleParameters", "volume_curve_ml",

@@ -47,7 +47,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from suite._validation import check_option
+from suite._validation import check_option, near
 
 __all__ = [
     "DIRECTIONS", "HIGHER", "LOWER", "CLOSER", "NONE", "STATUSES", "EXCLUSIONS",
@@ -256,12 +256,8 @@ def metric_spec(name: str) -> MetricSpec:
     try:
         return _METRICS[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_METRICS), n=1)
-        raise KeyError(f"metric {name!r} is not declared"
-                       + (f" (did you mean {close[0]!r}?)" if close else "")
-                       + "; declare it with suite.metrics.contract.register_metric") from None
+        raise KeyError(f"metric {name!r} is not declared{near(name, _METRICS)}; declare it "
+                       "with suite.metrics.contract.register_metric") from None
 
 
 def registered_metrics() -> dict[str, MetricSpec]:

@@ -15,10 +15,10 @@ from suite.phantom.presets import PRESETS, VENDOR_PRESETS, Preset
 from suite.phantom.signal import bssfp_signal
 from suite.phantom.simulate import OVERRIDES, PHANTOM_VERSION, simulate
 from suite.phantom.tissue import TISSUE_TABLE, tissue_properties
-from suite.phantom.writer import TRUTH_COLUMNS, write_cohort
+from suite.phantom.writer import write_cohort
 
 __all__ = [
     "simulate", "cohort", "write_cohort", "SubjectSpec", "PRESETS", "VENDOR_PRESETS", "Preset",
     "PATHOLOGIES", "PathologyRanges", "TISSUE_TABLE", "tissue_properties", "bssfp_signal",
-    "OVERRIDES", "PHANTOM_VERSION", "TRUTH_COLUMNS",
+    "OVERRIDES", "PHANTOM_VERSION",
 ]

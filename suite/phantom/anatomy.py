@@ -30,12 +30,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["HeartGeometry", "RV_POWER"]
+__all__ = ["HeartGeometry", "RV_POWER", "INFARCT_RAMP_Z_MM"]
 
 #: Exponent of the RV crescent's angular profile.
 RV_POWER = 0.7
 _INFARCT_RAMP_RAD = np.deg2rad(10.0)
-_INFARCT_RAMP_Z_MM = 8.0
+#: Length (mm) along the long axis of the raised-cosine ramp of the infarct weight from its
+#: basal edge (:meth:`HeartGeometry.infarct_axial`); its ends are kinks of the volume
+#: integrand (:mod:`suite.phantom.volumes`).
+INFARCT_RAMP_Z_MM = 8.0
 
 
 def _wrap(angle):
@@ -108,7 +111,7 @@ class HeartGeometry:
         if self.infarct is None:
             return np.zeros(np.shape(z))
         z_start = -self.z_base + self.infarct["z_start_frac"] * (self.z_base + self.L)
-        y = np.clip((np.asarray(z, dtype=np.float64) - z_start) / _INFARCT_RAMP_Z_MM, 0.0, 1.0)
+        y = np.clip((np.asarray(z, dtype=np.float64) - z_start) / INFARCT_RAMP_Z_MM, 0.0, 1.0)
         return 0.5 * (1.0 - np.cos(np.pi * y))
 
     def infarct_weight(self, theta, z):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite.phantom.anatomy import _INFARCT_RAMP_Z_MM, HeartGeometry
+from suite.phantom.anatomy import INFARCT_RAMP_Z_MM, HeartGeometry
 from suite.phantom.motion import es_phase, filling_curve
 from suite.phantom.subject import SubjectParams
 
@@ -49,7 +49,7 @@ def quadrature(geo: HeartGeometry) -> Quadrature:
     cuts = {lo, hi, geo.L, geo.M, -geo.z_base + geo.rv_length}
     if geo.infarct is not None:
         z0 = -geo.z_base + geo.infarct["z_start_frac"] * (geo.z_base + geo.L)
-        cuts |= {z0, z0 + _INFARCT_RAMP_Z_MM}
+        cuts |= {z0, z0 + INFARCT_RAMP_Z_MM}
     edges = np.array(sorted(c for c in cuts if lo <= c <= hi))
     x, w = np.polynomial.legendre.leggauss(_N_GL)
     zs, ws = [], []

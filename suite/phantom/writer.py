@@ -19,22 +19,49 @@ from pathlib import Path
 
 from suite.phantom.cohort import cohort
 
-__all__ = ["write_cohort", "TRUTH_COLUMNS", "truth_row"]
-
-#: Columns of truth.csv, in order.
-TRUTH_COLUMNS = ("subject", "pathology", "preset", "field_strength_t", "coils", "lv_edv_ml",
-                 "lv_esv_ml", "lv_sv_ml", "lv_ef_pct", "lv_mass_g", "rv_edv_ml", "rv_esv_ml",
-                 "rv_ef_pct", "ed_frame", "es_frame")
+__all__ = ["write_cohort", "write_subject", "write_truth_table", "truth_row"]
 
 
 def truth_row(case) -> dict:
-    """The truth.csv row of a simulated phantom Case."""
+    """The truth.csv row of a simulated phantom Case (columns
+    :data:`suite.data.phantom_cohort.PHANTOM_TRUTH_COLUMNS`, the reader's table)."""
+    from suite.data.phantom_cohort import PHANTOM_TRUTH_COLUMNS
+
     t = case.truth
     row = {"subject": case.meta.subject, "pathology": t["pathology"], "preset": t["preset"],
            "field_strength_t": case.meta.field_strength_t, "coils": case.n_coils}
-    for key in TRUTH_COLUMNS[5:]:
+    for key in PHANTOM_TRUTH_COLUMNS[5:]:
         row[key] = t[key]
     return row
+
+
+def write_subject(folder: str | os.PathLike, case) -> dict:
+    """Write one simulated Case into ``folder`` (created): ``cine_sax.h5`` (ISMRMRD) and
+    ``labels.nii.gz`` (NIfTI); returns its :func:`truth_row`."""
+    from suite.data.ismrmrd_io import write_ismrmrd
+    from suite.data.nifti_io import write_labels_nifti
+
+    sub = Path(folder)
+    sub.mkdir(parents=True, exist_ok=True)
+    write_ismrmrd(sub / "cine_sax.h5", case)
+    dy, dx = case.meta.pixel_spacing_mm
+    write_labels_nifti(sub / "labels.nii.gz", case.labels, (dy, dx, case.meta.slice_spacing_mm),
+                       temporal_resolution_ms=case.meta.temporal_resolution_ms)
+    return truth_row(case)
+
+
+def write_truth_table(path: str | os.PathLike, rows: list[dict]) -> Path:
+    """Write ``truth.csv`` (UTF-8, ``\n`` line ends, floats as ``repr``) from
+    :func:`truth_row` rows."""
+    from suite.data.phantom_cohort import PHANTOM_TRUTH_COLUMNS
+
+    path = Path(path)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(PHANTOM_TRUTH_COLUMNS), lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return path
 
 
 def write_cohort(out_dir: str | os.PathLike, n_subjects: int, seed: int, preset=None,
@@ -51,29 +78,14 @@ def write_cohort(out_dir: str | os.PathLike, n_subjects: int, seed: int, preset=
     Returns
     -------
     pathlib.Path
-        ``out_dir/truth.csv``, columns :data:`TRUTH_COLUMNS`.
+        ``out_dir/truth.csv``, columns
+        :data:`suite.data.phantom_cohort.PHANTOM_TRUTH_COLUMNS`.
     """
-    from suite.data.ismrmrd_io import write_ismrmrd
-    from suite.data.nifti_io import write_labels_nifti
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for spec in cohort(n_subjects, seed, preset=preset, pathology=pathology):
         case = spec.simulate()
-        sub = out / spec.subject
-        sub.mkdir(exist_ok=True)
-        write_ismrmrd(sub / "cine_sax.h5", case)
-        dy, dx = case.meta.pixel_spacing_mm
-        write_labels_nifti(sub / "labels.nii.gz", case.labels,
-                           (dy, dx, case.meta.slice_spacing_mm),
-                           temporal_resolution_ms=case.meta.temporal_resolution_ms)
-        rows.append(truth_row(case))
+        rows.append(write_subject(out / spec.subject, case))
         del case
-    path = out / "truth.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(TRUTH_COLUMNS), lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-    return path
+    return write_truth_table(out / "truth.csv", rows)

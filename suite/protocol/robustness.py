@@ -50,17 +50,15 @@ condition names. Robustness jobs form a third phase after ``recon`` and ``segmen
 
 from __future__ import annotations
 
-from suite._schema import near
+from suite._validation import near
 from suite.data.audit import CRIMES  # the crimes suite.conditions.commit_crime commits
 from suite.protocol.errors import ProtocolError
+from suite.robustness.recon_attacks import DOMAINS as RECON_DOMAINS
+from suite.robustness.seg_attacks import SEG_ATTACKS
+from suite.robustness.shift import STRATUM_COLUMNS
 from suite.stages.entries import method_label, normalise_method
 
-__all__ = ["validate_robustness", "SEG_ATTACKS", "RECON_DOMAINS", "STRATUM_COLUMNS", "CRIMES"]
-
-SEG_ATTACKS = ("fgsm", "pgd", "pgd-l2")
-RECON_DOMAINS = ("kspace", "image")
-STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site", "pathology",
-                   "preset")
+__all__ = ["validate_robustness"]
 
 
 def _labels(raw: dict, stage: str) -> list[str]:

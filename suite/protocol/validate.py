@@ -71,8 +71,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from suite._schema import KeyPathValidator, near
-from suite._validation import read_yaml_file
+from suite._schema import KeyPathValidator
+from suite._validation import near, read_yaml_file
 from suite.protocol.errors import ProtocolError
 from suite.protocol.model import Protocol, canonical_json
 

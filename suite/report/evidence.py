@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 
+from suite._serialise import jsonable
 from suite.store import RunView
 
 __all__ = ["Evidence", "Table", "RunData", "evidence_key", "EVIDENCE_KEYS", "STATUSES",
-           "sources_by_group", "lookup", "group_key", "frame_rows", "jsonable", "title_of",
+           "sources_by_group", "lookup", "group_key", "frame_rows", "title_of",
            "unavailable", "not_applicable"]
 
 #: Status of an evidence key in one run.
@@ -154,31 +154,10 @@ def frame_rows(frame: pd.DataFrame, columns: list[str], sources: Callable[[dict]
     """Rows of a summary frame as dicts of ``columns`` plus ``sources`` from a callback."""
     rows = []
     for rec in frame.to_dict("records"):
-        row = {c: _clean(rec.get(c)) for c in columns}
+        row = {c: jsonable(rec.get(c)) for c in columns}
         row["sources"] = sources(rec)
         rows.append(row)
     return tuple(rows)
-
-
-def _clean(v):
-    if isinstance(v, (np.floating, float)):
-        return None if math.isnan(float(v)) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return v
-
-
-def jsonable(v):
-    """``v`` with numpy scalars, NaN (→ None), sets and tuples made JSON-serialisable."""
-    if isinstance(v, dict):
-        return {str(k): jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, set)):
-        return [jsonable(x) for x in (sorted(v, key=str) if isinstance(v, set) else v)]
-    return _clean(v)
 
 
 def title_of(key: str) -> str:

@@ -25,7 +25,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from suite.report.evidence import RunData, jsonable
+from suite._serialise import jsonable
+from suite._validation import near
+from suite.case import STRATA_COLUMNS
+from suite.report.evidence import RunData
 from suite.report.keys import compute_evidence
 from suite.report.guidelines import GUIDELINES, Guideline, load_guideline, reports_dir
 from suite.report.sponsor import SponsorMetadata, load_sponsor
@@ -77,8 +80,6 @@ def _sponsor_for(run: RunData, sponsor) -> SponsorMetadata | None:
 
 def check_sponsor_refs(sponsor: SponsorMetadata | None) -> None:
     """Every ``answers`` / ``not_applicable`` key must name an existing guideline item."""
-    import difflib
-
     if sponsor is None:
         return
     ids = {g: {it.id for it in load_guideline(g).items} for g in GUIDELINES}
@@ -87,10 +88,9 @@ def check_sponsor_refs(sponsor: SponsorMetadata | None) -> None:
             gid, _, item = ref.partition(":")
             known = [f"{g}:{i}" for g in ids for i in sorted(ids[g])]
             if gid not in ids or item not in ids[gid]:
-                near = difflib.get_close_matches(ref, known, n=1)
                 raise ValueError(f"{sponsor.source}: `{name}` names {ref!r}, which is not a "
-                                 f"guideline item" + (f" (did you mean {near[0]!r}?)" if near else "")
-                                 + f"; guidelines are {list(GUIDELINES)}")
+                                 f"guideline item{near(ref, known)}; guidelines are "
+                                 f"{list(GUIDELINES)}")
 
 
 def resolve_items(guideline: Guideline, evidence: dict, sponsor: SponsorMetadata | None) -> list[dict]:
@@ -171,7 +171,7 @@ def _store_rows(run: RunData, evidence: dict) -> dict:
     out = {}
     res = run.results.set_index("row_id")
     if cited.get("results"):
-        cols = [c for c in res.columns if c not in ("vendor", "field_strength_t", "site", "pathology", "preset")]
+        cols = [c for c in res.columns if c not in STRATA_COLUMNS]
         sub = res.loc[sorted(cited["results"]), cols]
         out["results"] = {str(i): jsonable(r) for i, r in zip(sub.index, sub.to_dict("records"))}
     if cited.get("failures"):

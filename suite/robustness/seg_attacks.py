@@ -49,7 +49,7 @@ def _seg_inputs(method, images, spacing_mm, where):
     ``(slice, frame, y, x)``, the checked spacing, the [0, 1] images ``(n, y, x)``, the
     per-image offset and scale of that mapping, and the method's labels of the clean input.
     """
-    from reference_impls.segmentation._checks import check_images, check_spacing
+    from reference_impls.segmentation.checks import check_images, check_spacing
 
     arr = check_images(images, where)
     spacing = check_spacing(spacing_mm, where)

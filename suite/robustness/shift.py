@@ -54,15 +54,17 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from suite._serialise import jsonable
-from suite._validation import check_option
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite._validation import check_alpha, check_option
+from suite.case import STRATA_COLUMNS
 from suite.metrics.reduce import reduce_subjects
+from suite.stats.multiplicity import holm
 
 __all__ = ["stratum_analysis", "ShiftResult", "strata_frame", "shift_analyses",
            "STRATUM_COLUMNS", "PAIRED_TESTS"]
 
 #: Columns of a run a stratum can come from (results + cases tables).
-STRATUM_COLUMNS = ("condition", "dataset", "vendor", "field_strength_t", "site", "pathology",
-                   "preset")
+STRATUM_COLUMNS = ("condition", "dataset", *STRATA_COLUMNS)
 PAIRED_TESTS = ("t", "wilcoxon")
 _DIRECTIONS = ("higher", "lower")
 _TABLE_COLUMNS = ("stratum", "reference", "n_cases", "n_subjects", "n_excluded", "excluded",
@@ -149,9 +151,6 @@ class ShiftResult:
 
     def summary(self, format: str = "text") -> str:
         """Per-stratum table with the methods as numbered notes."""
-        from suite.stats._common import fmt, fmt_interval
-        from suite.stats._summary import SummaryTable
-
         pct = f"{100 * (1 - self.alpha):g} % CI"
         rows = []
         for r in self.rows:
@@ -186,18 +185,6 @@ def _match_level(levels: list, reference, where: str):
             pass
     raise ValueError(f"{where}: reference {reference!r} is not a level of the stratum column; "
                      f"levels are {[str(v) for v in levels]}")
-
-
-def _holm(pvalues: list[float]) -> list[float]:
-    """Holm step-down adjusted p values (NaN entries stay NaN and are not counted)."""
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(pvalues, float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
-    return out.tolist()
 
 
 def _one_sided_from_t(stat: float, p_two: float, alternative: str) -> float:
@@ -288,8 +275,6 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
     where = "stratum_analysis"
     check_option(direction, _DIRECTIONS, name="direction", where=where)
     check_option(paired_test, PAIRED_TESTS, name="paired_test", where=where)
-    from suite.stats._common import check_alpha
-
     alpha = check_alpha(alpha, where=where)
     if not hasattr(df, "columns"):
         raise ValueError(f"{where}: `df` must be a pandas DataFrame; got {type(df).__name__}")
@@ -375,7 +360,7 @@ def stratum_analysis(df, *, metric_col: str = "value", stratum_col: str, referen
                       boots.get(lv), boots.get(ref_level), alternative)
         if row["n_subjects"] < 2 and not row["note"]:
             row["note"] = "one subject: no CI"
-    adj = _holm([r["p_value"] for r in rows[1:]])
+    adj = holm([r["p_value"] for r in rows[1:]]).tolist()
     for r, p in zip(rows[1:], adj):
         r["p_holm"] = p
         r["significant"] = bool(p < alpha) if not math.isnan(p) else False
@@ -596,8 +581,7 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
     if not out["usable"].any():
         raise ValueError(f"{where}: no results with {filters} (usable value); "
                          f"metrics present: {sorted(results['metric'].dropna().unique())}")
-    case_cols = [c for c in ("vendor", "field_strength_t", "site", "pathology", "preset")
-                 if c in cases.columns]
+    case_cols = [c for c in STRATA_COLUMNS if c in cases.columns]
     extra = cases[["case_id"] + case_cols + (["meta"] if "meta" in cases.columns else [])]
     out = out.drop(columns=[c for c in case_cols if c in out.columns]).merge(
         extra, on="case_id", how="left")

@@ -83,9 +83,7 @@ class RunResult:
 def _prepare_phantom(ds: dict, data_dir: Path) -> Path:
     """Write the phantom cohort of a dataset entry (once; reused on resume)."""
     from suite.phantom import cohort as cohort_specs
-    from suite.data.ismrmrd_io import write_ismrmrd
-    from suite.data.nifti_io import write_labels_nifti
-    from suite.phantom.writer import TRUTH_COLUMNS, truth_row
+    from suite.phantom.writer import write_subject, write_truth_table
 
     ph = ds["phantom"]
     out = data_dir / ds["name"]
@@ -103,20 +101,8 @@ def _prepare_phantom(ds: dict, data_dir: Path) -> Path:
             subject = f"phantom-{index:03d}"
             index += 1
             case = dataclasses.replace(spec, subject=subject).simulate(**(ph.get("overrides") or {}))
-            sub = out / subject
-            sub.mkdir(exist_ok=True)
-            write_ismrmrd(sub / "cine_sax.h5", case)
-            spacing = (*case.meta.pixel_spacing_mm, case.meta.slice_spacing_mm)
-            write_labels_nifti(sub / "labels.nii.gz", case.labels, spacing,
-                               temporal_resolution_ms=case.meta.temporal_resolution_ms)
-            rows.append(truth_row(case))
-    import csv
-
-    with (out / "truth.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(TRUTH_COLUMNS), lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in r.items()})
+            rows.append(write_subject(out / subject, case))
+    write_truth_table(out / "truth.csv", rows)
     done.write_text("ok\n")
     return out
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from suite._validation import near
 from suite.stages.base import ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
 from suite.stages.recon import ReconStage
@@ -102,11 +103,7 @@ def get_stage(name: str, stages: Mapping[str, Stage] | None = None) -> Stage:
     """The stage ``name`` (from ``stages`` or the registry), with a nearest-match hint."""
     pool = stages if stages is not None else _REGISTRY
     if name not in pool:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(pool), n=1)
-        raise StageError(f"unknown stage {name!r}" + (f" (did you mean {close[0]!r}?)" if close
-                                                       else "") + f"; stages: {sorted(pool)}")
+        raise StageError(f"unknown stage {name!r}{near(name, pool)}; stages: {sorted(pool)}")
     return pool[name]
 
 
@@ -125,8 +122,6 @@ def check_pipeline(pipeline: list[str], stages: Mapping[str, Stage]) -> list[tup
     """Problems of a pipeline as ``(index, problem)`` pairs (empty when it holds together):
     unknown stages (with the nearest name), repeats, and a stage placed before a stage it
     consumes (or whose input is not in the pipeline)."""
-    from suite._schema import near
-
     problems = []
     seen: list[str] = []
     for i, name in enumerate(pipeline):

@@ -21,6 +21,7 @@ from suite.stats.deming import deming
 from suite.stats.equivalence import EquivalenceResult, noninferiority_paired, tost_paired
 from suite.stats.icc import ICC_LABELS, ICCForm, ICCResult, icc, icc_matrix
 from suite.stats.method_regression import MethodRegressionResult
+from suite.stats.multiplicity import holm
 from suite.stats.passing_bablok import passing_bablok
 
 __all__ = [
@@ -32,5 +33,5 @@ __all__ = [
     "ccc", "pearson", "spearman", "CCCResult", "CorrelationResult",
     "deming", "passing_bablok", "MethodRegressionResult",
     "tost_paired", "noninferiority_paired", "EquivalenceResult",
-    "bootstrap_ci", "BootstrapResult",
+    "bootstrap_ci", "BootstrapResult", "holm",
 ]

@@ -1,8 +1,10 @@
-"""Private helpers shared by the statistics modules: input checks and JSON conversion.
+"""Private helpers shared by the statistics modules: input checks of measurement vectors.
 
-Every public statistic validates its inputs once, at the top, through these helpers, which in
-turn use :mod:`suite._validation`, so every message names the function, the argument, what was
-expected and what was received (STYLE R6).
+Every public statistic validates its inputs once, at the top, through these helpers and
+:mod:`suite._validation` (``check_alpha``), so every message names the function, the argument,
+what was expected and what was received (STYLE R6). Results objects take their JSON
+conversion and read-only arrays from :mod:`suite._serialise` and their tables from
+:mod:`suite._table`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from suite._serialise import jsonable  # noqa: F401  (re-exported)
 
 from suite._validation import check_finite, check_ndim, check_same_shape
 
@@ -47,17 +47,6 @@ def as_pair(test, reference, *, where: str, min_n: int = 3,
     return t, r
 
 
-def check_alpha(alpha: float, *, where: str) -> float:
-    """Return ``alpha`` as a float in (0, 1) or raise."""
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: `alpha` must be a number in (0, 1); got {alpha!r}") from None
-    if not 0.0 < a < 1.0:
-        raise ValueError(f"{where}: `alpha` must be in (0, 1); got {alpha!r}")
-    return a
-
-
 def check_positive(value: float, *, name: str, where: str) -> float:
     """Return ``value`` as a finite float > 0 or raise."""
     try:
@@ -67,27 +56,3 @@ def check_positive(value: float, *, name: str, where: str) -> float:
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{where}: `{name}` must be a positive finite number; got {value!r}")
     return v
-
-
-def readonly(a: np.ndarray) -> np.ndarray:
-    """Return a read-only copy of ``a`` (results objects are frozen, their arrays too)."""
-    out = np.array(a, dtype=np.float64, copy=True)
-    out.setflags(write=False)
-    return out
-
-
-def fmt(x: float | None, digits: int = 4) -> str:
-    """Format a number for a summary table (rendering is the only place that rounds)."""
-    if x is None:
-        return "n/a"
-    x = float(x)
-    if not math.isfinite(x):
-        return "n/a" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return f"{x:.{digits}g}"
-
-
-def fmt_interval(iv) -> str:
-    """Format a (lower, upper) pair as ``[lo, hi]``."""
-    if iv is None:
-        return ""
-    return f"[{fmt(iv[0])}, {fmt(iv[1])}]"

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special, stats
 
-from suite._validation import check_option
-from suite.stats._common import (
-    DIRECTION, as_pair, check_alpha, check_positive, fmt, fmt_interval, jsonable, readonly,
-)
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable, readonly
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite._validation import check_alpha, check_option
+from suite.stats._common import DIRECTION, as_pair, check_positive
 from suite.stats.carkeet import one_sided_tolerance_factor, two_sided_tolerance_factor
 
-__all__ = ["bland_altman", "BlandAltmanResult", "ProportionalBias", "loa_intervals", "CI_METHODS"]
+__all__ = ["bland_altman", "BlandAltmanResult", "ProportionalBias", "loa_intervals", "CI_METHODS",
+           "from_differences", "check_options"]
 
 #: Accepted ``ci_method`` values, see :func:`loa_intervals`.
 CI_METHODS = ("approximate", "approximate_1986", "exact", "exact_individual")
@@ -243,8 +243,12 @@ class BlandAltmanResult:
         return self._table().render(format)
 
 
-def _from_differences(d: np.ndarray, means: np.ndarray, *, multiplier: float, ci_method: str,
-                      alpha: float, scale: str, unit: str) -> BlandAltmanResult:
+def from_differences(d: np.ndarray, means: np.ndarray, *, multiplier: float, ci_method: str,
+                     alpha: float, scale: str, unit: str) -> BlandAltmanResult:
+    """The Bland-Altman result of checked differences ``d`` (n,) and pair means ``means``
+    (n,) on the ``scale`` they were taken on (absolute, percent, log ratio); the options are
+    those returned by :func:`check_options`. Shared by :func:`bland_altman` and the variants of
+    :mod:`suite.stats.bland_altman_variants`."""
     n = d.size
     bias = float(np.mean(d))
     sd = 0.0 if np.ptp(d) == 0.0 else float(np.std(d, ddof=1))
@@ -260,7 +264,9 @@ def _from_differences(d: np.ndarray, means: np.ndarray, *, multiplier: float, ci
     )
 
 
-def _check_options(where, multiplier, ci_method, alpha):
+def check_options(where, multiplier, ci_method, alpha):
+    """``(multiplier, ci_method, alpha)`` checked (positive, one of :data:`CI_METHODS`, in
+    (0, 1)) for the Bland-Altman function ``where``."""
     return (check_positive(multiplier, name="multiplier", where=where),
             check_option(ci_method, CI_METHODS, name="ci_method", where=where),
             check_alpha(alpha, where=where))
@@ -318,7 +324,7 @@ def bland_altman(test, reference, *, multiplier: float = 1.96, ci_method: str = 
     2.095
     """
     where = "bland_altman"
-    multiplier, ci_method, alpha = _check_options(where, multiplier, ci_method, alpha)
+    multiplier, ci_method, alpha = check_options(where, multiplier, ci_method, alpha)
     t, r = as_pair(test, reference, where=where)
-    return _from_differences(t - r, (t + r) / 2.0, multiplier=multiplier, ci_method=ci_method,
-                             alpha=alpha, scale="difference", unit=unit)
+    return from_differences(t - r, (t + r) / 2.0, multiplier=multiplier, ci_method=ci_method,
+                            alpha=alpha, scale="difference", unit=unit)

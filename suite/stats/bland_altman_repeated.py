@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from suite.stats._common import DIRECTION, as_vector, check_positive, fmt, jsonable, readonly
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable, readonly
+from suite._table import SummaryTable, fmt
+from suite.stats._common import DIRECTION, as_vector, check_positive
 
 __all__ = ["bland_altman_repeated", "BlandAltmanRepeatedResult"]
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite.stats._common import as_pair, fmt, fmt_interval, jsonable
-from suite.stats._summary import SummaryTable
-from suite.stats.bland_altman import BlandAltmanResult, _check_options, _from_differences
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite.stats._common import as_pair
+from suite.stats.bland_altman import BlandAltmanResult, check_options, from_differences
 
 __all__ = ["bland_altman_percent", "bland_altman_log_ratio", "BlandAltmanRatioResult"]
 
@@ -53,7 +54,7 @@ def bland_altman_percent(test, reference, *, multiplier: float = 1.96,
     (2.125, '% of pair mean')
     """
     where = "bland_altman_percent"
-    multiplier, ci_method, alpha = _check_options(where, multiplier, ci_method, alpha)
+    multiplier, ci_method, alpha = check_options(where, multiplier, ci_method, alpha)
     t, r = as_pair(test, reference, where=where)
     m = (t + r) / 2.0
     zero = np.flatnonzero(m == 0.0)
@@ -61,8 +62,8 @@ def bland_altman_percent(test, reference, *, multiplier: float = 1.96,
         raise ValueError(f"{where}: the mean of pair {int(zero[0])} is 0, so its percentage "
                          f"difference is undefined ({zero.size} such pair(s)); use "
                          "bland_altman on raw differences instead")
-    return _from_differences(100.0 * (t - r) / m, m, multiplier=multiplier, ci_method=ci_method,
-                             alpha=alpha, scale="percent", unit="% of pair mean")
+    return from_differences(100.0 * (t - r) / m, m, multiplier=multiplier, ci_method=ci_method,
+                            alpha=alpha, scale="percent", unit="% of pair mean")
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def bland_altman_log_ratio(test, reference, *, multiplier: float = 1.96,
     (2.0, 2.0)
     """
     where = "bland_altman_log_ratio"
-    multiplier, ci_method, alpha = _check_options(where, multiplier, ci_method, alpha)
+    multiplier, ci_method, alpha = check_options(where, multiplier, ci_method, alpha)
     t, r = as_pair(test, reference, where=where)
     for name, a in (("test", t), ("reference", r)):
         bad = np.flatnonzero(a <= 0)
@@ -167,9 +168,9 @@ def bland_altman_log_ratio(test, reference, *, multiplier: float = 1.96,
             raise ValueError(f"{where}: `{name}` must be > 0 for log ratios; got {a[bad[0]]!r} "
                              f"at index {int(bad[0])} ({bad.size} value(s) <= 0); use "
                              "bland_altman or bland_altman_percent")
-    res = _from_differences(np.log(t) - np.log(r), (t + r) / 2.0, multiplier=multiplier,
-                            ci_method=ci_method, alpha=alpha, scale="log_ratio",
-                            unit="natural log of test/reference")
+    res = from_differences(np.log(t) - np.log(r), (t + r) / 2.0, multiplier=multiplier,
+                           ci_method=ci_method, alpha=alpha, scale="log_ratio",
+                           unit="natural log of test/reference")
 
     def ex(iv):
         return (math.exp(iv[0]), math.exp(iv[1]))

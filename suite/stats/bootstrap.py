@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-from suite._validation import check_option
-from suite.stats._common import check_alpha, fmt, fmt_interval, jsonable, readonly
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable, readonly
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite._validation import check_alpha, check_option
 
 __all__ = ["bootstrap_ci", "BootstrapResult", "BOOTSTRAP_METHODS"]
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from suite.stats._common import as_pair, check_alpha, fmt, fmt_interval, jsonable
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite._validation import check_alpha
+from suite.stats._common import as_pair
 
 __all__ = ["ccc", "pearson", "spearman", "CCCResult", "CorrelationResult"]
 

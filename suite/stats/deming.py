@@ -7,7 +7,9 @@ import math
 import numpy as np
 from scipy import stats
 
-from suite.stats._common import as_pair, check_alpha, check_positive, readonly
+from suite._serialise import readonly
+from suite._validation import check_alpha
+from suite.stats._common import as_pair, check_positive
 from suite.stats.method_regression import MethodRegressionResult
 
 __all__ = ["deming"]

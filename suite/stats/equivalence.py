@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from suite._validation import check_option
-from suite.stats._common import DIRECTION, as_pair, check_alpha, fmt, fmt_interval, jsonable
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite._validation import check_alpha, check_option
+from suite.stats._common import DIRECTION, as_pair
 
 __all__ = ["tost_paired", "noninferiority_paired", "EquivalenceResult"]
 

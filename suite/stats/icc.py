@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from suite.stats._common import as_vector, check_alpha, fmt, fmt_interval, jsonable
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt, fmt_interval
+from suite._validation import check_alpha
+from suite.stats._common import as_vector
 
 __all__ = ["icc", "icc_matrix", "ICCResult", "ICCForm", "ICC_LABELS"]
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from suite.stats._common import fmt, fmt_interval, jsonable
-from suite.stats._summary import SummaryTable
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt, fmt_interval
 
 __all__ = ["MethodRegressionResult"]
 

@@ -7,7 +7,9 @@ import math
 import numpy as np
 from scipy import special
 
-from suite.stats._common import as_pair, check_alpha, readonly
+from suite._serialise import readonly
+from suite._validation import check_alpha
+from suite.stats._common import as_pair
 from suite.stats.method_regression import MethodRegressionResult
 
 __all__ = ["passing_bablok", "MAX_N"]

@@ -21,14 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.case import STRATA_COLUMNS
 from suite.metrics.contract import CLOSER, HIGHER, LOWER, NONE
 from suite.store.cache import read_cached
 from suite.store.results import FIXED_METHOD_COLUMNS
 
-__all__ = ["RunView", "RunViewError", "STRATA_COLUMNS", "group_columns", "resolve_run_dir"]
-
-#: Case strata joined into ``RunView.results``.
-STRATA_COLUMNS = ("vendor", "field_strength_t", "site", "pathology", "preset")
+__all__ = ["RunView", "RunViewError", "group_columns", "resolve_run_dir"]
 
 #: Direction words of stores written before the one vocabulary.
 _LEGACY_DIRECTIONS = {"": NONE, "higher": HIGHER, "lower": LOWER, "closer": CLOSER,
@@ -81,7 +79,7 @@ class RunView:
     ----------
     results : DataFrame
         Every ``results`` row with its SQLite ``rowid`` as ``row_id``, the case strata
-        (:data:`STRATA_COLUMNS`) joined in, grouping columns (:meth:`group_columns`) ``""``
+        (:data:`suite.case.STRATA_COLUMNS`) joined in, grouping columns (:meth:`group_columns`) ``""``
         where NULL, and ``usable`` (True when the value enters averages: no ``exclusion``).
     jobs, cases, failures, outputs : DataFrame
         The store's tables (``failures`` with ``row_id``).

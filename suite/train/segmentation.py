@@ -67,6 +67,7 @@ import torch.nn.functional as F
 from reference_impls.segmentation.unet import (RETRAIN_HINT, WEIGHTS_NAME, SegUNet,
                                                normalise_intensity)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
+from suite._serialise import jsonable
 
 __all__ = ["SEG_TRAINING_COHORT", "SegTrainingConfig", "SegTrainingResult", "SegTrainedWeights",
            "train_seg_unet", "fit_seg_unet", "training_cases", "images_and_labels"]
@@ -348,14 +349,6 @@ def fit_seg_unet(images: torch.Tensor, labels: torch.Tensor, config: SegTraining
         torch.use_deterministic_algorithms(det)
 
 
-def _jsonable(v):
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    return v
-
-
 def train_seg_unet(*, seed: int = 0, steps: int = 2200, out_dir=None, log=None,
                    cohort: dict | None = None, batch_size: int = 4, command: str = ""
                    ) -> SegTrainedWeights:
@@ -407,7 +400,7 @@ def train_seg_unet(*, seed: int = 0, steps: int = 2200, out_dir=None, log=None,
                  "n_subjects": n_subjects, "n_images": int(images.shape[0]),
                  "image_shape": list(images.shape[1:]),
                  "subject_seeds": f"{cohort['seed_offset']} + 1000*seed + index",
-                 **{k: _jsonable(v) for k, v in cohort.items()}},
+                 **jsonable(cohort)},
         "final_loss": result.final_loss,
         "loss_first": result.losses[0] if result.losses else None,
         "steps_run": len(result.losses),

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suite._serialise import jsonable
 from suite._validation import check_option, check_same_shape, check_spacing
 from suite.metrics.segmentation.empty import (
     EMPTY_POLICIES, HD95_DEFINITIONS, METRICS, empty_values, mask_status,
 )
-from suite.metrics.segmentation.surface import _boundary, _check_mask, _surface_distances
-from suite.stats._common import jsonable
+from suite.metrics.segmentation.surface import boundary, check_mask, directed_distances
 
-__all__ = ["score_masks", "MaskScores", "volume_diagonal_mm"]
+__all__ = ["score_masks", "MaskScores", "volume_diagonal_mm", "mask_scores", "check_tolerance"]
 
 
 @dataclass(frozen=True)
@@ -82,20 +82,21 @@ def volume_diagonal_mm(shape, spacing_mm) -> float:
     return float(math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing_mm))))
 
 
-def _scores(ref: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...], tolerance_mm: float,
-            empty: str, hd95_definition: str, worst: float) -> MaskScores:
-    """Unvalidated core shared by :func:`score_masks` and ``evaluate``."""
+def mask_scores(ref: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...],
+                tolerance_mm: float, empty: str, hd95_definition: str, worst: float) -> MaskScores:
+    """The scores of two checked masks: the core shared by :func:`score_masks` and
+    :func:`suite.metrics.segmentation.stack.evaluate`, which check their inputs first."""
     n_r, n_p = int(np.count_nonzero(ref)), int(np.count_nonzero(pred))
     status = mask_status(n_r, n_p)
     common = dict(status=status, n_reference=n_r, n_prediction=n_p, tolerance_mm=tolerance_mm,
                   empty=empty, hd95_definition=hd95_definition, worst_distance_mm=worst)
     if status != "ok":
-        b_r = int(np.count_nonzero(_boundary(ref))) if n_r else 0
-        b_p = int(np.count_nonzero(_boundary(pred))) if n_p else 0
+        b_r = int(np.count_nonzero(boundary(ref))) if n_r else 0
+        b_p = int(np.count_nonzero(boundary(pred))) if n_p else 0
         return MaskScores(**empty_values(empty, status, worst), n_reference_boundary=b_r,
                           n_prediction_boundary=b_p, **common)
     inter = int(np.count_nonzero(ref & pred))
-    d_rp, d_pr, b_r, b_p = _surface_distances(ref, pred, spacing)
+    d_rp, d_pr, b_r, b_p = directed_distances(ref, pred, spacing)
     pooled = np.concatenate([d_rp, d_pr])
     if hd95_definition == "pooled":
         hd95 = float(np.percentile(pooled, 95))
@@ -205,8 +206,8 @@ def score_masks(
     1.0
     """
     where = "score_masks"
-    ref = _check_mask(reference_mask, "reference_mask", where)
-    pred = _check_mask(prediction_mask, "prediction_mask", where)
+    ref = check_mask(reference_mask, "reference_mask", where)
+    pred = check_mask(prediction_mask, "prediction_mask", where)
     check_same_shape(ref, pred, names=("reference_mask", "prediction_mask"), where=where)
     spacing = check_spacing(spacing_mm, ref.ndim, where=where)
     tol = check_tolerance(tolerance_mm, where)
@@ -218,4 +219,4 @@ def score_masks(
         worst = float(worst_distance_mm)
         if not (math.isfinite(worst) and worst > 0):
             raise ValueError(f"{where}: `worst_distance_mm` must be finite and > 0; got {worst}")
-    return _scores(ref, pred, spacing, tol, empty, hd95_definition, worst)
+    return mask_scores(ref, pred, spacing, tol, empty, hd95_definition, worst)

@@ -9,19 +9,18 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from suite.metrics.contract import MetricFamily, MetricRow, metric_row, register_family
-
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt
 from suite._validation import (
     check_dtype_kind, check_ndim, check_option, check_same_shape, check_spacing,
 )
+from suite.metrics.contract import MetricFamily, MetricRow, metric_row, register_family
 from suite.metrics.segmentation.empty import (
     EMPTY_POLICIES, HD95_DEFINITIONS, METRICS, POLICY_TEXT, metric_key,
 )
 from suite.metrics.segmentation.masks import (
-    MaskScores, _scores, check_tolerance, volume_diagonal_mm,
+    MaskScores, check_tolerance, mask_scores, volume_diagonal_mm,
 )
-from suite.stats._common import fmt, jsonable
-from suite.stats._summary import SummaryTable
 
 __all__ = ["evaluate", "SegmentationResult", "STRUCTURES", "PHASES"]
 
@@ -343,7 +342,7 @@ def evaluate(
     scores = {}
     for structure, label in STRUCTURES.items():
         for phase, frame in (("ED", ed), ("ES", es)):
-            scores[(structure, phase)] = _scores(
+            scores[(structure, phase)] = mask_scores(
                 ref[:, frame] == label, pred[:, frame] == label, spacing, tol, empty,
                 hd95_definition, worst)
     return SegmentationResult(

@@ -26,10 +26,12 @@ from scipy import ndimage
 
 from suite._validation import check_same_shape, check_spacing
 
-__all__ = ["mask_boundary", "surface_distances", "SurfaceDistances"]
+__all__ = ["mask_boundary", "surface_distances", "SurfaceDistances", "check_mask", "boundary",
+           "directed_distances"]
 
 
-def _check_mask(mask, name: str, where: str) -> np.ndarray:
+def check_mask(mask, name: str, where: str) -> np.ndarray:
+    """``mask`` as a bool ndarray with at least one axis, or ``ValueError`` naming ``name``."""
     m = np.asarray(mask)
     if m.dtype != np.bool_:
         raise ValueError(f"{where}: `{name}` must be a bool mask; got dtype {m.dtype}")
@@ -38,8 +40,9 @@ def _check_mask(mask, name: str, where: str) -> np.ndarray:
     return m
 
 
-def _boundary(mask: np.ndarray) -> np.ndarray:
-    """Boundary of a bool mask, no validation (see the module docstring)."""
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """Boundary of a checked bool mask (:func:`check_mask`); :func:`mask_boundary` checks
+    first (see the module docstring)."""
     if not mask.any():
         return np.zeros_like(mask)
     structure = ndimage.generate_binary_structure(mask.ndim, 1)
@@ -69,7 +72,7 @@ def mask_boundary(mask) -> np.ndarray:
            [0, 1, 1, 1, 0],
            [0, 0, 0, 0, 0]])
     """
-    return _boundary(_check_mask(mask, "mask", "mask_boundary"))
+    return boundary(check_mask(mask, "mask", "mask_boundary"))
 
 
 @dataclass(frozen=True)
@@ -109,13 +112,14 @@ def _crop_box(a: np.ndarray, b: np.ndarray) -> tuple[slice, ...]:
     return tuple(box)
 
 
-def _surface_distances(ref: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...]):
-    """Directed distances and boundary counts; both masks non-empty, no validation."""
+def directed_distances(ref: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...]):
+    """Directed distances (mm) and boundary counts ``(d_rp, d_pr, n_r, n_p)`` of two checked,
+    non-empty masks of one shape; :func:`surface_distances` checks first."""
     box = _crop_box(ref, pred)
     ref_c = np.pad(ref[box], 1)
     pred_c = np.pad(pred[box], 1)
-    b_ref = _boundary(ref_c)
-    b_pred = _boundary(pred_c)
+    b_ref = boundary(ref_c)
+    b_pred = boundary(pred_c)
     dt_to_pred = ndimage.distance_transform_edt(~b_pred, sampling=spacing)
     dt_to_ref = ndimage.distance_transform_edt(~b_ref, sampling=spacing)
     return dt_to_pred[b_ref], dt_to_ref[b_pred], int(b_ref.sum()), int(b_pred.sum())
@@ -151,13 +155,13 @@ def surface_distances(reference_mask, prediction_mask, spacing_mm) -> SurfaceDis
     (1.0, 12)
     """
     where = "surface_distances"
-    ref = _check_mask(reference_mask, "reference_mask", where)
-    pred = _check_mask(prediction_mask, "prediction_mask", where)
+    ref = check_mask(reference_mask, "reference_mask", where)
+    pred = check_mask(prediction_mask, "prediction_mask", where)
     check_same_shape(ref, pred, names=("reference_mask", "prediction_mask"), where=where)
     spacing = check_spacing(spacing_mm, ref.ndim, where=where)
     if not (ref.any() and pred.any()):
         empty = np.zeros(0)
-        return SurfaceDistances(empty, empty.copy(), int(_boundary(ref).sum()),
-                                int(_boundary(pred).sum()))
-    d_rp, d_pr, n_r, n_p = _surface_distances(ref, pred, spacing)
+        return SurfaceDistances(empty, empty.copy(), int(boundary(ref).sum()),
+                                int(boundary(pred).sum()))
+    d_rp, d_pr, n_r, n_p = directed_distances(ref, pred, spacing)
     return SurfaceDistances(d_rp, d_pr, n_r, n_p)

@@ -4,20 +4,16 @@ Every temporal result is a frozen dataclass that declares, for each named scalar
 direction (STYLE R3) in a class-level ``QUANTITIES`` table, and the rule it follows in
 ``CONVENTION``. :class:`TemporalResult` turns that declaration into ``to_dict()`` (JSON-safe,
 full precision, with units, directions and the convention) and ``summary()`` (one table with
-numbered notes, rendered as text or Markdown). Rounding happens only in ``summary()``.
+numbered notes, a :class:`~suite._table.SummaryTable`). Rounding happens only in ``summary()``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import ClassVar
 
-import numpy as np
-
-from suite._serialise import jsonable  # noqa: F401  (re-exported)
-
-from suite._validation import check_option
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt
 from suite.metrics import contract
 from suite.metrics.contract import MetricSpec
 
@@ -31,7 +27,8 @@ TARGET_ONE = "closer to 1"
 SIGNED = "closer to 0"
 _TARGETS = {TARGET_ONE: 1.0, SIGNED: 0.0}
 
-FORMATS = ("text", "markdown")
+#: Header of every temporal summary table.
+HEADER = ("quantity", "value", "unit", "direction")
 
 
 def declare(*entries: tuple[str, str, str, str]) -> dict[str, MetricSpec]:
@@ -49,53 +46,6 @@ def declare(*entries: tuple[str, str, str, str]) -> dict[str, MetricSpec]:
                           (0.0 if direction == LOWER else None))
         out[name] = contract.register_metric(spec)
     return out
-
-
-def readonly(a, dtype=np.float64) -> np.ndarray:
-    """A read-only copy of ``a`` (results are frozen, their arrays too)."""
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
-
-
-def fmt(x, digits: int = 4) -> str:
-    """Format one number for a summary table (the only place that rounds)."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    x = float(x)
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.{digits}g}"
-
-
-def render_table(title: str, rows: list[tuple[str, str, str, str]], notes: list[str],
-                 format: str = "text") -> str:
-    """Render ``(quantity, value, unit, direction)`` rows and numbered notes."""
-    check_option(format, FORMATS, name="format", where="summary")
-    header = ("quantity", "value", "unit", "direction")
-    if format == "markdown":
-        out = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|---|---|---|---|"]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-        if notes:
-            out += [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)]
-        return "\n".join(out)
-    cols = list(zip(header, *rows))
-    widths = [max(len(c) for c in col) for col in cols]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    out = [title, "=" * max(len(title), len(rule)), line(header), rule] + [line(r) for r in rows]
-    if notes:
-        out += ["", "Notes:"] + [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
-    return "\n".join(out)
 
 
 class TemporalResult:
@@ -152,6 +102,7 @@ class TemporalResult:
 
         Parameters
         ----------
-        format : {"text", "markdown"}
+        format : {"text", "markdown", "html"}
         """
-        return render_table(self.METRIC, self._rows(), self._notes(), format)
+        return SummaryTable(self.METRIC, HEADER, tuple(self._rows()),
+                            tuple(self._notes())).render(format)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from suite.metrics.contract import MetricFamily, MetricRow, metric_row, register_family
-from suite.metrics.temporal._result import fmt, jsonable, render_table
+from suite._serialise import jsonable
+from suite._table import SummaryTable, fmt
+from suite.metrics.temporal._result import HEADER
 from suite.metrics.temporal.lv_curve import LVCurveResult, lv_curve_error
 from suite.metrics.temporal.profile import XTProfileResult, xt_profile_error
 from suite.metrics.temporal.spectrum import TemporalSpectrumResult, temporal_frequency_retention
@@ -58,7 +60,7 @@ class TemporalFidelity:
 
         Parameters
         ----------
-        format : {"text", "markdown"}
+        format : {"text", "markdown", "html"}
         """
         rows, notes = [], []
         for name, r in self.results().items():
@@ -67,7 +69,7 @@ class TemporalFidelity:
             notes.append(f"{name} ({r.METRIC}): " + " ".join(r._notes()))
         if self.step is None:
             notes.append("step: not measured (no feature given).")
-        return render_table("Temporal fidelity", rows, notes, format)
+        return SummaryTable("Temporal fidelity", HEADER, tuple(rows), tuple(notes)).render(format)
 
 
 def temporal_fidelity(reference, prediction, labels, spacing_mm, temporal_resolution_ms,

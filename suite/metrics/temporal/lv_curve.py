@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from suite._serialise import readonly
 from suite.metrics.temporal._inputs import (
     LV, MYO, check_images, check_labels, check_nonnegative, check_pixel_spacing,
     check_temporal_resolution, circular_offset, dilate_mm, ed_frame, intensity_gain,
 )
-from suite.metrics.temporal._result import (
-    DESCRIPTIVE, LOWER, SIGNED, declare, TemporalResult, readonly,
-)
+from suite.metrics.temporal._result import DESCRIPTIVE, LOWER, SIGNED, TemporalResult, declare
 
 __all__ = ["lv_curve_error", "LVCurveResult", "parabolic_minimum"]
 

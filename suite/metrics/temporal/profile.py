@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from suite._serialise import readonly
 from suite.metrics.temporal._inputs import (
     LV, check_images, check_labels, check_nonnegative, check_pixel_spacing, ed_frame,
     intensity_gain, mid_ventricular_slice,
 )
-from suite.metrics.temporal._result import LOWER, DESCRIPTIVE, declare, TemporalResult, readonly
+from suite.metrics.temporal._result import DESCRIPTIVE, LOWER, TemporalResult, declare
 
 __all__ = ["xt_profile_error", "XTProfileResult"]
 

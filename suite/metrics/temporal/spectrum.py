@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from suite._serialise import readonly
 from suite.metrics.temporal._inputs import (
     check_images, check_labels, check_nonnegative, check_pixel_spacing,
     check_temporal_resolution, dilate_mm, intensity_gain,
 )
-from suite.metrics.temporal._result import (
-    DESCRIPTIVE, LOWER, TARGET_ONE, declare, TemporalResult, readonly,
-)
+from suite.metrics.temporal._result import DESCRIPTIVE, LOWER, TARGET_ONE, TemporalResult, declare
 
 __all__ = ["temporal_frequency_retention", "TemporalSpectrumResult"]
 

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from suite._serialise import readonly
 from suite.metrics.temporal._inputs import (
     check_images, check_temporal_resolution, circular_offset, intensity_gain,
 )
-from suite.metrics.temporal._result import (
-    DESCRIPTIVE, LOWER, SIGNED, declare, TemporalResult, readonly,
-)
+from suite.metrics.temporal._result import DESCRIPTIVE, LOWER, SIGNED, TemporalResult, declare
 
 __all__ = ["StepFeature", "step_response_width", "StepResponseResult", "rise_width"]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from suite.analysis.agreement import (SENSITIVITY, agreement_results, implausible_values,
                                       primary_exclusions)
-from suite.report.evidence import (Evidence, RunData, Table, evidence_key, frame_rows, jsonable,
-                                   title_of, unavailable)
+from suite._serialise import jsonable
+from suite.report.evidence import (Evidence, RunData, Table, evidence_key, frame_rows, title_of,
+                                   unavailable)
 from suite.report.figures import bland_altman_figures
 from suite.report.keys.common import method_cols
 

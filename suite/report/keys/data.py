@@ -11,6 +11,7 @@ import json
 
 from suite.analysis.cohort import acquisition_table, cohort_table, missing_values, unit_of_field
 from suite.analysis.failures import case_flow, failure_causes
+from suite.case import STRATA_COLUMNS
 from suite.report.evidence import Evidence, RunData, Table, evidence_key, frame_rows, unavailable
 from suite.report.figures import flow_diagram
 
@@ -155,7 +156,7 @@ def _cohort(run: RunData) -> Evidence:
                 "sources": {"cases": list(r["case_ids"])}}
                for r in cohort_table(c, "dataset").to_dict("records")]
     strata = []
-    for col in ("vendor", "field_strength_t", "site", "pathology", "preset"):
+    for col in STRATA_COLUMNS:
         unit = unit_of_field(col)
         label = col.removesuffix("_t").replace("_", " ") + (f" ({unit})" if unit else "")
         strata += [{"stratum": label, "level": r["level"], "n_subjects": r["n_subjects"],

@@ -1,4 +1,5 @@
-"""Input validation shared by the segmentation methods (one message form for all)."""
+"""Input checks of the segmentation methods (one message form for all); public, because the
+segmentation attacks of :mod:`suite.robustness.seg_attacks` check their inputs the same way."""
 
 from __future__ import annotations
 

@@ -1,17 +1,53 @@
 """One table model for every ``summary()``: a title, rows, numbered notes; three renderings.
 
-Results objects build a :class:`SummaryTable` and render it; nothing here computes statistics
-and nothing has side effects (STYLE R8).
+Results objects (statistics, metrics, robustness, audit) format their numbers with
+:func:`fmt` and build a :class:`SummaryTable`; nothing here computes statistics and nothing has
+side effects (STYLE R8). Rendering is the only place that rounds.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from suite._validation import check_option
 
+__all__ = ["SummaryTable", "FORMATS", "fmt", "fmt_interval"]
+
 FORMATS = ("text", "markdown", "html")
+
+
+def fmt(x, digits: int = 4) -> str:
+    """Format one value for a summary table: ``digits`` significant digits for a real number,
+    integers in full, ``yes``/``no`` for a bool, ``n/a`` for ``None`` and NaN.
+
+    Examples
+    --------
+    >>> fmt(0.123456), fmt(12345), fmt(True), fmt(float("nan")), fmt(float("-inf"))
+    ('0.1235', '12345', 'yes', 'n/a', '-inf')
+    """
+    if x is None:
+        return "n/a"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    x = float(x)
+    if math.isnan(x):
+        return "n/a"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}"
+
+
+def fmt_interval(iv) -> str:
+    """Format a (lower, upper) pair as ``[lo, hi]`` (``""`` for ``None``)."""
+    if iv is None:
+        return ""
+    return f"[{fmt(iv[0])}, {fmt(iv[1])}]"
 
 
 @dataclass(frozen=True)
