@@ -1,6 +1,7 @@
 # cmrsuite: two commands on a fresh machine.
 #   make demo   set up .venv, install the suite, run the demo on the built-in phantom
-#   make test   set up .venv, install the suite with test extras, run pytest
+#   make test   set up .venv, install the suite with test extras, check the import contracts
+#               (lint-imports, [tool.importlinter] in pyproject.toml), run pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -23,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/cmrsuite demo --out $(RUN_DIR)
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 docs: $(STAMP)

@@ -12,7 +12,7 @@ import yaml
 from suite._schema import KeyPathValidator
 from suite._validation import KeyPathError, near
 from suite.data.cards import CardError, load_card
-from suite.gate.criteria import GateCriteriaError, load_criteria
+from suite.gate import GateCriteriaError, load_criteria
 from suite.leaderboard.challenge import ChallengeError, load_challenge
 from suite.protocol import ProtocolError, load_protocol
 from suite.report.sponsor import SponsorError, load_sponsor

@@ -88,6 +88,32 @@ def test_gate_compares_toy_methods(toy_runs, tmp_path):
     assert not worse.passed  # 10 % biased means fail the floor
 
 
+def test_gate_criteria_filter_and_split_on_the_toy_method_column(toy_runs):
+    """``where``/``per`` may name a plugin stage's method column; a method column the runs do
+    not have stops the gate with the key path and the columns the runs have."""
+    from suite.gate import GateCriteriaError, GateSettings, parse_criteria, run_gate
+
+    _, crit = parse_criteria({"gate": {"criteria": [
+        {"name": "toy-floor", "metric": "frame_mean_error", "floor": {"max": 0.05},
+         "where": {"stage": "toy", "condition": "full", "toy": "frame-means"}},
+        {"name": "toy-per", "metric": "frame_mean_error", "floor": {"max": 0.05},
+         "where": {"stage": "toy", "condition": "full"}, "per": ["toy"], "overall": False}]}},
+        source="c.yaml")
+    res = run_gate(toy_runs["candidate"], toy_runs["candidate"], crit,
+                   settings=GateSettings(n_resamples=200))
+    assert res.passed, res.summary("text")
+    assert sorted(v.stratum.get("toy") for v in res.verdicts if v.criterion == "toy-per") == \
+        ["frame-means"]
+    _, missing = parse_criteria({"gate": {"criteria": [
+        {"name": "m", "metric": "frame_mean_error", "floor": {"max": 0.05},
+         "where": {"stage": "toy"}, "per": ["motion"]}]}}, source="c.yaml")
+    with pytest.raises(GateCriteriaError) as err:
+        run_gate(toy_runs["candidate"], toy_runs["candidate"], missing,
+                 settings=GateSettings(n_resamples=200))
+    assert err.value.key == "m.per[0]" and "names a column the runs lack" in err.value.problem
+    assert "'toy'" in err.value.problem
+
+
 def test_protocol_names_unknown_stage_and_misplaced_stage():
     bad = _raw(["frame-means"]) | {"pipeline": ["toy", "recon"]}
     with pytest.raises(ProtocolError, match=r"pipeline\[0\].*consumes 'recon'"):

@@ -3,7 +3,7 @@ case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable)
 
 | module | holds |
 |---|---|
-| :mod:`suite.gate.criteria` | the criteria YAML schema and its validation |
+| :mod:`suite.protocol.gate_criteria` | the criteria YAML schema and its validation (a protocol may carry criteria; re-exported here) |
 | :mod:`suite.gate.runs` | runs as the gate reads them (from ``suite.store.RunView``), comparability |
 | :mod:`suite.gate.inference` | one-sided bounds on paired differences (bootstrap, t, Wilcoxon) |
 | :mod:`suite.gate.evaluate` | :func:`run_gate` (row selection, strata, method mapping) |
@@ -17,7 +17,7 @@ case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable)
 ``docs/gate.md`` is the user guide ("Gate your model in CI").
 """
 
-from suite.gate.criteria import (
+from suite.protocol.gate_criteria import (
     Criterion, GateCriteriaError, GateSettings, load_criteria, parse_criteria,
 )
 from suite.gate.evaluate import criteria_from_acceptance, run_gate

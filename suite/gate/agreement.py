@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.gate.criteria import Criterion, GateCriteriaError, GateSettings
+from suite.protocol.gate_criteria import Criterion, GateCriteriaError, GateSettings
 from suite.gate.scores import case_exclusions, excluded_text, exclusion_counts
 from suite.gate.verdict import Verdict, format_unit, format_value, verdict_name
 

@@ -38,14 +38,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from suite._validation import check_option
+from suite._validation import check_option, near
+from suite.case import STRATA_COLUMNS
 from suite.gate.agreement import evaluate_agreement
-from suite.gate.criteria import CASE_COLUMNS, Criterion, GateCriteriaError, GateSettings
 from suite.gate.floor import evaluate_floor
 from suite.gate.noninferiority import evaluate_noninferiority
 from suite.gate.runs import RunData, check_comparable, load_run
 from suite.gate.verdict import GateResult, Verdict
 from suite.metrics.contract import DIRECTIONS, direction_word
+from suite.protocol.gate_criteria import Criterion, GateCriteriaError, GateSettings
 
 __all__ = ["run_gate", "criteria_from_acceptance"]
 
@@ -74,11 +75,14 @@ def _select(df: pd.DataFrame, crit: Criterion, keys) -> pd.DataFrame:
     sel = df[df["metric"] == crit.metric]
     if not {"stage", "attack", "budget"} & (set(crit.where) | set(crit.per)):
         sel = sel[sel["stage"] != "robustness"]  # attacked rows only when a criterion asks
-    for col, val in crit.where.items():
-        if col not in sel.columns:
-            raise GateCriteriaError("criteria", f"{crit.name}.where.{col}",
+    available = sorted(set(keys) | set(STRATA_COLUMNS))
+    for col, key in [*((c, f"where.{c}") for c in crit.where),
+                     *((c, f"per[{j}]") for j, c in enumerate(crit.per))]:
+        if col not in sel.columns:  # e.g. a method stage these runs do not have
+            raise GateCriteriaError("criteria", f"{crit.name}.{key}",
                                     f"names a column the runs lack; available: "
-                                    f"{sorted(set(keys) | set(CASE_COLUMNS))}")
+                                    f"{available}{near(col, available)}")
+    for col, val in crit.where.items():
         sel = sel[_col_as_str(sel[col]) == _norm_value(val)]
     return sel
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from suite.gate.criteria import Criterion, GateSettings
+from suite.protocol.gate_criteria import Criterion, GateSettings
 from suite.gate.scores import case_exclusions, case_scores, excluded_text, subject_statistic
 from suite.gate.verdict import Verdict, format_value, verdict_name
 

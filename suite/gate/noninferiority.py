@@ -21,7 +21,7 @@ import math
 
 import pandas as pd
 
-from suite.gate.criteria import Criterion, GateSettings
+from suite.protocol.gate_criteria import Criterion, GateSettings
 from suite.gate.inference import bootstrap_lower_bound, t_lower_bound, wilcoxon_lower_bound
 from suite.gate.runs import GateNotComparable
 from suite.gate.scores import (

@@ -6,10 +6,12 @@ Comparability (exit code 2 of ``cmrsuite gate`` when it fails)
 A candidate and a baseline usually differ in the method under test, so their protocol hashes
 differ. Two runs are comparable when their **evaluation plans** are identical: the SHA-256 of
 the canonical JSON of the protocol keys that decide *what is measured on which data* —
-``datasets``, ``conditions``, ``metrics``, ``seed`` and (when present) ``robustness`` — which
-excludes ``methods`` (what is under test), ``acceptance``, ``analyses`` (how a report
-summarises), ``name``, ``description``, ``version``, ``plugin_paths`` and
-``failure_tolerance``. Runs made by one protocol (same full hash) are comparable trivially.
+``datasets``, ``conditions``, ``metrics``, ``seed`` and (when present) ``robustness``,
+``pipeline`` (the stages each dataset runs, in order) and ``stages`` (the plugin stages, which
+decide what those stages compute) — which excludes ``methods`` (what is under test),
+``acceptance``, ``analyses`` (how a report summarises), ``name``, ``description``,
+``version``, ``plugin_paths`` and ``failure_tolerance``. Runs made by one protocol (same full
+hash) are comparable trivially; runs of different pipelines are not.
 
 On top of the plan, both runs must hold the same cases: a case (``case_id``) present in one
 run's ``cases`` table and absent from the other is reported by name, and so is a case whose
@@ -39,7 +41,8 @@ __all__ = ["RunData", "load_run", "key_columns", "evaluation_plan", "evaluation_
            "GateNotComparable", "check_comparable", "EVALUATION_KEYS"]
 
 #: Protocol keys that define the evaluation plan (see the module docstring).
-EVALUATION_KEYS = ("datasets", "conditions", "metrics", "seed", "robustness")
+EVALUATION_KEYS = ("datasets", "conditions", "metrics", "seed", "robustness", "pipeline",
+                   "stages")
 
 
 def key_columns(method_stages) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from suite._serialise import jsonable
-from suite.gate.criteria import GateSettings
+from suite.protocol.gate_criteria import GateSettings
 
 __all__ = ["Verdict", "GateResult", "verdict_name", "format_value", "format_unit"]
 

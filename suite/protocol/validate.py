@@ -74,6 +74,7 @@ from typing import Any
 from suite._schema import KeyPathValidator
 from suite._validation import near, read_yaml_file
 from suite.protocol.errors import ProtocolError
+from suite.protocol.gate_criteria import GateCriteriaError, parse_criteria
 from suite.protocol.model import Protocol, canonical_json
 
 __all__ = ["ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES", "near"]
@@ -175,8 +176,6 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         v.integer(boot, "n_resamples", minimum=100, prefix="analyses.bootstrap")
         v.number(boot, "alpha", minimum=0.0001, maximum=0.5, prefix="analyses.bootstrap")
     if raw.get("gate") is not None:  # release-gate criteria (suite.gate, docs/gate.md)
-        from suite.gate.criteria import GateCriteriaError, parse_criteria
-
         try:
             parse_criteria({"gate": raw["gate"]}, source=source)
         except GateCriteriaError as exc:

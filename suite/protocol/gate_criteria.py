@@ -1,5 +1,9 @@
 """Release-gate criteria: a YAML file, loaded with ``yaml.safe_load`` and validated key by key.
 
+The schema lives with the protocol because a protocol may carry its own criteria (its optional
+``gate:`` section, validated with the protocol); :mod:`suite.gate` evaluates them and
+re-exports the names of this module (``suite.gate.load_criteria``, ``parse_criteria``, ...).
+
 Schema (``docs/gate.md`` has a worked example; every key path in an error message follows it).
 The ``gate`` mapping is the whole file, or one section of a protocol file (other keys are then
 ignored, so a protocol can carry its own release criteria)::
@@ -15,8 +19,8 @@ ignored, so a protocol can carry its own release criteria)::
           metric: str                  # a `metric` of the results table (ssim, dice, lv_ef_pct ...)
           where: {column: value, ...}  # row filter on results columns (stage, condition, recon,
                                        #   segmentation, structure, phase, profile, attack, budget,
-                                       #   dataset) or case strata (vendor, field_strength_t, site,
-                                       #   pathology, preset)
+                                       #   dataset), case strata (vendor, field_strength_t, site,
+                                       #   pathology, preset) or any method stage's column
           per: [column, ...]           # evaluate separately in every stratum of these columns
           overall: true                # with `per`: also evaluate over all cases (default true)
           # exactly one of:
@@ -26,6 +30,13 @@ ignored, so a protocol can carry its own release criteria)::
                       use: estimate|bound, ci: chi2|bootstrap}
 
 Units of ``min``/``max``/``margin``/limits are those of the metric (``unit`` column).
+
+Columns of ``where`` and ``per``: the fixed columns (:data:`ROW_COLUMNS`,
+:data:`suite.case.STRATA_COLUMNS`) or the column of a method stage, which a plugin stage may
+add (a lower-case name, :func:`suite._validation.check_column_name`). Which method stages a run
+has is known only when the gate reads the runs, so the gate checks there that the runs have the
+column; here a name within a letter or two of a fixed column (:func:`difflib.SequenceMatcher`
+ratio >= :data:`MISSPELLING_CUTOFF`) is refused as a misspelling of it, with the hint.
 """
 
 from __future__ import annotations
@@ -35,18 +46,22 @@ from typing import Any
 
 
 from suite._schema import KeyPathValidator
-from suite._validation import KeyPathError, read_yaml_file
+from suite._validation import KeyPathError, check_column_name, near, read_yaml_file
+from suite.case import STRATA_COLUMNS
 
 __all__ = ["Criterion", "GateSettings", "GateCriteriaError", "load_criteria", "parse_criteria",
-           "KINDS", "NONINFERIORITY_METHODS", "ROW_COLUMNS", "CASE_COLUMNS"]
+           "KINDS", "NONINFERIORITY_METHODS", "ROW_COLUMNS", "MISSPELLING_CUTOFF"]
 
 KINDS = ("floor", "noninferiority", "agreement")
 NONINFERIORITY_METHODS = ("bootstrap", "t", "wilcoxon")
-#: Results-table columns a criterion may filter on or stratify by.
+#: Results-table columns a criterion may filter on or stratify by (besides the case strata,
+#: :data:`suite.case.STRATA_COLUMNS`, and the columns of other method stages).
 ROW_COLUMNS = ("stage", "condition", "recon", "segmentation", "structure", "phase", "profile",
                "attack", "budget", "dataset")
-#: Case strata (``cases`` table) a criterion may filter on or stratify by.
-CASE_COLUMNS = ("vendor", "field_strength_t", "site", "pathology", "preset")
+_FIXED_COLUMNS = ROW_COLUMNS + STRATA_COLUMNS
+#: Least similarity to a fixed column at which a ``where``/``per`` name is taken for its
+#: misspelling rather than for a method stage ("vendr", "conditon"; not "motion").
+MISSPELLING_CUTOFF = 0.8
 _KIND_KEYS = {"floor": {"min", "max", "statistic", "use"},
               "noninferiority": {"margin", "relative_margin", "method"},
               "agreement": {"max_loa_half_width", "max_abs_bias", "max_half_width_increase",
@@ -126,8 +141,6 @@ def load_criteria(path) -> tuple[GateSettings, list[Criterion]]:
 def _method_map(v: KeyPathValidator, s: dict, key: str) -> dict:
     """``gate.<key>``: ``{stage: label, ...}`` for any method stage (``recon``,
     ``segmentation``, a plugin stage); the gate checks the stages against the runs'."""
-    from suite.store.results import check_column_name
-
     m = v.section(s, key, prefix="gate")
     for stage in m:
         try:
@@ -136,6 +149,23 @@ def _method_map(v: KeyPathValidator, s: dict, key: str) -> dict:
             v.fail(f"gate.{key}.{stage}", str(exc))
         v.string(m, stage, required=True, non_empty=True, prefix=f"gate.{key}")
     return dict(m)
+
+
+def _column(v: KeyPathValidator, name: Any, key: str, found: str) -> str:
+    """``name`` (at key path ``key``) if a criterion may name it in ``where`` or ``per``: a
+    fixed column, or a method stage's column that is not a misspelling of a fixed column."""
+    if name in _FIXED_COLUMNS:
+        return name
+    typo = near(name, _FIXED_COLUMNS, cutoff=MISSPELLING_CUTOFF)
+    try:
+        check_column_name(name)
+    except ValueError:
+        typo = typo or near(name, _FIXED_COLUMNS)
+    else:
+        if not typo:
+            return name
+    v.fail(key, f"{found}; expected one of {list(_FIXED_COLUMNS)} or the column of a method "
+           f"stage of the runs (lower-case letters, digits and '_'){typo}")
 
 
 def _params(v: KeyPathValidator, c: dict, kind: str, path: str) -> dict:
@@ -188,7 +218,6 @@ def parse_criteria(raw: Any, *, source: str = "<criteria>") -> tuple[GateSetting
         candidate_method=_method_map(v, s, "candidate_method"),
         baseline_method=_method_map(v, s, "baseline_method"))
     out, names = [], set()
-    columns = ROW_COLUMNS + CASE_COLUMNS
     items = v.list_of_mappings(s, "criteria", required=True, non_empty=True, prefix="gate")
     for i, c in enumerate(items):
         path = f"gate.criteria[{i}]"
@@ -203,10 +232,14 @@ def parse_criteria(raw: Any, *, source: str = "<criteria>") -> tuple[GateSetting
         if len(kinds) != 1:
             v.fail(path, f"needs exactly one of {list(KINDS)}; got {kinds or 'none'}")
         kind = kinds[0]
-        where = v.section(c, "where", columns, prefix=path)
+        where = v.section(c, "where", prefix=path)
+        for col in where:
+            _column(v, col, f"{path}.where.{col}", "is not a known column")
         if isinstance(c.get("per"), str):  # one column may be written without brackets
             c = {**c, "per": [c["per"]]}
-        per = v.list_of_strings(c, "per", options=columns, default=[], prefix=path)
+        per = v.list_of_strings(c, "per", default=[], prefix=path)
+        for j, col in enumerate(per):
+            _column(v, col, f"{path}.per[{j}]", f"is {col!r}")
         overall = v.boolean(c, "overall", default=True, prefix=path)
         params = _params(v, c, kind, path)
         out.append(Criterion(name=name, metric=metric, kind=kind, params=params,
