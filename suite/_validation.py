@@ -107,7 +107,8 @@ def check_option(value: str, allowed: Iterable[str], *, name: str, where: str) -
     allowed = list(allowed)
     if value in allowed:
         return value
-    raise ValueError(f"{where}: {name} must be one of {allowed}; got {value!r}{near(value, allowed)}")
+    raise ValueError(f"{where}: {name} must be one of {allowed}; got {value!r}"
+                     f"{near(value, allowed)}")
 
 
 def check_alpha(alpha: float, *, where: str) -> float:

@@ -37,7 +37,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CorruptFileError, LayoutError
 from suite.data.hashing import sha256_of_files
-from suite.data.nifti_io import read_nifti, volume_meta
+from suite.data.nifti_io import find_nifti, read_nifti, volume_meta
 
 __all__ = ["read_acdc_patient", "is_acdc_patient", "find_acdc_patients", "parse_info_cfg"]
 
@@ -149,13 +149,13 @@ def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc") -> Case:
     gts = {}
     for num in sorted({ed1, es1}):
         img = frames.get(num)
-        gt = _find(d, f"{pid}_frame{num:02d}_gt") or _find_any_gt(d, num)
+        gt = find_nifti(d, f"{pid}_frame{num:02d}_gt") or _find_any_gt(d, num)
         if gt is None:
             raise LayoutError(d / f"{pid}_frame{num:02d}_gt.nii.gz",
                               f"ground truth of frame {num} (ED/ES in Info.cfg) is missing",
                               "restore the _gt file from the ACDC archive")
         gts[num] = (img, gt)
-    four_d = _find(d, f"{pid}_4d")
+    four_d = find_nifti(d, f"{pid}_4d")
     labels_at = {num: read_nifti(gt, kind="labels", allowed_labels=(0, 1, 2, 3))
                  for num, (_, gt) in gts.items()}
     if four_d is not None:
@@ -211,14 +211,6 @@ def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc") -> Case:
     except ValueError as exc:
         raise LayoutError(d, f"the assembled Case is invalid ({exc})",
                           "check the patient's NIfTI files") from None
-
-
-def _find(d: Path, stem: str) -> Path | None:
-    for ext in (".nii.gz", ".nii"):
-        p = d / (stem + ext)
-        if p.is_file():
-            return p
-    return None
 
 
 def _find_any_gt(d: Path, num: int) -> Path | None:

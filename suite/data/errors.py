@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CaseReadError", "UnknownFormatError", "CorruptFileError", "LayoutError"]
+__all__ = ["CaseReadError", "UnknownFormatError", "CorruptFileError", "LayoutError",
+           "check_file"]
 
 
 class CaseReadError(ValueError):
@@ -44,3 +45,31 @@ class CorruptFileError(CaseReadError):
 
 class LayoutError(CaseReadError):
     """The file is readable but its header or arrays are not in the expected layout."""
+
+
+def check_file(path, kind: str, fix: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it names a non-empty file.
+
+    Parameters
+    ----------
+    path : path-like
+    kind : str
+        What the file should be, for the message on a folder (``"an ISMRMRD file"``).
+    fix : str
+        The hint on a folder (``"pass a .h5 file"``).
+
+    Raises
+    ------
+    CorruptFileError
+        The path does not exist, is a folder, or is an empty file (a download or export that
+        did not finish).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise CorruptFileError(p, "file does not exist", "check the path")
+    if p.is_dir():
+        raise CorruptFileError(p, f"is a folder, not {kind}", fix)
+    if p.stat().st_size == 0:
+        raise CorruptFileError(p, "file is empty (0 bytes)",
+                               "the download or export did not finish; fetch it again")
+    return p

@@ -48,7 +48,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from suite.case import Case, CaseMeta
-from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.errors import CorruptFileError, LayoutError, check_file
 from suite.data.hashing import sha256_file
 
 __all__ = ["read_fastmri", "open_fastmri", "FastMRISource", "is_fastmri_file",
@@ -216,14 +216,7 @@ def open_fastmri(path: str | os.PathLike, *, dataset: str | None = None) -> Fast
     """
     import h5py
 
-    p = Path(path)
-    if not p.exists():
-        raise CorruptFileError(p, "file does not exist", "check the path")
-    if p.is_dir():
-        raise CorruptFileError(p, "is a folder, not a fastMRI file", "pass a .h5 file")
-    if p.stat().st_size == 0:
-        raise CorruptFileError(p, "file is empty (0 bytes)",
-                               "the download or export did not finish; fetch it again")
+    p = check_file(path, "a fastMRI file", "pass a .h5 file")
     with open(p, "rb") as fh:
         magic = fh.read(8)
     if magic != HDF5_MAGIC:

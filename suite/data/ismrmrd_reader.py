@@ -22,7 +22,7 @@ from suite.case import Case, CaseMeta
 from suite.data import _ismrmrd_xml as hx
 from suite.data import _rawops as ops
 from suite.data._rawops import flag_bit
-from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.errors import CorruptFileError, LayoutError, check_file
 from suite.data.hashing import sha256_file
 
 __all__ = ["read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
@@ -35,8 +35,9 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _NOISE = flag_bit(19)
 _CALIB, _CALIB_AND_IMAGING = flag_bit(20), flag_bit(21)
 _SKIP = {"navigation": flag_bit(23), "phasecorr": flag_bit(24), "hpfeedback": flag_bit(26),
-         "dummyscan": flag_bit(27), "rtfeedback": flag_bit(28), "surfacecoilcorrection": flag_bit(29),
-         "phase_stabilisation_ref": flag_bit(30), "phase_stabilisation": flag_bit(31)}
+         "dummyscan": flag_bit(27), "rtfeedback": flag_bit(28),
+         "surfacecoilcorrection": flag_bit(29), "phase_stabilisation_ref": flag_bit(30),
+         "phase_stabilisation": flag_bit(31)}
 
 
 # ====================================================================== reader
@@ -364,14 +365,7 @@ def read_ismrmrd(path: str | os.PathLike, **options: Any) -> Case:
 
 
 def _check_hdf5_file(p: Path) -> None:
-    if not p.exists():
-        raise CorruptFileError(p, "file does not exist", "check the path")
-    if p.is_dir():
-        raise CorruptFileError(p, "is a folder, not an ISMRMRD file", "pass a .h5 file")
-    size = p.stat().st_size
-    if size == 0:
-        raise CorruptFileError(p, "file is empty (0 bytes)",
-                               "the download or export did not finish; fetch it again")
+    check_file(p, "an ISMRMRD file", "pass a .h5 file")
     with open(p, "rb") as fh:
         magic = fh.read(8)
     if magic != HDF5_MAGIC:

@@ -54,7 +54,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.errors import CorruptFileError, LayoutError, check_file
 
 __all__ = [
     "MatFile", "MatVariable", "open_mat", "read_mat_variable", "write_mat_v73",
@@ -103,15 +103,8 @@ def mat_version(path: str | os.PathLike) -> str:
         Missing, empty or a folder; not a MAT-file (v4 and unknown headers included); a v7.3
         header without the HDF5 superblock at offset 512 (truncated file).
     """
-    p = Path(path)
-    if not p.exists():
-        raise CorruptFileError(p, "file does not exist", "check the path")
-    if p.is_dir():
-        raise CorruptFileError(p, "is a folder, not a .mat file", "pass a .mat file")
+    p = check_file(path, "a .mat file", "pass a .mat file")
     size = p.stat().st_size
-    if size == 0:
-        raise CorruptFileError(p, "file is empty (0 bytes)",
-                               "the download or export did not finish; fetch it again")
     with open(p, "rb") as fh:
         head = fh.read(USERBLOCK_SIZE + 8)
     tail = head[124:128]

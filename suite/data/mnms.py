@@ -34,7 +34,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CorruptFileError, LayoutError
 from suite.data.hashing import sha256_of_files
-from suite.data.nifti_io import read_nifti, volume_meta
+from suite.data.nifti_io import find_nifti, read_nifti, volume_meta
 
 __all__ = ["MNMS_TO_ACDC", "read_mnms_case", "find_mnms_cases", "read_mnms_csv",
            "is_mnms_case", "CSV_COLUMNS"]
@@ -48,7 +48,7 @@ CSV_COLUMNS = ("External code", "VendorName", "Vendor", "Centre", "ED", "ES")
 def is_mnms_case(folder: str | Path) -> bool:
     """True for a folder ``<code>/`` holding ``<code>_sa.nii[.gz]``."""
     d = Path(folder)
-    return _find(d, f"{d.name}_sa") is not None
+    return find_nifti(d, f"{d.name}_sa") is not None
 
 
 def find_mnms_cases(root: str | Path) -> list[Path]:
@@ -133,11 +133,11 @@ def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, st
     """
     d = Path(folder)
     code = d.name
-    img_path = _find(d, f"{code}_sa")
+    img_path = find_nifti(d, f"{code}_sa")
     if img_path is None:
         raise LayoutError(d / f"{code}_sa.nii.gz", "M&Ms image file is missing",
                           "each M&Ms case folder <code>/ holds <code>_sa.nii.gz")
-    gt_path = _find(d, f"{code}_sa_gt")
+    gt_path = find_nifti(d, f"{code}_sa_gt")
     if metadata is None:
         metadata = {}
         for p in find_mnms_csv(d):
@@ -197,11 +197,3 @@ def _frame(d: Path, row: Mapping[str, str], key: str, n_frames: int) -> int:
         raise LayoutError(d, f"M&Ms metadata gives {key} = {value} but the image has "
                           f"{n_frames} frames (0-based)", "check the CSV row of this case")
     return value
-
-
-def _find(d: Path, stem: str) -> Path | None:
-    for ext in (".nii.gz", ".nii"):
-        p = d / (stem + ext)
-        if p.is_file():
-            return p
-    return None

@@ -31,11 +31,11 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.errors import CorruptFileError, LayoutError, check_file
 
 __all__ = [
     "write_labels_nifti", "write_image_nifti", "read_nifti", "NiftiVolume", "to_case_axes",
-    "from_case_axes", "is_nifti",
+    "from_case_axes", "is_nifti", "find_nifti",
 ]
 
 _NIFTI1_MAGIC = (b"n+1\x00", b"ni1\x00")
@@ -166,6 +166,16 @@ class NiftiVolume:
     path: Path
 
 
+def find_nifti(folder: Path, stem: str) -> Path | None:
+    """``folder/stem.nii.gz``, else ``folder/stem.nii``, else ``None`` (dataset layouts such as
+    ACDC and M&Ms name their files by stem)."""
+    for ext in (".nii.gz", ".nii"):
+        p = Path(folder) / (stem + ext)
+        if p.is_file():
+            return p
+    return None
+
+
 def is_nifti(path: str | os.PathLike) -> bool:
     """True when the content is NIfTI-1/2 (plain or gzip), whatever the extension."""
     try:
@@ -209,12 +219,7 @@ def read_nifti(path: str | os.PathLike, *, kind: str = "image",
         More than 4 axes or fewer than 2; labels that are not integers or hold values the
         convention does not allow.
     """
-    p = Path(path)
-    if not p.exists():
-        raise CorruptFileError(p, "file does not exist", "check the path")
-    if p.stat().st_size == 0:
-        raise CorruptFileError(p, "file is empty (0 bytes)",
-                               "the download or export did not finish; fetch it again")
+    p = check_file(path, "a NIfTI file", "pass a .nii or .nii.gz image")
     if not is_nifti(p):
         raise CorruptFileError(p, "not a NIfTI-1/2 file (no NIfTI magic in the header)",
                                "pass a .nii or .nii.gz image")

@@ -3,7 +3,7 @@ case by case, and give CI a verdict (exit code 0 pass, 1 fail, 2 not comparable)
 
 | module | holds |
 |---|---|
-| :mod:`suite.protocol.gate_criteria` | the criteria YAML schema and its validation (a protocol may carry criteria; re-exported here) |
+| :mod:`suite.protocol.gate_criteria` | the criteria YAML schema and its validation (re-exported) |
 | :mod:`suite.gate.runs` | runs as the gate reads them (from ``suite.store.RunView``), comparability |
 | :mod:`suite.gate.inference` | one-sided bounds on paired differences (bootstrap, t, Wilcoxon) |
 | :mod:`suite.gate.evaluate` | :func:`run_gate` (row selection, strata, method mapping) |

@@ -6,7 +6,7 @@ every error (:class:`ProtocolError`) names the file, the key path and what was e
 """
 
 from suite.protocol.model import Protocol, canonical_json, method_label, normalise_method
-from suite.protocol.validate import CONDITION_TYPES, ProtocolError, load_protocol, validate_protocol
+from suite.protocol.validate import ProtocolError, load_protocol, validate_protocol
 
-__all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES",
+__all__ = ["Protocol", "ProtocolError", "load_protocol", "validate_protocol",
            "method_label", "normalise_method", "canonical_json"]

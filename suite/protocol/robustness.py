@@ -57,6 +57,8 @@ from suite.robustness.recon_attacks import DOMAINS as RECON_DOMAINS
 from suite.robustness.seg_attacks import SEG_ATTACKS
 from suite.robustness.shift import STRATUM_COLUMNS
 from suite.stages.entries import method_label, normalise_method
+from suite.stages.recon.stage import ATTACK_CONDITION_TYPES as RECON_ATTACK_CONDITIONS
+from suite.stages.segmentation.stage import ATTACK_CONDITION_TYPES as SEG_ATTACK_CONDITIONS
 
 __all__ = ["validate_robustness"]
 
@@ -138,7 +140,7 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
             if not recon_labels:
                 raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
             names(rec, "methods", recon_labels, key, "recon methods")
-            conds_of_type(rec, key, ("as-acquired", "undersample", "noise"))
+            conds_of_type(rec, key, RECON_ATTACK_CONDITIONS)
             names(rec, "domains", list(RECON_DOMAINS), key, "attack domains")
             numbers(rec, "budgets", key, required=True, maximum=1.0)
             v.integer(rec, "steps", minimum=1, prefix=key)
@@ -155,7 +157,7 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
             if not seg_labels:
                 raise ProtocolError(v.source, key, "needs methods under `methods.segmentation`")
             names(seg, "methods", seg_labels, key, "segmentation methods")
-            conds_of_type(seg, key, ("fully-sampled", "as-acquired", "undersample", "noise"))
+            conds_of_type(seg, key, SEG_ATTACK_CONDITIONS)
             names(seg, "attacks", list(SEG_ATTACKS), key, "attacks")
             attacks = seg.get("attacks") or ["fgsm", "pgd"]
             numbers(seg, "budgets", key, required=any(a in ("fgsm", "pgd") for a in attacks),

@@ -77,9 +77,8 @@ from suite.protocol.errors import ProtocolError
 from suite.protocol.gate_criteria import GateCriteriaError, parse_criteria
 from suite.protocol.model import Protocol, canonical_json
 
-__all__ = ["ProtocolError", "load_protocol", "validate_protocol", "CONDITION_TYPES", "near"]
+__all__ = ["ProtocolError", "load_protocol", "validate_protocol"]
 
-CONDITION_TYPES = ("fully-sampled", "as-acquired", "undersample", "noise")
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
              "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version",
              "robustness", "sponsor", "gate", "pipeline", "stages"}
@@ -122,6 +121,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         if "root" in ds:
             v.string(ds, "root", prefix=key)
         v.integer(ds, "max_cases", minimum=1, prefix=key)
+    from suite.conditions import CONDITION_TYPES  # the condition objects (heavier imports)
+
     conds = v.list_of_mappings(raw, "conditions")
     _unique_names(v, conds, "conditions")
     for i, c in enumerate(conds):

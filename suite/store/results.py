@@ -33,13 +33,14 @@ here.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["ResultStore", "RESULT_COLUMNS", "FIXED_METHOD_COLUMNS", "check_column_name"]
+from suite._validation import check_column_name
+
+__all__ = ["ResultStore", "RESULT_COLUMNS", "FIXED_METHOD_COLUMNS", "check_method_column"]
 
 #: Method columns every store has (the first two stages of the suite).
 FIXED_METHOD_COLUMNS = ("recon", "segmentation")
@@ -78,15 +79,11 @@ _MIGRATIONS = (("results", "attack", "TEXT"), ("results", "budget", "REAL"),
                ("results", "frame", "INTEGER"), ("results", "segment", "TEXT"),
                ("results", "convention", "TEXT"), ("results", "exclusion", "TEXT"))
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def check_column_name(name: str) -> str:
-    """A stage name usable as a method column: lower-case letters, digits and ``_``, not one
-    of the store's own columns (except the fixed method columns)."""
-    if not _NAME.match(name or ""):
-        raise ValueError(f"stage name {name!r} cannot name a method column: use lower-case "
-                         "letters, digits and '_' (starting with a letter)")
+def check_method_column(name: str) -> str:
+    """A stage name usable as a method column: lower-case letters, digits and ``_``
+    (:func:`suite._validation.check_column_name`), not one of the store's own columns (except
+    the fixed method columns)."""
+    check_column_name(name)
     if name in RESULT_COLUMNS and name not in FIXED_METHOD_COLUMNS:
         raise ValueError(f"stage name {name!r} collides with the results column of that name")
     return name
@@ -126,7 +123,7 @@ class ResultStore:
             for table in ("jobs", "results"):
                 have = set(self._columns(table))
                 for name in stages:
-                    if check_column_name(name) not in have:
+                    if check_method_column(name) not in have:
                         self._con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" TEXT')
         info = self.info().get("method_stages") or list(FIXED_METHOD_COLUMNS)
         self.set_info("method_stages", list(dict.fromkeys([*info, *stages])))

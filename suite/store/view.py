@@ -79,8 +79,8 @@ class RunView:
     ----------
     results : DataFrame
         Every ``results`` row with its SQLite ``rowid`` as ``row_id``, the case strata
-        (:data:`suite.case.STRATA_COLUMNS`) joined in, grouping columns (:meth:`group_columns`) ``""``
-        where NULL, and ``usable`` (True when the value enters averages: no ``exclusion``).
+        (:data:`suite.case.STRATA_COLUMNS`) joined in, grouping columns (:meth:`group_columns`)
+        ``""`` where NULL, and ``usable`` (True when the value enters averages: no ``exclusion``).
     jobs, cases, failures, outputs : DataFrame
         The store's tables (``failures`` with ``row_id``).
     info : dict

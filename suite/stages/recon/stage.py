@@ -21,7 +21,11 @@ import numpy as np
 from suite.stages.base import ExperimentCall, Stage, StageCall
 from suite.stages.recon.reference import PSEUDO_METHODS, image_profiles, reference_magnitude
 
-__all__ = ["ReconStage"]
+__all__ = ["ReconStage", "ATTACK_CONDITION_TYPES"]
+
+#: Condition types whose k-space ``robustness.adversarial.recon`` perturbs (the protocol's
+#: validation and the experiment's expansion read this one tuple).
+ATTACK_CONDITION_TYPES = ("as-acquired", "undersample", "noise")
 
 
 def _rows(rows, stage: str, **extra) -> list[dict]:
@@ -130,7 +134,7 @@ class ReconStage(Stage):
             seg_name = sec.get("segmentation",
                                method_label(seg_methods[0]) if seg_methods else None)
             seg_entry = next((m for m in seg_methods if method_label(m) == seg_name), None)
-            for cond in conds(sec, ("as-acquired", "undersample", "noise")):
+            for cond in conds(sec, ATTACK_CONDITION_TYPES):
                 for rec in pick(recon_methods, sec.get("methods")):
                     for domain in sec.get("domains") or ["kspace"]:
                         out.append((cond, [("recon", rec), ("segmentation", seg_entry)], {

@@ -18,7 +18,11 @@ from suite.stages.base import ExperimentCall, Stage, StageCall
 from suite.stages.segmentation.scoring import (EMPTY_POLICIES, check_labels,
                                                segmentation_rows)
 
-__all__ = ["SegmentationStage"]
+__all__ = ["SegmentationStage", "ATTACK_CONDITION_TYPES"]
+
+#: Condition types whose images ``robustness.adversarial.segmentation`` may attack when it names
+#: its conditions (every type; without names, the fully sampled conditions).
+ATTACK_CONDITION_TYPES = ("fully-sampled", "as-acquired", "undersample", "noise")
 
 class SegmentationStage(Stage):
     """See the module docstring."""
@@ -67,9 +71,8 @@ class SegmentationStage(Stage):
         seg_methods = [m for m in protocol.methods("segmentation")
                        if names is None or method_label(m) in names]
         if sec.get("conditions"):
-            types = ("fully-sampled", "as-acquired", "undersample", "noise")
             conds = [c for c in protocol.conditions
-                     if c["type"] in types and c["name"] in sec["conditions"]]
+                     if c["type"] in ATTACK_CONDITION_TYPES and c["name"] in sec["conditions"]]
         else:
             conds = [c for c in protocol.conditions if c["type"] == "fully-sampled"]
         out = []
