@@ -33,7 +33,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from suite.analysis.summary import bootstrap_mean_ci, subject_reduction
+from suite.analysis.summary import bootstrap_mean_ci, method_columns, subject_reduction
 
 __all__ = ["robustness_curves", "instability_ratios", "ef_error_curves", "crime_inflation",
            "audit_table", "shift_tables", "anchored_curves", "RANDOM_COUNTERPART"]
@@ -43,7 +43,10 @@ RANDOM_COUNTERPART = {"kspace-pgd": "kspace-random", "image-pgd": "image-random"
                       "random-search": "kspace-random", "fgsm": "random-linf",
                       "pgd": "random-linf", "pgd-l2": "random-l2",
                       "input-pgd": "input-random", "input-random-search": "input-random"}
-_METHOD_KEYS = ["condition", "recon", "segmentation"]
+def _method_keys(df: pd.DataFrame) -> list[str]:
+    """The condition and the method column of every stage of the run (recon, segmentation and
+    any other method stage), so that two methods of any stage never share a curve."""
+    return ["condition", *method_columns(df)]
 
 
 def _subject_mean(g: pd.DataFrame, col: str = "value") -> pd.Series:
@@ -66,7 +69,7 @@ def robustness_curves(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 100
     """
     rob = df[df["stage"] == "robustness"]
     rows = []
-    keys = _METHOD_KEYS + ["attack", "budget", "metric", "structure", "phase", "profile"]
+    keys = _method_keys(df) + ["attack", "budget", "metric", "structure", "phase", "profile"]
     for key, g in rob.groupby(keys, sort=True, dropna=False):
         vals = _subject_mean(g).to_numpy(float)
         lo, hi = _ci(vals, seed, n_resamples, alpha)
@@ -111,14 +114,18 @@ def instability_ratios(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 10
     if deg.empty:
         return pd.DataFrame()
     rows = []
-    for (cond, rec, seg, attack, budget, measure), g in deg.groupby(
-            _METHOD_KEYS + ["attack", "budget", "measure"], sort=True, dropna=False):
+    mkeys = _method_keys(df)
+    for key, g in deg.groupby(mkeys + ["attack", "budget", "measure"], sort=True, dropna=False):
+        chain = dict(zip(mkeys, key[:len(mkeys)]))
+        attack, budget, measure = key[len(mkeys):]
         counterpart = RANDOM_COUNTERPART.get(attack)
         if counterpart is None:
             continue
-        r = deg[(deg["condition"] == cond) & (deg["recon"] == rec) & (deg["segmentation"] == seg)
-                & (deg["attack"] == counterpart) & (deg["budget"] == budget)
-                & (deg["measure"] == measure)]
+        sel = (deg["attack"] == counterpart) & (deg["budget"] == budget) \
+            & (deg["measure"] == measure)
+        for col, value in chain.items():
+            sel &= deg[col] == value
+        r = deg[sel]
         if r.empty:
             continue
         a_subj = _subject_mean(g, "degradation")
@@ -137,7 +144,7 @@ def instability_ratios(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 10
             boots = boots[np.isfinite(boots)]
             if boots.size:
                 lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-        rows.append({"condition": cond, "recon": rec, "segmentation": seg, "attack": attack,
+        rows.append(chain | {"attack": attack,
                      "random": counterpart, "budget": budget, "measure": measure,
                      "adversarial": float(a.mean()), "random_degradation": float(b.mean()),
                      "ratio": float(ratio), "ratio_ci_low": float(lo), "ratio_ci_high": float(hi),
@@ -153,12 +160,16 @@ def ef_error_curves(df: pd.DataFrame, parameter: str = "lv_ef_pct", **kw) -> pd.
         return pd.DataFrame()
     clin = clin.assign(abs_error=(clin["value"] - clin["reference_value"]).abs())
     rows = []
-    for key, g in clin.groupby(_METHOD_KEYS + ["attack", "budget"], sort=True, dropna=False):
-        vals = _subject_mean(g, "abs_error").to_numpy(float)
+    mkeys = _method_keys(df)
+    for key, g in clin.groupby(mkeys + ["attack", "budget"], sort=True, dropna=False):
+        agg = subject_reduction(g, "abs_error")
+        vals = agg.values()
         lo, hi = _ci(vals, kw.get("seed", 0), kw.get("n_resamples", 1000), kw.get("alpha", 0.05))
-        rows.append(dict(zip(_METHOD_KEYS + ["attack", "budget"], key)) | {
-            "parameter": parameter, "mean_abs_error": float(vals.mean()), "ci_low": lo,
-            "ci_high": hi, "n_subjects": int(vals.size), "unit": g["unit"].iloc[0]})
+        rows.append(dict(zip(mkeys + ["attack", "budget"], key)) | {
+            "parameter": parameter, "mean_abs_error": agg.value, "ci_low": lo,
+            "ci_high": hi, "n_subjects": agg.n_subjects, "n_excluded": agg.n_excluded,
+            "excluded": ", ".join(f"{n} {r}" for r, n in agg.excluded_by),
+            "unit": g["unit"].iloc[0]})
     return pd.DataFrame(rows)
 
 
@@ -252,7 +263,7 @@ def shift_tables(df: pd.DataFrame, shift: dict, **kw) -> pd.DataFrame:
             continue
         direction = "lower" if str(sel["direction"].iloc[0]).startswith("lower") else "higher"
         for column in shift.get("strata") or ["vendor"]:
-            fixed = [k for k in _METHOD_KEYS if k != column]
+            fixed = [k for k in _method_keys(df) if k != column]
             for group, g in sel.groupby(fixed, sort=True, dropna=False):
                 g = g.assign(**{column: g[column].astype(str)})
                 levels = sorted(g[column].unique())

@@ -16,7 +16,7 @@ import pandas as pd
 from suite.report.style import series_styles
 
 __all__ = ["pyplot", "slug", "save_figure", "errorbar_series", "bland_altman_panel",
-           "excluded_text", "axis_label", "method_label"]
+           "excluded_text", "axis_label", "method_label", "series_legend"]
 
 
 def pyplot():
@@ -35,11 +35,15 @@ def slug(text: str) -> str:
 
 
 def save_figure(fig, out_dir: Path, name: str, *, dpi=None) -> Path:
-    """Save ``fig`` as ``out_dir/name.png`` and ``.svg``, close it, return the PNG path."""
+    """Save ``fig`` as ``out_dir/name.png`` and ``.svg`` (cropped to what is drawn, legends
+    beside the axes included), close it, return the PNG path. No metadata dates: the same
+    figure gives the same files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "svg"):
-        fig.savefig(out_dir / f"{name}.{ext}", dpi=dpi if ext == "png" else None)
+        fig.savefig(out_dir / f"{name}.{ext}", dpi=dpi if ext == "png" else None,
+                    bbox_inches="tight",
+                    metadata={"Date": None} if ext == "svg" else None)
     pyplot().close(fig)
     return out_dir / f"{name}.png"
 
@@ -104,6 +108,19 @@ def errorbar_series(ax, frame: pd.DataFrame, *, x: str, series: list[str], y: st
         ax.errorbar(g[x].astype(float) + k * offset, g[y], yerr=[lo, hi], capsize=3,
                     label=text, **kw)
     return len(groups)
+
+
+def series_legend(fig, ax, n_series: int, *, fontsize: int = 6) -> None:
+    """A legend that never covers the data: inside the axes for up to 4 series, else beside
+    them (the figure is widened to make room)."""
+    if n_series <= 0:
+        return
+    if n_series <= 4:
+        ax.legend(fontsize=fontsize)
+        return
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w + 3.4, max(h, 0.5 + 0.16 * n_series))
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 def bland_altman_panel(ax, result, *, title: str) -> None:

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from suite.report.draw import (axis_label, bland_altman_panel, errorbar_series, excluded_text,
-                               method_label, pyplot, save_figure, slug)
+                               method_label, pyplot, save_figure, series_legend, slug)
 from suite.report.style import series_styles
 
 __all__ = ["flow_diagram", "metric_vs_acceleration", "bland_altman_figures", "forest_plots",
@@ -79,12 +79,12 @@ def metric_vs_acceleration(summ, out_dir: Path, draw: bool = True, *,
     out = []
     for (metric, prof), g in summ.groupby(["metric", "profile"], sort=True):
         fig, ax = plt.subplots(figsize=(6, 4))
-        errorbar_series(ax, g, x="nominal_acceleration", series=["recon"],
-                        label=lambda key, h: _with_excluded(str(key[0]), h))
+        n = errorbar_series(ax, g, x="nominal_acceleration", series=["recon"],
+                            label=lambda key, h: _with_excluded(str(key[0]), h))
         ax.set_xlabel("nominal acceleration R")
         ax.set_ylabel(axis_label(f"{metric} ({prof} profile), mean with {ci_label}",
                                  g["unit"].iloc[0]))
-        ax.legend(fontsize=7)
+        series_legend(fig, ax, n, fontsize=7)
         fig.tight_layout()
         out.append(_save(fig, out_dir, f"{metric}_{prof}_vs_acceleration",
                          f"{metric.upper()} ({prof} profile) against acceleration"))
@@ -210,8 +210,7 @@ def ef_bias_vs_acceleration(prop, methods, out_dir: Path, draw: bool = True) -> 
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xlabel("nominal acceleration R")
     ax.set_ylabel(axis_label("LV EF bias, bars: limits of agreement", prop["unit"].iloc[0]))
-    if n:
-        ax.legend(fontsize=6)
+    series_legend(fig, ax, n)
     fig.tight_layout()
     return [_save(fig, out_dir, "ef_bias_vs_acceleration", "LV EF error against acceleration")]
 
@@ -230,13 +229,13 @@ def robustness_curves(summ, out_dir: Path, draw: bool = True, *,
     for (metric, structure, phase, prof), g in num.groupby(["metric", "structure", "phase", "profile"],
                                                          sort=True):
         fig, ax = plt.subplots(figsize=(6, 4))
-        errorbar_series(ax, g, x="budget", series=["attack", "recon", "segmentation"],
-                        label=lambda key, h: f"{key[0]}: {key[1]}"
-                                             f"{' + ' + key[2] if key[2] else ''}")
+        n = errorbar_series(ax, g, x="budget", series=["attack", "recon", "segmentation"],
+                            label=lambda key, h: f"{key[0]}: {key[1]}"
+                                                 f"{' + ' + key[2] if key[2] else ''}")
         ax.set_xlabel("perturbation budget")
         label = " ".join(str(x) for x in (metric, structure, phase) if x)
         ax.set_ylabel(axis_label(f"{label}, mean with {ci_label}", g["unit"].iloc[0]))
-        ax.legend(fontsize=7)
+        series_legend(fig, ax, n, fontsize=7)
         fig.tight_layout()
         what = "_".join(str(x) for x in (metric, structure, phase, prof) if x)
         out.append(_save(fig, out_dir, f"robustness_{what}", f"Robustness curve: {label} ({prof})"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.report.draw import (axis_label, bland_altman_panel, errorbar_series, method_label,
-                               pyplot, save_figure)
+                               pyplot, save_figure, series_legend)
 
 __all__ = ["summary_figures", "robustness_figures"]
 
@@ -41,12 +41,12 @@ def summary_figures(summary, out: Path) -> dict:
         ssim = metrics[(metrics["stage"] == "recon") & (metrics["metric"] == "ssim")]
         if not ssim.empty and ssim["nominal_acceleration"].notna().any():
             fig, ax = plt.subplots(figsize=(6, 4))
-            errorbar_series(ax, ssim, x="nominal_acceleration", series=["recon", "profile"],
-                            label=lambda key, g: f"{key[0]} ({key[1]})")
+            n = errorbar_series(ax, ssim, x="nominal_acceleration", series=["recon", "profile"],
+                                label=lambda key, g: f"{key[0]} ({key[1]})")
             ax.set_xlabel("nominal acceleration R")
             ax.set_ylabel(axis_label(f"SSIM (mean over subjects, {_ci(summary.settings)})",
                                      ssim["unit"].iloc[0]))
-            ax.legend(fontsize=7)
+            series_legend(fig, ax, n, fontsize=7)
             fig.tight_layout()
             files.update(_save(fig, out, "ssim_vs_acceleration"))
     for r in summary.primary_agreement:
@@ -67,12 +67,13 @@ def _curve_plot(sel, ylabel: str, out: Path, name: str, group_cols: list[str]) -
         return {}
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    errorbar_series(ax, sel, x="budget", series=group_cols,
-                    label=lambda key, g: " ".join(str(k) for k in key if k),
-                    linestyle=lambda key, g: "--" if "random" in str(g["attack"].iloc[0]) else "-")
+    n = errorbar_series(ax, sel, x="budget", series=group_cols,
+                        label=lambda key, g: " ".join(str(k) for k in key if k),
+                        linestyle=lambda key, g: "--" if "random" in str(g["attack"].iloc[0])
+                        else "-")
     ax.set_xlabel("budget ε")
     ax.set_ylabel(axis_label(ylabel, sel["unit"].iloc[0]))
-    ax.legend(fontsize=6)
+    series_legend(fig, ax, n)
     fig.tight_layout()
     return _save(fig, out, name)
 
