@@ -32,7 +32,7 @@ class SenseCallMixin:
 
     The class provides ``maps`` (the coil-map estimator name) and the differentiable
     ``reconstruct(kspace, mask, coil_maps) -> Tensor`` (white-box access for adversarial
-    tests, :mod:`suite.robustness.adversarial`); the call prepares the tensors with
+    tests, :mod:`suite.robustness.recon_attacks`); the call prepares the tensors with
     :func:`sense_inputs`, runs ``reconstruct`` without autograd and returns complex64
     ``(slice, frame, y, x)``. ``last_info`` keeps what ``reconstruct`` recorded plus the coil-map
     estimator used.
