@@ -317,7 +317,7 @@ def _header_meta(p: Path, f: Any) -> dict[str, Any]:
     """CaseMeta fields from ``ismrmrd_header`` (empty if the file has none)."""
     if "ismrmrd_header" not in f:
         return {"extra": {"ismrmrd_header": "absent"}}
-    from suite.data import _ismrmrd_xml as hx
+    from suite.data import ismrmrd_xml as hx
 
     raw = f["ismrmrd_header"][()]
     raw = raw.tobytes() if isinstance(raw, np.ndarray) else raw

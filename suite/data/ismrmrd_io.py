@@ -25,7 +25,7 @@ arXiv:2008.03410, 2020):
   along ky, as OCMR); if the limit's ``center`` is not ``eNy // 2`` (partial Fourier) the
   grid is zero-filled symmetrically so that the centre line lands at ``ny // 2``.
 * Noise scans (``ACQ_IS_NOISE_MEASUREMENT``) are not image data; they give the noise
-  covariance used for prewhitening (``prewhiten=True``, see :mod:`suite.data._rawops`).
+  covariance used for prewhitening (``prewhiten=True``, see :mod:`suite.data.rawops`).
   ``meta.extra["prewhitened"]`` records whether it was applied. Parallel-calibration-only
   lines (flag 20 without 21), navigator, phase-correction, feedback, dummy and
   phase-stabilisation acquisitions are skipped and counted.
@@ -58,9 +58,9 @@ import numpy as np
 from ismrmrd.hdf5 import acquisition_dtype, acquisition_header_dtype
 
 from suite.case import Case
-from suite.data import _ismrmrd_xml as hx
-from suite.data import _rawops as ops
-from suite.data._rawops import flag_bit
+from suite.data import ismrmrd_xml as hx
+from suite.data import rawops as ops
+from suite.data.rawops import flag_bit
 from suite.data.ismrmrd_reader import (
     HDF5_MAGIC,
     IsmrmrdSource,
@@ -71,7 +71,7 @@ from suite.data.ismrmrd_reader import (
 __all__ = ["write_ismrmrd", "read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
 
 
-# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (``_rawops.flag_bit``)
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (``rawops.flag_bit``)
 _FIRST_E1, _LAST_E1, _FIRST_SL, _LAST_SL = flag_bit(1), flag_bit(2), flag_bit(7), flag_bit(8)
 _FIRST_PH, _LAST_PH, _LAST_MEAS = flag_bit(11), flag_bit(12), flag_bit(25)
 
@@ -91,7 +91,7 @@ def write_ismrmrd(path: str | os.PathLike, case: Case, *, oversampling: int = 1)
         the start or the end of the readout (asymmetric echo); it must not vary by coil.
     oversampling : int, default 1
         Readout oversampling factor ``os``: each line is written with ``os · kx`` samples
-        (image zero-padded along x to ``os`` times the FOV; see :mod:`suite.data._rawops`),
+        (image zero-padded along x to ``os`` times the FOV; see :mod:`suite.data.rawops`),
         ``encodedSpace.matrixSize.x = os · kx``, as OCMR files are (``os = 2``). Needs a
         readout-complete mask.
 
@@ -115,7 +115,7 @@ def write_ismrmrd(path: str | os.PathLike, case: Case, *, oversampling: int = 1)
     ``sequenceParameters`` TR/TE/flip angle from ``meta.extra["tr_ms" | "te_ms" |
     "flip_angle_deg"]``; ``subjectInformation.patientID = meta.subject``;
     ``measurementInformation.protocolName = meta.series``; the rest of the meta as
-    ``cmrsuite.*`` user parameters (table in :mod:`suite.data._ismrmrd_xml`).
+    ``cmrsuite.*`` user parameters (table in :mod:`suite.data.ismrmrd_xml`).
 
     Acquisitions are ordered slice, frame, ky; counters ``kspace_encode_step_1``, ``slice``,
     ``phase``; flags first/last in encode step 1, slice and phase per ``(slice, frame)`` image

@@ -19,9 +19,9 @@ import h5py
 import numpy as np
 
 from suite.case import Case, CaseMeta
-from suite.data import _ismrmrd_xml as hx
-from suite.data import _rawops as ops
-from suite.data._rawops import flag_bit
+from suite.data import ismrmrd_xml as hx
+from suite.data import rawops as ops
+from suite.data.rawops import flag_bit
 from suite.data.errors import CorruptFileError, LayoutError, check_file
 from suite.data.hashing import sha256_file
 
@@ -31,7 +31,7 @@ __all__ = ["read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (``_rawops.flag_bit``)
+# flag numbers of ismrmrd/ismrmrd-python ``ismrmrd/constants.py`` (``rawops.flag_bit``)
 _NOISE = flag_bit(19)
 _CALIB, _CALIB_AND_IMAGING = flag_bit(20), flag_bit(21)
 _SKIP = {"navigation": flag_bit(23), "phasecorr": flag_bit(24), "hpfeedback": flag_bit(26),

@@ -1,4 +1,4 @@
-"""ISMRMRD XML header: build it from a :class:`~suite.case.CaseMeta`, parse it back (private).
+"""ISMRMRD XML header: build it from a :class:`~suite.case.CaseMeta`, parse it back.
 
 The header classes of ``ismrmrd`` 1.15 are keyword-only xsdata dataclasses with required
 fields (``ismrmrdHeader`` needs ``experimentalConditions``; ``encodingType`` needs

@@ -1,4 +1,4 @@
-"""Raw-data operations used by the ISMRMRD reader and writer (private).
+"""Raw-data operations shared by the ISMRMRD reader and writer.
 
 * 1-D centred orthonormal FFT along the readout (last axis), the 1-D form of the suite
   convention ``fftshift(fft(ifftshift(x), norm="ortho"))`` (DESIGN.md, Conventions).
