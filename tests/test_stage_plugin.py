@@ -155,3 +155,13 @@ def test_generic_input_attack_runs_on_the_toy_stage(tmp_path):
         assert dev[("input-pgd", budget)] > 5 * dev[("input-random", budget)]
     # a linear map: the worst-case deviation grows linearly with the budget
     assert dev[("input-pgd", 0.05)] == pytest.approx(5 * dev[("input-pgd", 0.01)], rel=1e-3)
+
+
+def test_shift_selection_may_name_a_plugin_stage_method():
+    raw = _raw(["frame-means"]) | {"robustness": {"shift": {
+        "strata": ["condition"], "reference": {"condition": "full"},
+        "metrics": [{"metric": "frame_mean_error", "stage": "toy", "toy": "frame-means"}]}}}
+    validate_protocol(raw, source="p.yaml")
+    raw["robustness"]["shift"]["metrics"][0]["tyo"] = "frame-means"
+    with pytest.raises(ProtocolError, match=r"metrics\[0\]\.tyo.*did you mean 'toy'"):
+        validate_protocol(raw, source="p.yaml")

@@ -237,7 +237,7 @@ def audit_table(cases) -> pd.DataFrame:
 
 def _select(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
     sel = df[df["metric"] == spec["metric"]]
-    for col in ("stage", "profile", "structure", "phase", "recon", "segmentation"):
+    for col in ("stage", "profile", "structure", "phase", *method_columns(df)):
         if col in spec:
             sel = sel[sel[col].astype(str) == str(spec[col])]
     if "stage" not in spec:
@@ -292,8 +292,7 @@ def _default_reference(g: pd.DataFrame, column: str) -> str:
 
 
 def _selection_label(spec: dict) -> str:
-    return " ".join(f"{k}={spec[k]}" for k in ("metric", "stage", "profile", "structure", "phase",
-                                             "recon", "segmentation") if k in spec)
+    return " ".join(f"{k}={v}" for k, v in spec.items())
 
 
 def anchored_curves(curves: pd.DataFrame) -> pd.DataFrame:

@@ -209,6 +209,7 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
         for j, m in enumerate(metrics):
             mkey = f"{key}.metrics[{j}]"
             v.mapping(m, mkey)
+            method_columns = {n for n, st in (stages or {}).items() if st.has_methods}
             v.unknown_keys(m, {"metric", "stage", "profile", "structure", "phase", "recon",
-                               "segmentation"}, mkey)
+                               "segmentation", *method_columns}, mkey)
             v.string(m, "metric", required=True, prefix=mkey)

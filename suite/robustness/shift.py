@@ -518,9 +518,8 @@ def _mixed(g, ref, alternative):
 # ====================================================================== strata from a run
 def strata_frame(results, cases, *, metric: str, stage: str | None = None,
                  profile: str | None = None, structure: str | None = None,
-                 phase: str | None = None, recon: str | None = None,
-                 segmentation: str | None = None, cards: bool = True,
-                 fields: Iterable[str] = ()):
+                 phase: str | None = None, cards: bool = True,
+                 fields: Iterable[str] = (), **methods: str):
     """One row per result of one metric, with every stratum column of its case.
 
     Parameters
@@ -529,8 +528,11 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
         A run's ``results`` and ``cases`` tables (:meth:`ResultStore.frame`).
     metric : str
         Metric name (``results.metric``).
-    stage, profile, structure, phase, recon, segmentation : str, optional
+    stage, profile, structure, phase : str, optional
         Further filters on the results columns of the same names (None: no filter).
+    **methods : str
+        Filters on method columns, e.g. ``recon="cg-sense"``, ``segmentation="unet"`` or the
+        column of any other method stage of the run.
     cards : bool, default True
         Also add the strata fields named by each dataset's card (``datasets/<dataset>.yaml``,
         key ``strata``; e.g. ACDC ``group``) that are not already columns, read from the case's
@@ -567,7 +569,7 @@ def strata_frame(results, cases, *, metric: str, stage: str | None = None,
     sel = results["metric"] == metric
     filters = {"metric": metric}
     for col, val in (("stage", stage), ("profile", profile), ("structure", structure),
-                     ("phase", phase), ("recon", recon), ("segmentation", segmentation)):
+                     ("phase", phase), *methods.items()):
         if val is not None:
             if col not in results.columns:
                 raise ValueError(f"{where}: `results` has no column {col!r} to filter on")
