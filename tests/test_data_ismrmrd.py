@@ -65,7 +65,7 @@ def meta_without_reader_keys(meta: CaseMeta) -> dict:
     d = meta.to_dict()
     for key in ("source_file", "source_sha256"):
         d.pop(key)
-    for key in ("ismrmrd_reader", "prewhitened", "noise_samples"):
+    for key in ("ismrmrd_reader", "prewhitened", "noise_samples", "slice_geometry"):
         d["extra"].pop(key, None)
     return d
 

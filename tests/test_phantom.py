@@ -39,10 +39,11 @@ def _voxel_volumes(case):
 
 
 def _closed_form_lv_ml(geometry: dict) -> np.ndarray:
-    """π a² (2L/3 + z_b − z_b³/(3L²)) for a truncated ellipsoid of revolution (mL)."""
-    a = np.asarray(geometry["a_mm"])
+    """s · π a² (2L/3 + z_b − z_b³/(3L²)): a truncated ellipsoid of revolution shortened by the
+    long-axis scale s (mL)."""
+    a, s = np.asarray(geometry["a_mm"]), np.asarray(geometry["s"])
     L, zb = geometry["L_mm"], geometry["z_base_mm"]
-    return np.pi * a**2 * (2 * L / 3 + zb - zb**3 / (3 * L**2)) / 1000.0
+    return s * np.pi * a**2 * (2 * L / 3 + zb - zb**3 / (3 * L**2)) / 1000.0
 
 
 # --------------------------------------------------------------------------- module fixtures
@@ -60,50 +61,41 @@ def tiny_pair():
 
 
 # --------------------------------------------------------------------------- volumes / EF
-def test_voxel_ef_matches_analytic_at_default_resolution(default_case):
+def test_voxel_volumes_at_default_resolution_within_documented_tolerance(default_case):
+    """At 10 mm slice spacing the base descends through the fixed stack (partial volume at the
+    base), so voxel-counted systolic volumes deviate from the analytic ones; the tolerances
+    are those stated in docs/phantom.md. Agreement at high resolution:
+    tests/test_phantom_anatomy.py."""
     t = default_case.truth
     ed, es = t["ed_frame"], t["es_frame"]
     assert ed == 0 and 0 < es < default_case.n_frames
     vox = _voxel_volumes(default_case)
     ef_vox = (vox["lv"][ed] - vox["lv"][es]) / vox["lv"][ed] * 100
-    # independent reference: closed-form volume of the truncated ellipsoid
+    # independent reference: closed-form volume of the shortened truncated ellipsoid
     closed = _closed_form_lv_ml(t["geometry"])
     ef_closed = (closed[ed] - closed[es]) / closed[ed] * 100
     np.testing.assert_allclose(t["lv_volume_ml"], closed, rtol=1e-9)
     assert abs(ef_closed - t["lv_ef_pct"]) < 1e-6
-    assert abs(ef_vox - ef_closed) < 2.0
+    assert abs(ef_vox - ef_closed) < 7.0
     rv_ef_vox = (vox["rv"][ed] - vox["rv"][es]) / vox["rv"][ed] * 100
-    assert abs(rv_ef_vox - t["rv_ef_pct"]) < 2.0
-    # voxel volumes themselves within 3 % of the analytic ones
-    np.testing.assert_allclose(vox["lv"], t["lv_volume_ml"], rtol=0.03)
+    assert abs(rv_ef_vox - t["rv_ef_pct"]) < 10.0
+    # end-diastole: the stack was planned on it, volumes within 3 %
+    assert vox["lv"][ed] == pytest.approx(t["lv_volume_ml"][ed], rel=0.03)
+    assert vox["lv"][es] == pytest.approx(t["lv_volume_ml"][es], rel=0.15)
 
 
 def test_myocardial_volume_conserved(default_case):
     t = default_case.truth
     myo = t["myo_volume_ml"]
-    assert (myo.max() - myo.min()) / myo.mean() < 0.03          # analytic: < 3 %
+    assert (myo.max() - myo.min()) / myo.mean() < 1e-9          # analytic: incompressible
     vox = _voxel_volumes(default_case)["myo"]
-    assert (vox.max() - vox.min()) / vox.mean() < 0.03          # voxel-counted: < 3 %
-    np.testing.assert_allclose(vox, myo, rtol=0.05)             # and within 5 % of truth
+    assert vox[0] == pytest.approx(myo[0], rel=0.03)            # voxel-counted at ED
+    np.testing.assert_allclose(vox, myo, rtol=0.12)             # base partial volume in systole
     assert t["lv_mass_g"] == pytest.approx(myo[0] * 1.05)
-
-
-def test_analytic_volumes_match_brute_force_sampling():
-    """Quadrature truth vs counting the geometry on a 0.5 mm × 0.5 mm × 0.5 mm lattice."""
-    subject = draw_subject(11, "infarcted")
-    geo = build_heart(subject, 6).geometry
-    h = 0.5
-    xs = np.arange(-95, 95, h) + h / 2
-    xx, yy = np.meshgrid(xs, xs)
-    counts = np.zeros(10)
-    for z in np.arange(-geo.z_base, geo.M + h, h) + h / 2:
-        codes = geo.classify(xx, yy, float(z), 0)
-        counts += np.bincount(codes.ravel(), minlength=10)
-    lv, myo, rv = chamber_volumes_ml(geo, 0)
-    vol = counts * h**3 / 1000.0
-    assert vol[6] == pytest.approx(lv, rel=0.005)
-    assert vol[7] == pytest.approx(myo, rel=0.005)
-    assert vol[8] == pytest.approx(rv, rel=0.005)
+    assert t["lv_mass_incl_papillary_g"] == pytest.approx(
+        (myo[0] + t["lv_papillary_volume_ml"][0] + t["lv_trabeculae_volume_ml"]) * 1.05)
+    np.testing.assert_allclose(t["lv_blood_volume_ml"], t["lv_volume_ml"]
+                               - t["lv_papillary_volume_ml"] - t["lv_trabeculae_volume_ml"])
 
 
 # --------------------------------------------------------------------------- pathology
@@ -123,17 +115,19 @@ def test_pathology_truth_in_documented_ranges(pathology):
 
 @pytest.mark.parametrize("pathology", sorted(PATHOLOGIES))
 def test_pathology_images_land_in_range(pathology):
-    """Voxel-counted EF and label-measured wall thickness at the default resolution."""
+    """Voxel-counted EF (within the base partial-volume tolerance) and label-measured wall
+    thickness at the default resolution."""
     case = simulate(seed=5, preset=DEFAULT, pathology=pathology, n_frames=3, n_coils=1,
                     snr=None, respiration="none")
     rng, t = PATHOLOGIES[pathology], case.truth
     vox = _voxel_volumes(case)
     ed, es = t["ed_frame"], t["es_frame"]
     ef = (vox["lv"][ed] - vox["lv"][es]) / vox["lv"][ed] * 100
-    assert rng.lv_ef_pct[0] - 2 <= ef <= rng.lv_ef_pct[1] + 2
-    assert abs(ef - t["lv_ef_pct"]) < 2.0
+    assert rng.lv_ef_pct[0] - 7 <= ef <= rng.lv_ef_pct[1] + 7
+    assert abs(ef - t["lv_ef_pct"]) < 7.0
+    assert rng.avpd_mm[0] <= t["avpd_mm"] <= rng.avpd_mm[1]
     rv_ef = (vox["rv"][ed] - vox["rv"][es]) / vox["rv"][ed] * 100
-    assert rng.rv_ef_pct[0] - 3 <= rv_ef <= rng.rv_ef_pct[1] + 3
+    assert rng.rv_ef_pct[0] - 10 <= rv_ef <= rng.rv_ef_pct[1] + 10
     assert rng.wall_thickness_mm[0] <= t["lv_wall_thickness_ed_mm"] <= rng.wall_thickness_mm[1]
     if pathology != "infarcted":  # annulus thickness from label areas at the equator slice
         s = int(np.argmin(np.abs(t["slice_positions_mm"])))
@@ -153,7 +147,7 @@ def test_infarct_sector_is_akinetic():
     z = t["slice_positions_mm"]
     s = int(np.argmin(np.abs(z - (z_start + 0.5 * (g["L_mm"] - z_start)))))
     dy, dx = case.meta.pixel_spacing_mm
-    fx, fy = t["subject"]["fov_centre_mm"]
+    fx, fy = t["fov_centre_mm"]
     ny, nx = case.matrix
     xx, yy = np.meshgrid(fx + (np.arange(nx) - nx // 2) * dx, fy + (np.arange(ny) - ny // 2) * dy)
     hx, hy = t["heart_centre_mm"]
@@ -228,13 +222,17 @@ def test_centred_dft_matches_numpy_shift_fft():
 
 def test_coil_modulation_equals_fine_grid_product():
     """The intermediate-grid coil modulation is exact for the band-limited maps."""
+    from suite.phantom.body import classify_body
+    from suite.phantom.coils import coil_layout
+    from suite.phantom.model import build_model
+    from suite.phantom.views import sax_view
+
     acq = PRESETS["tiny"].replace(n_coils=3)
-    sub = draw_subject(0, "normal")
-    grid = SimGrid.make(acq.matrix, acq.pixel_spacing_mm, sub.fov_centre_mm, 3)
-    from suite.phantom.body import BodyLayout, classify_body
-    layout = BodyLayout(sub.body_axes_mm, sub.fat_mm, sub.heart_centre_mm,
-                        np.full(360, 60.0), -20.0, 80.0)
-    maps_acq, maps_int, _ = coil_maps(acq, grid, layout, sub, np.array([0.0]))
+    model = build_model(draw_subject(0, "normal"), 4)
+    view = sax_view(model, [0.0])
+    grid = SimGrid.make(acq.matrix, acq.pixel_spacing_mm, view.centre_xy, 3)
+    coils = coil_layout(3, model.body.axes_mm, float(model.frame.origin[2]))
+    maps_acq, maps_int, _ = coil_maps(coils, grid, view.planes, model.body)
     hi, wi = maps_int.shape[-2:]
     hf, wf = grid.y.n_fine, grid.x.n_fine
     spec = centred_dft(centred_dft(maps_int[0], -1, wi), -2, hi)
@@ -243,8 +241,8 @@ def test_coil_modulation_equals_fine_grid_product():
         = spec * np.sqrt(hf * wf / (hi * wi))
     maps_fine = centred_dft(centred_dft(pad, -1, wf, inverse=True), -2, hf, inverse=True)
     xx, yy = np.meshgrid(grid.x.fine, grid.y.fine)
-    obj = (classify_body(layout, xx, yy, 0.0) + 0.5 * (np.hypot(xx - 20, yy) < 25)
-           ).astype(np.complex64)
+    obj = (classify_body(model.body, view.planes[0].to_scanner(xx, yy))
+           + 0.5 * (np.hypot(xx - 20, yy) < 25)).astype(np.complex64)
     direct = fine_to_kspace(obj[None] * maps_fine, acq.matrix, 3)
     via = coil_kspace(obj[None], maps_int[0], acq.matrix)[0]
     assert np.linalg.norm(via - direct) / np.linalg.norm(direct) < 1e-4
@@ -283,7 +281,9 @@ def test_truth_csv_matches_simulate_and_files_round_trip(tmp_path):
         assert reader.fieldnames == [
             "subject", "pathology", "preset", "field_strength_t", "coils", "lv_edv_ml",
             "lv_esv_ml", "lv_sv_ml", "lv_ef_pct", "lv_mass_g", "rv_edv_ml", "rv_esv_ml",
-            "rv_ef_pct", "ed_frame", "es_frame"]
+            "rv_ef_pct", "ed_frame", "es_frame", "lv_edv_excl_papillary_ml",
+            "lv_esv_excl_papillary_ml", "lv_ef_excl_papillary_pct", "lv_mass_incl_papillary_g",
+            "avpd_mm", "scar_volume_ml", "mvo_volume_ml"]
         rows = list(reader)
     specs = cohort(2, 21, preset="tiny")
     assert [r["subject"] for r in rows] == ["phantom-000", "phantom-001"]
@@ -294,7 +294,8 @@ def test_truth_csv_matches_simulate_and_files_round_trip(tmp_path):
         assert row["preset"] == "tiny" and int(row["coils"]) == case.n_coils
         assert float(row["field_strength_t"]) == case.meta.field_strength_t
         for key in ("lv_edv_ml", "lv_esv_ml", "lv_sv_ml", "lv_ef_pct", "lv_mass_g",
-                    "rv_edv_ml", "rv_esv_ml", "rv_ef_pct"):
+                    "rv_edv_ml", "rv_esv_ml", "rv_ef_pct", "lv_edv_excl_papillary_ml",
+                    "lv_ef_excl_papillary_pct", "lv_mass_incl_papillary_g", "avpd_mm"):
             assert float(row[key]) == t[key]
         assert int(row["ed_frame"]) == t["ed_frame"] and int(row["es_frame"]) == t["es_frame"]
         sub = path.parent / spec.subject

@@ -72,16 +72,16 @@ def test_step_height_matches_band_limited_disc_without_noise():
     from suite.phantom.grid import SimGrid
 
     ny, nx = case.labels.shape[-2:]
-    s = case.truth["subject"]
-    grid = SimGrid.make((ny, nx), case.meta.pixel_spacing_mm[0], s["fov_centre_mm"], 3)
+    grid = SimGrid.make((ny, nx), case.meta.pixel_spacing_mm[0], case.truth["fov_centre_mm"], 3)
     sy, sx, patch = disc_patch(grid, t["centre_mm"], t["radius_mm"])
     fine = np.zeros((3 * ny, 3 * nx), np.complex64)
     fine[sy, sx] = patch
     disc = ifft2c(fine_to_kspace(fine, (ny, nx), 3)).real
     expected = t["amplitude"] * disc[t["mask"]].mean()
     jump = c[k] - c[k - 1]
-    # plateaus flat up to the Gibbs ringing of the beating heart (no noise here)
-    assert np.ptp(c[:k]) < 0.02 * jump and np.ptp(c[k:]) < 0.02 * jump
+    # plateaus flat up to the Gibbs ringing of the beating heart (no noise here; at the tiny
+    # preset's 5 mm pixels the moving epicardial fat rings up to a few % of the jump)
+    assert np.ptp(c[:k]) < 0.04 * jump and np.ptp(c[k:]) < 0.04 * jump
     assert jump == pytest.approx(expected, rel=0.02)
 
 
@@ -92,8 +92,9 @@ def test_reference_step_is_ideal_and_jumps_at_step_frame(pair):
     k = t["step_frame"]
     jump = c[k] - c[k - 1]
     assert jump > 0.5 * t["amplitude"]
-    # plateaus: off and on levels flat to a few % of the jump (noise only)
-    assert np.ptp(c[:k]) < 0.05 * jump and np.ptp(c[k:]) < 0.05 * jump
+    # plateaus: off and on levels flat to a few % of the jump (noise and the ringing of the
+    # moving epicardial fat at 5 mm pixels)
+    assert np.ptp(c[:k]) < 0.08 * jump and np.ptp(c[k:]) < 0.08 * jump
     ref = np.abs(case.reference)
     r = step_response_width(ref, ref, step_feature_of(case), case.meta.temporal_resolution_ms)
     assert r.reached and r.reference_rise_width_frames == pytest.approx(0.8, abs=0.02)

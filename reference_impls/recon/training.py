@@ -1,7 +1,13 @@
 """Deterministic training of the unrolled cine network: supervised and self-supervised (SSDU).
 
 Data: fully sampled multi-coil cine Cases (the suite's phantom cohort; any fully sampled data
-works). Each step draws one slice and one k-t sampling mask from seeded generators.
+works). Each step draws one slice, one acceleration, an ACS size and one k-t sampling mask
+from seeded generators. The ACS size is drawn uniformly in ``acs_min .. acs_max(R)`` with
+``acs_max(R) = min(acs_lines, n_R − max(2, ⌈outer_fraction · n_R⌉))`` and
+``n_R = round(ny / R)`` the lines per frame, so **every trained acceleration keeps sampled
+lines outside the ACS block** (the first shipped weights saw ACS-only masks at R = 8:
+12 ACS lines of 10 per frame at ny = 80) and the evaluation settings of the protocols (12 ACS
+lines at R = 4, 8 at R = 8 for ny = 80) lie inside the training range.
 
 * ``supervised``: loss ``||f(y_Ω) − x_ref||² / ||x_ref||²`` against the fully sampled image
   combined with the same coil maps, ``x_ref = Σ_c conj(S_c) F^H k_c``.
@@ -33,7 +39,7 @@ from reference_impls.recon.unrolled import CineUnrolledNet
 from reference_impls.weights_io import TrainingResult
 from suite.mr import SenseOperator, ifft2c, make_mask
 
-__all__ = ["TrainingConfig", "TrainingResult", "train_unrolled", "ssdu_split"]
+__all__ = ["TrainingConfig", "TrainingResult", "train_unrolled", "ssdu_split", "acs_range"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class TrainingConfig:
     accelerations: tuple[int, ...] = (4, 8)
     pattern: str = "kt-gaussian"
     acs_lines: int = 12
+    acs_min: int = 4
+    outer_fraction: float = 0.2
     cascades: int = 5
     features: int = 16
     depth: int = 3
@@ -57,6 +65,32 @@ class TrainingConfig:
         d = asdict(self)
         d["accelerations"] = list(self.accelerations)
         return d
+
+
+def acs_range(ny: int, acceleration: float, config: "TrainingConfig") -> tuple[int, int]:
+    """ACS sizes ``(lo, hi)`` (inclusive) that keep outer lines at ``acceleration``.
+
+    Raises
+    ------
+    ValueError
+        When no ACS size in ``acs_min .. acs_lines`` leaves outer lines (matrix too small for
+        the acceleration).
+
+    Examples
+    --------
+    >>> acs_range(80, 8, TrainingConfig())
+    (4, 8)
+    >>> acs_range(80, 4, TrainingConfig())
+    (4, 12)
+    """
+    n = int(round(ny / acceleration))
+    hi = min(int(config.acs_lines), n - max(2, int(np.ceil(config.outer_fraction * n))))
+    lo = int(config.acs_min)
+    if hi < lo:
+        raise ValueError(f"train_unrolled: at R = {acceleration:g} a frame of {ny} lines has "
+                         f"{n} sampled lines, too few to keep {config.acs_min} ACS lines and "
+                         "outer lines; lower acs_min or the acceleration")
+    return lo, hi
 
 
 def ssdu_split(mask_lines: np.ndarray, acs: np.ndarray, rho: float, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +165,9 @@ def train_unrolled(cases, config: TrainingConfig, log=None) -> TrainingResult:
             item = slices[int(rng.integers(len(slices)))]
             nf, ny, nx = item["shape"]
             r = int(config.accelerations[int(rng.integers(len(config.accelerations)))])
-            sampling = make_mask(config.pattern, (1, nf, 1, ny, nx), r, config.acs_lines, rng)
+            lo, hi = acs_range(ny, r, config)
+            n_acs = int(rng.integers(lo, hi + 1))
+            sampling = make_mask(config.pattern, (1, nf, 1, ny, nx), r, n_acs, rng)
             lines = sampling.mask[0, :, 0, :, 0]
             k_full, maps = item["kspace"], item["maps"]
             if config.mode == "supervised":
@@ -141,8 +177,8 @@ def train_unrolled(cases, config: TrainingConfig, log=None) -> TrainingResult:
                 loss = (out - target).abs().pow(2).sum() / target.abs().pow(2).sum()
             else:
                 acs = np.zeros(ny, bool)
-                a0 = ny // 2 - config.acs_lines // 2
-                acs[a0: a0 + config.acs_lines] = True
+                a0 = ny // 2 - n_acs // 2
+                acs[a0: a0 + n_acs] = True
                 theta, lam = ssdu_split(lines, acs, config.ssdu_rho, rng)
                 if not lam.any():  # only ACS acquired: nothing to hold out for the loss
                     continue

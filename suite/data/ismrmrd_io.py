@@ -117,6 +117,13 @@ def write_ismrmrd(path: str | os.PathLike, case: Case, *, oversampling: int = 1)
     ``measurementInformation.protocolName = meta.series``; the rest of the meta as
     ``cmrsuite.*`` user parameters (table in :mod:`suite.data.ismrmrd_xml`).
 
+    Slice geometry: with ``meta.extra["slice_geometry"]`` (``position_mm``, ``read_dir``,
+    ``phase_dir``, ``slice_dir``, one ``(x, y, z)`` per slice, patient LPS mm; the phantom
+    writes it) every acquisition carries its slice's position and orientation, and the key is
+    not repeated in the header (the reader rebuilds it from the acquisitions); without it
+    ``read_dir``, ``phase_dir``, ``slice_dir`` are the scanner axes and positions step along
+    ``z`` by the slice spacing.
+
     Acquisitions are ordered slice, frame, ky; counters ``kspace_encode_step_1``, ``slice``,
     ``phase``; flags first/last in encode step 1, slice and phase per ``(slice, frame)`` image
     and last in measurement. The file is deterministic: no HDF5 timestamps
@@ -168,11 +175,22 @@ def write_ismrmrd(path: str | os.PathLike, case: Case, *, oversampling: int = 1)
         bits = min(max(nc - 64 * word, 0), 64)
         head["channel_mask"][:, word] = (1 << bits) - 1 if bits < 64 else np.iinfo(np.uint64).max
     head["center_sample"] = center
-    head["read_dir"] = (1.0, 0.0, 0.0)
-    head["phase_dir"] = (0.0, 1.0, 0.0)
-    head["slice_dir"] = (0.0, 0.0, 1.0)
-    dz = case.meta.slice_spacing_mm or case.meta.slice_thickness_mm or 0.0
-    head["position"][:, 2] = (s_idx - (ns - 1) / 2.0) * dz
+    geometry = case.meta.extra.get("slice_geometry")
+    if geometry is not None:
+        for key, name in (("position", "position_mm"), ("read_dir", "read_dir"),
+                          ("phase_dir", "phase_dir"), ("slice_dir", "slice_dir")):
+            values = np.asarray(geometry[name], np.float32)
+            if values.shape != (ns, 3):
+                raise ValueError(f"write_ismrmrd: meta.extra['slice_geometry'][{name!r}] must "
+                                 f"hold one (x, y, z) per slice, shape ({ns}, 3); got "
+                                 f"{values.shape}")
+            head[key] = values[s_idx]
+    else:
+        head["read_dir"] = (1.0, 0.0, 0.0)
+        head["phase_dir"] = (0.0, 1.0, 0.0)
+        head["slice_dir"] = (0.0, 0.0, 1.0)
+        dz = case.meta.slice_spacing_mm or case.meta.slice_thickness_mm or 0.0
+        head["position"][:, 2] = (s_idx - (ns - 1) / 2.0) * dz
     head["idx"]["kspace_encode_step_1"] = ky_idx
     head["idx"]["slice"] = s_idx
     head["idx"]["phase"] = f_idx

@@ -175,6 +175,10 @@ class IsmrmrdSource:
         extra = {**self.meta.extra, **whitening, "ismrmrd_reader": reader}
         if slices is not None:
             extra["slice_indices"] = sel
+            geo = extra.get("slice_geometry")
+            if geo is not None:
+                extra["slice_geometry"] = {k: ([v[i] for i in sel] if isinstance(v, list) else v)
+                                           for k, v in geo.items()}
         meta = self.meta.replace(extra=extra, source_sha256=sha256_file(self.path))
         try:
             return Case(kspace=np.ascontiguousarray(ksum, np.complex64), mask=mask, meta=meta)
@@ -572,9 +576,49 @@ def _meta_from_header(src: IsmrmrdSource, reader: dict | None = None) -> CaseMet
         extra = {**rest.get("extra", {}), **extra}
         if src.options.get("dataset"):
             kw["dataset"] = src.options["dataset"]
+    geometry = slice_geometry(src, spacing)
+    if geometry is not None:
+        extra["slice_geometry"] = geometry
     extra["ismrmrd_reader"] = reader or {}
     kw["extra"] = extra
     return CaseMeta(**kw)
+
+
+def slice_geometry(src: IsmrmrdSource, spacing) -> dict | None:
+    """Scanner geometry of every slice from its first imaging acquisition header.
+
+    ISMRMRD acquisition headers carry ``position`` (the slice centre in patient coordinates,
+    mm; for images written by cmrsuite the centre of pixel ``(ny//2, nx//2)``) and the unit
+    vectors ``read_dir`` (increasing column / readout), ``phase_dir`` (increasing row / phase
+    encode) and ``slice_dir``. Returned as lists per slice (the layout of
+    ``suite.phantom.views.ViewGeometry.geometry``), with the DICOM Image Position (Patient)
+    of pixel ``(0, 0)`` derived from ``spacing`` ``(dy, dx)``; None when the file has no
+    imaging acquisitions.
+    """
+    heads = src.heads[src.image_rows]
+    if heads.size == 0:
+        return None
+    lay = src.layout
+    slices = heads["idx"]["slice"].astype(np.int64)
+    out: dict[str, list] = {k: [] for k in ("position_mm", "read_dir", "phase_dir", "slice_dir",
+                                            "image_position_patient_mm")}
+    dy, dx = spacing if spacing is not None else (0.0, 0.0)
+    for s in range(lay.n_slices):
+        rows = np.flatnonzero(slices == s)
+        if rows.size == 0:
+            return None
+        h = heads[rows[0]]
+        pos = np.asarray(h["position"], float)
+        read, phase = np.asarray(h["read_dir"], float), np.asarray(h["phase_dir"], float)
+        out["position_mm"].append([float(v) for v in pos])
+        out["read_dir"].append([float(v) for v in read])
+        out["phase_dir"].append([float(v) for v in phase])
+        out["slice_dir"].append([float(v) for v in np.asarray(h["slice_dir"], float)])
+        ipp = pos - (lay.nx // 2) * dx * read - (lay.ny // 2) * dy * phase
+        out["image_position_patient_mm"].append([float(v) for v in ipp])
+    out["coordinates"] = ("patient (LPS), mm, from the acquisition headers; position = centre "
+                          "of pixel (ny//2, nx//2)")
+    return out
 
 
 def _agreeing(exact: Any, derived: Any) -> Any:

@@ -85,6 +85,8 @@ def build_header(meta: CaseMeta, *, n_slices: int, n_frames: int, n_coils: int, 
                ("slice_spacing_mm", "heart_rate_bpm", "temporal_resolution_ms")]
     longs = [(n, getattr(meta, n)) for n in ("ed_frame", "es_frame")]
     rest = {k: v for k, v in meta.to_dict().items() if k not in _EXPLICIT}
+    # the slice geometry travels in the acquisition headers (suite.data.ismrmrd_io)
+    rest["extra"] = {k: v for k, v in rest.get("extra", {}).items() if k != "slice_geometry"}
     strings = [("mask_shape", json.dumps(list(mask_shape))),
                ("meta", json.dumps(rest, sort_keys=True, default=str))]
     user = X.userParametersType(

@@ -5,6 +5,8 @@ Layout::
     <root>/truth.csv                 one row per subject (columns below)
     <root>/<subject>/cine_sax.h5     ISMRMRD raw data (read by suite.data.ismrmrd_reader)
     <root>/<subject>/labels.nii.gz   4-D NIfTI labels (x, y, slice, frame), ACDC convention
+    <root>/<subject>/cine_<view>.h5, labels_<view>.nii.gz   optional long-axis series (not read
+                                     here; read them with suite.data.load)
 
 Each subject becomes one Case with k-space from the ISMRMRD file, labels from the NIfTI file
 and ``truth`` from its truth.csv row (floats; ED/ES frames as int). The raw data travel the same
@@ -20,13 +22,19 @@ from pathlib import Path
 from suite.case import Case
 from suite.data.errors import CorruptFileError, LayoutError
 
-__all__ = ["PHANTOM_TRUTH_COLUMNS", "is_phantom_cohort", "find_phantom_subjects",
+__all__ = ["PHANTOM_TRUTH_COLUMNS", "PHANTOM_TRUTH_EXTRA", "is_phantom_cohort", "find_phantom_subjects",
            "read_truth_table", "read_phantom_subject"]
 
 #: Columns of the cohort's truth.csv (written by suite.phantom.writer).
 PHANTOM_TRUTH_COLUMNS = ("subject", "pathology", "preset", "field_strength_t", "coils",
                          "lv_edv_ml", "lv_esv_ml", "lv_sv_ml", "lv_ef_pct", "lv_mass_g",
                          "rv_edv_ml", "rv_esv_ml", "rv_ef_pct", "ed_frame", "es_frame")
+#: Further columns of phantom version 2 (papillary muscles excluded from the cavity, mass
+#: with papillary muscles, base descent, scar and MVO volumes); optional when reading, so
+#: cohorts of the first version still load.
+PHANTOM_TRUTH_EXTRA = ("lv_edv_excl_papillary_ml", "lv_esv_excl_papillary_ml",
+                       "lv_ef_excl_papillary_pct", "lv_mass_incl_papillary_g", "avpd_mm",
+                       "scar_volume_ml", "mvo_volume_ml")
 _STRINGS = ("subject", "pathology", "preset")
 _INTS = ("coils", "ed_frame", "es_frame")
 
@@ -38,7 +46,8 @@ def is_phantom_cohort(folder: Path) -> bool:
         return False
     with truth.open(newline="") as fh:
         header = next(csv.reader(fh), [])
-    return tuple(h.strip() for h in header) == PHANTOM_TRUTH_COLUMNS
+    names = tuple(h.strip() for h in header)
+    return names in (PHANTOM_TRUTH_COLUMNS, PHANTOM_TRUTH_COLUMNS + PHANTOM_TRUTH_EXTRA)
 
 
 def read_truth_table(folder: Path) -> dict[str, dict]:
@@ -48,7 +57,8 @@ def read_truth_table(folder: Path) -> dict[str, dict]:
     with path.open(newline="") as fh:
         for line_no, row in enumerate(csv.DictReader(fh), start=2):
             parsed: dict = {}
-            for key in PHANTOM_TRUTH_COLUMNS:
+            keys = PHANTOM_TRUTH_COLUMNS + tuple(k for k in PHANTOM_TRUTH_EXTRA if k in row)
+            for key in keys:
                 raw = row.get(key)
                 if raw is None or raw == "":
                     raise LayoutError(path, f"line {line_no}: column {key!r} is empty",

@@ -1,12 +1,18 @@
-"""Static surroundings of the heart: body, subcutaneous fat, lungs, liver, descending aorta.
+"""Static surroundings of the heart in scanner coordinates: torso, fat, lungs, liver, aorta.
 
-Shapes are ellipses in body coordinates (mm; ``x`` image right = patient left, ``y`` down =
-posterior, origin at the body centre) and depend on the long-axis height ``z`` of the plane
-(heart coordinates, :mod:`suite.phantom.anatomy`): the lungs shrink and the liver appears
-towards the apex (diaphragm). A region around the heart (the mediastinum) is kept free of
-lung, so the beating and
-breathing heart never overlaps a lung: its radius follows the heart's largest extent per
-direction, ``R(θ)`` (over frames and heights), plus a margin. These structures do not move.
+Scanner coordinates are LPS mm (:mod:`suite.phantom.orientation`). The torso is an elliptic
+cylinder along ``z`` (semi-axes ``bx`` left-right, ``by`` antero-posterior) with a
+subcutaneous fat layer; inside a chest wall of 12 mm lies the thoracic cavity. The lungs lie
+laterally in it, above the diaphragm; they are kept off the heart by the heart's inflated outline (a mask passed in,
+:meth:`suite.phantom.heart.HeartModel.contains_inflated`). The diaphragm is two paraboloid
+domes, ``z = z_top − ρ² / (2 R)`` with ``R`` = 140 mm, the left one just under the heart's
+inferior surface and the right one 15 mm higher; the liver fills the body below the right
+dome, the rest below the domes is soft tissue. Each lung is an elliptic cylinder in the
+lateral part of the cavity (right: centre ``(−0.5 bx, 0.1 by)``, semi-axes ``0.38 bx × 0.8 by``;
+left: ``(0.55 bx, 0.15 by)``, ``0.32 bx × 0.7 by``) above its dome, clear of the spine and of
+the mediastinum. The descending aorta is a blood-filled
+cylinder along ``z`` left of the spine. These structures do not move (respiration moves the
+heart only, :mod:`suite.phantom.motion`).
 """
 
 from __future__ import annotations
@@ -15,68 +21,97 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BodyLayout", "classify_body"]
+from suite.phantom.tissue import CLASS
+
+__all__ = ["BodyLayout", "classify_body", "CHEST_WALL_MM"]
+
+#: Thickness of the chest wall (muscle and ribs) inside the fat, mm.
+CHEST_WALL_MM = 12.0
+_DOME_R_MM = 140.0
 
 
 @dataclass(frozen=True)
 class BodyLayout:
-    """Static anatomy around the heart.
+    """Static anatomy around the heart (LPS, mm).
 
     Attributes
     ----------
     axes_mm : (float, float)
-        Body ellipse semi-axes (x, y), mm.
+        Torso ellipse semi-axes (x, y), mm.
     fat_mm : float
         Subcutaneous fat thickness, mm.
-    heart_centre_mm : (float, float)
-        LV axis in body coordinates, mm.
-    mediastinum_mm : ndarray (n_theta,)
-        Radius of the lung-free region around the LV axis per direction
-        ``θ = 2π k / n_theta`` (from +x towards +y), mm.
-    z_top_mm, z_apex_mm : float
-        Long-axis heights of the base and the epicardial apex (liver onset in between).
+    dome_left_z, dome_right_z : float
+        Heights of the tops of the diaphragm domes, mm.
     """
 
     axes_mm: tuple[float, float]
     fat_mm: float
-    heart_centre_mm: tuple[float, float]
-    mediastinum_mm: np.ndarray
-    z_top_mm: float
-    z_apex_mm: float
+    dome_left_z: float
+    dome_right_z: float
+
+    def dome(self, x, y, side: str):
+        """Height of the left or right diaphragm dome above ``(x, y)``, mm."""
+        bx, by = self.axes_mm
+        if side == "left":
+            cx, cy, top = 0.45 * bx, 0.1 * by, self.dome_left_z
+        else:
+            cx, cy, top = -0.45 * bx, 0.0, self.dome_right_z
+        return top - ((x - cx) ** 2 + (y - cy) ** 2) / (2.0 * _DOME_R_MM)
+
+    @property
+    def aorta(self) -> tuple[float, float, float]:
+        """Descending aorta: centre ``(x, y)`` and radius, mm."""
+        bx, by = self.axes_mm
+        return 0.12 * bx, 0.58 * by, 11.0
+
+    def to_dict(self) -> dict:
+        return {"axes_mm": [float(v) for v in self.axes_mm], "fat_mm": self.fat_mm,
+                "dome_left_z_mm": self.dome_left_z, "dome_right_z_mm": self.dome_right_z}
 
 
-def _inside(x, y, cx, cy, ax, ay):
-    return ((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2 < 1.0
+def _inside(x, y, ax, ay):
+    return (x / ax) ** 2 + (y / ay) ** 2 < 1.0
 
 
-def classify_body(layout: BodyLayout, x, y, z: float) -> np.ndarray:
-    """Class codes of the static anatomy at points ``(x, y)`` (body coordinates, mm).
+def classify_body(layout: BodyLayout, points, mediastinum=None) -> np.ndarray:
+    """Class codes of the static anatomy at scanner points ``(..., 3)``.
+
+    Parameters
+    ----------
+    layout : BodyLayout
+    points : ndarray (..., 3), LPS mm
+    mediastinum : callable, optional
+        ``mediastinum(points (n, 3)) -> bool (n,)``, True where lungs must not be (the
+        heart's inflated outline); evaluated only at lung candidates.
 
     Returns
     -------
-    ndarray, uint8, shape of ``x``: 0 air, 1 body (muscle), 2 fat, 3 lung, 4 liver,
-    5 vessel (descending aorta), codes of :data:`suite.phantom.tissue.CLASS_NAMES`.
+    ndarray, uint8, shape ``points.shape[:-1]``: air, body (muscle), fat, lung, liver and
+    vessel codes of :data:`suite.phantom.tissue.CLASS`.
     """
+    p = np.asarray(points, dtype=np.float64)
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
     bx, by = layout.axes_mm
-    code = np.zeros(np.shape(x), dtype=np.uint8)
-    code[_inside(x, y, 0, 0, bx, by)] = 2
-    code[_inside(x, y, 0, 0, bx - layout.fat_mm, by - layout.fat_mm)] = 1
-    span = max(layout.z_apex_mm - layout.z_top_mm, 1.0)
-    depth = np.clip((z - layout.z_top_mm) / span, 0.0, 1.0)  # 0 at base, 1 at apex
-    hx, hy = layout.heart_centre_mm
-    med = np.asarray(layout.mediastinum_mm)
-    k = np.round(np.mod(np.arctan2(y - hy, x - hx), 2 * np.pi) / (2 * np.pi) * med.size)
-    free = np.hypot(x - hx, y - hy) > med[k.astype(np.intp) % med.size]
-    lung_scale = np.sqrt(np.clip(1.0 - 1.2 * max(depth - 0.35, 0.0), 0.0, 1.0))
-    if lung_scale > 0.05:
-        right = _inside(x, y, -0.52 * bx, 0.0, 0.30 * bx * lung_scale, 0.62 * by * lung_scale)
-        left = _inside(x, y, 0.58 * bx, 0.12 * by, 0.26 * bx * lung_scale,
-                       0.55 * by * lung_scale)
-        code[(right | left) & free & (code == 1)] = 3
-    liver_scale = np.sqrt(np.clip((depth - 0.45) / 0.55, 0.0, 1.0))
-    if liver_scale > 0.05:
-        liver = _inside(x, y, -0.45 * bx, 0.18 * by, 0.42 * bx * liver_scale,
-                        0.55 * by * liver_scale)
-        code[liver & (code == 1)] = 4
-    code[np.hypot(x - 0.12 * bx, y - 0.58 * by) < 11.0] = 5
+    fat = layout.fat_mm
+    code = np.zeros(x.shape, dtype=np.uint8)
+    code[_inside(x, y, bx, by)] = CLASS["fat"]
+    muscle = _inside(x, y, bx - fat, by - fat)
+    code[muscle] = CLASS["body"]
+    cavity = _inside(x, y, bx - fat - CHEST_WALL_MM, by - fat - CHEST_WALL_MM)
+    spine_region = _inside(x, y - 0.75 * by, 40.0, 0.45 * by)
+    left_dome, right_dome = layout.dome(x, y, "left"), layout.dome(x, y, "right")
+    right = _inside(x + 0.5 * bx, y - 0.1 * by, 0.38 * bx, 0.8 * by) & (z > right_dome)
+    left = _inside(x - 0.55 * bx, y - 0.15 * by, 0.32 * bx, 0.7 * by) & (z > left_dome)
+    lung = cavity & ~spine_region & (right | left)
+    if mediastinum is not None and lung.any():
+        idx = np.flatnonzero(lung.ravel())
+        keep = ~np.asarray(mediastinum(p.reshape(-1, 3)[idx]), dtype=bool)
+        lung = np.zeros(lung.size, bool)
+        lung[idx[keep]] = True
+        lung = lung.reshape(x.shape)
+    code[lung] = CLASS["lung"]
+    liver = muscle & (z < right_dome) & (x < 0.3 * bx) & ~spine_region
+    code[liver] = CLASS["liver"]
+    ax, ay, ar = layout.aorta
+    code[np.hypot(x - ax, y - ay) < ar] = CLASS["vessel"]
     return code

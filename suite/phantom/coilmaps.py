@@ -1,10 +1,12 @@
 """Coil maps of one subject on the acquired and intermediate grids (band-limited, normalised).
 
 Steps (physics in :mod:`suite.phantom.coils`, grids in :mod:`suite.phantom.kspace`):
-Biot–Savart on a coarse grid (:data:`COARSE_MM`), Keys interpolation onto the intermediate
-grid, Hann low-pass to ``±(FOV/(2·COARSE_MM) + 4)`` cycles per FOV (capped below the acquired
-Nyquist), exact Fourier resampling onto the acquired grid, and one global real scale so that
-``Σ_c |S_c|²`` averages 1 over the body pixels of the acquired grid (all slices).
+Biot–Savart on a coarse grid (:data:`COARSE_MM`) of each slice plane in scanner coordinates
+(any orientation: the loops sit on the torso, B0 along scanner z), Keys interpolation onto the
+intermediate grid, Hann low-pass to ``±(FOV/(2·COARSE_MM) + 4)`` cycles per FOV (capped below
+the acquired Nyquist), exact Fourier resampling onto the acquired grid, and one global real
+scale so that ``Σ_c |S_c|²`` averages 1 over the body pixels of the acquired grid (all
+slices).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import math
 import numpy as np
 
 from suite.phantom.body import BodyLayout, classify_body
-from suite.phantom.coils import coil_layout, keys_matrix, loop_sensitivity
+from suite.phantom.coils import CoilLayout, keys_matrix, loop_sensitivity
 from suite.phantom.grid import SimGrid
 from suite.phantom.kspace import centred_dft
-from suite.phantom.presets import Preset
 
 __all__ = ["coil_maps", "COARSE_MM"]
 
@@ -67,14 +68,25 @@ def _band_limit(maps: np.ndarray, band_y: int, band_x: int, matrix):
     return maps_int, maps_acq
 
 
-def coil_maps(acq: Preset, grid: SimGrid, layout: BodyLayout, subject, z_slices):
+def coil_maps(coils: CoilLayout, grid: SimGrid, planes, layout: BodyLayout):
     """Normalised, band-limited coil maps on the acquired and intermediate grids.
 
-    Biot–Savart on a coarse grid (:data:`COARSE_MM`), Keys interpolation onto the
-    intermediate grid, Hann low-pass to ``±(FOV/(2g) + 4)`` cycles per FOV (so the
+    Biot–Savart on a coarse grid (:data:`COARSE_MM`) of every plane, Keys interpolation onto
+    the intermediate grid, Hann low-pass to ``±(FOV/(2g) + 4)`` cycles per FOV (so the
     intermediate-grid coil modulation of :mod:`suite.phantom.kspace` is exact), exact
     Fourier resampling onto the acquired grid, one global scale (module docstring of
     :mod:`suite.phantom.coils`).
+
+    Parameters
+    ----------
+    coils : CoilLayout
+        Loops in scanner coordinates (LPS, mm).
+    grid : SimGrid
+        In-plane grid (plane coordinates, mm).
+    planes : sequence of SlicePlane
+        One per slice (slab centres).
+    layout : BodyLayout
+        For the body mask of the normalisation.
 
     Returns
     -------
@@ -82,7 +94,6 @@ def coil_maps(acq: Preset, grid: SimGrid, layout: BodyLayout, subject, z_slices)
     maps_int : ndarray, complex64, (slice, coil, Hi, Wi)
     body : ndarray, bool, (slice, ny, nx)
     """
-    coils = coil_layout(int(acq.n_coils), subject.body_axes_mm, float(np.mean(z_slices)))
     g = COARSE_MM
 
     def coarse(axis):
@@ -96,13 +107,13 @@ def coil_maps(acq: Preset, grid: SimGrid, layout: BodyLayout, subject, z_slices)
     gx, gy = np.meshgrid(cx, cy)
     ax, ay = np.meshgrid(grid.x.acquired, grid.y.acquired)
     int_maps, acq_maps, body = [], [], []
-    for z in z_slices:
-        pts = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, float(z))], axis=1)
+    for plane in planes:
+        pts = plane.to_scanner(gx.ravel(), gy.ravel())
         m = loop_sensitivity(coils, pts).reshape(-1, cy.size, cx.size)
         mi, ma = _band_limit(_interp(w_int[0], m, w_int[1]), by, bx, (grid.y.n, grid.x.n))
         int_maps.append(mi)
         acq_maps.append(ma)
-        body.append(classify_body(layout, ax, ay, float(z)) > 0)
+        body.append(classify_body(layout, plane.to_scanner(ax, ay)) > 0)
     acq_maps, int_maps, body = np.stack(acq_maps), np.stack(int_maps), np.stack(body)
     power = (np.abs(acq_maps.astype(np.complex128)) ** 2).sum(axis=1)[body].mean()
     scale = np.float32(1.0 / math.sqrt(float(power)))

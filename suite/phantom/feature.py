@@ -6,7 +6,8 @@ step_feature=True)`` (or a dict of the parameters below) adds one: a disc (a cyl
 the whole slab, so no through-plane partial volume) in **one** slice, fixed in body
 coordinates (the body does not move, so respiration does not move it either), placed by
 default in the anterior chest-wall muscle between the heart and the subcutaneous fat, clear of
-every position the beating and breathing heart can reach.
+every position the beating and breathing heart can reach. Coordinates are those of the
+short-axis plane (mm, LV axis at the origin, ``x`` image right, ``y`` image down).
 
 Time course (periodic cycle of ``n`` frames): **off** at frames ``0 … step_frame − 1``, **on**
 at frames ``step_frame … n − 1``. The off→on step lies between frames ``step_frame − 1`` and
@@ -26,7 +27,7 @@ Truth, ``case.truth["step_feature"]``:
 | ``mask`` | bool ``(y, x)`` on the acquired grid: pixels at least half covered by the disc |
 | ``slice_index`` | int, the slice holding the disc |
 | ``step_frame`` | int, first frame at the "on" level |
-| ``radius_mm``, ``centre_mm`` | disc radius and centre ``(x, y)`` in body coordinates, mm |
+| ``radius_mm``, ``centre_mm`` | disc radius and centre ``(x, y)`` in plane coordinates, mm |
 | ``contrast`` | amplitude relative to the blood signal |
 | ``amplitude`` | added signal ``contrast · S_blood`` (same units as the images) |
 | ``on_frames`` | ``[step_frame, n_frames)`` as a list of two ints |
@@ -66,7 +67,7 @@ class StepFeatureParams:
     Attributes
     ----------
     centre_mm : (float, float) or None
-        Disc centre ``(x, y)`` in body coordinates, mm; None = default placement
+        Disc centre ``(x, y)`` in short-axis plane coordinates, mm; None = default placement
         (:func:`default_feature_centre`).
     radius_mm : float
         Disc radius, mm.
@@ -136,21 +137,41 @@ def resolve_step_feature(value, n_frames: int, n_slices: int) -> StepFeaturePara
     return StepFeatureParams(centre, radius, contrast, int(step), int(sl))
 
 
-def default_feature_centre(heart_centre_mm, extent_mm: np.ndarray, shift_max_mm: float,
-                           body_axes_mm, fat_mm: float) -> tuple[float, float]:
-    """Anterior chest wall: straight above the LV axis, halfway between heart and fat.
+def default_feature_centre(classify, extent_mm: np.ndarray, shift_max_mm: float
+                           ) -> tuple[float, float]:
+    """Anterior chest wall straight above the LV axis, in the middle of the muscle layer.
 
-    ``x = x_heart``; ``y`` midway between the heart's most anterior reachable point
-    (``y_heart − extent(θ = −90°) − shift_max``) and the inner fat boundary of the body
-    ellipse at that ``x``. ``extent_mm`` is the heart's largest radius per direction
-    ``θ = 2π k / n`` (from +x towards +y), mm.
+    Walks the ray ``x = 0``, ``y < 0`` (anterior in the short-axis plane, plane coordinates
+    with the LV axis at the origin) outwards from the heart's most anterior reachable point
+    (``extent(θ = −90°) + shift_max + 3 mm``) to the subcutaneous fat, and returns the middle
+    of the last run of muscle before the fat.
+
+    Parameters
+    ----------
+    classify : callable
+        ``classify(x, y) -> codes`` of the static body in the feature's slice plane.
+    extent_mm : ndarray (n,)
+        The heart's largest radius per direction ``θ = 2πk/n`` (from +x towards +y), mm.
+    shift_max_mm : float
     """
-    hx, hy = (float(v) for v in heart_centre_mm)
+    from suite.phantom.tissue import CLASS
+
     n = extent_mm.size
-    reach = float(extent_mm[(3 * n) // 4]) + float(shift_max_mm)   # θ = 270° = −y (anterior)
-    ax, ay = (float(v) - float(fat_mm) for v in body_axes_mm)
-    y_fat = -ay * math.sqrt(max(1.0 - (hx / ax) ** 2, 0.0))
-    return hx, 0.5 * ((hy - reach) + y_fat)
+    reach = float(extent_mm[(3 * n) // 4]) + float(shift_max_mm) + HEART_CLEARANCE_MM
+    ys = -reach - np.arange(0.0, 400.0, 0.5)
+    codes = np.asarray(classify(np.zeros_like(ys), ys))
+    fat = np.flatnonzero(codes == CLASS["fat"])
+    if fat.size == 0:
+        raise ValueError("suite.phantom.simulate: no chest wall found anterior to the heart for "
+                         "the step feature; give step_feature={'centre_mm': (x, y)}")
+    end = int(fat[0])
+    start = end
+    while start > 0 and codes[start - 1] == CLASS["body"]:
+        start -= 1
+    if start == end:
+        raise ValueError("suite.phantom.simulate: no muscle between the heart and the fat for "
+                         "the step feature; give step_feature={'centre_mm': (x, y)}")
+    return 0.0, float(0.5 * (ys[start] + ys[end - 1]))
 
 
 def _fine_axis_range(axis, lo_mm: float, hi_mm: float) -> slice:
