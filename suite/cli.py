@@ -46,8 +46,9 @@ def _cmd_demo(args) -> int:
 def _cmd_phantom(args) -> int:
     from suite.phantom import write_cohort
 
+    views = ("sax", *[v.strip() for v in args.views.split(",") if v.strip() and v.strip() != "sax"])
     truth = write_cohort(Path(args.out), args.subjects, seed=args.seed, preset=args.preset,
-                         pathology=args.pathology)
+                         pathology=args.pathology, views=views)
     print(f"wrote {args.subjects} subject(s) to {args.out}; truth table: {truth}")
     return 0
 
@@ -378,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--preset", default=None, help="vendor/site preset (default: cycle through all)")
     p.add_argument("--pathology", default=None, help="pathology class (default: cycle through all)")
+    p.add_argument("--views", default="sax",
+                   help="comma-separated series per subject: sax (always) and any of 2ch,3ch,4ch")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_phantom)
 

@@ -1,9 +1,10 @@
 """Blood signal inhomogeneity and inflow enhancement of the cine phantom.
 
-Blood is not uniformly bright in cine bSSFP: flowing spins carry in unsaturated
+Blood is not uniformly bright in cine images: flowing spins carry in unsaturated
 magnetisation through the slice and vortices mix blood of different histories, so the blood
-pools show slowly varying brightness and bright inflow jets (Eur J Radiol 2008;65:80 reports
-the temporal variation of blood-pool SNR, larger at 3 T). The phantom models this as a
+pools show slowly varying brightness and bright inflow jets (blood-pool SNR varies over the
+cycle; in Eur J Radiol 2008;65:80 it varied about three times more with gradient-echo cine at
+3 T than with bSSFP at 1.5 T). The phantom models this as a
 multiplier of the blood signal (every blood class; static vessels of the body excluded) in
 spatial heart coordinates:
 

@@ -76,9 +76,6 @@ class HeartModel:
     base : BaseStructures
     fat : EpicardialFat
     scar : Scar or None
-    inferior_dir : (float, float)
-        Patient-inferior direction projected on the short-axis plane (heart x, y; unit), for
-        the RV acute margin.
     """
 
     geo: HeartGeometry
@@ -88,7 +85,6 @@ class HeartModel:
     base: BaseStructures
     fat: EpicardialFat
     scar: Scar | None
-    inferior_dir: tuple[float, float]
 
     @property
     def n_frames(self) -> int:

@@ -159,9 +159,7 @@ def build_model(subject: SubjectParams, n_frames: int, phases=None) -> PhantomMo
         scar = Scar(inf["centre_rad"], inf["halfwidth_rad"], geo.infarct_z_start() + 4.0,
                     geo.M, float(np.clip(s.transmurality, 0.05, 1.0)),
                     float(np.clip(s.mvo_depth, 0.0, 1.0)))
-    inferior = frame.vector_to_heart([0.0, 0.0, -1.0])[:2]
-    inferior = tuple(float(v) for v in inferior / max(np.linalg.norm(inferior), 1e-9))
-    heart = HeartModel(geo, papillary, lv_trab, rv_trab, base, fat, scar, inferior)
+    heart = HeartModel(geo, papillary, lv_trab, rv_trab, base, fat, scar)
     extent = heart.ventricle_extent()
     body = _body_layout(s, heart, frame, extent)
     return PhantomModel(s, motion, heart, frame, body, extent)
