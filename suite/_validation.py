@@ -21,6 +21,7 @@ __all__ = [
     "check_option",
     "check_alpha",
     "check_column_name",
+    "check_path_component",
     "check_same_shape",
     "check_finite",
     "check_spacing",
@@ -144,6 +145,28 @@ def check_column_name(name: str) -> str:
     if not isinstance(name, str) or not _COLUMN_NAME.match(name):
         raise ValueError(f"stage name {name!r} cannot name a method column: use lower-case "
                          "letters, digits and '_' (starting with a letter)")
+    return name
+
+
+def check_path_component(name: str, what: str = "name") -> str:
+    """Return ``name`` if it can be one component of a file path: a non-empty string without
+    ``/``, ``\\``, NUL or control characters, not ``.`` or ``..`` and not starting with ``.``
+    or ``~``, at most 255 characters; otherwise raise ``ValueError`` (a name from a protocol
+    or a data file must not make the suite write or read outside its folder).
+
+    Examples
+    --------
+    >>> check_path_component("R4-kt-gaussian")
+    'R4-kt-gaussian'
+    >>> check_path_component("../../etc", "condition name")
+    Traceback (most recent call last):
+    ...
+    ValueError: condition name '../../etc' cannot name a file or folder: no '/', '\\', control characters, leading '.' or '~'
+    """
+    if (not isinstance(name, str) or not name or len(name) > 255 or name[0] in ".~"
+            or any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name)):
+        raise ValueError(f"{what} {name!r} cannot name a file or folder: no '/', '\\', control "
+                         "characters, leading '.' or '~'")
     return name
 
 

@@ -121,10 +121,12 @@ def test_predictions_made_from_exported_conditions_score_as_the_plugin(tmp_path)
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
     from suite.runner.conditions_export import export_conditions, input_fingerprint
+    from suite.trust import AllowList
 
     (tmp_path / "user_method.py").write_text(PLUGIN)
     plugin = load_protocol(_protocol(tmp_path, {"plugin": "user_method:RssZeroFilled"},
-                                     "as-plugin"))
+                                     "as-plugin"),
+                           allow_plugins=AllowList(["user_method:RssZeroFilled"], [tmp_path]))
     run_protocol(plugin, tmp_path / "run-plugin", executor="serial", analyse=False)
 
     exported = export_conditions(plugin, tmp_path / "inputs")
