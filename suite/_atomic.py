@@ -18,10 +18,36 @@ from typing import Callable, IO
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
 
 
+class _Stream:
+    """A binary file seen only through ``write``, ``flush``, ``seek`` and ``tell``: writers
+    that special-case real files (numpy writes them with ``tofile``, which reports a short
+    write on a full disk as an ``OSError`` without ``errno``) go through ``write``, whose
+    failure carries the ``errno`` (ENOSPC, EFBIG) that :mod:`suite.exit_codes` classifies."""
+
+    def __init__(self, fh):
+        self._fh = fh
+
+    def write(self, data) -> int:
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def seek(self, *args) -> int:
+        return self._fh.seek(*args)
+
+    def seekable(self) -> bool:
+        return True
+
+
 def atomic_write(path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write ``path`` through ``write(fh)`` (``fh`` a binary file opened on a temporary file
-    next to ``path``), then rename it into place; on any error the temporary file is removed
-    and the error re-raised.
+    """Write ``path`` through ``write(fh)`` (``fh`` a binary stream on a temporary file next
+    to ``path``: ``write``, ``flush``, ``seek``, ``tell``), then rename it into place; on any
+    error the temporary file is removed and the error re-raised (an ``OSError`` names
+    ``path``).
 
     Returns
     -------
@@ -35,8 +61,13 @@ def atomic_write(path, write: Callable[[IO[bytes]], None]) -> Path:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
-            write(fh)
+            write(_Stream(fh))
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # name the file in the message
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from suite.exit_codes import exit_code_of
+    from suite.exit_codes import DISK, exit_code_of
 
     try:
         return int(args.func(args))
@@ -495,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         if code is None:  # not an error the command line expects: a bug, keep the traceback
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
+        if code == DISK and "disk space" not in message:
+            message += " (free disk space, raise the quota or file-size limit, or write to "\
+                       "another folder)"
         print(f"cmrsuite {args.command}: error: {message}", file=sys.stderr)
         return code
 

@@ -31,6 +31,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from suite._atomic import atomic_write_bytes
 from suite.data.errors import CorruptFileError, LayoutError, check_file
 
 __all__ = [
@@ -138,10 +139,7 @@ def _write(path: Path, data: np.ndarray, spacing_mm, dt: float | None) -> Path:
         with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
             gz.write(raw)
         raw = buf.getvalue()
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(raw)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, raw)  # no temporary file left on error
 
 
 # ====================================================================== reader

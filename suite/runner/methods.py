@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from suite._validation import check_path_component
 from suite.trust import import_plugin
 
 __all__ = ["MethodError", "resolve_method", "PredictionsMethod", "method_identity"]
@@ -114,6 +115,10 @@ class PredictionsMethod:
             Missing file, wrong shape or dtype, or non-finite values; the message names the file.
         """
         subject, dataset = case.meta.subject, case.meta.dataset
+        for name, what in ((subject, "subject"), (dataset, "dataset"), (condition, "condition"),
+                           (recon, "recon label")):
+            if name is not None:  # names become paths: never read outside the folder
+                check_path_component(str(name), what)
         base = self.folder / dataset / subject
         if self.stage == "recon":
             path = base / f"{condition}.npy"

@@ -27,7 +27,8 @@ from suite.runner.execute import RunContext, run_job
 from suite.runner.executors import make_executor
 from suite.runner.jobs import CaseRef, JobSpec, expand_jobs, phases
 from suite.runner.provenance import build_manifest, write_manifest
-from suite.store import ResultStore, RunLock
+from suite.exit_codes import is_disk_error
+from suite.store import DiskFullError, ResultStore, RunLock
 from suite.store.seal import relative_cache_dir, seal_run, unseal
 from suite.trust import check_protocol_code
 
@@ -314,7 +315,16 @@ def _check_not_empty(protocol, refs: list[CaseRef], jobs: list, store: ResultSto
 
 
 def _record(store: ResultStore, spec: JobSpec, outcome) -> list[dict]:
-    """Store a job's outcome; returns the cache entries it had to recompute."""
+    """Store a job's outcome; returns the cache entries it had to recompute.
+
+    A job that failed because a write failed (disk full, quota, file-size limit) stops the run
+    with :class:`~suite.store.DiskFullError`: it is not the method's failure, and the job stays
+    pending so that ``--resume`` runs it once there is room.
+    """
+    if isinstance(outcome, BaseException) and is_disk_error(outcome):
+        raise DiskFullError(f"job {spec.job_id} ({spec.phase} {spec.case_id}) could not write "
+                            f"its outputs: {outcome}; free disk space, then continue with "
+                            "--resume") from outcome
     if isinstance(outcome, BaseException):
         message = str(outcome) or type(outcome).__name__
         store.record_failure(spec.job_id, type(outcome).__name__, message, 0.0)
