@@ -213,7 +213,7 @@ def protocol_code(raw: Any, base_dir=".", allow=None) -> list[CodeUse]:
     plugins = any(u.kind.endswith("plugin") for u in out)
     paths = raw.get("plugin_paths")
     for i, p in enumerate(paths if isinstance(paths, list) else []):
-        if isinstance(p, str):  # put on sys.path only to import a plugin
+        if isinstance(p, str) and "\x00" not in p:  # on sys.path only to import a plugin
             folder = _resolve_folder(base_dir, p)
             allowed = allow.allows_path(folder)
             out.insert(i, CodeUse("plugin path", str(folder), f"plugin_paths[{i}]",

@@ -37,11 +37,11 @@ class Protocol:
 
     @property
     def seed(self) -> int:
-        return int(self.raw.get("seed", 0))
+        return int(self.raw.get("seed") or 0)
 
     @property
     def failure_tolerance(self) -> float:
-        return float(self.raw.get("failure_tolerance", 0.0))
+        return float(self.raw.get("failure_tolerance") or 0.0)
 
     @property
     def datasets(self) -> list[dict]:
@@ -54,7 +54,7 @@ class Protocol:
     def methods(self, stage: str) -> list[dict]:
         """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/
         predictions and ``params``."""
-        return [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage, [])]
+        return [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage) or []]
 
     def pipeline(self, dataset: dict | str | None = None) -> list[str]:
         """The stage names a dataset runs, in order: the dataset's ``pipeline``, else the

@@ -199,7 +199,8 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                 raise ProtocolError(v.source, f"{key}.reference.{col}",
                                     f"is not a stratum column; expected one of "
                                     f"{list(STRATUM_COLUMNS)}{near(col, STRATUM_COLUMNS)}")
-        if "condition" in ref and ref["condition"] not in conditions:
+        if "condition" in ref and (not isinstance(ref["condition"], str)
+                                   or ref["condition"] not in conditions):
             raise ProtocolError(v.source, f"{key}.reference.condition",
                                 f"is {ref['condition']!r}; conditions are {list(conditions)}")
         metrics = shift.get("metrics")

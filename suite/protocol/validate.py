@@ -252,8 +252,8 @@ def _validate_stages(v: KeyPathValidator, raw: dict, base_dir: Path, allowed: Al
                 raise ProtocolError(v.source, f"{key}.plugin",
                                     f"must be 'module:attribute'; got {entry['plugin']!r}")
     paths = raw.get("plugin_paths")
-    if paths is not None and (not isinstance(paths, list)
-                              or not all(isinstance(p, str) and p.strip() for p in paths)):
+    if paths is not None and (not isinstance(paths, list) or not all(
+            isinstance(p, str) and p.strip() and "\x00" not in p for p in paths)):
         raise ProtocolError(v.source, "plugin_paths", f"must be a list of folders; got {paths!r}")
     if extra:  # stage plugins are imported now: check them (and the folders) first
         check_protocol_code({"stages": extra, "plugin_paths": paths}, base_dir, allowed,
@@ -297,9 +297,7 @@ def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:
         if not isinstance(values, list):
             raise ProtocolError(v.source, f"{key}.{field_name}", "must be a list of names")
         for j, name in enumerate(values):
-            if name not in allowed:
-                raise ProtocolError(v.source, f"{key}.{field_name}[{j}]",
-                                    f"is {name!r}; expected one of {sorted(allowed)}{near(name, allowed)}")
+            v.choice(name, sorted(allowed), f"{key}.{field_name}[{j}]")
     ov = ph.get("overrides", {}) or {}
     v.mapping(ov, f"{key}.overrides")
     for name in ov:

@@ -281,6 +281,7 @@ def _run_locked(protocol, run_dir: Path, *, executor, workers, scheduler, resume
                                   command=command,
                                   cache_dir=relative_cache_dir(run_dir, ctx.cache_dir))
         manifest["result"] = result.to_dict()
+        store.backfill_hashes()
         manifest["seal"] = seal_run(run_dir, manifest)
         result.seal_root = manifest["seal"]["root"]
         write_manifest(run_dir / "manifest.json", manifest)

@@ -111,6 +111,10 @@ class ResultStore:
         with store_errors(self.path, "opening"):
             self._con = sqlite3.connect(self.path, timeout=60)
             try:
+                tables = {r[0] for r in self._con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and "jobs" not in tables:  # another program's database
+                    raise sqlite3.DatabaseError("it holds tables but no `jobs` table")
                 self._con.execute("PRAGMA journal_mode=WAL")
                 self._con.execute("PRAGMA synchronous=FULL")
                 self._con.executescript(_SCHEMA)
@@ -142,7 +146,14 @@ class ResultStore:
         return [row[1] for row in self._con.execute(f"PRAGMA table_info({table})")]
 
     def close(self) -> None:
+        """Close the store; it leaves WAL mode, so that the run folder is one self-contained
+        file that readers open without creating SQLite's ``-wal``/``-shm`` files (skipped while
+        another connection reads it)."""
         if self._con is not None:
+            try:
+                self._con.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass
             self._con.close()
             self._con = None
 
@@ -163,6 +174,13 @@ class ResultStore:
                         self._con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" TEXT')
         info = self.info().get("method_stages") or list(FIXED_METHOD_COLUMNS)
         self.set_info("method_stages", list(dict.fromkeys([*info, *stages])))
+
+    def backfill_hashes(self) -> None:
+        """Store the content hash of rows that lack one (written by a version without
+        hashes, then resumed): every row of a sealed run carries its hash."""
+        with self._guard(), self._con:
+            for table, col in HASH_COLUMNS.items():
+                self._rehash(table, f"{col} IS NULL")
 
     def method_columns(self) -> list[str]:
         """The method columns of this store, fixed ones first."""

@@ -100,6 +100,8 @@ class _Row:
 
 def _rows(con: sqlite3.Connection) -> dict[str, list[_Row]]:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "jobs" not in tables:
+        raise sqlite3.DatabaseError("it has no `jobs` table")
     out: dict[str, list[_Row]] = {}
     for table, group in SEALED_TABLES.items():
         if table not in tables:
@@ -160,7 +162,8 @@ def seal_run(run_dir, manifest: dict) -> dict:
     digests = {t: digest_of_leaves(t, (r.digest for r in items)) for t, items in rows.items()}
     files = {**_files(run_dir), "manifest.json": manifest_digest(manifest)}
     root = _root(digests, files)
-    body = {"version": SEAL_VERSION, "root": root,
+    sealed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    body = {"version": SEAL_VERSION, "root": root, "sealed": sealed_at,
             "tables": {t: {"rows": len(rows[t]), "digest": digests[t],
                            "leaves": {g: sorted(v) for g, v in sorted(leaves[t].items())}}
                        for t in rows},
@@ -169,8 +172,7 @@ def seal_run(run_dir, manifest: dict) -> dict:
     return {"version": SEAL_VERSION, "root": root, "file": SEAL_FILE,
             "file_sha256": file_sha256(run_dir / SEAL_FILE),
             "tables": {t: {"rows": len(rows[t]), "digest": digests[t]} for t in rows},
-            "files": len(files),
-            "sealed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "files": len(files), "sealed": sealed_at}
 
 
 def unseal(run_dir) -> None:
@@ -295,7 +297,10 @@ def check_seal(run_dir, *, expected_root: str | None = None) -> SealReport:
     edited = set()
     for items in rows.values():  # each row against its own stored hash
         for r in items:
-            if r.stored is not None and r.stored != r.digest:
+            if r.table in HASH_COLUMNS and r.stored is None:
+                edited.add((r.table, r.rowid))
+                add("edited", _where(r), "its content hash was removed")
+            elif r.stored is not None and r.stored != r.digest:
                 edited.add((r.table, r.rowid))
                 add("edited", _where(r), "its content does not match the content hash stored "
                     "with it (edited after it was written)")
@@ -316,6 +321,9 @@ def check_seal(run_dir, *, expected_root: str | None = None) -> SealReport:
             add("seal", SEAL_FILE, "does not match the SHA-256 the manifest recorded (edited)")
             sealed_body = None
     if sealed_body is not None:
+        if seal_entry != _entry_of(sealed_body, seal_entry):
+            add("seal", "manifest.json", "its `seal` entry does not describe seal.json "
+                "(edited)")
         _compare_rows(rows, sealed_body, add, edited)
         _compare_files(run_dir, manifest, sealed_body, add)
         tables = {t: d.get("digest") for t, d in (sealed_body.get("tables") or {}).items()}
@@ -329,6 +337,17 @@ def check_seal(run_dir, *, expected_root: str | None = None) -> SealReport:
     return SealReport(run_dir=run_dir, sealed=sealed_body is not None, root=root,
                       findings=tuple(findings), rows={t: len(v) for t, v in rows.items()},
                       cache_entries=n_cache)
+
+
+def _entry_of(body: dict, entry: dict) -> dict:
+    """The manifest's ``seal`` entry that :func:`seal_run` wrote for the leaves ``body``
+    (``file_sha256`` taken from ``entry``: checked against the file separately)."""
+    tables = body.get("tables") or {}
+    return {"version": body.get("version"), "root": body.get("root"), "file": SEAL_FILE,
+            "file_sha256": entry.get("file_sha256"),
+            "tables": {t: {"rows": d.get("rows"), "digest": d.get("digest")}
+                       for t, d in tables.items() if isinstance(d, dict)},
+            "files": len(body.get("files") or {}), "sealed": body.get("sealed")}
 
 
 def _has_table(con, name: str) -> bool:

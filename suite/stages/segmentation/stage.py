@@ -91,7 +91,7 @@ class SegmentationStage(Stage):
                         "attacks": list(sec.get("attacks") or ["fgsm", "pgd"]),
                         "budgets": [float(b) for b in sec.get("budgets") or []],
                         "l2_budgets": [float(b) for b in sec.get("l2_budgets") or []],
-                        "steps": int(sec.get("steps", 10))}))
+                        "steps": int(sec.get("steps") or 10)}))
         return out
 
     def experiment(self, kind: str, exp: ExperimentCall) -> list[dict]:
