@@ -24,13 +24,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from suite import exit_codes
+import suite
 from suite.cli import main
 from suite.protocol import load_protocol
 from suite.runner import RunError, run_protocol
-from suite.store import DiskFullError, ResultStore, RunLock, RunLockedError
+
+# the stable exit codes (suite.exit_codes; the table in docs/security.md)
+INVALID, STORE, DISK, LOCKED = 2, 3, 4, 5
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where the suite under test lives: child processes run it from there.
+CODE = Path(suite.__file__).resolve().parents[1]
 PROTOCOL = {
     "name": "run-safety", "seed": 2,
     "datasets": [{"name": "phantom", "phantom": {"subjects": 1, "seed": 3, "presets": ["tiny"],
@@ -58,14 +62,15 @@ def finished(tmp_path_factory):
     return path, tmp / "run"
 
 
-def _cli(*args, limit: int | None = None, cwd=ROOT) -> subprocess.CompletedProcess:
+def _cli(*args, limit: int | None = None, cwd=CODE) -> subprocess.CompletedProcess:
     """``cmrsuite ARGS`` in a child process, optionally under a file-size limit (bytes)."""
     def limited():  # pragma: no cover - runs in the child
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # only the command's own writes
     return subprocess.run([sys.executable, "-m", "suite.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600,
+                          capture_output=True, text=True, timeout=600, env=env,
                           preexec_fn=limited if limit else None)
 
 
@@ -95,12 +100,15 @@ def test_a_corrupt_store_is_one_line_and_exit_code_3(finished, tmp_path, capsys,
                                    "serial", "--quiet"]):
         code = main([str(a) for a in args])
         err = capsys.readouterr().err
-        assert code == exit_codes.STORE, (args, err)
+        assert code == STORE, (args, err)
         line = _one_clear_line(err, args[0])
         assert "results.sqlite" in line and "not a readable results store" in line
 
 
 def test_a_full_store_raises_disk_full_naming_the_file(tmp_path):
+    from suite import exit_codes
+    from suite.store import DiskFullError, ResultStore
+
     store = ResultStore(tmp_path / "results.sqlite")
     store._con.execute("PRAGMA max_page_count = 12")  # the database cannot grow: SQLITE_FULL
     with pytest.raises(DiskFullError, match=r"results\.sqlite.*free disk space") as err:
@@ -115,7 +123,7 @@ def test_a_full_disk_while_writing_the_phantom_is_exit_4_without_temporary_files
     out = tmp_path / "cohort"
     proc = _cli("phantom", "--subjects", 1, "--seed", 0, "--preset", "tiny", "--out", out,
                 limit=300_000)
-    assert proc.returncode == exit_codes.DISK, proc.stderr  # was: SIGSEGV inside HDF5
+    assert proc.returncode == DISK, proc.stderr  # was: SIGSEGV inside HDF5
     line = _one_clear_line(proc.stderr, "phantom")
     assert "cine_sax.h5" in line and "free disk space" in line
     assert not [p for p in out.rglob("*") if p.is_file()], list(out.rglob("*"))
@@ -129,7 +137,7 @@ def test_a_full_disk_stops_the_run_and_resume_finishes_it(finished, tmp_path):
     path = _write(tmp_path, raw)
     proc = _cli("run", path, "--out", tmp_path / "run", "--executor", "serial", "--quiet",
                 limit=120_000)
-    assert proc.returncode == exit_codes.DISK, proc.stdout + proc.stderr
+    assert proc.returncode == DISK, proc.stdout + proc.stderr
     assert "--resume" in _one_clear_line(proc.stderr, "run")
     assert not list((tmp_path / "run").rglob("*.tmp"))
     result = run_protocol(load_protocol(path), tmp_path / "run", executor="serial", resume=True,
@@ -139,6 +147,8 @@ def test_a_full_disk_stops_the_run_and_resume_finishes_it(finished, tmp_path):
 
 # ---------------------------------------------------------------- one writer
 def test_a_second_writer_is_refused_while_a_run_holds_the_folder(finished, tmp_path, capsys):
+    from suite.store import RunLock, RunLockedError, check_seal
+
     path, run = finished
     folder = tmp_path / "run"
     shutil.copytree(run, folder)
@@ -147,10 +157,8 @@ def test_a_second_writer_is_refused_while_a_run_holds_the_folder(finished, tmp_p
             run_protocol(load_protocol(path), folder, executor="serial", resume=True)
         code = main(["run", str(path), "--out", str(folder), "--resume", "--executor",
                      "serial", "--quiet"])
-        assert code == exit_codes.LOCKED
+        assert code == LOCKED
         assert f"pid {os.getpid()}" in _one_clear_line(capsys.readouterr().err, "run")
-        from suite.store import check_seal
-
         assert any(f["kind"] == "busy" for f in check_seal(folder).findings)
     # released: the folder is usable again, and its seal was untouched by the refused runs
     assert check_seal(folder).ok
@@ -176,7 +184,7 @@ def test_pool_workers_die_with_a_killed_runner(tmp_path):
     path = _write(tmp_path, slow)
     proc = subprocess.Popen([sys.executable, "-m", "suite.cli", "run", str(path), "--out",
                              str(tmp_path / "run"), "--executor", "local", "--workers", "2",
-                             "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "--quiet"], cwd=CODE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     workers: list[int] = []
     try:
@@ -213,12 +221,14 @@ def test_an_empty_dataset_folder_is_an_error_not_zero_jobs(tmp_path, capsys):
     assert not (tmp_path / "run" / "results.sqlite").exists()  # retry needs no --resume
     code = main(["run", str(path), "--out", str(tmp_path / "run"), "--executor", "serial",
                  "--quiet"])
-    assert code == exit_codes.INVALID
+    assert code == INVALID
     assert "dataset 'mine'" in _one_clear_line(capsys.readouterr().err, "run")
 
 
 # ---------------------------------------------------------------- the table
 def test_the_exit_code_table_of_the_docs_is_the_code_table():
+    from suite import exit_codes
+
     text = (ROOT / "docs" / "security.md").read_text()
     table = re.findall(r"^\| (\d+) \| `([a-z-]+)` \|", text, flags=re.M)
     assert [(int(c), n) for c, n in table] == [(e.code, e.name) for e in exit_codes.EXIT_CODES]

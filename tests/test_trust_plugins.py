@@ -15,8 +15,8 @@ import yaml
 from suite.cli import main
 from suite.protocol import Protocol, load_protocol, validate_protocol
 from suite.runner import run_protocol
-from suite.trust import (AllowList, PluginNotAllowedError, import_plugin, protocol_code,
-                         user_allow_list)
+
+NOT_ALLOWED = 6  # the exit code of refused code execution (suite.exit_codes)
 
 BASE = {"name": "trust-plugins", "seed": 1,
         "datasets": [{"name": "phantom", "phantom": {"subjects": 1, "seed": 2,
@@ -58,21 +58,26 @@ def _os_system(tmp_path) -> dict:
 
 def test_os_system_is_refused_without_an_allow_list(tmp_path, capsys):
     raw = _os_system(tmp_path)
+    path = _write(tmp_path, raw)
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--executor", "serial",
+                 "--quiet"]) == NOT_ALLOWED
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "run").exists()
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == NOT_ALLOWED
+    out, errs = capsys.readouterr()
+    assert "method plugin" in out and "os:system" in out and "NOT ALLOWED" in out
+    assert errs.count("\n") == 1 and "Traceback" not in errs
+    from suite.trust import PluginNotAllowedError
+
     with pytest.raises(PluginNotAllowedError) as err:
         validate_protocol(raw, source="p.yaml")
     assert err.value.key == "methods.recon[0].plugin"
     assert "'os:system'" in err.value.problem and "--allow-plugin os:system" in err.value.problem
-    path = _write(tmp_path, raw)
-    assert main(["validate", str(path)]) == 6
-    out, errs = capsys.readouterr()
-    assert "method plugin" in out and "os:system" in out and "NOT ALLOWED" in out
-    assert errs.count("\n") == 1 and "Traceback" not in errs
-    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--executor", "serial",
-                 "--quiet"]) == 6
-    assert not (tmp_path / "pwned").exists() and not (tmp_path / "run").exists()
 
 
 def test_the_library_gate_holds_for_a_protocol_built_without_validation(tmp_path):
+    from suite.trust import PluginNotAllowedError
+
     raw = _os_system(tmp_path)
     proto = Protocol(raw=raw, source="handmade", sha256="0" * 64, base_dir=tmp_path)
     with pytest.raises(PluginNotAllowedError):
@@ -81,6 +86,8 @@ def test_the_library_gate_holds_for_a_protocol_built_without_validation(tmp_path
 
 
 def test_a_stage_plugin_is_not_even_imported_unless_allowed(tmp_path, capsys):
+    from suite.trust import AllowList, PluginNotAllowedError
+
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "shout.py").write_text(STAGE)
     raw = {**BASE, "stages": {"shout": {"plugin": "shout:Shout"}},
@@ -100,6 +107,8 @@ def test_a_stage_plugin_is_not_even_imported_unless_allowed(tmp_path, capsys):
 
 
 def test_validate_lists_every_callable_a_protocol_would_import(tmp_path, capsys):
+    from suite.trust import AllowList, protocol_code
+
     raw = {**BASE, "plugin_paths": ["plugins"], "stages": {"shout": {"plugin": "shout:Shout"}},
            "methods": {"recon": ["zero-filled", {"plugin": "mylab.recon:Net"},
                                  {"entry_point": "not-installed-anywhere"},
@@ -120,6 +129,8 @@ def test_validate_lists_every_callable_a_protocol_would_import(tmp_path, capsys)
 
 
 def test_a_protocol_without_user_code_needs_no_flag(capsys):
+    from suite.trust import protocol_code
+
     root = Path(__file__).resolve().parents[1]
     assert main(["validate", str(root / "protocols" / "quick.yaml")]) == 0
     assert "imports no user code" in capsys.readouterr().out
@@ -128,6 +139,8 @@ def test_a_protocol_without_user_code_needs_no_flag(capsys):
 
 
 def test_plugin_paths_without_a_plugin_are_harmless_and_allowed(tmp_path):
+    from suite.trust import protocol_code
+
     raw = {**BASE, "plugin_paths": ["anywhere"]}
     proto = validate_protocol(raw, source="p.yaml", base_dir=tmp_path)
     assert proto.name == "trust-plugins"
@@ -135,6 +148,8 @@ def test_plugin_paths_without_a_plugin_are_harmless_and_allowed(tmp_path):
 
 
 def test_the_user_configuration_allows_plugins(tmp_path, monkeypatch, capsys):
+    from suite.trust import AllowList, user_allow_list
+
     plugins = tmp_path / "code"
     plugins.mkdir()
     (plugins / "mine.py").write_text(
@@ -158,6 +173,7 @@ def test_the_user_configuration_allows_plugins(tmp_path, monkeypatch, capsys):
 
 def test_installed_entry_points_count_as_allowed(tmp_path, monkeypatch):
     import suite.trust as trust
+    from suite.trust import AllowList, protocol_code
 
     monkeypatch.setattr(trust, "installed_plugins", lambda: frozenset({"mylab.recon:Net"}))
     raw = {**BASE, "methods": {"recon": [{"plugin": "mylab.recon:Net"}]}}
@@ -168,6 +184,8 @@ def test_installed_entry_points_count_as_allowed(tmp_path, monkeypatch):
 
 
 def test_the_importer_checks_before_importing(tmp_path):
+    from suite.trust import AllowList, PluginNotAllowedError, import_plugin
+
     (tmp_path / "evil.py").write_text("raise SystemExit('imported')\n")
     with pytest.raises(PluginNotAllowedError):
         import_plugin("evil:X", plugin_paths=[str(tmp_path)])
@@ -179,6 +197,8 @@ def test_the_importer_checks_before_importing(tmp_path):
 
 def test_allow_lists_pickle_and_merge():
     import pickle
+
+    from suite.trust import AllowList
 
     a = AllowList(["a.b:C"], ["/tmp"]).merge(["d:*"])
     assert pickle.loads(pickle.dumps(a)) == a

@@ -21,9 +21,16 @@ import yaml
 from suite.cli import main
 from suite.protocol import load_protocol
 from suite.runner import run_protocol
-from suite.runner.verify import default_sample_size, verify_run
-from suite.store import check_seal
+from suite.runner.verify import verify_run
 from suite.store.cache import cache_path
+
+
+def check_seal(run, **kw):
+    """:func:`suite.store.check_seal` (imported here: the module is collected on a suite
+    without seals too, where these tests fail one by one)."""
+    from suite.store import check_seal as check
+
+    return check(run, **kw)
 
 PROTOCOL = {
     "name": "trust-runs", "seed": 4,
@@ -45,7 +52,7 @@ def sealed(tmp_path_factory):
     path = tmp / "p.yaml"
     path.write_text(yaml.safe_dump(PROTOCOL))
     result = run_protocol(load_protocol(path), tmp / "run", executor="serial")
-    assert result.exit_code == 0 and result.seal_root, result.summary()
+    assert result.exit_code == 0, result.summary()
     return path, tmp / "run"
 
 
@@ -190,6 +197,8 @@ def test_verify_of_an_intact_run_passes_and_samples_every_phase(sealed, capsys):
     assert main(["verify", str(run), "--protocol", str(path), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "VERIFIED" in out and "re-ran 1 job(s)" in out and "identical" in out
+    from suite.runner.verify import default_sample_size
+
     assert default_sample_size(3) == 3 and default_sample_size(40) == 5
     assert default_sample_size(400) == 40
 
