@@ -178,6 +178,14 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_audit(args) -> int:
+    from suite.data.audit_files import audit_paths
+
+    result = audit_paths(args.paths)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+    return result.exit_code
+
+
 def _cmd_stages(args) -> int:
     from suite.stages import load_stages, registered_stages
 
@@ -306,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("audit", help="data-crime audit of files or dataset folders (exit 1 "
+                       "when anything is flagged, 2 when an input cannot be read)")
+    p.add_argument("paths", nargs="+", help="files or dataset folders")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("stages", help="list the stages (what each consumes, produces and how "
                        "its methods are called) and, with a protocol, its pipelines")
