@@ -150,21 +150,17 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from suite.analysis.summary import load_results, metric_summary
+    from suite.analysis import agreement_results, load_results, metric_summary
+    from suite.report.console import console_tables
+    from suite.store import RunView
 
-    db = Path(args.run_dir) / "results.sqlite"
-    if not db.exists():
-        raise ValueError(f"{args.run_dir}: no results.sqlite; is this a run folder?")
-    summ = metric_summary(load_results(args.run_dir), n_resamples=args.resamples)
-    keep = summ[summ["metric"].isin(["ssim", "psnr", "dice", "hd95", "lv_ef_pct",
-                                     "high_frequency_retention"])]
-    cols = ["stage", "metric", "structure", "phase", "profile", "condition", "recon",
-            "segmentation", "mean", "ci_low", "ci_high", "n_subjects"]
-    import pandas as pd
-
-    with pd.option_context("display.max_rows", 500, "display.width", 200):
-        print(keep[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    report = Path(args.run_dir) / "report" / "summary.md"
+    view = RunView(args.run_dir)
+    df = load_results(view)
+    kw = view.bootstrap | {"n_resamples": args.resamples}
+    params = (view.protocol.get("analyses") or {}).get("agreement") or None
+    print(console_tables(metric_summary(df, **kw), agreement_results(df, parameters=params),
+                         view.method_stages))
+    report = view.run_dir / "report" / "summary.md"
     if report.exists():
         print(f"\nfull summary: {report}")
     return 0
