@@ -151,3 +151,19 @@ def test_undersample_with_noise_keeps_the_mask_and_adds_the_stated_sigma():
     assert np.sqrt(np.mean(np.abs(diff) ** 2) / 2) == pytest.approx(0.1 * rms, rel=0.05)
     assert np.all(noisy.kspace[~mask] == 0)
     assert info_clean["nominal_acceleration"] == info["nominal_acceleration"] == 4.0
+
+
+def test_a_folder_of_predictions_cannot_be_attacked_or_crimed(tmp_path):
+    """A predictions method named in a section that reruns methods on changed inputs is refused
+    by validate (it used to fail every job with a TypeError); unnamed, it is skipped."""
+    raw = copy.deepcopy(BASE)
+    raw["methods"]["recon"] = raw["methods"]["recon"] + [{"predictions": "preds", "label": "team"}]
+    raw["robustness"]["crimes"] = {"crimes": ["magnitude"], "methods": ["team"]}
+    with pytest.raises(ProtocolError, match=r"robustness.crimes.methods\[0\].*folder of predictions"):
+        validate_protocol(raw, source="p.yaml")
+    del raw["robustness"]["crimes"]["methods"]
+    jobs = expand_jobs(validate_protocol(raw, source="p.yaml"), _refs())
+    rob = [j for j in jobs if j.phase == "robustness"]
+    assert rob and all("predictions" not in (j.recon or {}) for j in rob
+                       if j.experiment["kind"] in ("crime", "features", "recon-attack"))
+    assert any(j.recon_label == "team" for j in jobs if j.phase == "recon")
