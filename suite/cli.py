@@ -121,8 +121,12 @@ def _print_table(out: dict, fmt: str) -> None:
 def _cmd_validate(args) -> int:
     from suite.protocol import load_protocol
 
+    from suite.protocol.warnings import protocol_warnings
+
     proto = load_protocol(args.protocol)
     print(f"{args.protocol}: valid protocol {proto.name!r} (sha256 {proto.sha256})")
+    for warning in protocol_warnings(proto):
+        print(f"warning: {warning}")
     return 0
 
 
