@@ -101,9 +101,12 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                     "recomputed on perturbed, featured or crimed inputs; remove it here (the "
                     "experiment runs the other methods; without `methods` it skips folders)")
             if name not in allowed:
+                hint = (" (a method is named by its label: its `label:`, else its name, "
+                        "'module:Class' plugin string, entry point or predictions:<folder>)"
+                        if "methods" in what else "")
                 raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
                                     f"is {name!r}; the protocol's {what} are {allowed}"
-                                    f"{near(name, allowed)}")
+                                    f"{near(name, allowed)}{hint}")
 
     def numbers(section: dict, key: str, prefix: str, required: bool = False,
                 maximum: float | None = None) -> None:
