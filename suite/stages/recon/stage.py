@@ -90,7 +90,7 @@ class ReconStage(Stage):
 
         if call.entry.get("name") in PSEUDO_METHODS:
             return []  # the reference itself: nothing to score
-        reference = reference_magnitude(call.case)
+        reference = reference_magnitude(call.condition.reference_case(call.case))
         if reference is None:
             return []
         images = np.asarray(output, np.float64)
@@ -107,7 +107,7 @@ class ReconStage(Stage):
     def artifacts(self, call: StageCall, output) -> dict[str, np.ndarray]:
         if call.entry.get("name") in PSEUDO_METHODS:
             return {}
-        reference = reference_magnitude(call.case)
+        reference = reference_magnitude(call.condition.reference_case(call.case))
         return {} if reference is None else {"reference": reference.astype(np.float32)}
 
     def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
@@ -120,8 +120,9 @@ class ReconStage(Stage):
         recon_methods = protocol.methods("recon")
         seg_methods = protocol.methods("segmentation")
 
-        def pick(methods, names):
-            return [m for m in methods if names is None or method_label(m) in names]
+        def pick(methods, names):  # folders of predictions cannot run on perturbed inputs
+            return [m for m in methods if "predictions" not in m
+                    and (names is None or method_label(m) in names)]
 
         def conds(section, types):
             names = section.get("conditions")
