@@ -26,6 +26,7 @@ import yaml
 
 import suite
 from suite.cli import main
+from tiny_protocol import tiny_protocol
 from suite.protocol import load_protocol
 from suite.runner import RunError, run_protocol
 
@@ -35,17 +36,7 @@ INVALID, STORE, DISK, LOCKED = 2, 3, 4, 5
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the suite under test lives: child processes run it from there.
 CODE = Path(suite.__file__).resolve().parents[1]
-PROTOCOL = {
-    "name": "run-safety", "seed": 2,
-    "datasets": [{"name": "phantom", "phantom": {"subjects": 1, "seed": 3, "presets": ["tiny"],
-                                                 "overrides": {"n_frames": 4}}}],
-    "conditions": [{"name": "full", "type": "fully-sampled"},
-                   {"name": "R3", "type": "undersample", "pattern": "equispaced",
-                    "acceleration": 3, "acs_lines": 6}],
-    "methods": {"recon": ["zero-filled"]},
-    "metrics": {"image": {"profiles": ["fastmri"]}, "temporal": False, "clinical": False},
-    "analyses": {"bootstrap": {"n_resamples": 100}},
-}
+PROTOCOL = tiny_protocol("run-safety", seed=2, subjects=1, phantom_seed=3)
 
 
 def _write(tmp_path, raw, name="p.yaml") -> Path:

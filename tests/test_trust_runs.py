@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from suite.cli import main
+from tiny_protocol import tiny_protocol
 from suite.protocol import load_protocol
 from suite.runner import run_protocol
 from suite.runner.verify import verify_run
@@ -32,17 +33,8 @@ def check_seal(run, **kw):
 
     return check(run, **kw)
 
-PROTOCOL = {
-    "name": "trust-runs", "seed": 4,
-    "datasets": [{"name": "phantom", "phantom": {"subjects": 2, "seed": 5, "presets": ["tiny"],
-                                                 "overrides": {"n_frames": 4}}}],
-    "conditions": [{"name": "full", "type": "fully-sampled"},
-                   {"name": "R3", "type": "undersample", "pattern": "equispaced",
-                    "acceleration": 3, "acs_lines": 6}],
-    "methods": {"recon": ["zero-filled"]},
-    "metrics": {"image": {"profiles": ["fastmri"]}, "temporal": False, "clinical": False},
-    "analyses": {"bootstrap": {"n_resamples": 100}},
-}
+
+PROTOCOL = tiny_protocol("trust-runs", seed=4, subjects=2, phantom_seed=5)
 
 
 @pytest.fixture(scope="module")
