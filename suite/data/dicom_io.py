@@ -15,7 +15,9 @@ Header records (:func:`read_header`)
     Read with ``defer_size`` so that Pixel Data (7FE0,0010) is not loaded; the pixel element's
     declared length and file offset are checked against the file size, so a truncated file
     (pydicom's bundled ``MR_truncated.dcm``) fails **at open** with
-    :class:`~suite.data.errors.CorruptFileError`, not on first pixel access (STYLE R7).
+    :class:`~suite.data.errors.CorruptFileError`, not on first pixel access (STYLE R7), and
+    the decoded size the header implies is checked against the default limits of
+    :mod:`suite.data.limits` (a compressed frame cannot expand beyond them).
     Never read: Patient's Name (0010,0010), birth date or any other identifying tag except
     Patient ID (0010,0020).
 """
@@ -33,6 +35,7 @@ import pydicom
 from pydicom.tag import Tag
 
 from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.limits import check_declared
 
 __all__ = ["DICOM_MAGIC", "DICOM_SUFFIXES", "DicomHeader", "is_dicom", "read_header",
            "read_headers", "read_pixels", "read_pixel_stack", "DICOMDIR_SOP_CLASS"]
@@ -232,7 +235,11 @@ def _check_pixel_data(ds, path: Path, size: int) -> bool:
     value = getattr(raw, "value", None)
     ts = getattr(ds.get("file_meta", None), "TransferSyntaxUID", None)
     compressed = bool(getattr(ts, "is_compressed", False)) or undefined
-    want = None if compressed else _expected_pixel_bytes(ds, path)
+    decoded = _expected_pixel_bytes(ds, path)
+    if decoded is not None:  # decoded size from the header, before any pixel is decoded
+        check_declared(path, "pixel data (Rows x Columns x samples x frames x "
+                       "BitsAllocated/8)", decoded, None, file_bytes=size)
+    want = None if compressed else decoded
     have = len(value) if isinstance(value, (bytes, bytearray)) else \
         (None if undefined or length is None else length)
     if want is not None and have is not None and have < want:

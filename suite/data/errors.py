@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 __all__ = ["CaseReadError", "UnknownFormatError", "CorruptFileError", "LayoutError",
-           "check_file"]
+           "UnsafeFileError", "TooLargeError", "UnexpectedReadError", "check_file",
+           "header_errors", "HEADER_ERRORS"]
+
+#: What parsing a damaged or inconsistent header raises in Python and numpy code
+#: (``int("abc")``, a missing field, an index past an axis, a division by a zero size).
+HEADER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                 ZeroDivisionError)
 
 
 class CaseReadError(ValueError):
@@ -47,6 +55,23 @@ class LayoutError(CaseReadError):
     """The file is readable but its header or arrays are not in the expected layout."""
 
 
+class UnsafeFileError(CaseReadError):
+    """The file asks the reader to leave it: an HDF5 external or soft link, a virtual dataset,
+    external raw storage, a filter plugin, or an XML document type declaration
+    (docs/input-safety.md). Refused before any data are read."""
+
+
+class TooLargeError(CaseReadError):
+    """A header declares more data than the limits allow, or more than the file can hold
+    (:class:`suite.data.limits.InputLimits`; docs/input-safety.md). Refused before the data
+    are read or allocated."""
+
+
+class UnexpectedReadError(CaseReadError):
+    """A reader failed with an exception outside this family: a cmrsuite bug, recorded like
+    any read failure (``on_error="record"``) so that one file never stops a batch."""
+
+
 def check_file(path, kind: str, fix: str) -> Path:
     """``path`` as a :class:`~pathlib.Path` if it names a non-empty file.
 
@@ -73,3 +98,28 @@ def check_file(path, kind: str, fix: str) -> Path:
         raise CorruptFileError(p, "file is empty (0 bytes)",
                                "the download or export did not finish; fetch it again")
     return p
+
+
+@contextmanager
+def header_errors(path, what: str, hint: str,
+                  error: type[CaseReadError] = LayoutError) -> Iterator[None]:
+    """Turn :data:`HEADER_ERRORS` raised in the block into ``error(path, ...)``.
+
+    A :class:`CaseReadError` passes through unchanged; the message is ``"<what>
+    (<exception type>: <exception text>)"`` so the first line names the file and the problem.
+
+    Examples
+    --------
+    >>> try:
+    ...     with header_errors("x.h5", "the header is inconsistent", "fix it"):
+    ...         int("abc")
+    ... except LayoutError as exc:
+    ...     print(exc.reason)
+    the header is inconsistent (ValueError: invalid literal for int() with base 10: 'abc')
+    """
+    try:
+        yield
+    except CaseReadError:
+        raise
+    except HEADER_ERRORS as exc:
+        raise error(path, f"{what} ({type(exc).__name__}: {exc})", hint) from None

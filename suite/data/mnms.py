@@ -34,6 +34,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CorruptFileError, LayoutError
 from suite.data.hashing import sha256_of_files
+from suite.data.limits import InputLimits
 from suite.data.nifti_io import find_nifti, read_nifti, volume_meta
 
 __all__ = ["MNMS_TO_ACDC", "read_mnms_case", "find_mnms_cases", "read_mnms_csv",
@@ -105,7 +106,7 @@ def read_mnms_csv(path: str | Path) -> dict[str, dict[str, str]]:
 
 
 def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, str]] | None = None,
-                   dataset: str = "mnms") -> Case:
+                   dataset: str = "mnms", limits: InputLimits | None = None) -> Case:
     """Read one M&Ms case folder (conventions in the module docstring).
 
     Parameters
@@ -116,6 +117,8 @@ def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, st
         ``{External code: row}`` from :func:`read_mnms_csv`; default: the CSV found under the
         folder's parents (up to three levels).
     dataset : str, default "mnms"
+    limits : InputLimits, optional
+        Size limits of every NIfTI header (:mod:`suite.data.limits`).
 
     Returns
     -------
@@ -143,10 +146,10 @@ def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, st
         for p in find_mnms_csv(d):
             metadata = {**read_mnms_csv(p), **metadata}
     row = metadata.get(code)
-    img = read_nifti(img_path, kind="image")
+    img = read_nifti(img_path, kind="image", limits=limits)
     labels = None
     if gt_path is not None:
-        gt = read_nifti(gt_path, kind="labels", allowed_labels=tuple(MNMS_TO_ACDC))
+        gt = read_nifti(gt_path, kind="labels", allowed_labels=tuple(MNMS_TO_ACDC), limits=limits)
         if gt.data.shape != img.data.shape:
             raise LayoutError(gt_path, f"label map has shape {gt.data.shape} (slice, frame, y, "
                               f"x) but the image has {img.data.shape}",
