@@ -24,15 +24,16 @@ class CaseReadError(ValueError):
     path : pathlib.Path
         The offending file.
     reason : str
-        What is wrong, in one sentence.
+        What is wrong, in one sentence (line breaks in a library's message are folded, so
+        the message is one line).
     hint : str
         How to fix it (may be empty).
     """
 
     def __init__(self, path, reason: str, hint: str = ""):
         self.path = Path(path)
-        self.reason = reason
-        self.hint = hint
+        self.reason = _one_line(reason)
+        self.hint = _one_line(hint)
         msg = f"{self.path}: {reason}"
         if hint:
             msg += f"; {hint}"
@@ -41,6 +42,10 @@ class CaseReadError(ValueError):
     def to_dict(self) -> dict:
         return {"path": str(self.path), "error": type(self).__name__,
                 "reason": self.reason, "hint": self.hint}
+
+
+def _one_line(text) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 class UnknownFormatError(CaseReadError):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ def is_nifti(path: str | os.PathLike) -> bool:
     """True when the content is NIfTI-1/2 (plain or gzip), whatever the extension."""
     try:
         head = _head_bytes(Path(path), 548)
-    except (OSError, EOFError, gzip.BadGzipFile):
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
         return False
     return head[344:348] in _NIFTI1_MAGIC or head[4:8] in _NIFTI2_MAGIC
 
@@ -270,7 +271,8 @@ def _open_header(path, limits: InputLimits | None):
         dtype = np.dtype(hdr.get_data_dtype())
         zooms = tuple(float(z) for z in hdr.get_zooms())
         units = tuple(str(u) for u in hdr.get_xyzt_units())
-        offset = int(hdr.get_data_offset())
+        # nibabel moves a vox_offset it does not like into the array proxy
+        offset = int(getattr(img.dataobj, "offset", hdr.get_data_offset()))
     except Exception as exc:  # noqa: BLE001 - nibabel/gzip/zlib/EOF errors all mean damage
         raise CorruptFileError(p, f"NIfTI header cannot be read ({type(exc).__name__}: {exc})",
                                damaged) from None

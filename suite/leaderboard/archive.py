@@ -47,6 +47,7 @@ class UnsafeArchiveError(ValueError):
     def __init__(self, archive, reason: str, member: str | None = None,
                  hint: str = "repack the submission as plain files and folders (no links, no "
                              "absolute paths or '..'), within the size limits"):
+        reason = " ".join(part.strip() for part in str(reason).splitlines() if part.strip())
         self.archive, self.reason, self.member, self.hint = str(archive), reason, member, hint
         where = f" (member {member!r})" if member is not None else ""
         super().__init__(f"{Path(self.archive).name}: {reason}{where}; {hint}")
