@@ -149,20 +149,28 @@ def _v5_bomb(path: Path, n: int = 5000) -> Path:
 
 def test_v5_mat_bomb_submission_is_refused_before_loading(tmp_path):
     """Finding 4: a ~200 KB v5 .mat holding 5000 x 5000 doubles (200 MB) was loaded whole
-    before the shape check. It must be refused from its header, without the allocation."""
+    before the shape check. It must be refused from its header, without the allocation
+    (scored here in this process, so that tracemalloc sees every allocation)."""
+    from suite.leaderboard import load_challenge
+    from suite.leaderboard.submission import SubmissionReport, load_truth, score_submission
+
     truth, ch = _truth_and_challenge(tmp_path)
     subs = _mkdir(tmp_path / "subs")
     bomb = _v5_bomb(_mkdir(subs / "zed" / "recon") / "case00.mat")
     assert bomb.stat().st_size < 400_000
+    challenge = load_challenge(ch)
+    truth_set = load_truth(challenge, truth)
+    rep = SubmissionReport(team="zed", source="zed")
     tracemalloc.start()
     try:
-        res = build_leaderboard(subs, ch, truth)
+        score_submission(challenge, truth_set, "zed", subs / "zed", rep)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 50 * 2**20, f"peak {peak / 2**20:.0f} MiB: the bomb was loaded"
-    text = res.reports[0].summary()
-    assert res.reports[0].status == "rejected" and "(5000, 5000)" in text, text
+    assert rep.status == "rejected" and "(5000, 5000)" in rep.summary(), rep.summary()
+    res = build_leaderboard(subs, ch, truth)  # the same through the isolated build
+    assert res.reports[0].status == "rejected" and "(5000, 5000)" in res.reports[0].summary()
 
 
 def test_v5_mat_is_described_from_its_header(tmp_path):
@@ -350,3 +358,68 @@ def test_no_reader_error_escapes_the_contract_through_the_loader(tmp_path, monke
     (failure,) = it.failures
     assert failure.error == "UnexpectedReadError" and "simulated reader bug" in failure.reason
     assert os.path.basename(str(failure.path)) == "a.nii.gz"
+
+
+# ---------------------------------------------------------------------- found by fuzzing
+def _hdf5_hang_mat(path: Path) -> Path:
+    """A 4 KB MATLAB v7.3 file on which the HDF5 library (2.0) loops forever: the
+    `MATLAB_class` attribute is a variable-length string, kept in a global heap collection
+    whose first object is then given index 0 and size 0 (a free-space object of size 0: the
+    library's heap parser never advances). Found by the input fuzz suite (ismrmrd/overwrite)."""
+    write_mat_v73(path, {"img4ranking": np.ones((28, 32, 2, 3), np.float32)})
+    with h5py.File(path, "r+") as f:
+        f["img4ranking"].attrs["MATLAB_class"] = "single"
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"GCOL\x01")
+    assert i > 0
+    raw[i + 16:i + 32] = bytes(16)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_a_submission_that_hangs_the_hdf5_library_is_rejected_after_max_seconds(tmp_path):
+    """A submission file that makes the HDF5 C library loop cannot be interrupted inside the
+    process; the submission is scored in a child process, killed after `max_seconds`, and
+    rejected with the reason while the other teams are ranked."""
+    import time
+
+    truth, ch = _truth_and_challenge(tmp_path)
+    raw = yaml.safe_load(ch.read_text())
+    raw["limits"] = {"max_seconds": 3}
+    ch.write_text(yaml.safe_dump(raw))
+    subs = _mkdir(tmp_path / "subs")
+    _hdf5_hang_mat(_mkdir(subs / "hang" / "recon") / "case00.mat")
+    rng = np.random.default_rng(14)
+    img = rng.random((28, 32, 2, 3)).astype(np.float32)
+    write_mat_v73(_mkdir(subs / "honest" / "recon") / "case00.mat", {"img4ranking": img})
+    t0 = time.perf_counter()
+    res = build_leaderboard(subs, ch, truth)
+    assert time.perf_counter() - t0 < 30
+    rep = {r.team: r for r in res.reports}
+    assert rep["hang"].status == "rejected"
+    assert "did not finish within 3 s" in rep["hang"].summary()
+    assert rep["honest"].status == "valid" and res.ranked_teams == ["honest"]
+
+
+def test_a_submission_that_crashes_the_scoring_process_is_rejected(tmp_path, monkeypatch):
+    """A file that crashes a reader library (a segmentation fault) kills only the child
+    process that scores it; the submission is rejected naming the signal."""
+    import signal
+
+    import suite.leaderboard.isolate as isolate
+
+    if "fork" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("needs fork: the simulated crash is patched into this process")
+    truth, ch = _truth_and_challenge(tmp_path)
+    subs = _mkdir(tmp_path / "subs")
+    _mkdir(subs / "crash" / "recon")
+    def crash(*args, **kwargs):
+        import faulthandler
+
+        faulthandler.disable()  # no fatal-error dump in the test output
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(isolate, "score_in_process", crash)
+    res = build_leaderboard(subs, ch, truth)
+    rep = res.reports[0]
+    assert rep.status == "rejected" and "SIGSEGV" in rep.summary(), rep.summary()

@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pydicom
 from pydicom.tag import Tag
 
-from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
 from suite.data.limits import check_declared
 
 __all__ = ["DICOM_MAGIC", "DICOM_SUFFIXES", "DicomHeader", "is_dicom", "read_header",
@@ -293,7 +294,7 @@ def read_header(path) -> DicomHeader:
         data are compressed in a transfer syntax no installed pydicom plugin decodes.
     """
     ds, p, size, magic = _open(path)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _lazy_errors(p):
         warnings.simplefilter("ignore")
         return _header(ds, p, size, magic)
 
@@ -320,12 +321,27 @@ def read_headers(path) -> tuple[DicomHeader, ...]:
     from suite.data.dicom_enhanced import frame_headers, is_multiframe
 
     ds, p, size, magic = _open(path)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _lazy_errors(p):
         warnings.simplefilter("ignore")
         h = _header(ds, p, size, magic)
         if not h.has_pixels or not is_multiframe(ds, h.n_frames):
             return (h,)
         return frame_headers(ds, h, _number)
+
+
+@contextmanager
+def _lazy_errors(p: Path) -> Iterator[None]:
+    """pydicom converts raw elements when they are first accessed, so a damaged element (an
+    unknown VR, a UID that is not a transfer syntax, ...) raises only then, with whatever
+    type pydicom uses: turned into a CorruptFileError naming the file."""
+    try:
+        yield
+    except CaseReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged elements
+        raise CorruptFileError(p, f"DICOM header cannot be parsed ({type(exc).__name__}: "
+                               f"{exc})", "the file is truncated or damaged; export it "
+                               "again") from None
 
 
 def _number(ds, keyword: str, n: int, path: Path):

@@ -34,9 +34,9 @@ class CaseReadError(ValueError):
         self.path = Path(path)
         self.reason = _one_line(reason)
         self.hint = _one_line(hint)
-        msg = f"{self.path}: {reason}"
-        if hint:
-            msg += f"; {hint}"
+        msg = f"{self.path}: {self.reason}"
+        if self.hint:
+            msg += f"; {self.hint}"
         super().__init__(msg)
 
     def to_dict(self) -> dict:

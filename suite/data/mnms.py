@@ -96,12 +96,14 @@ def read_mnms_csv(path: str | Path) -> dict[str, dict[str, str]]:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CorruptFileError(p, f"M&Ms metadata CSV cannot be read ({exc})",
                                "restore it from the M&Ms archive") from None
-    cols = {c.strip() for c in (rows[0].keys() if rows else [])}
+    # a row longer than the header puts its extra cells under the key None: ignored
+    cols = {c.strip() for c in (rows[0].keys() if rows else []) if c is not None}
     missing = [c for c in ("External code", "ED", "ES") if c not in cols]
     if rows and missing:
         raise LayoutError(p, f"M&Ms metadata CSV lacks columns {missing}",
                           f"the CSV must have the columns {', '.join(CSV_COLUMNS)}")
-    return {r["External code"].strip(): {k.strip(): (v or "").strip() for k, v in r.items()}
+    return {r["External code"].strip(): {k.strip(): (v or "").strip() for k, v in r.items()
+                                         if k is not None and not isinstance(v, list)}
             for r in rows if r.get("External code")}
 
 

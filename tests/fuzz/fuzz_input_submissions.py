@@ -35,7 +35,8 @@ CHALLENGE = {
         {"name": "clinical", "kind": "clinical", "file": "clinical.csv",
          "parameter": "lv_ef_pct"}],
     "ranking": {"n_bootstrap": 10, "seed": 0},
-    "limits": {"max_total_mb": 5, "max_member_mb": 1, "max_members": 50, "max_ratio": 50},
+    "limits": {"max_total_mb": 5, "max_member_mb": 1, "max_members": 50, "max_ratio": 50,
+               "max_seconds": 20},
 }
 
 

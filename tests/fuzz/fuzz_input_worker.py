@@ -15,6 +15,7 @@ afterwards. To reproduce one case and keep its files::
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import resource
@@ -101,14 +102,19 @@ def main(argv=None) -> int:
         if args.case:
             print(json.dumps(run_one(args.case, base, targets, args.keep), indent=2))
             return 0
+        dump_after = float(os.environ.get("CMRSUITE_FUZZ_DUMP_AFTER", "0"))
         for line in sys.stdin:
             case_id = line.strip()
             if not case_id:
                 continue
+            if dump_after > 0:  # the stack of a stuck case, for the client to classify
+                faulthandler.dump_traceback_later(dump_after, exit=False)
             try:
                 result = run_one(case_id, base, targets)
             except MemoryError:
                 result = {"id": case_id, "problems": ["MemoryError in the harness"]}
+            finally:
+                faulthandler.cancel_dump_traceback_later()
             sys.stdout.write(json.dumps(result) + "\n")
             sys.stdout.flush()
         return 0

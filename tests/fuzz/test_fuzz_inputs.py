@@ -45,6 +45,9 @@ def _report(result: dict) -> str:
 def test_hostile_input(worker, case_id):
     result = worker.run(case_id)
     assert not result["problems"], _report(result)
+    if result.get("library_defect"):
+        pytest.xfail("known defect of a C library (the HDF5 heap loop, docs/input-safety.md): "
+                     + result["library_defect"][0][-300:])
 
 
 def test_fuzz_case_count():
@@ -67,9 +70,11 @@ def test_hostile_inputs_large(request):
     w = FuzzWorker()
     t0 = time.perf_counter()
     try:
-        failed = [r for r in (w.run(c) for c in cases) if r["problems"]]
+        results = [w.run(c) for c in cases]
     finally:
         w.close()
+    failed = [r for r in results if r["problems"]]
+    known = [r["id"] for r in results if r.get("library_defect")]
     print(f"\n{len(cases)} further cases in {time.perf_counter() - t0:.0f} s, "
-          f"{len(failed)} failed")
+          f"{len(failed)} failed; known C-library hangs (HDF5 heap loop): {known or 'none'}")
     assert not failed, "\n".join(_report(r) for r in failed[:20])
