@@ -31,7 +31,7 @@ and the key path). Schema (``docs/leaderboard.md`` has a worked example)::
       max_total_mb: 4096                   # uncompressed size of one submission
       max_member_mb: 1024                  # one file
       max_members: 20000                   # number of files and folders
-      max_ratio: 200                       # uncompressed / compressed size (zip member; tar archive)
+      max_ratio: 200                       # uncompressed / compressed (zip member, tar)
       max_seconds: 3600                    # wall time to extract and score one submission
 
 Submission layout: ``<team>/<task>/<case>.mat`` (reconstruction), ``<team>/<task>/<case>.nii.gz``

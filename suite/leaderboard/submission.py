@@ -8,10 +8,11 @@ or unreadable archive rejects the whole submission, as does a case file that poi
 itself (an HDF5 external or soft link, a virtual dataset, external storage: it could read the
 hidden truth; :mod:`suite.data.hdf5_safe`). A case file is described from its header and
 compared with the truth's shape before its data are read, and may declare at most as many
-bytes as a complex double array of the truth's size (a decompression bomb is refused unread). A segmentation case's value is the mean of
-its structure × phase values through :func:`suite.metrics.reduce.reduce_subjects`: a
-not-applicable value (a both-empty distance) is left out and counted, never averaged. Messages never quote truth values; they
-name shapes, dtypes and counts only.
+bytes as a complex double array of the truth's size (a decompression bomb is refused unread).
+A segmentation case's value is the mean of its structure × phase values through
+:func:`suite.metrics.reduce.reduce_subjects`: a not-applicable value (a both-empty distance)
+is left out and counted, never averaged. Messages never quote truth values; they name
+shapes, dtypes and counts only.
 """
 
 from __future__ import annotations
