@@ -121,8 +121,12 @@ def _print_table(out: dict, fmt: str) -> None:
 def _cmd_validate(args) -> int:
     from suite.protocol import load_protocol
 
+    from suite.protocol.warnings import protocol_warnings
+
     proto = load_protocol(args.protocol)
     print(f"{args.protocol}: valid protocol {proto.name!r} (sha256 {proto.sha256})")
+    for warning in protocol_warnings(proto):
+        print(f"warning: {warning}")
     return 0
 
 
@@ -150,21 +154,17 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from suite.analysis.summary import load_results, metric_summary
+    from suite.analysis import agreement_results, load_results, metric_summary
+    from suite.report.console import console_tables
+    from suite.store import RunView
 
-    db = Path(args.run_dir) / "results.sqlite"
-    if not db.exists():
-        raise ValueError(f"{args.run_dir}: no results.sqlite; is this a run folder?")
-    summ = metric_summary(load_results(args.run_dir), n_resamples=args.resamples)
-    keep = summ[summ["metric"].isin(["ssim", "psnr", "dice", "hd95", "lv_ef_pct",
-                                     "high_frequency_retention"])]
-    cols = ["stage", "metric", "structure", "phase", "profile", "condition", "recon",
-            "segmentation", "mean", "ci_low", "ci_high", "n_subjects"]
-    import pandas as pd
-
-    with pd.option_context("display.max_rows", 500, "display.width", 200):
-        print(keep[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    report = Path(args.run_dir) / "report" / "summary.md"
+    view = RunView(args.run_dir)
+    df = load_results(view)
+    kw = view.bootstrap | {"n_resamples": args.resamples}
+    params = (view.protocol.get("analyses") or {}).get("agreement") or None
+    print(console_tables(metric_summary(df, **kw), agreement_results(df, parameters=params),
+                         view.method_stages))
+    report = view.run_dir / "report" / "summary.md"
     if report.exists():
         print(f"\nfull summary: {report}")
     return 0
@@ -176,6 +176,14 @@ def _cmd_export(args) -> int:
     for path in export_run(args.run_dir, args.format):
         print(path)
     return 0
+
+
+def _cmd_audit(args) -> int:
+    from suite.data.audit_files import audit_paths
+
+    result = audit_paths(args.paths)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+    return result.exit_code
 
 
 def _cmd_stages(args) -> int:
@@ -306,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("audit", help="data-crime audit of files or dataset folders (exit 1 "
+                       "when anything is flagged, 2 when an input cannot be read)")
+    p.add_argument("paths", nargs="+", help="files or dataset folders")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("stages", help="list the stages (what each consumes, produces and how "
                        "its methods are called) and, with a protocol, its pipelines")

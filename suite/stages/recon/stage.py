@@ -120,8 +120,9 @@ class ReconStage(Stage):
         recon_methods = protocol.methods("recon")
         seg_methods = protocol.methods("segmentation")
 
-        def pick(methods, names):
-            return [m for m in methods if names is None or method_label(m) in names]
+        def pick(methods, names):  # folders of predictions cannot run on perturbed inputs
+            return [m for m in methods if "predictions" not in m
+                    and (names is None or method_label(m) in names)]
 
         def conds(section, types):
             names = section.get("conditions")

@@ -68,8 +68,8 @@ class SegmentationStage(Stage):
         if not sec:
             return []
         names = sec.get("methods")
-        seg_methods = [m for m in protocol.methods("segmentation")
-                       if names is None or method_label(m) in names]
+        seg_methods = [m for m in protocol.methods("segmentation") if "predictions" not in m
+                       and (names is None or method_label(m) in names)]
         if sec.get("conditions"):
             conds = [c for c in protocol.conditions
                      if c["type"] in ATTACK_CONDITION_TYPES and c["name"] in sec["conditions"]]
