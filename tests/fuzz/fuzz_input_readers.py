@@ -120,13 +120,19 @@ def _ismrmrd_compound(unit, rng):
     return mu.LAYOUT
 
 
-def _ismrmrd_nan(unit, rng):
+def _edit_acquisition(unit: Path, rng, edit) -> None:
+    """``edit(acquisitions, i)`` on a random acquisition ``i`` of ``/dataset/data``."""
     with h5py.File(unit, "r+") as f:
         d = f["dataset/data"]
         arr = d[:]
-        i = int(rng.integers(0, len(arr)))
-        arr[i]["data"][:] = mu.with_nonfinite(arr[i]["data"], rng)
+        edit(arr, int(rng.integers(0, len(arr))))
         d[...] = arr
+
+
+def _ismrmrd_nan(unit, rng):
+    def edit(arr, i):
+        arr[i]["data"][:] = mu.with_nonfinite(arr[i]["data"], rng)
+    _edit_acquisition(unit, rng, edit)
     return mu.CORRUPT
 
 
@@ -138,17 +144,15 @@ def _ismrmrd_huge(unit, rng):
 
 
 def _ismrmrd_counters(unit, rng):
-    with h5py.File(unit, "r+") as f:
-        d = f["dataset/data"]
-        arr = d[:]
-        i = int(rng.integers(0, len(arr)))
-        field = ["slice", "phase", "kspace_encode_step_1", "set", "kspace_encode_step_2",
-                 "active_channels", "number_of_samples"][int(rng.integers(0, 7))]
+    field = ["slice", "phase", "kspace_encode_step_1", "set", "kspace_encode_step_2",
+             "active_channels", "number_of_samples"][int(rng.integers(0, 7))]
+
+    def edit(arr, i):
         if field in ("active_channels", "number_of_samples"):
             arr["head"][field][i] = [0, 7, 65535][int(rng.integers(0, 3))]
         else:
             arr["head"]["idx"][field][i] = int(rng.integers(50, 65536))
-        d[...] = arr
+    _edit_acquisition(unit, rng, edit)
     return mu.LAYOUT
 
 
