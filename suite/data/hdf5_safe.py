@@ -169,8 +169,10 @@ def _check_dataset(p: Path, name: str, d: h5py.Dataset, lim: InputLimits, size: 
                                   "cmrsuite never loads filter plugins",
                                   "re-save the file uncompressed or with gzip")
     itemsize = int(d.dtype.itemsize)
-    check_declared(p, f"dataset `/{name}` of shape {tuple(d.shape)} {d.dtype}",
-                   int(np.prod(d.shape, dtype=object)) * itemsize, lim, file_bytes=size)
+    shape = tuple(d.shape or ())  # None: a null dataspace (no data)
+    check_declared(p, f"dataset `/{name}` of shape {shape} {d.dtype}",
+                   int(np.prod(shape, dtype=object)) * itemsize * (d.shape is not None), lim,
+                   file_bytes=size)
     if d.chunks is not None:
         check_declared(p, f"chunks of `/{name}` of shape {tuple(d.chunks)}",
                        int(np.prod(d.chunks, dtype=object)) * itemsize, lim, file_bytes=size)

@@ -273,6 +273,9 @@ def _open_header(path, limits: InputLimits | None):
         units = tuple(str(u) for u in hdr.get_xyzt_units())
         # nibabel moves a vox_offset it does not like into the array proxy
         offset = int(getattr(img.dataobj, "offset", hdr.get_data_offset()))
+        data_file = getattr(img.dataobj, "file_like", None)  # the .img of a .hdr/.img pair
+        data_path = Path(data_file) if isinstance(data_file, str) else p
+        size = data_path.stat().st_size
     except Exception as exc:  # noqa: BLE001 - nibabel/gzip/zlib/EOF errors all mean damage
         raise CorruptFileError(p, f"NIfTI header cannot be read ({type(exc).__name__}: {exc})",
                                damaged) from None
@@ -289,12 +292,11 @@ def _open_header(path, limits: InputLimits | None):
                           "store magnitude images or integer labels")
     n = int(np.prod(shape, dtype=object))
     stored = n * dtype.itemsize
-    size = p.stat().st_size
     check_declared(p, f"voxels (x, y, slice, frame) = {shape} {dtype}",
                    max(stored, 4 * n), limits, file_bytes=size)  # float32 copy for images
-    if not _is_gzip(p) and offset + stored > size:
-        raise CorruptFileError(p, f"truncated: the header declares {stored} voxel bytes at "
-                               f"offset {offset} but the file holds {size} bytes", damaged)
+    if not _is_gzip(data_path) and offset + stored > size:
+        raise CorruptFileError(data_path, f"truncated: the header declares {stored} voxel bytes "
+                               f"at offset {offset} but the file holds {size} bytes", damaged)
     full = shape + (1,) * (4 - len(shape))
     case_shape = (full[2], full[3], full[1], full[0])
     return img, NiftiHeader(p, shape, case_shape, dtype, zooms, units)
