@@ -140,6 +140,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         elif c["type"] == "noise":
             v.number(c, "relative_sigma", minimum=0.0, required=True, prefix=key)
             allowed |= {"relative_sigma"}
+        if c["type"] in ("fully-sampled", "undersample", "noise"):
+            v.integer(c, "virtual_coils", minimum=1, prefix=key)  # coil compression
+            allowed |= {"virtual_coils"}
         v.unknown_keys(c, allowed, key)
     methods = raw.get("methods") or {}
     v.mapping(methods, "methods")

@@ -169,8 +169,11 @@ class _Job:
         rows = self.condition_rows() if self.pipeline and self.pipeline[0] == name else []
         rows += stage.score(call, output)
         for art, array in stage.artifacts(call, output).items():
-            key = cache_key({"source": self.case.meta.source_sha256 or self.spec.case_id,
-                             "case": self.spec.case_id, "artifact": art})
+            payload = {"source": self.case.meta.source_sha256 or self.spec.case_id,
+                       "case": self.spec.case_id, "artifact": art}
+            if self.condition.reference_key() is not None:  # e.g. compressed coils
+                payload["reference_of"] = self.condition.reference_key()
+            key = cache_key(payload)
             self.records.append(cached_array(self.ctx.cache_dir, key, lambda a=array: a)
                                 .record(art))
         for derived in self.pipeline:

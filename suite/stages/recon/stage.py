@@ -90,7 +90,7 @@ class ReconStage(Stage):
 
         if call.entry.get("name") in PSEUDO_METHODS:
             return []  # the reference itself: nothing to score
-        reference = reference_magnitude(call.case)
+        reference = reference_magnitude(call.condition.reference_case(call.case))
         if reference is None:
             return []
         images = np.asarray(output, np.float64)
@@ -107,7 +107,7 @@ class ReconStage(Stage):
     def artifacts(self, call: StageCall, output) -> dict[str, np.ndarray]:
         if call.entry.get("name") in PSEUDO_METHODS:
             return {}
-        reference = reference_magnitude(call.case)
+        reference = reference_magnitude(call.condition.reference_case(call.case))
         return {} if reference is None else {"reference": reference.astype(np.float32)}
 
     def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
