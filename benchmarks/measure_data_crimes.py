@@ -36,7 +36,8 @@ def margins(n_seeds: int) -> None:
     from suite.phantom import simulate
 
     keys = ("zero_band_fraction", "periphery_rel_power_ky", "periphery_rel_power_kx",
-            "hermitian_error", "noise_coherence", "level_ratio_rss", "blockiness")
+            "hermitian_error", "noise_coherence", "level_ratio_rss", "blockiness",
+            "blockiness_median")
     configs = [("tiny", snr) for snr in (5, 20, 60, 150, None)] + [
         ("siemens-1.5t", 20), ("philips-3t", 25), ("ge-1.5t", 16), ("siemens-3t", None)]
     variants = ("honest", "zero-padded", "magnitude", "quantised", "jpeg", "magnitude, 1 coil")

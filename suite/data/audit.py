@@ -103,7 +103,8 @@ THRESHOLDS: Mapping[str, float] = {
     "level_bin": 1e-6,
     # values at or below this fraction of the maximum are left out of the level count
     "level_floor": 0.02,
-    # 8x8 blockiness (strongest block phase / median phase) at or above which JPEG is flagged
+    # 8x8 blockiness (strongest block phase / median phase) at or above which JPEG is flagged;
+    # the mean- and the median-pooled scores must both reach it (see blockiness)
     "blockiness_min": 1.3,
 }
 
@@ -283,7 +284,7 @@ def level_ratio(image: np.ndarray, *, bin_width: float = 1e-5, sample: int = 200
     return (bins.size / a.size, n_levels, int(a.size), step)
 
 
-def blockiness(images: np.ndarray, block: int = 8) -> float:
+def blockiness(images: np.ndarray, block: int = 8, *, statistic: str = "mean") -> float:
     """8×8 blocking score of magnitude images (JPEG fingerprint).
 
     Parameters
@@ -291,18 +292,26 @@ def blockiness(images: np.ndarray, block: int = 8) -> float:
     images : ndarray, real, shape (..., y, x)
     block : int
         Block size (8 for JPEG).
+    statistic : {"mean", "median"}
+        How the cross differences of one block phase are pooled (below).
 
     Returns
     -------
     float
         With the cross difference ``E(i, j) = |a(i,j) − a(i,j+1) − a(i+1,j) + a(i+1,j+1)|``
-        (zero for any locally linear intensity, so smooth shading and edges count little) and
-        ``M(p, q)`` its mean over all pixels with ``i mod block = p``, ``j mod block = q``
-        (pooled over images): the mean over the two axes of ``max / median`` of the row means
-        and of the column means of ``M``. JPEG raises one row and one column of ``M`` (the block
-        boundaries, wherever the grid starts); without a grid the score is ≈ 1 (Fan & de
-        Queiroz, IEEE TIP 2003, blocking statistic in a phase-free form). NaN if an axis is
-        shorter than ``2 · block``.
+        (zero for any locally linear intensity, so smooth shading and straight edges count
+        little) and ``M(p, q)`` its mean (or median) over all pixels with ``i mod block = p``,
+        ``j mod block = q`` (pooled over images): the mean over the two axes of ``max /
+        median`` of the row means and of the column means of ``M``. JPEG raises the cross
+        difference along every block boundary of the image, so one row and one column of
+        ``M`` rise (wherever the grid starts); without a grid the score is ≈ 1 (Fan & de
+        Queiroz, IEEE TIP 2003, blocking statistic in a phase-free form). The two statistics
+        fail differently: the mean lets a few large differences at the corners of a
+        piecewise-constant object through (a clean simulated object at SNR 1000 scored 2.8
+        with the mean, 1.04 with the median), the median follows the content of small, nearly
+        noise-free images (honest 60 × 72 phantoms reach 1.9); JPEG raises both, which is what
+        :func:`audit_case` requires. NaN if an axis is shorter than ``2 · block``, or if the
+        images have no texture at all (every median zero: noise-free constant regions).
 
     Examples
     --------
@@ -317,13 +326,16 @@ def blockiness(images: np.ndarray, block: int = 8) -> float:
         return float("nan")
     a = a.reshape(-1, *a.shape[-2:])
     e = np.abs(a[:, :-1, :-1] - a[:, :-1, 1:] - a[:, 1:, :-1] + a[:, 1:, 1:])
-    m = np.array([[e[:, p::block, q::block].mean() for q in range(block)]
+    check_option(statistic, ("mean", "median"), name="statistic", where="blockiness")
+    pool = np.mean if statistic == "mean" else np.median
+    m = np.array([[pool(e[:, p::block, q::block]) for q in range(block)]
                   for p in range(block)])
     out = []
     for prof in (m.mean(axis=1), m.mean(axis=0)):
         med = np.median(prof)
-        out.append(prof.max() / med if med > 0 else np.nan)
-    return float(np.mean(out))
+        if med > 0:
+            out.append(prof.max() / med)
+    return float(np.mean(out)) if out else float("nan")
 
 
 def _edge_band(profile: np.ndarray, low: np.ndarray) -> tuple[int, int]:
@@ -614,11 +626,15 @@ def _audit_images(case, rss_image, thr, flags, scores, details, not_assessed, in
         flags["quantised"] = bool(q_hits)
         details["quantised"] = "; ".join(q_text)
     img = sources.get("rss", sources.get("reference"))
-    b = blockiness(img.reshape(-1, *img.shape[-2:]))
-    if np.isnan(b):
-        not_assessed["jpeg_blocking"] = "image smaller than 16 pixels along an axis"
+    flat = img.reshape(-1, *img.shape[-2:])
+    b, b_med = blockiness(flat), blockiness(flat, statistic="median")
+    if np.isnan(b) or np.isnan(b_med):
+        not_assessed["jpeg_blocking"] = ("image smaller than 16 pixels along an axis, or "
+                                         "without texture (noise-free constant regions)")
     else:
         scores["blockiness"] = b
-        flags["jpeg_blocking"] = bool(b >= thr["blockiness_min"])
-        details["jpeg_blocking"] = (f"8x8 blockiness {b:.3f} (no block grid ≈ 1; JPEG "
-                                    "boundaries raise it)")
+        scores["blockiness_median"] = b_med
+        flags["jpeg_blocking"] = bool(min(b, b_med) >= thr["blockiness_min"])
+        details["jpeg_blocking"] = (f"8x8 blockiness {b:.3f} (mean) and {b_med:.3f} (median "
+                                    "over each block phase); both must reach the threshold "
+                                    "(no block grid ≈ 1; JPEG boundaries raise both)")
