@@ -2,9 +2,9 @@
 per vendor preset (the tables of docs/phantom.md, "How hard is the phantom").
 
 Subjects: seeds ``700 + pathology_index`` (one per pathology) at every vendor preset, native
-matrix, spacing, coils and SNR, 8 frames; each simulated twice (noisy and noise-free) for the
-difference-method noise estimate. Statistics: :mod:`suite.phantom.realism`. Prints Markdown
-(asserts nothing).
+matrix, spacing, coils and SNR, 3 frames (the statistics use end-diastole); each simulated
+twice (noisy and noise-free) for the difference-method noise estimate. Statistics:
+:mod:`suite.phantom.realism`. Prints Markdown (asserts nothing).
 
 Run: ``.venv/bin/python benchmarks/measure_phantom_realism.py``.
 """
@@ -27,7 +27,7 @@ def main() -> None:
     for preset in PRESETS:
         stats = []
         for q_i, pathology in enumerate(PATHOLOGIES):
-            kw = dict(seed=700 + q_i, preset=preset, pathology=pathology, n_frames=8)
+            kw = dict(seed=700 + q_i, preset=preset, pathology=pathology, n_frames=3)
             stats.append(realism_stats(simulate(**kw), simulate(**kw, snr=None), preset,
                                        pathology))
             print(f"# {stats[-1].summary()}", file=sys.stderr, flush=True)
