@@ -60,6 +60,11 @@ class BlochFit:
         return {"shape": list(self.failed.shape), "options": dict(self.options),
                 "failure_fraction": float(self.failed.mean()) if self.failed.size else 0.0}
 
+    def summary(self) -> str:
+        d = self.to_dict()
+        return (f"Bloch-model fit of {d['options'].get('fit')} ({d['options'].get('model')}): "
+                f"shape {tuple(d['shape'])}, failure fraction {d['failure_fraction']:.3f}")
+
 
 def _pixels(value, shape, name):
     a = np.asarray(value, dtype=np.float64)

@@ -60,6 +60,10 @@ class MRFDictionary:
                 "t2_range_ms": [float(self.t2_ms.min()), float(self.t2_ms.max())],
                 "rr_ms": list(self.rr_ms), "build_seconds": self.build_seconds}
 
+    def summary(self) -> str:
+        return (f"MRF dictionary: {self.n_atoms} atoms × {self.atoms.shape[1]} samples, "
+                f"{len(self.rr_ms)} RR intervals, built in {self.build_seconds:.2f} s")
+
 
 @dataclass(frozen=True, eq=False)
 class MRFMatch:
@@ -85,6 +89,10 @@ class MRFMatch:
     def to_dict(self) -> dict:
         return {"shape": list(self.failed.shape), "failure_fraction":
                 float(self.failed.mean()) if self.failed.size else 0.0}
+
+    def summary(self) -> str:
+        d = self.to_dict()
+        return f"MRF match: shape {tuple(d['shape'])}, failure fraction {d['failure_fraction']:.3f}"
 
 
 def mrf_grid(t1_range_ms=(50.0, 3000.0), t2_range_ms=(10.0, 300.0), step: float = 0.05):

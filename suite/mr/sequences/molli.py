@@ -11,11 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from suite.mr.sequences.events import Program
 from suite.mr.sequences.readouts import BSSFPReadout
-from suite.mr.sequences.schedule import Block, default_trigger_delay_ms, schedule
+from suite.mr.sequences.schedule import Block, TriggeredSequence
 
 __all__ = ["MOLLI", "molli_5_3_3", "molli_4_1_3_1_2", "molli_3_3_3_3_5", "shmolli"]
 
@@ -23,7 +20,7 @@ _SCHEME = re.compile(r"^\d+(\(\d+\)\d+)*$")
 
 
 @dataclass(frozen=True)
-class MOLLI:
+class MOLLI(TriggeredSequence):
     """A MOLLI-type scheme (also ShMOLLI, which differs only in its scheme and fit).
 
     Attributes
@@ -90,13 +87,6 @@ class MOLLI:
                 wait = self.recovery_beats[j - 1] if (k == 0 and j > 0) else 0
                 out.append(Block(self.readout, prep, self.first_ti_ms[j], wait))
         return out
-
-    def program(self, rr_ms) -> Program:
-        """Events and timings for the RR series ``rr_ms`` (ms, one entry per beat)."""
-        delay = self.trigger_delay_ms
-        if delay is None:
-            delay = default_trigger_delay_ms(np.asarray(rr_ms), self.readout)
-        return schedule(self.blocks(), rr_ms, delay)
 
 
 def molli_5_3_3(**kwargs) -> MOLLI:

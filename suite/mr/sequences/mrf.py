@@ -16,15 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite.mr.sequences.events import Program
 from suite.mr.sequences.readouts import FISPReadout
-from suite.mr.sequences.schedule import Block, schedule
+from suite.mr.sequences.schedule import Block, TriggeredSequence
 
 __all__ = ["CardiacMRF"]
 
 
 @dataclass(frozen=True)
-class CardiacMRF:
+class CardiacMRF(TriggeredSequence):
     """Cardiac MRF acquisition description.
 
     Attributes
@@ -81,6 +80,3 @@ class CardiacMRF:
                 out.append(Block(ro))
         return out
 
-    def program(self, rr_ms) -> Program:
-        """Events and per-sample timings for ``rr_ms`` (blocks on consecutive beats when they fit)."""
-        return schedule(self.blocks(), rr_ms, self.trigger_delay_ms)

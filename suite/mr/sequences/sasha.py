@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from suite.mr.sequences.events import Program
 from suite.mr.sequences.readouts import BSSFPReadout
-from suite.mr.sequences.schedule import Block, default_trigger_delay_ms, schedule
+from suite.mr.sequences.schedule import Block, TriggeredSequence
 
 __all__ = ["SASHA"]
 
 
 @dataclass(frozen=True)
-class SASHA:
+class SASHA(TriggeredSequence):
     """SASHA acquisition.
 
     Attributes
@@ -56,9 +55,3 @@ class SASHA:
                 for ts in self.ts_ms]
         return out
 
-    def program(self, rr_ms) -> Program:
-        """Events and timings for ``rr_ms``; beats where a TS does not fit are skipped."""
-        delay = self.trigger_delay_ms
-        if delay is None:
-            delay = default_trigger_delay_ms(np.asarray(rr_ms), self.readout)
-        return schedule(self.blocks(), rr_ms, delay)

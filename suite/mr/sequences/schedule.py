@@ -21,7 +21,7 @@ import numpy as np
 
 from suite.mr.sequences.events import Delay, Inversion, Program, Saturation, T2Prep, Timings
 
-__all__ = ["Block", "schedule", "r_wave_times", "default_trigger_delay_ms"]
+__all__ = ["Block", "schedule", "r_wave_times", "default_trigger_delay_ms", "TriggeredSequence"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,18 @@ def schedule(blocks, rr_ms, trigger_delay_ms: float) -> Program:
     timings = Timings(a[:, 0], a[:, 1], a[:, 2].astype(np.int64), a[:, 3], a[:, 4], a[:, 5],
                       np.arange(len(a), dtype=np.int64))
     return Program(tuple(e for e in events if not (isinstance(e, Delay) and e.ms == 0)), timings)
+
+
+class TriggeredSequence:
+    """Base of the sequence descriptions: ``program(rr_ms)`` from ``blocks()``.
+
+    Subclasses (frozen dataclasses) provide ``blocks()``, ``readout`` and ``trigger_delay_ms``
+    (None: :func:`default_trigger_delay_ms` of the RR series for ``readout``).
+    """
+
+    def program(self, rr_ms) -> Program:
+        """Events and timings for the RR series ``rr_ms`` (ms, one entry per beat)."""
+        delay = self.trigger_delay_ms
+        if delay is None:
+            delay = default_trigger_delay_ms(np.asarray(rr_ms), self.readout)
+        return schedule(self.blocks(), rr_ms, delay)

@@ -37,6 +37,12 @@ class SimulatedSignal:
         return {"engine": self.engine, "n_pixels": int(self.signal.shape[0]),
                 "timings": self.timings.to_dict()}
 
+    def summary(self) -> str:
+        """One line: engine, pixels, samples and the TI/TS range."""
+        t = self.timings
+        return (f"{self.engine}: {self.signal.shape[0]} pixels × {self.signal.shape[1]} samples "
+                f"over {len(set(t.beat.tolist()))} beats")
+
 
 def run_program(program: Program, engine, params: dict[str, torch.Tensor]) -> torch.Tensor:
     """Execute ``program`` on an engine (``EPGEngine`` or ``BlochEngine``); ``(n, n_samples)``."""

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from suite.mr.sequences.events import Program
 from suite.mr.sequences.readouts import BSSFPReadout
-from suite.mr.sequences.schedule import Block, default_trigger_delay_ms, schedule
+from suite.mr.sequences.schedule import Block, TriggeredSequence
 
 __all__ = ["T2PrepBSSFP"]
 
 
 @dataclass(frozen=True)
-class T2PrepBSSFP:
+class T2PrepBSSFP(TriggeredSequence):
     """T2-prepared bSSFP acquisition.
 
     Attributes
@@ -57,8 +54,3 @@ class T2PrepBSSFP:
                              self.recovery_beats))
         return out
 
-    def program(self, rr_ms) -> Program:
-        delay = self.trigger_delay_ms
-        if delay is None:
-            delay = default_trigger_delay_ms(np.asarray(rr_ms), self.readout)
-        return schedule(self.blocks(), rr_ms, delay)
