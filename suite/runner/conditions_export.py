@@ -30,15 +30,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from suite._atomic import atomic_write_text
 from suite._validation import check_path_component
-from suite.case import Case
-from suite.conditions import make_condition
+from suite.conditions import input_fingerprint, make_condition
 from suite.conditions.seeding import condition_rng, stable_int
 
-__all__ = ["export_conditions", "ExportResult", "input_fingerprint", "SEEDING_RULE"]
+__all__ = ["export_conditions", "ExportResult", "SEEDING_RULE"]
 
 #: The seeding rule in words (stored in every export's JSON).
 SEEDING_RULE = ("numpy.random.default_rng(numpy.random.SeedSequence([seed, "
@@ -47,23 +45,6 @@ SEEDING_RULE = ("numpy.random.default_rng(numpy.random.SeedSequence([seed, "
 
 #: Reader formats whose Cases the export writes as ISMRMRD.
 _ISMRMRD_FORMATS = ("ismrmrd", "phantom")
-
-
-def input_fingerprint(case: Case) -> str:
-    """SHA-256 of what a method sees: the k-space (complex64, C order) and the sampled lines
-    (the mask broadcast to the k-space and reduced over coils, bit-packed). Signed zeros are
-    folded (``-0.0`` and ``0.0`` are the same input).
-
-    Two Cases with the same fingerprint present identical inputs, whatever the shape in which
-    a reader stores their mask.
-    """
-    k = np.ascontiguousarray(case.kspace, dtype=np.complex64) + np.complex64(0)  # -0 → +0
-    sampled = np.broadcast_to(case.mask, k.shape).any(axis=2)
-    h = hashlib.sha256()
-    h.update(str(k.shape).encode())
-    h.update(k.tobytes())
-    h.update(np.packbits(sampled).tobytes())
-    return h.hexdigest()
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""Provenance manifest of a run: what ran, on what, with which code, data, weights and seeds."""
+"""Provenance manifest of a run: what ran, on what, with which code, data, weights and seeds.
+
+``weights`` lists the suite's shipped weight files; ``methods`` the files of the user's methods
+(plugins' and entry points' ``params`` that name files, predictions folders) with their SHA-256
+(:func:`suite.runner.method_files.method_files`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from suite._atomic import atomic_write_text
+from suite.runner.method_files import method_files
 
 __all__ = ["build_manifest", "write_manifest", "git_commit", "package_versions", "weight_hashes"]
 
@@ -78,6 +84,7 @@ def build_manifest(*, protocol, store, started: float, finished: float, executor
         "input_failures": [{"path": p, "dataset": d, "error": e, "reason": r}
                            for p, d, e, r in failures],
         "weights": weight_hashes(),
+        "methods": method_files(protocol),
         "executor": {"kind": executor, "workers": workers},
         "cache_dir": cache_dir,
         "command": command,
