@@ -9,13 +9,23 @@ failure mask. No I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+import difflib
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from suite._validation import check_dtype_kind
+__all__ = ["MapFit", "PixelData", "prepare_pixels", "goodness_of_fit", "assemble", "check_choice"]
 
-__all__ = ["MapFit", "PixelData", "prepare_pixels", "goodness_of_fit", "assemble"]
+
+def check_choice(value: str, allowed: Iterable[str], *, name: str, where: str) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise ``ValueError`` naming the
+    nearest option (reference methods do not import the suite's private validation helpers)."""
+    allowed = list(allowed)
+    if value in allowed:
+        return value
+    close = difflib.get_close_matches(str(value), allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{where}: {name} must be one of {allowed}; got {value!r}{hint}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,8 +128,9 @@ def prepare_pixels(images, timings_ms, *, where: str, min_images: int,
         broadcast, or non-finite/negative timings.
     """
     img = np.asarray(images)
-    check_dtype_kind(img, "fiub", name="images", where=where,
-                     expected="real (take the magnitude or the real part first)")
+    if img.dtype.kind not in "fiub":
+        raise ValueError(f"{where}: `images` must be real (take the magnitude or the real part "
+                         f"first); got dtype {img.dtype}")
     img = img.astype(np.float64)
     if img.ndim < 1 or img.shape[-1] < min_images:
         raise ValueError(f"{where}: `images` must have at least {min_images} weighted images "

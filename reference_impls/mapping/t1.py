@@ -49,8 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference_impls.mapping.exp_fit import ExpBasis, fit_exponential, log_grid
-from reference_impls.mapping.result import MapFit, assemble, prepare_pixels
-from suite._validation import check_option
+from reference_impls.mapping.result import MapFit, assemble, check_choice, prepare_pixels
 
 __all__ = ["fit_molli", "fit_sasha", "POLARITY_RULES", "flip_counts"]
 
@@ -70,7 +69,7 @@ def flip_counts(polarity: str, n_images: int) -> tuple[int, ...]:
     >>> flip_counts("exhaustive", 5), flip_counts("shmolli", 9), flip_counts("cmrxrecon2023", 9)
     ((0, 1, 2, 3, 4), (0, 1, 2, 3), (1, 2, 3, 4, 5, 6))
     """
-    check_option(polarity, POLARITY_RULES, name="polarity", where="flip_counts")
+    check_choice(polarity, POLARITY_RULES, name="polarity", where="flip_counts")
     if polarity == "none":
         return (0,)
     if polarity == "exhaustive":
@@ -113,7 +112,7 @@ def fit_molli(images, ti_ms, *, polarity: str = "exhaustive", t1_max_ms: float =
     >>> round(float(fit["t1_ms"]), 6), int(fit["n_flipped"])
     (540.0, 3)
     """
-    check_option(polarity, POLARITY_RULES, name="polarity", where="fit_molli")
+    check_choice(polarity, POLARITY_RULES, name="polarity", where="fit_molli")
     pix = prepare_pixels(images, ti_ms, where="fit_molli", min_images=3)
     t, y = pix.t, pix.y
     if polarity != "none":
@@ -177,7 +176,7 @@ def fit_sasha(images, ts_ms, *, model: str = "3p", t1_max_ms: float = 5000.0,
     MapFit
         Maps ``t1_ms``, ``A`` and (3-parameter) ``B``.
     """
-    check_option(model, ("3p", "2p"), name="model", where="fit_sasha")
+    check_choice(model, ("3p", "2p"), name="model", where="fit_sasha")
     pix = prepare_pixels(images, ts_ms, where="fit_sasha", min_images=3 if model == "3p" else 2,
                          allow_inf=True)
     t, y = pix.t, pix.y

@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference_impls.mapping.exp_fit import ExpBasis, fit_exponential, log_grid
-from reference_impls.mapping.result import MapFit, assemble, prepare_pixels
-from suite._validation import check_option
+from reference_impls.mapping.result import MapFit, assemble, check_choice, prepare_pixels
 
 __all__ = ["fit_t2", "T2_MODELS"]
 
@@ -78,8 +77,8 @@ def fit_t2(images, te_ms, *, model: str = "2p", t2_max_ms: float = 2500.0,
     >>> round(float(fit["t2_ms"]), 9), round(float(fit["A"]), 6)
     (45.0, 800.0)
     """
-    check_option(model, T2_MODELS, name="model", where="fit_t2")
-    check_option(profile, ("suite", "cmrxrecon2023"), name="profile", where="fit_t2")
+    check_choice(model, T2_MODELS, name="model", where="fit_t2")
+    check_choice(profile, ("suite", "cmrxrecon2023"), name="profile", where="fit_t2")
     if profile == "cmrxrecon2023" and model != "loglinear":
         raise ValueError("fit_t2: profile 'cmrxrecon2023' reproduces the challenge's log-linear "
                          f"fit; use model='loglinear' (got {model!r})")
