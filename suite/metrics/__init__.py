@@ -5,14 +5,15 @@ registry every consumer reads), ``image`` (NMSE/PSNR/SSIM with scoring profiles)
 ``cmrxrecon_profile`` (the CMRxRecon ranking selection those profiles and the submission files
 share, with :func:`~suite.metrics.cmrxrecon_profile.prepare_for_ranking`), ``temporal``
 (temporal fidelity), ``segmentation`` (Dice, HD, HD95, ASSD, NSD with empty-mask policies),
-``clinical`` (volumes, EF, mass, with physiological validity), ``robustness`` (declarations of
+``clinical`` (volumes, EF, mass, with physiological validity), ``mapping`` (T1/T2/ECV map
+accuracy, precision, map scoring and repeatability), ``robustness`` (declarations of
 the perturbation and feature measures) and ``reduce`` (the one aggregation of the suite).
 Importing this package declares every built-in metric.
 """
 
-from suite.metrics import (clinical, cmrxrecon_profile, contract, image, reduce, robustness,
-                           segmentation, temporal)
+from suite.metrics import (clinical, cmrxrecon_profile, contract, image, mapping, reduce,
+                           robustness, segmentation, temporal)
 from suite.metrics.cmrxrecon_profile import prepare_for_ranking
 
 __all__ = ["contract", "image", "cmrxrecon_profile", "prepare_for_ranking", "temporal",
-           "segmentation", "clinical", "robustness", "reduce"]
+           "segmentation", "clinical", "mapping", "robustness", "reduce"]
