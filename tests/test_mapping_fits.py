@@ -208,3 +208,18 @@ def test_t2_garbage_and_negative_samples_fail():
         assert isinstance(fit, MapFit)
         assert not fit.failed[0] and fit.failed[1:3].all()
     assert fit_t2(sig, TE, model="loglinear").failed[3]
+
+
+def test_fits_are_registered_mapping_methods():
+    import reference_impls
+
+    names = reference_impls.available("mapping")
+    assert {"molli-3p", "sasha-3p", "sasha-2p", "t2-loglinear", "t2-2p", "t2-3p"} <= set(names)
+    method = reference_impls.get("mapping", "molli-3p", polarity="shmolli")
+    assert method.stage == "mapping" and method.params() == {"polarity": "shmolli"}
+    fit = method(np.abs(molli_signal(MOLLI_P[1], TI_53)), TI_53)
+    assert float(fit["t1_ms"]) == pytest.approx(787.5, rel=1e-7)
+    t2 = reference_impls.get("mapping", "t2-loglinear")
+    assert t2.name == "t2-loglinear"
+    assert float(t2(900.0 * np.exp(-TE / 50.0), TE)["t2_ms"]) == pytest.approx(50.0)
+    assert reference_impls.get("mapping", "sasha-2p").name == "sasha-2p"
