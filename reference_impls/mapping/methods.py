@@ -43,37 +43,43 @@ class MolliFit(_Fit):
         return fit_molli(images, timings_ms, **self._options)
 
 
-@register("mapping", "sasha-3p")
-class SashaFit(_Fit):
-    """SASHA saturation-recovery fit (:func:`fit_sasha`), 3-parameter by default."""
+class _ModelFit(_Fit):
+    """A fit with a ``model`` option, named ``<prefix>-<model>``."""
 
-    name = "sasha-3p"
+    prefix = ""
+    default_model = ""
 
-    def __init__(self, model: str = "3p", **options):
-        super().__init__(model=model, **options)
-        self.name = f"sasha-{model}"
+    def __init__(self, model: str | None = None, **options):
+        super().__init__(model=model or self.default_model, **options)
+        self.name = f"{self.prefix}-{self._options['model']}"
+
+    @staticmethod
+    def _fit(images, timings_ms, **options) -> MapFit:
+        raise NotImplementedError
 
     def __call__(self, images, timings_ms) -> MapFit:
-        return fit_sasha(images, timings_ms, **self._options)
+        return type(self)._fit(images, timings_ms, **self._options)
+
+
+@register("mapping", "sasha-3p")
+class SashaFit(_ModelFit):
+    """SASHA saturation-recovery fit (:func:`fit_sasha`), 3-parameter by default."""
+
+    prefix, default_model, name = "sasha", "3p", "sasha-3p"
+    _fit = staticmethod(fit_sasha)
+
+
+@register("mapping", "t2-2p")
+class T2Fit(_ModelFit):
+    """T2 fit of T2-prepared images (:func:`fit_t2`), 2-parameter by default."""
+
+    prefix, default_model, name = "t2", "2p", "t2-2p"
+    _fit = staticmethod(fit_t2)
 
 
 @register("mapping", "sasha-2p")
 def _sasha_2p(**options) -> SashaFit:
     return SashaFit(model="2p", **options)
-
-
-@register("mapping", "t2-2p")
-class T2Fit(_Fit):
-    """T2 fit of T2-prepared images (:func:`fit_t2`), 2-parameter by default."""
-
-    name = "t2-2p"
-
-    def __init__(self, model: str = "2p", **options):
-        super().__init__(model=model, **options)
-        self.name = f"t2-{model}"
-
-    def __call__(self, images, timings_ms) -> MapFit:
-        return fit_t2(images, timings_ms, **self._options)
 
 
 @register("mapping", "t2-loglinear")
