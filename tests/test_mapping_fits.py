@@ -223,3 +223,16 @@ def test_fits_are_registered_mapping_methods():
     assert t2.name == "t2-loglinear"
     assert float(t2(900.0 * np.exp(-TE / 50.0), TE)["t2_ms"]) == pytest.approx(50.0)
     assert reference_impls.get("mapping", "sasha-2p").name == "sasha-2p"
+
+
+def test_mask_limits_the_fit_and_the_failure_count():
+    good = np.abs(molli_signal(MOLLI_P[1], TI_53))
+    images = np.stack([good, np.zeros(8), good, np.full(8, np.nan)])
+    fit = fit_molli(images, TI_53, mask=np.array([True, True, False, False]))
+    np.testing.assert_array_equal(fit.attempted, [True, True, False, False])
+    np.testing.assert_array_equal(fit.failed, [False, True, False, False])
+    assert np.isnan(fit["t1_ms"][2]) and fit.failure_fraction == 0.5
+    none = fit_t2(np.ones((2, 3)), [0.0, 25.0, 50.0], mask=np.zeros(2, bool))
+    assert not none.attempted.any() and none.failure_fraction == 0.0
+    with pytest.raises(ValueError, match="mask"):
+        fit_molli(images, TI_53, mask=np.ones(3, bool))

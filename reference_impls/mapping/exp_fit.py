@@ -16,9 +16,11 @@ the basis ``(1, 0), (0, −1)``; SASHA 2-parameter ``A(1 − e^{−t/T1})`` is `
 2. **Levenberg–Marquardt** on ``(c, T)`` with the analytic Jacobian and Marquardt's diagonal
    scaling (Marquardt, J SIAM 1963;11:431, doi 10.1137/0111030), ``λ`` divided by 10 after an
    accepted step and multiplied by 10 after a rejected one. A pixel has converged when its
-   step is below ``xtol`` relative to the parameters, or when no step decreases the residual
-   any more (``λ`` above ``1e10``: the minimum is reached to floating-point precision).
-   Pixels still moving after ``max_iter`` iterations are *not converged*.
+   step is below ``xtol`` relative to the parameters, when an accepted step lowers the
+   residual by less than ``ftol`` relative, or when no step decreases the residual any more
+   (``λ`` above ``1e10``: the minimum is reached to floating-point precision). Pixels still
+   moving after ``max_iter`` iterations, or whose ``T`` runs beyond 100 × the grid's maximum,
+   are *not converged*.
 
 Timings may be ``+inf`` (a fully recovered or saturation-prepared image): ``e^{−∞/T} = 0``
 and its derivative is 0.
@@ -104,16 +106,37 @@ def _solve_small(m: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _grid_start(t, y, basis: ExpBasis, grid):
-    """Step 1: best ``(c, T)`` over the grid for each pixel of ``t, y`` ``(N, m)``."""
+    """Step 1: best ``(c, T)`` over the grid for each pixel of ``t, y`` ``(N, m)``.
+
+    The normal equations of the basis ``a_j + b_j·E`` need only the sums of ``E``, ``E²``,
+    ``y`` and ``E·y`` over the samples; at the least-squares amplitudes the residual is
+    ``Σy² − cᵀΦᵀy``.
+    """
     a = np.asarray(basis.offsets, float)
     b = np.asarray(basis.slopes, float)
-    e, _ = _decay(t[:, None, :], grid[None, :, None])  # (N, G, m)
-    phi = a + b * e[..., None]  # (N, G, m, q)
-    ptp = np.einsum("ngmi,ngmj->ngij", phi, phi)
-    pty = np.einsum("ngmi,nm->ngi", phi, y)
+    m = t.shape[1]
+    rows, inverse = np.unique(t, axis=0, return_inverse=True)
+    if len(rows) <= 16:  # shared timings (per slice): decays computed once per timing row
+        inverse = inverse.ravel()
+        e_rows, _ = _decay(rows[:, None, :], grid[None, :, None])  # (R, G, m)
+        se = e_rows.sum(axis=-1)[inverse]
+        se2 = np.einsum("rgm,rgm->rg", e_rows, e_rows)[inverse]
+        sey = np.empty((len(y), len(grid)))
+        for r in range(len(rows)):
+            sel = inverse == r
+            sey[sel] = y[sel] @ e_rows[r].T
+    else:
+        e, _ = _decay(t[:, None, :], grid[None, :, None])  # (N, G, m)
+        se = e.sum(axis=-1)
+        se2 = np.einsum("ngm,ngm->ng", e, e)
+        sey = np.einsum("ngm,nm->ng", e, y)
+    sy = y.sum(axis=-1)[:, None]
+    ptp = (a[:, None] * a[None, :] * m
+           + (a[:, None] * b[None, :] + b[:, None] * a[None, :]) * se[..., None, None]
+           + b[:, None] * b[None, :] * se2[..., None, None])  # (N, G, q, q)
+    pty = a * sy[..., None] + b * sey[..., None]  # (N, G, q)
     c = _solve_small(ptp, pty)
-    resid = y[:, None, :] - np.einsum("ngmi,ngi->ngm", phi, c)
-    sse = np.sum(resid * resid, axis=-1)
+    sse = np.sum(y * y, axis=-1)[:, None] - np.einsum("ngi,ngi->ng", c, pty)
     sse = np.where(np.isfinite(sse), sse, np.inf)
     best = np.argmin(sse, axis=1)
     idx = np.arange(len(best))
@@ -129,7 +152,8 @@ def _model(t, c, tau, a, b):
     return f, np.concatenate([phi, d_tau[..., None]], axis=-1)
 
 
-def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float):
+def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float, ftol: float,
+        tau_max: float):
     """Step 2: batched Levenberg–Marquardt from ``(c0, tau0)``."""
     a = np.asarray(basis.offsets, float)
     b = np.asarray(basis.slopes, float)
@@ -167,16 +191,18 @@ def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float):
         upd = ia[accept]
         p[upd] = trial[accept]
         jac[upd] = j_new[accept]
-        sse[upd] = sse_new[accept]
         lam[ia] = np.where(accept, np.maximum(lam[ia] / 10.0, 1e-12), lam[ia] * 10.0)
-        done = (accept & small) | (lam[ia] > 1e10) | (sse[ia] == 0.0)
-        converged[ia[done]] = True
-        active[ia[done]] = False
+        flat = accept & (sse[ia] - sse_new <= ftol * sse[ia])  # sse[ia] is still the old one
+        sse[upd] = sse_new[accept]
+        done = (accept & small) | flat | (lam[ia] > 1e10) | (sse[ia] == 0.0)
+        diverged = p[ia, q] > tau_max  # T runs away: no finite minimum
+        converged[ia[done & ~diverged]] = True
+        active[ia[done | diverged]] = False
     return p[:, :q], p[:, q], sse, converged, iterations
 
 
-def fit_exponential(t, y, basis: ExpBasis, grid, *, max_iter: int = 200,
-                    xtol: float = 1e-10) -> ExpFit:
+def fit_exponential(t, y, basis: ExpBasis, grid, *, max_iter: int = 100,
+                    xtol: float = 1e-10, ftol: float = 1e-12) -> ExpFit:
     """Least-squares fit of ``S(t) = Σ_j c_j (a_j + b_j e^{−t/T})`` for every pixel.
 
     Parameters
@@ -191,6 +217,8 @@ def fit_exponential(t, y, basis: ExpBasis, grid, *, max_iter: int = 200,
         Levenberg–Marquardt iteration limit per pixel.
     xtol : float
         Relative step size below which a pixel has converged.
+    ftol : float
+        Relative decrease of the residual below which a pixel has converged.
 
     Returns
     -------
@@ -209,6 +237,7 @@ def fit_exponential(t, y, basis: ExpBasis, grid, *, max_iter: int = 200,
     for s in range(0, n, _CHUNK):
         sl = slice(s, min(n, s + _CHUNK))
         c0, tau0 = _grid_start(t[sl], y[sl], basis, grid)
-        c, tau, sse, conv, it = _lm(t[sl], y[sl], c0, tau0, basis, max_iter=max_iter, xtol=xtol)
+        c, tau, sse, conv, it = _lm(t[sl], y[sl], c0, tau0, basis, max_iter=max_iter, xtol=xtol,
+                                    ftol=ftol, tau_max=100.0 * float(grid.max()))
         out_c[sl], out_tau[sl], out_sse[sl], out_conv[sl], out_it[sl] = c, tau, sse, conv, it
     return ExpFit(out_c, out_tau, out_sse, out_conv, out_it)

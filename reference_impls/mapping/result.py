@@ -48,6 +48,9 @@ class MapFit:
     failed : ndarray of bool ``(...)``
         Pixels without a usable fit: non-finite samples, constant (e.g. all-zero) signal, no
         convergence, or parameters outside the model's valid range (see each fit).
+    attempted : ndarray of bool ``(...)``
+        Pixels the fit was asked for (the ``mask`` of the fit; all pixels without one).
+        Pixels outside it are NaN and not counted as failed.
     timings_ms : ndarray
         The timings as given (broadcastable to the images).
     options : mapping
@@ -59,6 +62,7 @@ class MapFit:
     rmse: np.ndarray
     r2: np.ndarray
     failed: np.ndarray
+    attempted: np.ndarray
     timings_ms: np.ndarray
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -75,19 +79,21 @@ class MapFit:
 
     @property
     def failure_fraction(self) -> float:
-        """Fraction of pixels in ``failed`` (0 for an empty map)."""
-        return float(self.failed.mean()) if self.failed.size else 0.0
+        """Fraction of the attempted pixels that failed (0 when none was attempted)."""
+        n = int(self.attempted.sum())
+        return float(self.failed.sum()) / n if n else 0.0
 
     def medians(self) -> dict[str, float]:
         """Median of every map over the pixels that did not fail (NaN if all failed)."""
-        ok = ~self.failed
+        ok = self.attempted & ~self.failed
         return {k: (float(np.median(v[ok])) if ok.any() else float("nan"))
                 for k, v in self.maps.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """Summary numbers (not the arrays): model, shape, failures, medians, options."""
-        ok = ~self.failed
+        ok = self.attempted & ~self.failed
         return {"model": self.model, "shape": list(self.shape), "maps": sorted(self.maps),
+                "n_attempted": int(self.attempted.sum()),
                 "n_failed": int(self.failed.sum()), "failure_fraction": self.failure_fraction,
                 "median": self.medians(),
                 "median_r2": float(np.median(self.r2[ok])) if ok.any() else float("nan"),
@@ -96,36 +102,41 @@ class MapFit:
     def summary(self) -> str:
         d = self.to_dict()
         meds = ", ".join(f"{k} {v:.4g}" for k, v in d["median"].items())
-        return (f"{self.model} fit of {int(np.prod(self.shape))} pixels: {d['n_failed']} failed "
+        return (f"{self.model} fit of {d['n_attempted']} pixels: {d['n_failed']} failed "
                 f"({100 * d['failure_fraction']:.1f} %); medians {meds}; median R² "
                 f"{d['median_r2']:.4f}")
 
 
 @dataclass(frozen=True, eq=False)
 class PixelData:
-    """Images and timings flattened to ``(N, m)`` with the pixels that cannot be fitted."""
+    """The pixels to fit, flattened to ``(n, m)``, and where they sit in the map.
+
+    ``t``, ``y``: timings and signals of the ``n`` fittable pixels (``ok``); ``ok`` and
+    ``attempted``: flat masks over all pixels of ``shape``."""
 
     t: np.ndarray
     y: np.ndarray
-    invalid: np.ndarray
+    ok: np.ndarray
+    attempted: np.ndarray
     shape: tuple[int, ...]
     timings: np.ndarray
 
 
 def prepare_pixels(images, timings_ms, *, where: str, min_images: int,
-                   allow_inf: bool = False) -> PixelData:
+                   allow_inf: bool = False, mask=None) -> PixelData:
     """Validate and flatten ``images (..., m)`` and ``timings_ms`` (``(m,)`` or broadcastable).
 
-    Non-finite samples and constant signals mark a pixel ``invalid`` (it is fitted on zeros and
-    reported as failed) instead of raising: garbage pixels are part of real maps. Timings must
-    be finite (``+inf`` allowed when ``allow_inf``: fully recovered or saturation-prepared
-    images) and the images real.
+    Only pixels inside ``mask`` (broadcastable to ``images.shape[:-1]``; default all) are
+    attempted. Non-finite samples and constant signals make an attempted pixel unfittable (it
+    is reported as failed) instead of raising: garbage pixels are part of real maps. Timings
+    must be finite (``+inf`` allowed when ``allow_inf``: fully recovered or
+    saturation-prepared images) and the images real.
 
     Raises
     ------
     ValueError
-        Complex or non-numeric images, fewer than ``min_images`` images, timings that do not
-        broadcast, or non-finite/negative timings.
+        Complex or non-numeric images, fewer than ``min_images`` images, timings or a mask
+        that do not broadcast, or non-finite/negative timings.
     """
     img = np.asarray(images)
     if img.dtype.kind not in "fiub":
@@ -148,12 +159,20 @@ def prepare_pixels(images, timings_ms, *, where: str, min_images: int,
         raise ValueError(f"{where}: `timings_ms` must be {allowed}; got {t.ravel()[:12]}")
     shape = img.shape[:-1]
     m = img.shape[-1]
+    attempted = np.ones(shape, bool) if mask is None else np.asarray(mask, bool)
+    try:
+        attempted = np.broadcast_to(attempted, shape).ravel()
+    except ValueError:
+        raise ValueError(f"{where}: `mask` of shape {np.shape(mask)} does not broadcast to the "
+                         f"pixels {shape}") from None
     y = img.reshape(-1, m)
-    tt = np.ascontiguousarray(tb).reshape(-1, m)
     finite = np.isfinite(y).all(axis=1)
-    y = np.where(np.isfinite(y), y, 0.0)
-    constant = np.ptp(y, axis=1) == 0
-    return PixelData(t=tt, y=y, invalid=~finite | constant, shape=shape, timings=t)
+    constant = np.zeros(len(y), bool)
+    constant[finite] = np.ptp(y[finite], axis=1) == 0
+    ok = attempted & finite & ~constant
+    tt = np.broadcast_to(tb, img.shape).reshape(-1, m)
+    return PixelData(t=np.ascontiguousarray(tt[ok]), y=y[ok], ok=ok, attempted=attempted,
+                     shape=shape, timings=t)
 
 
 def goodness_of_fit(y: np.ndarray, fitted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,15 +187,22 @@ def goodness_of_fit(y: np.ndarray, fitted: np.ndarray) -> tuple[np.ndarray, np.n
 
 def assemble(pix: PixelData, model: str, maps: Mapping[str, np.ndarray], fitted: np.ndarray,
              y: np.ndarray, failed: np.ndarray, options: Mapping[str, Any]) -> MapFit:
-    """A :class:`MapFit` from flat ``(N,)`` maps, the fitted and fitted-to signals ``(N, m)``
-    and the flat failure mask (invalid input pixels are added); failed pixels become NaN."""
-    failed = np.asarray(failed, bool) | pix.invalid
+    """A :class:`MapFit` from the maps ``(n,)``, fitted and fitted-to signals ``(n, m)`` and
+    failures ``(n,)`` of the fitted pixels; unfittable attempted pixels fail, pixels outside
+    the mask are NaN, every failed pixel is NaN."""
     rmse, r2 = goodness_of_fit(y, fitted)
-    failed |= ~np.isfinite(rmse)
+    bad = np.asarray(failed, bool) | ~np.isfinite(rmse)
+    failed_all = pix.attempted.copy()
+    failed_all[pix.ok] = bad
+    keep = pix.ok.copy()
+    keep[pix.ok] = ~bad
 
-    def shaped(a):
-        return np.where(failed, np.nan, a).reshape(pix.shape)
+    def full(values):
+        out = np.full(pix.ok.shape, np.nan)
+        out[pix.ok] = values
+        return np.where(keep, out, np.nan).reshape(pix.shape)
 
-    return MapFit(model=model, maps={k: shaped(np.asarray(v, float)) for k, v in maps.items()},
-                  rmse=shaped(rmse), r2=shaped(r2), failed=failed.reshape(pix.shape),
-                  timings_ms=pix.timings, options=dict(options))
+    return MapFit(model=model, maps={k: full(np.asarray(v, float)) for k, v in maps.items()},
+                  rmse=full(rmse), r2=full(r2), failed=failed_all.reshape(pix.shape),
+                  attempted=pix.attempted.reshape(pix.shape), timings_ms=pix.timings,
+                  options=dict(options))

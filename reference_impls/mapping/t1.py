@@ -23,7 +23,8 @@ samples (in TI order) are negated before the signed fit and ``k`` is chosen per 
     negative T1 to 0, here it is a failure).
 ``"cmrxrecon2023"``
     emulation of the CMRxRecon 2023 reference (``calc_t1value`` in ``Mapping/CalEvalMap.py``):
-    samples in **file order** (not sorted by TI), a trailing zero TI dropped, ``k = 1 … 6``
+    samples in **file order** (not sorted by TI), a trailing zero TI dropped (when all fitted
+    pixels have it: fit the slices of a padded CSV separately), ``k = 1 … 6``
     negated cumulatively and the **first fit that converges is kept** (their loop breaks after
     the first ``curve_fit`` that does not raise), whatever its residual; usually ``k = 1``.
     The selection rule is emulated; the optimiser is this package's (scipy's ``trf`` from
@@ -80,7 +81,7 @@ def flip_counts(polarity: str, n_images: int) -> tuple[int, ...]:
 
 
 def fit_molli(images, ti_ms, *, polarity: str = "exhaustive", t1_max_ms: float = 10000.0,
-              max_iter: int = 200) -> MapFit:
+              mask=None, max_iter: int = 100) -> MapFit:
     """MOLLI/ShMOLLI 3-parameter fit with Look-Locker correction (see the module docstring).
 
     Parameters
@@ -95,6 +96,9 @@ def fit_molli(images, ti_ms, *, polarity: str = "exhaustive", t1_max_ms: float =
     polarity : {"exhaustive", "shmolli", "cmrxrecon2023", "none"}
     t1_max_ms : float
         Corrected T1 above this is a failure (also the top of the T1* grid).
+    mask : ndarray of bool, optional
+        Pixels to fit (broadcastable to ``images.shape[:-1]``, e.g. the heart); the others are
+        NaN and not counted as failed. Default: all.
     max_iter : int
         Levenberg–Marquardt iteration limit.
 
@@ -113,12 +117,12 @@ def fit_molli(images, ti_ms, *, polarity: str = "exhaustive", t1_max_ms: float =
     (540.0, 3)
     """
     check_choice(polarity, POLARITY_RULES, name="polarity", where="fit_molli")
-    pix = prepare_pixels(images, ti_ms, where="fit_molli", min_images=3)
+    pix = prepare_pixels(images, ti_ms, where="fit_molli", min_images=3, mask=mask)
     t, y = pix.t, pix.y
     if polarity != "none":
         y = np.abs(y)
     if polarity == "cmrxrecon2023":
-        if np.all(t[:, -1] == 0) and t.shape[1] > 3:  # their padding rule for missing TIs
+        if len(t) and np.all(t[:, -1] == 0) and t.shape[1] > 3:  # their padding of missing TIs
             t, y = t[:, :-1], y[:, :-1]
     elif polarity != "none":
         order = np.argsort(t, axis=1, kind="stable")
@@ -156,7 +160,7 @@ def fit_molli(images, ti_ms, *, polarity: str = "exhaustive", t1_max_ms: float =
 
 
 def fit_sasha(images, ts_ms, *, model: str = "3p", t1_max_ms: float = 5000.0,
-              max_iter: int = 200) -> MapFit:
+              mask=None, max_iter: int = 100) -> MapFit:
     """SASHA saturation-recovery T1 fit, 2- or 3-parameter (see the module docstring).
 
     Parameters
@@ -169,7 +173,10 @@ def fit_sasha(images, ts_ms, *, model: str = "3p", t1_max_ms: float = 5000.0,
     model : {"3p", "2p"}
     t1_max_ms : float
         T1 above this is a failure (also the top of the grid).
+    mask : ndarray of bool, optional
+        Pixels to fit (see :func:`~reference_impls.mapping.t1.fit_molli`).
     max_iter : int
+        Levenberg–Marquardt iteration limit.
 
     Returns
     -------
@@ -178,7 +185,7 @@ def fit_sasha(images, ts_ms, *, model: str = "3p", t1_max_ms: float = 5000.0,
     """
     check_choice(model, ("3p", "2p"), name="model", where="fit_sasha")
     pix = prepare_pixels(images, ts_ms, where="fit_sasha", min_images=3 if model == "3p" else 2,
-                         allow_inf=True)
+                         allow_inf=True, mask=mask)
     t, y = pix.t, pix.y
     grid = log_grid(1.0, float(t1_max_ms), 120)
     fit = fit_exponential(t, y, _AB if model == "3p" else _SR2, grid, max_iter=max_iter)

@@ -48,7 +48,7 @@ def _loglinear(t, y, eps):
 
 
 def fit_t2(images, te_ms, *, model: str = "2p", t2_max_ms: float = 2500.0,
-           profile: str = "suite", max_iter: int = 200) -> MapFit:
+           profile: str = "suite", mask=None, max_iter: int = 100) -> MapFit:
     """T2 fit of T2-prepared images (see the module docstring).
 
     Parameters
@@ -63,7 +63,10 @@ def fit_t2(images, te_ms, *, model: str = "2p", t2_max_ms: float = 2500.0,
         T2 above this is a failure (also the top of the grid).
     profile : {"suite", "cmrxrecon2023"}
         ``"cmrxrecon2023"`` applies the challenge's validity gates (log-linear model only).
+    mask : ndarray of bool, optional
+        Pixels to fit (see :func:`~reference_impls.mapping.t1.fit_molli`).
     max_iter : int
+        Levenberg–Marquardt iteration limit.
 
     Returns
     -------
@@ -83,7 +86,7 @@ def fit_t2(images, te_ms, *, model: str = "2p", t2_max_ms: float = 2500.0,
         raise ValueError("fit_t2: profile 'cmrxrecon2023' reproduces the challenge's log-linear "
                          f"fit; use model='loglinear' (got {model!r})")
     pix = prepare_pixels(images, te_ms, where="fit_t2", min_images=3 if model == "3p" else 2,
-                         allow_inf=model == "3p")
+                         allow_inf=model == "3p", mask=mask)
     t, y = pix.t, pix.y
     options = {"model": model, "t2_max_ms": float(t2_max_ms), "profile": profile}
     if model == "loglinear":
