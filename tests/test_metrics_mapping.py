@@ -7,7 +7,7 @@ import pytest
 
 from suite.metrics.contract import registered_families, registered_metrics
 from suite.metrics.mapping import (REPEATABILITY_FACTOR, map_accuracy, map_scores, mapping_rows,
-                                   repeatability, repeatability_rows)
+                                   repeatability, repeatability_rows, segmental_rows)
 
 
 def test_accuracy_and_precision_by_hand():
@@ -105,3 +105,21 @@ def test_mapping_family_is_registered():
     specs = registered_metrics()
     for q, unit in (("t1", "ms"), ("t2", "ms"), ("ecv", "%")):
         assert specs[f"{q}_bias"].unit == unit and specs[f"{q}_rc"].unit == unit
+
+
+def test_segmental_rows_carry_segment_and_convention():
+    from suite.metrics.aha import aha_segments
+    from tests.test_metrics_aha import stack
+
+    lab = stack(3)
+    aha = aha_segments(lab, convention="cmrxrecon")
+    truth = np.where(lab == 2, 1000.0, 0.0) + aha.segments  # 1000 + segment number in myo
+    pred = truth + 10.0
+    rows = segmental_rows(truth, pred, aha, quantity="t1")
+    by = {(r.metric, r.segment): r for r in rows}
+    assert {r.convention for r in rows} == {"cmrxrecon"}
+    assert by[("t1_bias", "1")].value == pytest.approx(10.0)
+    assert by[("t1_mean", "5")].reference_value == pytest.approx(1005.0)
+    assert by[("t1_mean", "global")].reference_value == pytest.approx(
+        truth[aha.segments > 0].mean())
+    assert ("map_ssim", "1") not in by

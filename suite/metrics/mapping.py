@@ -47,13 +47,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from suite._validation import check_option, check_same_shape
+from suite.metrics.aha import AhaSegments, segment_masks
 from suite.metrics.contract import (CLOSER, HIGHER, LOWER, NONE, MetricFamily, MetricRow,
                                     MetricSpec, Plausible, metric_row, register_family,
                                     register_metric)
 from suite.metrics.image import nmse, psnr, ssim_per_image
 
 __all__ = ["QUANTITIES", "MapAccuracy", "map_accuracy", "MapScores", "map_scores",
-           "Repeatability", "repeatability", "mapping_rows", "repeatability_rows",
+           "Repeatability", "repeatability", "mapping_rows", "segmental_rows",
+           "repeatability_rows",
            "MAPPING_METRICS", "REPEATABILITY_FACTOR"]
 
 #: Mapped quantities and their units.
@@ -306,7 +308,8 @@ def repeatability(values) -> Repeatability:
 
 def mapping_rows(reference, prediction, *, roi, quantity: str = "t1", failed=None,
                  reference_source: str = "truth", structure: str = "myocardium",
-                 segment: str | None = None, scores: bool = True) -> list[MetricRow]:
+                 segment: str | None = None, convention: str | None = None,
+                 scores: bool = True) -> list[MetricRow]:
     """Mapping metrics of one predicted map as stored rows (:mod:`suite.metrics.contract`).
 
     Parameters
@@ -319,13 +322,16 @@ def mapping_rows(reference, prediction, *, roi, quantity: str = "t1", failed=Non
     structure, segment : str
         The ROI's name (``"myocardium"``, ``"blood"``) and AHA segment (``"1"``…``"17"``,
         ``"global"``) stored with the rows.
+    convention : str, optional
+        The AHA segment convention (``"insertion"``, ``"cmrxrecon"``) stored with the rows.
     scores : bool
         Add the whole-map ``map_nmse/psnr/ssim`` (maps ``(slice, y, x)`` of at least 7 × 7);
         rows with status ``undefined`` when the reference cannot be normalised.
     """
     acc = map_accuracy(reference, prediction, roi, quantity=quantity, failed=failed)
     q = quantity
-    kw = {"profile": reference_source, "structure": structure, "segment": segment}
+    kw = {"profile": reference_source, "structure": structure, "segment": segment,
+          "convention": convention}
     rows = [metric_row(f"{q}_mean", acc.mean, reference_value=acc.reference_mean, **kw)]
     rows += [metric_row(f"{q}_{name}", getattr(acc, name), **kw)
              for name in ("bias", "relative_bias_pct", "rmse", "error_sd", "roi_sd",
@@ -338,6 +344,23 @@ def mapping_rows(reference, prediction, *, roi, quantity: str = "t1", failed=Non
         except ValueError:
             rows += [metric_row(f"map_{m}", None, status="undefined", **kw)
                      for m in ("nmse", "psnr", "ssim")]
+    return rows
+
+
+def segmental_rows(reference, prediction, aha: AhaSegments, *, quantity: str = "t1",
+                   failed=None, reference_source: str = "truth") -> list[MetricRow]:
+    """:func:`mapping_rows` (without the whole-map scores) per AHA segment and ``global``.
+
+    ``reference``, ``prediction`` ``(slice, y, x)`` like the labels of ``aha``
+    (:func:`suite.metrics.aha.aha_segments`); the rows carry ``segment`` (``"1"``…``"17"``,
+    ``"global"``) and ``convention`` (the AHA profile). The global ROI is every assigned
+    myocardial pixel, as CMRxRecon's ``EvalMyo`` reports it.
+    """
+    rows = []
+    for name, mask in segment_masks(aha).items():
+        rows += mapping_rows(reference, prediction, roi=mask, quantity=quantity, failed=failed,
+                             reference_source=reference_source, segment=name,
+                             convention=aha.convention, scores=False)
     return rows
 
 
