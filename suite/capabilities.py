@@ -24,7 +24,8 @@ _STAGE_PAGES = {"recon": "recon-methods.md", "segmentation": "segmentation-metho
                 "clinical": "metrics-clinical.md"}
 _FAMILY_PAGES = {"image": "metrics-image.md", "temporal": "metrics-temporal.md",
                  "segmentation": "metrics-segmentation.md", "clinical": "metrics-clinical.md",
-                 "robustness": "robustness.md", "condition": "conditions.md"}
+                 "robustness": "robustness.md", "condition": "conditions.md",
+                 "mapping": "mapping-fits.md"}
 
 
 def _code(names) -> str:
