@@ -4,7 +4,8 @@ A mapping method is called as ``method(images, timings_ms) -> MapFit`` (weighted
 ``(..., n_images)``, timings in ms broadcastable to them; see
 :mod:`reference_impls.mapping.result`) and has ``name``, ``version``, ``stage`` and
 ``params()`` like every reference method (``reference_impls.get("mapping", "molli-3p",
-polarity="shmolli")``).
+polarity="shmolli")``), and ``timing``, the timing key it fits (``TI``, ``TS`` or ``TE``; the
+mapping stage runs it only on series with that timing).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class MolliFit(_Fit):
     options ``polarity``, ``t1_max_ms``, ``max_iter``."""
 
     name = "molli-3p"
+    timing = "TI"  # the timing it fits (the mapping stage runs it on TI series only)
 
     def __call__(self, images, timings_ms) -> MapFit:
         return fit_molli(images, timings_ms, **self._options)
@@ -66,6 +68,7 @@ class SashaFit(_ModelFit):
     """SASHA saturation-recovery fit (:func:`fit_sasha`), 3-parameter by default."""
 
     prefix, default_model, name = "sasha", "3p", "sasha-3p"
+    timing = "TS"
     _fit = staticmethod(fit_sasha)
 
 
@@ -74,6 +77,7 @@ class T2Fit(_ModelFit):
     """T2 fit of T2-prepared images (:func:`fit_t2`), 2-parameter by default."""
 
     prefix, default_model, name = "t2", "2p", "t2-2p"
+    timing = "TE"
     _fit = staticmethod(fit_t2)
 
 

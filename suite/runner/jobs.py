@@ -26,13 +26,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from suite.data.loader import KSPACE_FORMATS
 from suite.protocol import method_label
 
-__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "KSPACE_FORMATS",
-           "phases"]
-
-#: Reader formats whose Cases carry k-space (the others carry images).
-KSPACE_FORMATS = ("ismrmrd", "phantom", "fastmri", "cmrxrecon")
+__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "phases"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,7 @@ class CaseRef:
     format: str
     reader_options: dict = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    tags: dict = field(default_factory=dict)  # what discovery knows (suite.data.loader.Unit)
 
     @property
     def case_id(self) -> str:
