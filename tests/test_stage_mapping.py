@@ -36,7 +36,10 @@ def _raw(**overrides):
            "metrics": {"image": {"profiles": ["fastmri"]},
                        "mapping": {"regions": ["myocardium", "lv_blood"],
                                    "segments": ["insertion"]}},
-           "analyses": {"bootstrap": {"n_resamples": 100}}}
+           "analyses": {"bootstrap": {"n_resamples": 100}},
+           "acceptance": [{"metric": "t1_relative_bias_pct", "stage": "mapping",
+                           "mapping": "molli-3p", "recon": "reference", "profile": "truth",
+                           "structure": "myocardium", "segment": "", "max": 0.0}]}
     raw.update(overrides)
     return raw
 
@@ -50,6 +53,8 @@ def run(tmp_path_factory):
     path.write_text(yaml.safe_dump(_raw()))
     result = run_protocol(load_protocol(path), tmp / "run", executor="serial")
     assert result.n_failed == 0, result.summary()
+    [acc] = result.acceptance  # MOLLI underestimates T1; the region row only, no segment rows
+    assert acc["passed"] and acc["n_subjects"] == 1 and acc["n_excluded"] == 0, acc
     return tmp / "run"
 
 

@@ -64,7 +64,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
                                       #   relative to this file; see protocols/sponsors/example.yaml
     acceptance:                       # checked on the summary; a failed criterion sets exit 1
       - {metric: str, stage: str, statistic: mean, min: x | max: x,
-         recon: str?, segmentation: str?, condition: str?}
+         recon: str?, segmentation: str?, <method stage>: str?, condition: str?,
+         structure, phase, segment, convention, profile: str?}   # "" selects NULL
 """
 
 from __future__ import annotations
@@ -212,7 +213,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
         v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
-                              "structure", "phase", "profile", *method_stages}, key)
+                              "structure", "phase", "segment", "convention", "profile",
+                              *method_stages}, key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
         for b in ("min", "max"):
