@@ -25,7 +25,6 @@ export for their conditions and are listed as skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 from suite._atomic import atomic_write_text
 from suite._validation import check_path_component
 from suite.conditions import input_fingerprint, make_condition
+from suite.data.hashing import sha256_file
 from suite.conditions.seeding import condition_rng, stable_int
 
 __all__ = ["export_conditions", "ExportResult", "SEEDING_RULE"]
@@ -63,14 +63,6 @@ class ExportResult:
         lines = [f"exported {len(self.files)} (case, condition) inputs to {self.out_dir}"]
         lines += [f"  skipped {s['case_id']} {s['condition']}: {s['reason']}" for s in self.skipped]
         return "\n".join(lines)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -> ExportResult:
@@ -124,7 +116,7 @@ def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -
                             "entropy": [protocol.seed, stable_int(ref.case_id),
                                         stable_int(entry["name"])]},
                 "source_file": case.meta.source_file, "source_sha256": case.meta.source_sha256,
-                "file": path.name, "format": "ismrmrd", "sha256": _sha256(path),
+                "file": path.name, "format": "ismrmrd", "sha256": sha256_file(path),
                 "input_fingerprint": input_fingerprint(conditioned),
                 "protocol": {"name": protocol.name, "sha256": protocol.sha256}}
             atomic_write_text(folder / f"{entry['name']}.json",

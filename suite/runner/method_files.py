@@ -26,8 +26,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["resolve_params", "file_digests", "sha256_file", "folder_digest", "method_files",
-           "PATH_KINDS"]
+from suite.data.hashing import sha256_file
+
+__all__ = ["resolve_params", "file_digests", "remembered_sha256", "folder_digest",
+           "method_files", "PATH_KINDS"]
 
 #: Entry kinds whose ``params`` may name files (user code; reference methods take settings).
 PATH_KINDS = ("plugin", "entry_point")
@@ -35,17 +37,14 @@ PATH_KINDS = ("plugin", "entry_point")
 _MEMO: dict[tuple, str] = {}
 
 
-def sha256_file(path) -> str:
-    """SHA-256 of a regular file, remembered per process for the same (path, size, mtime)."""
+def remembered_sha256(path) -> str:
+    """:func:`suite.data.hashing.sha256_file`, remembered per process for the same
+    (path, size, mtime)."""
     p = Path(path)
     st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _MEMO:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _MEMO[key] = h.hexdigest()
+        _MEMO[key] = sha256_file(p)
     return _MEMO[key]
 
 
@@ -63,7 +62,7 @@ def folder_digest(folder) -> dict:
             if path.is_symlink() or not path.is_file():
                 skipped += 1
                 continue
-            lines.append(f"{path.relative_to(root).as_posix()}\0{sha256_file(path)}\n")
+            lines.append(f"{path.relative_to(root).as_posix()}\0{remembered_sha256(path)}\n")
     h = hashlib.sha256("".join(sorted(lines)).encode())
     return {"sha256": h.hexdigest(), "files": len(lines), "links_skipped": skipped}
 
@@ -108,7 +107,7 @@ def file_digests(params: Mapping[str, Any] | None) -> dict[str, dict]:
             p = Path(v)
             try:
                 if p.is_file():
-                    out[name] = {"path": str(p), "sha256": sha256_file(p),
+                    out[name] = {"path": str(p), "sha256": remembered_sha256(p),
                                  "bytes": p.stat().st_size}
                 elif p.is_dir():
                     out[name] = {"path": str(p), **folder_digest(p)}

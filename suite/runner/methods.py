@@ -214,10 +214,10 @@ class PredictionsMethod:
 
     def prediction_sha256(self, case, condition: str, recon: str | None = None) -> str | None:
         """SHA-256 of the prediction file (None when it is missing: reading it then fails)."""
-        from suite.runner.method_files import sha256_file
+        from suite.runner.method_files import remembered_sha256
 
         path = self.prediction_path(case, condition, recon)
-        return sha256_file(path) if path.is_file() else None
+        return remembered_sha256(path) if path.is_file() else None
 
     def check_inputs(self, case, condition: str) -> Path | None:
         """Verify that the reconstruction of ``case`` (the conditioned Case a method sees)

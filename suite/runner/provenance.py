@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -17,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from suite._atomic import atomic_write_text
+from suite.data.hashing import sha256_file
 from suite.runner.method_files import method_files
 
 __all__ = ["build_manifest", "write_manifest", "git_commit", "package_versions", "weight_hashes"]
@@ -58,7 +58,7 @@ def weight_hashes() -> dict[str, str | None]:
     out = {}
     for meta_path in sorted(WEIGHTS_DIR.glob("*.json")):
         pt = meta_path.with_suffix(".pt")
-        found = hashlib.sha256(pt.read_bytes()).hexdigest() if pt.exists() else None
+        found = sha256_file(pt) if pt.exists() else None
         recorded = json.loads(meta_path.read_text()).get("sha256")
         out[pt.name] = {"sha256": found, "matches_record": found == recorded}
     return out
