@@ -26,6 +26,7 @@ import numpy as np
 
 from suite.case import Case
 from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.phantom_cohort import has_csv_header
 
 __all__ = ["MAPPING_COHORT_FILE", "is_mapping_cohort", "find_mapping_series",
            "read_mapping_series"]
@@ -46,15 +47,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 def is_mapping_cohort(folder: Path) -> bool:
     """True when ``folder/mapping_cohort.csv`` exists with the cohort header (never raises)."""
-    table = Path(folder) / MAPPING_COHORT_FILE
-    try:
-        if not table.is_file():
-            return False
-        with table.open(newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return tuple(h.strip() for h in header) == _COLUMNS
+    return has_csv_header(Path(folder) / MAPPING_COHORT_FILE, _COLUMNS)
 
 
 def _plain(path: Path, line: int, value: str, what: str) -> str:
