@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.autograd import forward_ad as fwAD
 
-from suite.mr.sequences import Tissue, simulate_epg
+from suite.mr.sequences import Tissue, simulate_epg, torch_threads
 
 __all__ = ["BlochFit", "fit_bloch", "FIT_PARAMETERS"]
 
@@ -131,13 +131,9 @@ def fit_bloch(sequence, rr_ms, images, *, fit=("t1_ms",), known=None, n_iter: in
     fixed = {k: torch.as_tensor(_pixels(v, shape, k)) for k, v in known.items()}
     finite = torch.isfinite(torch.view_as_real(y) if is_complex else y).reshape(y.shape[0], -1).all(1)
     y = torch.where(finite[:, None], y, torch.zeros((), dtype=y.dtype))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         theta, m0, cost, converged = _solve(program, y, fixed, fit, is_complex, n_iter,
                                             n_states, tol)
-    finally:
-        torch.set_num_threads(before)
     ynorm = y.abs().pow(2).sum(1)
     failed = ~finite | (ynorm == 0) | ~converged
     maps = {}

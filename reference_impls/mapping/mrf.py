@@ -130,10 +130,8 @@ def build_dictionary(rr_ms, t1_ms=None, t2_ms=None, *, sequence: CardiacMRF | No
     chunk : int
         Atoms simulated at once (memory bound).
     n_threads : int or None
-        torch intra-op threads during the simulation (restored afterwards); None leaves the
-        setting alone. One thread is the default because the per-pulse tensors are small and
-        thread synchronisation dominates on a shared machine (46 s with 2 busy threads vs
-        1.5 s with one, measured for the default grid).
+        torch intra-op threads during the simulation (see
+        :func:`suite.mr.sequences.torch_threads`; None leaves the setting alone).
     """
     seq = sequence or CardiacMRF()
     if t1_ms is None or t2_ms is None:
@@ -146,16 +144,10 @@ def build_dictionary(rr_ms, t1_ms=None, t2_ms=None, *, sequence: CardiacMRF | No
     program = seq.program(rr_ms)
     t0 = time.perf_counter()
     parts = []
-    before = torch.get_num_threads()
-    try:
-        if n_threads is not None:
-            torch.set_num_threads(n_threads)
-        for i in range(0, t1.size, chunk):
-            tissue = Tissue(t1[i:i + chunk], t2[i:i + chunk], b1=b1)
-            parts.append(simulate_epg(program, tissue, n_states=n_states,
-                                      dtype=torch.float32).signal)
-    finally:
-        torch.set_num_threads(before)
+    for i in range(0, t1.size, chunk):
+        tissue = Tissue(t1[i:i + chunk], t2[i:i + chunk], b1=b1)
+        parts.append(simulate_epg(program, tissue, n_states=n_states, dtype=torch.float32,
+                                  n_threads=n_threads).signal)
     sig = torch.cat(parts, 0)
     norms = torch.linalg.vector_norm(sig, dim=1)
     atoms = sig / norms[:, None]

@@ -15,7 +15,9 @@ from suite.mr.sequences.mrf import CardiacMRF
 from suite.mr.sequences.readouts import BSSFPReadout, FISPReadout, SpoiledGREReadout
 from suite.mr.sequences.sasha import SASHA
 from suite.mr.sequences.schedule import Block, default_trigger_delay_ms, r_wave_times, schedule
-from suite.mr.sequences.simulate import SimulatedSignal, simulate_bloch, simulate_epg
+from suite.mr.sequences.simulate import (
+    SimulatedSignal, simulate_bloch, simulate_epg, torch_threads,
+)
 from suite.mr.sequences.t2prep_bssfp import T2PrepBSSFP
 from suite.mr.sequences.tissue import Tissue
 
@@ -24,5 +26,5 @@ __all__ = [
     "BSSFPReadout", "SpoiledGREReadout", "FISPReadout", "Block", "schedule", "r_wave_times",
     "default_trigger_delay_ms", "MOLLI", "molli_5_3_3", "molli_4_1_3_1_2", "molli_3_3_3_3_5",
     "shmolli", "SASHA", "T2PrepBSSFP", "CardiacMRF", "SimulatedSignal", "simulate_epg",
-    "simulate_bloch",
+    "simulate_bloch", "torch_threads",
 ]

@@ -3,8 +3,9 @@ k-space on the reconstruction grid, noise, exact truth maps.
 
 Per series: every fine-grid pixel gets its tissue's truth (:mod:`.relaxation`) and the
 imperfections (B1 scale and gradient, inversion efficiency, off-resonance and gradient), the
-sequence (:mod:`suite.mr.sequences`) is simulated for the unique parameter sets with the
-series' RR intervals (EPG), the complex k-space-centre signals form one weighted image per
+sequence (:mod:`suite.mr.sequences`) is simulated for the unique parameter sets (B1 and
+off-resonance rounded to :data:`B1_STEP` and :data:`OFF_RESONANCE_STEP_HZ`; M0 enters
+linearly) with the series' RR intervals (EPG; cardiac MRF in single precision), the complex k-space-centre signals form one weighted image per
 contrast, which is multiplied by the true coil maps, Fourier transformed (centred,
 orthonormal) on the fine grid and cropped to the reconstruction matrix (band limit, scaled by
 ``1/q`` so that image amplitudes are kept); complex Gaussian noise with
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from suite.case import Case, CaseMeta
 from suite.mr.fft import fft2c, ifft2c
@@ -122,14 +124,22 @@ def truth_maps(anatomy: MappingAnatomy, relax: RelaxationMaps) -> dict[str, np.n
     return out
 
 
+#: Steps to which the B1 scale and the off-resonance (Hz) of a pixel are rounded before the
+#: simulation, so that pixels share simulations (effect on the signal below 0.1 %).
+B1_STEP, OFF_RESONANCE_STEP_HZ = 1e-3, 0.5
+
+
 def _signals(seq, rr_ms, t1, t2, pd, b1, df, eta):
-    rows = np.stack([t1, t2, pd, b1, df], 1)
+    b1 = np.round(b1 / B1_STEP) * B1_STEP
+    df = np.round(df / OFF_RESONANCE_STEP_HZ) * OFF_RESONANCE_STEP_HZ
+    rows = np.stack([t1, t2, b1, df], 1)
     uniq, inv = np.unique(rows, axis=0, return_inverse=True)
-    n_states = 20 if isinstance(seq, CardiacMRF) else 1
-    sim = simulate_epg(seq.program(rr_ms), Tissue(uniq[:, 0], uniq[:, 1], m0=uniq[:, 2],
-                                                  b1=uniq[:, 3], off_resonance_hz=uniq[:, 4],
-                                                  inversion_efficiency=eta), n_states=n_states)
-    return sim.signal.numpy()[inv.reshape(-1)], sim.timings
+    mrf = isinstance(seq, CardiacMRF)
+    sim = simulate_epg(seq.program(rr_ms), Tissue(uniq[:, 0], uniq[:, 1], b1=uniq[:, 2],
+                                                  off_resonance_hz=uniq[:, 3],
+                                                  inversion_efficiency=eta),
+                       n_states=20 if mrf else 1, dtype=torch.float32 if mrf else torch.float64)
+    return sim.signal.numpy().astype(np.complex128)[inv.reshape(-1)] * pd[:, None], sim.timings
 
 
 def acquire_series(anatomy: MappingAnatomy, relax: RelaxationMaps, sequence: str,
