@@ -123,3 +123,16 @@ def test_segmental_rows_carry_segment_and_convention():
     assert by[("t1_mean", "global")].reference_value == pytest.approx(
         truth[aha.segments > 0].mean())
     assert ("map_ssim", "1") not in by
+
+
+def test_ecv_from_the_partition_coefficient():
+    from suite.metrics.mapping import ecv_pct
+
+    # native myo 1000 ms, post 450 ms; blood 1600 -> 280 ms; Hct 0.45 (hand computed)
+    lam = (1 / 450 - 1 / 1000) / (1 / 280 - 1 / 1600)
+    assert float(ecv_pct(1000.0, 450.0, 1600.0, 280.0, 0.45)) == pytest.approx(100 * 0.55 * lam)
+    maps = ecv_pct(np.array([1000.0, 1100.0]), np.array([450.0, 450.0]), 1600.0, 280.0, 0.45)
+    assert maps.shape == (2,) and maps[1] > maps[0]  # longer native T1, same post: higher ECV
+    assert np.isnan(ecv_pct(1000.0, 450.0, 1600.0, 1600.0, 0.45))
+    with pytest.raises(ValueError, match="fraction"):
+        ecv_pct(1000.0, 450.0, 1600.0, 280.0, 45.0)

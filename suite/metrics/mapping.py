@@ -55,7 +55,7 @@ from suite.metrics.image import nmse, psnr, ssim_per_image
 
 __all__ = ["QUANTITIES", "MapAccuracy", "map_accuracy", "MapScores", "map_scores",
            "Repeatability", "repeatability", "mapping_rows", "segmental_rows",
-           "repeatability_rows",
+           "repeatability_rows", "ecv_pct",
            "MAPPING_METRICS", "REPEATABILITY_FACTOR"]
 
 #: Mapped quantities and their units.
@@ -362,6 +362,33 @@ def segmental_rows(reference, prediction, aha: AhaSegments, *, quantity: str = "
                              reference_source=reference_source, segment=name,
                              convention=aha.convention, scores=False)
     return rows
+
+
+def ecv_pct(t1_native_myo_ms, t1_post_myo_ms, t1_native_blood_ms, t1_post_blood_ms,
+            hematocrit: float):
+    """Extracellular volume (%) from native and post-contrast T1 of myocardium and blood.
+
+    ``ECV = 100 · (1 − Hct) · ΔR1_myo / ΔR1_blood`` with ``ΔR1 = 1/T1_post − 1/T1_native``
+    (the partition coefficient λ = ΔR1_myo/ΔR1_blood of Sharma et al., JMRI 2006,
+    doi 10.1002/jmri.20504; ECV as in the SCMR/EACVI consensus, doi 10.1186/s12968-017-0389-8).
+    Myocardial values may be maps (pixel-wise ECV) or ROI means; blood values are the blood
+    pool's (scalars or broadcastable). ``hematocrit`` is a fraction in (0, 1). NaN where
+    ΔR1_blood is 0 or an input is NaN.
+
+    Examples
+    --------
+    >>> round(float(ecv_pct(1000.0, 500.0, 1600.0, 300.0, 0.42)), 4)  # λ = 0.001/0.0027083
+    21.4154
+    """
+    hct = float(hematocrit)
+    if not 0.0 < hct < 1.0:
+        raise ValueError(f"ecv_pct: `hematocrit` must be a fraction in (0, 1); got {hematocrit!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_myo = 1.0 / np.asarray(t1_post_myo_ms, float) - 1.0 / np.asarray(t1_native_myo_ms, float)
+        d_blood = (1.0 / np.asarray(t1_post_blood_ms, float)
+                   - 1.0 / np.asarray(t1_native_blood_ms, float))
+        out = 100.0 * (1.0 - hct) * d_myo / np.where(d_blood == 0, np.nan, d_blood)
+    return out
 
 
 def repeatability_rows(values, *, quantity: str = "t1", structure: str = "myocardium",
