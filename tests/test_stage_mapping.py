@@ -160,7 +160,7 @@ def test_summary_report_and_gate_need_no_mapping_code(run, tmp_path):
     assert "t1_relative_bias_pct" in summary and "molli-3p" in summary
     out = subprocess.run([sys.executable, "-m", "suite.cli", "summary", str(run)],
                          capture_output=True, text=True, check=True).stdout
-    assert "t1_relative_bias_pct" in out
+    assert "t1_relative_bias_pct" in out and "reference-fit" in out  # profile shown
     res = build_report(run, guidelines=["claim"], formats=("md",))
     assert "t1_relative_bias_pct" in Path(res.documents["claim"][0]).read_text()
     where = {"stage": "mapping", "condition": "full", "profile": "truth",
