@@ -224,6 +224,10 @@ class UNetSegmenter:
                  working_spacing_mm: float | None = None, batch_size: int = 16):
         if module is None:
             module, self.weights_meta = load_seg_unet(weights_dir)
+            # channels-last weights: oneDNN's convolutions are 1.4-1.6x faster on CPU than with
+            # the default layout (the same arithmetic in another order: logits agree to
+            # float32 rounding; docs/performance.md)
+            module = module.to(memory_format=torch.channels_last)
         else:
             self.weights_meta = {"sha256": None, "config": module.config,
                                  "working_spacing_mm": 2.0}
