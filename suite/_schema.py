@@ -26,6 +26,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 import reprlib
 from collections.abc import Collection, Hashable
 from typing import Any, NoReturn
@@ -203,6 +204,9 @@ class KeyPathValidator:
         path = self.join(prefix, key)
         if isinstance(val, bool) or not isinstance(val, (int, float)):
             self.fail(path, f"must be a number; got {_got(val)}")
+        if not math.isfinite(val if isinstance(val, float) else 0.0) or (
+                isinstance(val, int) and abs(val) > 2**1023):
+            self.fail(path, f"must be a finite number; got {_got(val)}")
         self._bounds(path, val, minimum, maximum, positive)
         return float(val)
 

@@ -17,10 +17,12 @@ import numpy as np
 __all__ = [
     "KeyPathError",
     "read_yaml_file",
+    "yaml_shape_problem",
     "near",
     "check_option",
     "check_alpha",
     "check_column_name",
+    "check_path_component",
     "check_same_shape",
     "check_finite",
     "check_spacing",
@@ -54,12 +56,80 @@ def read_yaml_file(path, error: type[KeyPathError], what: str):
     p = Path(path)
     if not p.is_file():
         raise error(str(p), "(file)", f"does not exist; give {what}")
+    if p.stat().st_size > MAX_YAML_BYTES:
+        raise error(str(p), "(file)", f"is {p.stat().st_size} bytes; a YAML file of the suite "
+                    f"holds at most {MAX_YAML_BYTES} (is this {what}?)")
     try:
-        return yaml.safe_load(p.read_text(encoding="utf-8")), p
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise error(str(p), "(file)", f"is not UTF-8 text: {exc}") from None
     except yaml.YAMLError as exc:
         raise error(str(p), "(file)", f"is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise error(str(p), "(file)", "nests too deeply to be read") from None
+    problem = yaml_shape_problem(raw)
+    if problem:
+        raise error(str(p), "(file)", problem)
+    return raw, p
+
+
+#: Largest YAML file :func:`read_yaml_file` reads (bytes).
+MAX_YAML_BYTES = 8 * 2**20
+#: Most values a YAML document may hold once its aliases are expanded, and deepest nesting.
+MAX_YAML_VALUES, MAX_YAML_DEPTH = 200_000, 64
+
+
+def yaml_shape_problem(doc: Any) -> str | None:
+    """Why a parsed YAML document cannot be used, or None.
+
+    ``yaml.safe_load`` builds an alias (``*a``) as a second reference to the anchored object,
+    so a small file can stand for an exponentially large document ("billion laughs": nine
+    anchors of nine aliases each) or for a recursive one (``&a [*a]``); either hangs or
+    crashes whatever walks it (validation, JSON hashing). This counts the values of the
+    document as if every alias were copied (each shared object measured once), stops at
+    :data:`MAX_YAML_VALUES` or :data:`MAX_YAML_DEPTH`, and refuses cycles.
+
+    Examples
+    --------
+    >>> import yaml
+    >>> yaml_shape_problem(yaml.safe_load("a: &x [1, 2]\\nb: *x")) is None
+    True
+    >>> yaml_shape_problem(yaml.safe_load("a: &x [1, *x]"))
+    'contains a recursive alias (an anchor used inside itself); write the values out'
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    class Stop(Exception):
+        pass
+
+    def size(obj, depth: int) -> int:
+        if not isinstance(obj, (dict, list)):
+            return 1
+        key = id(obj)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise Stop("contains a recursive alias (an anchor used inside itself); write the "
+                       "values out")
+        if depth > MAX_YAML_DEPTH:
+            raise Stop(f"nests deeper than {MAX_YAML_DEPTH} levels")
+        active.add(key)
+        n = 1
+        for value in (obj.values() if isinstance(obj, dict) else obj):
+            n += size(value, depth + 1)
+            if n > MAX_YAML_VALUES:
+                raise Stop(f"holds more than {MAX_YAML_VALUES} values once its aliases are "
+                           "expanded (an alias bomb?)")
+        active.discard(key)
+        sizes[key] = n
+        return n
+
+    try:
+        size(doc, 0)
+    except Stop as exc:
+        return str(exc)
+    return None
 
 
 def near(value: Any, options: Collection, *, cutoff: float = 0.6) -> str:
@@ -144,6 +214,28 @@ def check_column_name(name: str) -> str:
     if not isinstance(name, str) or not _COLUMN_NAME.match(name):
         raise ValueError(f"stage name {name!r} cannot name a method column: use lower-case "
                          "letters, digits and '_' (starting with a letter)")
+    return name
+
+
+def check_path_component(name: str, what: str = "name") -> str:
+    """Return ``name`` if it can be one component of a file path: a non-empty string without
+    ``/``, ``\\``, NUL or control characters, not ``.`` or ``..`` and not starting with ``.``
+    or ``~``, at most 255 characters; otherwise raise ``ValueError`` (a name from a protocol
+    or a data file must not make the suite write or read outside its folder).
+
+    Examples
+    --------
+    >>> check_path_component("R4-kt-gaussian")
+    'R4-kt-gaussian'
+    >>> check_path_component("../../etc", "condition name")
+    Traceback (most recent call last):
+    ...
+    ValueError: condition name '../../etc' cannot name a file or folder: no '/', '\\', control characters, leading '.' or '~'
+    """
+    if (not isinstance(name, str) or not name or len(name) > 255 or name[0] in ".~"
+            or any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name)):
+        raise ValueError(f"{what} {name!r} cannot name a file or folder: no '/', '\\', control "
+                         "characters, leading '.' or '~'")
     return name
 
 

@@ -1,8 +1,12 @@
 """The ``cmrsuite`` command line: the only place that parses arguments and prints for people.
 
-Every subcommand calls a library function usable from Python; errors from the library
-(``ValueError`` and its subclasses such as :class:`suite.data.errors.CaseReadError`) are printed
-as one line and give exit code 2.
+Every subcommand calls a library function usable from Python. An error from the library is
+printed as one line, with the exit code of its kind (:mod:`suite.exit_codes`: 2 invalid input,
+3 unreadable store, 4 failed write, 5 run folder locked, 6 code execution refused, ...).
+
+Commands that load a protocol import its plugins only when the user allows them
+(:mod:`suite.trust`): ``--allow-plugin module:Class`` and ``--allow-plugin-path DIR``
+(repeatable), plus ``allow_plugins`` / ``allow_plugin_paths`` of the user's configuration file.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ def _cmd_demo(args) -> int:
     from suite.demo import run_demo
 
     result, run_dir = run_demo(args.out, args.protocol, workers=args.workers,
-                               executor=args.executor,
+                               executor=args.executor, allow_plugins=_allow_list(args),
                                progress=None if args.quiet else _progress)
     summ = metric_summary(load_results(run_dir), n_resamples=200)
     key = summ[((summ["metric"] == "ssim") & (summ["profile"] == "fastmri"))
@@ -118,11 +122,37 @@ def _print_table(out: dict, fmt: str) -> None:
         print(f"{key:<22} {value}")
 
 
-def _cmd_validate(args) -> int:
-    from suite.protocol import load_protocol
+def _allow_list(args):
+    """The plugins the user allows: ``--allow-plugin``/``--allow-plugin-path`` and the user's
+    configuration file (:func:`suite.trust.user_allow_list`)."""
+    from suite.trust import AllowList, user_allow_list
 
-    proto = load_protocol(args.protocol)
+    given = AllowList(getattr(args, "allow_plugin", None) or (),
+                      getattr(args, "allow_plugin_path", None) or ())
+    return user_allow_list().merge(given)
+
+
+def _cmd_validate(args) -> int:
+    from suite._validation import read_yaml_file
+    from suite.protocol import ProtocolError, load_protocol
+    from suite.protocol.warnings import protocol_warnings
+    from suite.trust import protocol_code, user_config_path
+
+    allow = _allow_list(args)
+    raw, path = read_yaml_file(args.protocol, ProtocolError, "a protocol YAML file")
+    uses = protocol_code(raw, path.parent, allow)
+    if uses:
+        print(f"{args.protocol}: code this protocol would import and run "
+              f"(allow-list: --allow-plugin, --allow-plugin-path, {user_config_path()}):")
+        for use in uses:
+            print(f"  {use.describe()}")
+    else:
+        print(f"{args.protocol}: imports no user code (reference methods and built-in stages "
+              "only)")
+    proto = load_protocol(args.protocol, allow_plugins=allow)
     print(f"{args.protocol}: valid protocol {proto.name!r} (sha256 {proto.sha256})")
+    for warning in protocol_warnings(proto):
+        print(f"warning: {warning}")
     return 0
 
 
@@ -139,7 +169,7 @@ def _cmd_run(args) -> int:
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
 
-    proto = load_protocol(args.protocol)
+    proto = load_protocol(args.protocol, allow_plugins=_allow_list(args))
     result = run_protocol(proto, args.out, executor=args.executor, workers=args.workers,
                           scheduler=args.scheduler, resume=args.resume, cache_dir=args.cache,
                           progress=None if args.quiet else _progress, command=sys.argv)
@@ -150,21 +180,17 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from suite.analysis.summary import load_results, metric_summary
+    from suite.analysis import agreement_results, load_results, metric_summary
+    from suite.report.console import console_tables
+    from suite.store import RunView
 
-    db = Path(args.run_dir) / "results.sqlite"
-    if not db.exists():
-        raise ValueError(f"{args.run_dir}: no results.sqlite; is this a run folder?")
-    summ = metric_summary(load_results(args.run_dir), n_resamples=args.resamples)
-    keep = summ[summ["metric"].isin(["ssim", "psnr", "dice", "hd95", "lv_ef_pct",
-                                     "high_frequency_retention"])]
-    cols = ["stage", "metric", "structure", "phase", "profile", "condition", "recon",
-            "segmentation", "mean", "ci_low", "ci_high", "n_subjects"]
-    import pandas as pd
-
-    with pd.option_context("display.max_rows", 500, "display.width", 200):
-        print(keep[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    report = Path(args.run_dir) / "report" / "summary.md"
+    view = RunView(args.run_dir)
+    df = load_results(view)
+    kw = view.bootstrap | {"n_resamples": args.resamples}
+    params = (view.protocol.get("analyses") or {}).get("agreement") or None
+    print(console_tables(metric_summary(df, **kw), agreement_results(df, parameters=params),
+                         view.method_stages))
+    report = view.run_dir / "report" / "summary.md"
     if report.exists():
         print(f"\nfull summary: {report}")
     return 0
@@ -187,13 +213,13 @@ def _cmd_audit(args) -> int:
 
 
 def _cmd_stages(args) -> int:
-    from suite.stages import load_stages, registered_stages
+    from suite.stages import registered_stages
 
     if args.protocol:
         from suite.protocol import load_protocol
 
-        proto = load_protocol(args.protocol)
-        stages = load_stages(proto.raw, proto.base_dir)
+        proto = load_protocol(args.protocol, allow_plugins=_allow_list(args))
+        stages = proto.stages()
         pipelines = {d["name"]: proto.pipeline(d) for d in proto.datasets}
     else:
         stages, pipelines = registered_stages(), {}
@@ -207,7 +233,7 @@ def _cmd_conditions(args) -> int:
     from suite.protocol import load_protocol
     from suite.runner.conditions_export import export_conditions
 
-    protocol = load_protocol(args.protocol)
+    protocol = load_protocol(args.protocol, allow_plugins=_allow_list(args))
     result = export_conditions(protocol, args.out, datasets=args.dataset or None)
     print(result.summary())
     return 0
@@ -226,9 +252,12 @@ def _cmd_report(args) -> int:
 def _cmd_verify(args) -> int:
     from suite.runner.verify import verify_run
 
-    report = verify_run(args.run_dir, n_jobs=args.jobs, seed=args.seed)
-    print(report.summary())
-    return 0 if report.identical else 1
+    report = verify_run(args.run_dir, args.protocol, n_jobs=args.jobs, seed=args.seed,
+                        digest=args.digest,
+                        allow_plugins=_allow_list(args) if args.protocol else None)
+    print(json.dumps(report.to_dict(), indent=2, default=str) if args.format == "json"
+          else report.summary())
+    return 0 if report.ok else 1
 
 
 def _method_map(items, flag) -> dict:
@@ -284,6 +313,15 @@ def _cmd_leaderboard(args) -> int:
     return 0
 
 
+def _add_allow_args(p) -> None:
+    p.add_argument("--allow-plugin", action="append", metavar="MODULE:CLASS",
+                   help="allow the protocol to import and run this plugin (repeatable; "
+                   "'module:*' allows a whole module); see docs/security.md")
+    p.add_argument("--allow-plugin-path", action="append", metavar="DIR",
+                   help="allow the protocol to put this folder on the import path (its "
+                   "`plugin_paths`; repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cmrsuite",
@@ -298,10 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--executor", choices=["local", "serial", "dask"], default="local")
     p.add_argument("--quiet", action="store_true")
+    _add_allow_args(p)
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("validate", help="check a protocol without running it")
+    p = sub.add_parser("validate", help="check a protocol without running it, and list the "
+                       "code it would import")
     p.add_argument("protocol")
+    _add_allow_args(p)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("run", help="run a protocol into a run folder")
@@ -313,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--cache", default=None, help="shared reconstruction cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_allow_args(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("audit", help="data-crime audit of files or dataset folders (exit 1 "
@@ -324,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stages", help="list the stages (what each consumes, produces and how "
                        "its methods are called) and, with a protocol, its pipelines")
     p.add_argument("--protocol", default=None, help="also load this protocol's plugin stages")
+    _add_allow_args(p)
     p.set_defaults(func=_cmd_stages)
 
     p = sub.add_parser("conditions", help="conditions of a protocol (export the exact inputs "
@@ -334,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("protocol")
     q.add_argument("--out", required=True, help="output folder")
     q.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
+    _add_allow_args(q)
     q.set_defaults(func=_cmd_conditions)
 
     p = sub.add_parser("summary", help="print the key tables of a run")
@@ -358,10 +402,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures (faster)")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("verify", help="re-run a sample of jobs and compare bit for bit")
+    p = sub.add_parser("verify", help="check a run folder's seal (edited, deleted, duplicated "
+                       "rows, altered cache) and, with --protocol, re-run a sample of its jobs "
+                       "from your protocol file and compare every column (exit 0 verified, "
+                       "1 not)")
     p.add_argument("run_dir")
-    p.add_argument("--jobs", type=int, default=3, help="number of jobs to re-run")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", default=None, help="the protocol file the run was made from "
+                   "(yours, never the folder's copy); without it only the seal is checked")
+    p.add_argument("--jobs", type=int, default=None, help="jobs to re-run (default: 10 %% of "
+                   "the done jobs, at least 5 and one per phase; 0: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the job sample")
+    p.add_argument("--digest", default=None, help="the root digest the run printed when it "
+                   "finished (detects a folder re-sealed after an edit)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    _add_allow_args(p)
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("gate", help="release gate: compare a candidate run with a baseline run "
@@ -445,11 +499,20 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from suite.exit_codes import DISK, exit_code_of
+
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"cmrsuite {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as exc:
+        code = exit_code_of(exc)
+        if code is None:  # not an error the command line expects: a bug, keep the traceback
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if code == DISK and "disk space" not in message:
+            message += " (free disk space, raise the quota or file-size limit, or write to "\
+                       "another folder)"
+        print(f"cmrsuite {args.command}: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

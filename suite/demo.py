@@ -23,8 +23,11 @@ def demo_run_dir(protocol, out_dir) -> Path:
 
 
 def run_demo(out_dir="runs/demo", protocol_path=None, *, workers: int | None = None,
-             executor: str = "local", progress=None):
-    """Run (or resume) the demo protocol; returns ``(RunResult, run_dir)``."""
+             executor: str = "local", progress=None, allow_plugins=None):
+    """Run (or resume) the demo protocol; returns ``(RunResult, run_dir)``.
+
+    ``allow_plugins`` (:mod:`suite.trust`) is needed only for a protocol with plugins; the
+    shipped demo protocol has none."""
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
 
@@ -32,7 +35,7 @@ def run_demo(out_dir="runs/demo", protocol_path=None, *, workers: int | None = N
     if not path.exists():
         raise ValueError(f"{path}: demo protocol not found; run from a cmrsuite checkout or pass "
                          "--protocol")
-    protocol = load_protocol(path)
+    protocol = load_protocol(path, allow_plugins=allow_plugins)
     run_dir = demo_run_dir(protocol, out_dir)
     resume = (run_dir / "results.sqlite").exists()
     result = run_protocol(protocol, run_dir, executor=executor, workers=workers, resume=resume,

@@ -121,10 +121,12 @@ def test_predictions_made_from_exported_conditions_score_as_the_plugin(tmp_path)
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
     from suite.runner.conditions_export import export_conditions, input_fingerprint
+    from suite.trust import AllowList
 
     (tmp_path / "user_method.py").write_text(PLUGIN)
     plugin = load_protocol(_protocol(tmp_path, {"plugin": "user_method:RssZeroFilled"},
-                                     "as-plugin"))
+                                     "as-plugin"),
+                           allow_plugins=AllowList(["user_method:RssZeroFilled"], [tmp_path]))
     run_protocol(plugin, tmp_path / "run-plugin", executor="serial", analyse=False)
 
     exported = export_conditions(plugin, tmp_path / "inputs")
@@ -175,3 +177,65 @@ def test_cli_conditions_export_and_stages(tmp_path, capsys):
     listed = json.loads(capsys.readouterr().out)
     assert listed["pipelines"] == {"phantom": ["recon"]}
     assert listed["stages"]["segmentation"]["consumes"] == ["recon"]
+
+
+def test_coil_compression_is_the_svd_of_the_coil_data(case):
+    """Virtual coils = the top left singular vectors of the (coil, samples) matrix (checked
+    against numpy's SVD); all coils: a unitary change of basis (RSS unchanged)."""
+    from suite.mr import compress_coils, ifft2c, rss
+
+    k = case.kspace
+    out, m = compress_coils(k, 1)
+    y = np.moveaxis(k[0], 1, 0).reshape(k.shape[2], -1).astype(np.complex128)
+    u, s, _ = np.linalg.svd(y, full_matrices=False)
+    assert abs(abs(np.vdot(m[0, 0], u[:, 0].conj())) - 1) < 1e-6  # same direction
+    energy = np.sum(np.abs(out[0].astype(np.complex128)) ** 2) / np.sum(np.abs(y) ** 2)
+    assert energy == pytest.approx(s[0] ** 2 / np.sum(s ** 2), rel=1e-5)
+    full, _ = compress_coils(k, k.shape[2])
+    np.testing.assert_allclose(rss(ifft2c(full), dim=2), rss(ifft2c(k), dim=2), rtol=2e-5,
+                               atol=1e-6 * float(np.abs(k).max()))
+
+
+def test_virtual_coils_condition_scores_against_the_compressed_reference(case):
+    """A single-coil method sees one virtual coil; its reference is the RSS (= magnitude) of
+    the compressed fully sampled k-space, not of the physical coils."""
+    from suite.mr import compress_coils, ifft2c
+    from suite.stages.recon import reference_magnitude
+
+    cond = make_condition({"name": "R3-1coil", "type": "undersample", "pattern": "equispaced",
+                           "acceleration": 3, "acs_lines": 6, "virtual_coils": 1})
+    out, info = cond.apply(case, np.random.default_rng(0))
+    assert out.kspace.shape[2] == 1 and info["virtual_coils"] == 1.0
+    assert info["nominal_acceleration"] == 3.0 and out.coil_maps is None
+    single, _ = compress_coils(case.kspace, 1)
+    expected = np.abs(ifft2c(single))[:, :, 0]
+    np.testing.assert_allclose(reference_magnitude(cond.reference_case(case)), expected,
+                               rtol=1e-5, atol=1e-6 * float(expected.max()))
+    sampled = np.broadcast_to(out.mask, out.kspace.shape)
+    np.testing.assert_array_equal(out.kspace[sampled], single[sampled])
+    plain = make_condition({"name": "R3", "type": "undersample", "pattern": "equispaced",
+                            "acceleration": 3, "acs_lines": 6})
+    assert plain.reference_case(case) is case and plain.reference_key() is None
+
+
+def test_a_run_with_virtual_coils_scores_a_single_coil_method(tmp_path):
+    from suite.protocol import validate_protocol
+    from suite.runner import run_protocol
+
+    raw = {"name": "one-coil", "seed": 1,
+           "datasets": [{"name": "phantom", "phantom": {"subjects": 1, "seed": 3,
+                                                        "presets": ["tiny"],
+                                                        "overrides": {"n_frames": 4}}}],
+           "conditions": [{"name": "full-1", "type": "fully-sampled", "virtual_coils": 1},
+                          {"name": "R3-1", "type": "undersample", "pattern": "equispaced",
+                           "acceleration": 3, "acs_lines": 6, "virtual_coils": 1}],
+           "methods": {"recon": ["zero-filled"]},
+           "metrics": {"image": {"profiles": ["fastmri"]}, "temporal": False}}
+    result = run_protocol(validate_protocol(raw, source="p.yaml", base_dir=tmp_path),
+                          tmp_path / "run", executor="serial", analyse=False)
+    assert result.n_failed == 0, result.summary()
+    con = sqlite3.connect(tmp_path / "run" / "results.sqlite")
+    rows = dict(con.execute("SELECT metric, value FROM results WHERE condition = 'R3-1' AND "
+                            "stage IN ('recon', 'condition')"))
+    con.close()
+    assert rows["virtual_coils"] == 1.0 and 0 < rows["ssim"] < 1 and rows["nmse"] > 0

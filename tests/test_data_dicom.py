@@ -358,15 +358,29 @@ def test_pydicom_mr_small_encodings(name):
     np.testing.assert_array_equal(case.reference[0, 0], expected.astype(np.float32))
 
 
-def test_undecodable_syntax_fails_at_open():
-    from pydicom.pixels.decoders.base import get_decoder
-    from pydicom.uid import JPEGLSLossless
+@pytest.mark.parametrize("name", ["MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"])
+def test_compressed_lossless_series_read_with_the_decoder_plugins(name):
+    """Clinical exports are often compressed: JPEG-LS and JPEG 2000 lossless decode (pylibjpeg
+    with libjpeg/openjpeg, pyjpegls are dependencies) to the values of the uncompressed file."""
+    expected = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array
+    case = read_dicom_series(get_testdata_file(name))
+    np.testing.assert_array_equal(case.reference[0, 0], expected.astype(np.float32))
 
-    if get_decoder(JPEGLSLossless).is_available:
-        pytest.skip("a JPEG-LS plugin is installed here")
-    path = get_testdata_file("MR_small_jpeg_ls_lossless.dcm")
-    err = _raises(LayoutError, lambda: open_dicom_series(path), "MR_small_jpeg_ls_lossless")
-    assert "cannot be decoded" in err.reason and "pylibjpeg" in err.reason
+
+def test_undecodable_syntax_fails_at_open(tmp_path):
+    """A transfer syntax no installed plugin decodes (MPEG-2 video here) is refused when the
+    series is opened, naming the syntax and the plugins that would decode it."""
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import MPEG2MPML
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.file_meta.TransferSyntaxUID = MPEG2MPML
+    ds.PixelData = encapsulate([b"\x00" * 64])
+    ds["PixelData"].VR = "OB"
+    path = tmp_path / "mpeg2.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    err = _raises(LayoutError, lambda: open_dicom_series(path), "mpeg2.dcm")
+    assert "cannot be decoded" in err.reason and MPEG2MPML in err.reason
 
 
 def test_preambleless_file(tmp_path):

@@ -19,3 +19,11 @@ def test_mkdocs_build_strict(tmp_path):
         cwd=ROOT, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_front_page_capability_table_matches_the_registries():
+    """docs/index.md's table is generated from the registries (suite.capabilities); a fresh
+    interpreter, so no test module's registrations leak in."""
+    proc = subprocess.run([sys.executable, "-m", "suite.capabilities", "--check",
+                           "docs/index.md"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

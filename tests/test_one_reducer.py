@@ -310,3 +310,23 @@ def test_leaderboard_case_values_and_team_means_use_the_usable_values_only(run, 
     assert ranking.score == pytest.approx(filled.mean(axis=0), rel=1e-12)
     with pytest.raises(ValueError, match="1 missing value"):  # never averaged unfilled
         team_statistic(np.array([[1.0, np.nan], [2.0, 3.0]]))
+
+
+def test_cli_summary_shows_agreement_with_the_excluded_value_counted(run, capsys):
+    """``cmrsuite summary`` prints the bias and limits of agreement against the reference (not
+    the mean of the raw EF values) and counts the implausible value it left out."""
+    from suite.cli import main
+
+    path, recs = run
+    ef_rows = recs[recs["metric"] == "lv_ef_pct"]
+    implausible = int((~ef_rows["usable"] & ef_rows["value"].notna()).sum())
+    assert implausible >= 1
+    assert main(["summary", str(path), "--resamples", "100"]) == 0
+    text = capsys.readouterr().out
+    section = text.split("== Clinical agreement")[1].split("==")[0]
+    header, *lines = [ln for ln in section.splitlines()[1:] if ln.strip()]
+    cols = header.split()
+    assert {"bias", "loa_lower", "loa_upper", "n_excluded"} <= set(cols)
+    ef = [dict(zip(cols, ln.split())) for ln in lines if "lv_ef_pct" in ln]
+    assert ef and sum(int(r["n_excluded"]) for r in ef) == implausible
+    assert "== Segmentation" in text and "hd95" in text

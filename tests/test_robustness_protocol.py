@@ -151,3 +151,39 @@ def test_undersample_with_noise_keeps_the_mask_and_adds_the_stated_sigma():
     assert np.sqrt(np.mean(np.abs(diff) ** 2) / 2) == pytest.approx(0.1 * rms, rel=0.05)
     assert np.all(noisy.kspace[~mask] == 0)
     assert info_clean["nominal_acceleration"] == info["nominal_acceleration"] == 4.0
+
+
+def test_a_folder_of_predictions_cannot_be_attacked_or_crimed(tmp_path):
+    """A predictions method named in a section that reruns methods on changed inputs is refused
+    by validate (it used to fail every job with a TypeError); unnamed, it is skipped."""
+    raw = copy.deepcopy(BASE)
+    raw["methods"]["recon"] = raw["methods"]["recon"] + [{"predictions": "preds", "label": "team"}]
+    raw["robustness"]["crimes"] = {"crimes": ["magnitude"], "methods": ["team"]}
+    with pytest.raises(ProtocolError, match=r"robustness.crimes.methods\[0\].*folder of predictions"):
+        validate_protocol(raw, source="p.yaml")
+    del raw["robustness"]["crimes"]["methods"]
+    jobs = expand_jobs(validate_protocol(raw, source="p.yaml"), _refs())
+    rob = [j for j in jobs if j.phase == "robustness"]
+    assert rob and all("predictions" not in (j.recon or {}) for j in rob
+                       if j.experiment["kind"] in ("crime", "features", "recon-attack"))
+    assert any(j.recon_label == "team" for j in jobs if j.phase == "recon")
+
+
+def test_validate_warns_when_the_calibration_block_eats_the_line_budget(capsys):
+    """R = 8 on 60 phantom lines with 8 ACS lines samples no line outside the centre, and 8 ACS
+    lines are fewer than ESPIRiT needs: both are said (they are not errors)."""
+    from suite.protocol.warnings import protocol_warnings
+
+    raw = {"name": "w", "datasets": [{"name": "p", "phantom": {"subjects": 1,
+                                                               "presets": ["tiny"]}}],
+           "conditions": [{"name": "R8", "type": "undersample", "pattern": "kt-gaussian",
+                           "acceleration": 8, "acs_lines": 8},
+                          {"name": "R2", "type": "undersample", "pattern": "equispaced",
+                           "acceleration": 2, "acs_lines": 16}],
+           "methods": {"recon": ["cg-sense", "zero-filled"]}}
+    warnings = protocol_warnings(validate_protocol(raw, source="w.yaml"))
+    assert len(warnings) == 2 and all("`R8`" in w for w in warnings)
+    assert any("no line outside the centre" in w and "60 lines" in w for w in warnings)
+    assert any("ESPIRiT" in w and "cg-sense" in w for w in warnings)
+    raw["methods"]["recon"] = ["zero-filled"]  # no ESPIRiT user: only the line budget
+    assert len(protocol_warnings(validate_protocol(raw, source="w.yaml"))) == 1

@@ -16,6 +16,7 @@ import yaml
 
 from suite.protocol import ProtocolError, load_protocol, validate_protocol
 from suite.runner import run_protocol
+from suite.trust import AllowList
 
 BASE = {
     "name": "tiny-runner-test",
@@ -181,7 +182,9 @@ def test_plugin_and_predictions_folder_are_evaluated_like_reference_methods(base
     path = write_protocol(tmp_path, plugin_paths=["plugins"], methods={"recon": [
         "zero-filled", {"plugin": "myplugin:HalfScaleZeroFilled", "params": {"factor": 0.5}},
         {"predictions": "preds", "label": "my-predictions"}]})
-    result = run_protocol(load_protocol(path), tmp_path / "run", executor="serial")
+    allow = AllowList(["myplugin:HalfScaleZeroFilled"], paths=[tmp_path / "plugins"])
+    result = run_protocol(load_protocol(path, allow_plugins=allow), tmp_path / "run",
+                          executor="serial")
     assert result.n_failed == 0
     rows = result_table(tmp_path / "run")
     val = {(r[1], r[3], r[6]): r[10] for r in rows if r[5] == "recon"}
@@ -273,8 +276,8 @@ def test_verify_reruns_jobs_bit_identically(base_run):
     from suite.runner.verify import verify_run
 
     _, _, tmp = base_run
-    report = verify_run(tmp / "run", n_jobs=2)
-    assert report.identical, report.summary()
+    report = verify_run(tmp / "run", tmp / "p.yaml", n_jobs=2)
+    assert report.identical and report.ok, report.summary()
 
 
 def test_export_csv(base_run):

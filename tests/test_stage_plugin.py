@@ -10,8 +10,11 @@ import pytest
 import yaml
 
 from suite.protocol import ProtocolError, load_protocol, validate_protocol
+from suite.trust import AllowList
 
 PLUGINS = Path(__file__).parent / "plugins"
+#: What these tests allow the protocols to import (suite.trust): the toy stage and its folder.
+ALLOW = AllowList(["toy_stage:ToyStage"], paths=[PLUGINS])
 
 
 def _raw(toy_methods):
@@ -39,7 +42,8 @@ def toy_runs(tmp_path_factory):
     for label, methods in (("candidate", ["frame-means"]), ("baseline", ["biased-means"])):
         path = tmp / f"{label}.yaml"
         path.write_text(yaml.safe_dump(_raw(methods)))
-        result = run_protocol(load_protocol(path), tmp / label, executor="serial")
+        result = run_protocol(load_protocol(path, allow_plugins=ALLOW), tmp / label,
+                              executor="serial")
         assert result.n_failed == 0, result.summary()
         runs[label] = tmp / label
     return runs
@@ -117,13 +121,13 @@ def test_gate_criteria_filter_and_split_on_the_toy_method_column(toy_runs):
 def test_protocol_names_unknown_stage_and_misplaced_stage():
     bad = _raw(["frame-means"]) | {"pipeline": ["toy", "recon"]}
     with pytest.raises(ProtocolError, match=r"pipeline\[0\].*consumes 'recon'"):
-        validate_protocol(bad, source="p.yaml")
+        validate_protocol(bad, source="p.yaml", allow_plugins=ALLOW)
     bad = _raw(["frame-means"]) | {"pipeline": ["recon", "tyo"]}
     with pytest.raises(ProtocolError, match="did you mean 'toy'"):
-        validate_protocol(bad, source="p.yaml")
+        validate_protocol(bad, source="p.yaml", allow_plugins=ALLOW)
     bad = _raw(["frame-mean"])
     with pytest.raises(ProtocolError, match=r"methods.toy\[0\].name.*did you mean 'frame-means'"):
-        validate_protocol(bad, source="p.yaml")
+        validate_protocol(bad, source="p.yaml", allow_plugins=ALLOW)
 
 
 def test_generic_input_attack_runs_on_the_toy_stage(tmp_path):
@@ -137,8 +141,8 @@ def test_generic_input_attack_runs_on_the_toy_stage(tmp_path):
     raw["datasets"][0]["phantom"]["subjects"] = 2
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(raw))
-    result = run_protocol(load_protocol(path), tmp_path / "run", executor="serial",
-                          analyse=False)
+    result = run_protocol(load_protocol(path, allow_plugins=ALLOW), tmp_path / "run",
+                          executor="serial", analyse=False)
     assert result.n_failed == 0, result.summary()
     con = sqlite3.connect(tmp_path / "run" / "results.sqlite")
     dev = dict(((a, b), v) for a, b, v in con.execute(
@@ -161,7 +165,7 @@ def test_shift_selection_may_name_a_plugin_stage_method():
     raw = _raw(["frame-means"]) | {"robustness": {"shift": {
         "strata": ["condition"], "reference": {"condition": "full"},
         "metrics": [{"metric": "frame_mean_error", "stage": "toy", "toy": "frame-means"}]}}}
-    validate_protocol(raw, source="p.yaml")
+    validate_protocol(raw, source="p.yaml", allow_plugins=ALLOW)
     raw["robustness"]["shift"]["metrics"][0]["tyo"] = "frame-means"
     with pytest.raises(ProtocolError, match=r"metrics\[0\]\.tyo.*did you mean 'toy'"):
-        validate_protocol(raw, source="p.yaml")
+        validate_protocol(raw, source="p.yaml", allow_plugins=ALLOW)

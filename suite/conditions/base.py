@@ -34,6 +34,17 @@ class Condition:
     def apply(self, case: Case, rng: np.random.Generator) -> tuple[Case, dict[str, Any]]:
         raise NotImplementedError
 
+    def reference_case(self, case: Case) -> Case:
+        """The Case whose fully sampled data give the scoring reference under this condition:
+        the Case itself, unless the condition changes what was acquired (coil compression to
+        virtual coils: the reference is then the RSS of the compressed fully sampled k-space,
+        as fastMRI's single-coil track scores against the emulated single coil)."""
+        return case
+
+    def reference_key(self) -> dict | None:
+        """What makes :meth:`reference_case` differ from the Case (for cache keys), or None."""
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         """The protocol entry of the condition (``name``, ``type`` and its settings)."""
         return {"name": self.name, "type": self.type}

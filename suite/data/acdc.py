@@ -37,6 +37,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CorruptFileError, LayoutError
 from suite.data.hashing import sha256_of_files
+from suite.data.limits import InputLimits
 from suite.data.nifti_io import find_nifti, read_nifti, volume_meta
 
 __all__ = ["read_acdc_patient", "is_acdc_patient", "find_acdc_patients", "parse_info_cfg"]
@@ -108,7 +109,8 @@ def _float_or_none(v: str | None) -> float | None:
         return None
 
 
-def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc") -> Case:
+def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc",
+                      limits: InputLimits | None = None) -> Case:
     """Read one ACDC patient folder into a Case (conventions in the module docstring).
 
     Parameters
@@ -116,6 +118,8 @@ def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc") -> Case:
     folder : str or path-like
         ``patientXXX/`` with ``Info.cfg`` and the frame files.
     dataset : str, default "acdc"
+    limits : InputLimits, optional
+        Size limits of every NIfTI header (:mod:`suite.data.limits`).
 
     Returns
     -------
@@ -156,10 +160,10 @@ def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc") -> Case:
                               "restore the _gt file from the ACDC archive")
         gts[num] = (img, gt)
     four_d = find_nifti(d, f"{pid}_4d")
-    labels_at = {num: read_nifti(gt, kind="labels", allowed_labels=(0, 1, 2, 3))
+    labels_at = {num: read_nifti(gt, kind="labels", allowed_labels=(0, 1, 2, 3), limits=limits)
                  for num, (_, gt) in gts.items()}
     if four_d is not None:
-        ref = read_nifti(four_d, kind="image")
+        ref = read_nifti(four_d, kind="image", limits=limits)
         n_frames = ref.data.shape[1]
         for num in gts:
             if num > n_frames:
@@ -175,7 +179,7 @@ def read_acdc_patient(folder: str | Path, *, dataset: str = "acdc") -> Case:
                                   f"image of frame {num} is missing (and there is no "
                                   f"{pid}_4d.nii.gz)", "restore it from the ACDC archive")
         order = sorted(gts)
-        vols = [read_nifti(gts[n][0], kind="image") for n in order]
+        vols = [read_nifti(gts[n][0], kind="image", limits=limits) for n in order]
         _same_shapes(d, [v.data.shape for v in vols], [gts[n][0].name for n in order])
         ref = vols[0]
         reference = np.concatenate([v.data for v in vols], axis=1)

@@ -76,6 +76,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
 from suite.data.hashing import sha256_file
+from suite.data.limits import InputLimits, check_declared
 from suite.data.matv73 import MatFile, MatVariable, open_mat
 
 __all__ = [
@@ -123,12 +124,6 @@ def is_cmrxrecon_file(path: str | os.PathLike) -> bool:
 
 
 def _variable_names(p: Path) -> list[str]:
-    from suite.data.matv73 import mat_version
-
-    if mat_version(p) == "5":
-        import scipy.io
-
-        return [w[0] for w in scipy.io.whosmat(p)]
     return list(open_mat(p).variables)
 
 
@@ -254,6 +249,7 @@ class CmrxReconSource:
     mask: np.ndarray = field(repr=False)
     meta: CaseMeta = field(repr=False)
     fullsample: Path | None = None
+    limits: InputLimits | None = field(default=None, repr=False)
 
     @property
     def n_slices(self) -> int:
@@ -321,7 +317,8 @@ class CmrxReconSource:
         """RSS magnitude ``(slice, frame, y, x)`` of the paired fully sampled file's slices."""
         from suite.mr import ifft2c, rss
 
-        full = open_cmrxrecon(self.fullsample, year=self.year, fullsample=False)
+        full = open_cmrxrecon(self.fullsample, year=self.year, fullsample=False,
+                              limits=self.limits)
         if full.shape != self.shape:
             raise LayoutError(self.path, f"its fully sampled pair {self.fullsample} has "
                               f"(slice, frame, coil, ky, kx) = {full.shape}, this file "
@@ -365,7 +362,8 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
                    dataset: str | None = None, variable: str | None = None,
                    mask: str | os.PathLike | None = None,
                    timings_csv: str | os.PathLike | None = None,
-                   fullsample: str | os.PathLike | bool | None = None) -> CmrxReconSource:
+                   fullsample: str | os.PathLike | bool | None = None,
+                   limits: InputLimits | None = None) -> CmrxReconSource:
     """Open a CMRxRecon k-space ``.mat`` file: check header, variable, dims, mask, timings.
 
     Parameters
@@ -389,6 +387,9 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
         undersampled data can be scored). Default (None): found from the challenge layout
         (``AccFactorNN`` or ``UnderSample_TaskN`` → ``FullSample``) when it exists; False: not
         paired; a path: that file (must exist). Ignored for fully sampled files.
+    limits : InputLimits, optional
+        Size limits checked from the headers of the data and mask files
+        (:mod:`suite.data.limits`).
 
     Returns
     -------
@@ -403,9 +404,13 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
         non-5/4-D variable; undersampled data whose mask file is missing; a mask whose shape
         disagrees with the k-space or with values other than 0/1; a timing CSV that is not
         numeric or does not match (frames × slices); an undecidable year.
+    UnsafeFileError
+        A v7.3 file whose objects leave the file (links, virtual datasets, external storage).
+    TooLargeError
+        Declared sizes above the limits.
     """
     p = Path(path)
-    mf = open_mat(p)
+    mf = open_mat(p, limits=limits)
     var = _pick_variable(mf, variable)
     year = _resolve_year(p, year, dataset, mf)
     single = var.name.startswith("kspace_single")
@@ -426,10 +431,12 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
     else:
         kx, ky, nc, kz, nt = full
     shape = (kz, nt, nc, ky, kx)
+    check_declared(p, f"k-space (slice, frame, coil, ky, kx) = {shape} complex64",
+                   8 * int(np.prod(shape, dtype=object)), limits, file_bytes=p.stat().st_size)
     names = _parse_names(p, var.name)
     undersampled = var.name == "kus" or bool(_SUB_VAR.match(var.name))
     case_mask, mask_file = _load_mask(p, year, var.name, names, shape, undersampled,
-                                      Path(mask) if mask is not None else None)
+                                      Path(mask) if mask is not None else None, limits)
     timings, tsource = _load_timings(p, names.series, shape,
                                      Path(timings_csv) if timings_csv is not None else None)
     meta = _meta(p, year, var, names, single, undersampled, mask_file, tsource, timings)
@@ -442,7 +449,7 @@ def open_cmrxrecon(path: str | os.PathLike, *, year: int | None = None,
             if not pair.is_file():
                 raise LayoutError(p, f"fullsample={str(pair)!r} does not exist",
                                   "pass the FullSample file of this subject and series")
-    return CmrxReconSource(p, year, var, single, shape, case_mask, meta, pair)
+    return CmrxReconSource(p, year, var, single, shape, case_mask, meta, pair, limits)
 
 
 def read_cmrxrecon(path: str | os.PathLike, **options: Any) -> Case:
@@ -501,7 +508,8 @@ def _mask_path(p: Path, year: int, names: _Names, variable: str) -> tuple[Path, 
 
 
 def _load_mask(p: Path, year: int, varname: str, names: _Names, shape: tuple,
-               undersampled: bool, override: Path | None) -> tuple[np.ndarray, str | None]:
+               undersampled: bool, override: Path | None,
+               limits: InputLimits | None) -> tuple[np.ndarray, str | None]:
     _, nt, _, ky, kx = shape
     if not undersampled and override is None:
         return np.ones((1, 1, 1, ky, 1), bool), None
@@ -516,7 +524,7 @@ def _load_mask(p: Path, year: int, varname: str, names: _Names, shape: tuple,
         raise LayoutError(p, f"undersampled k-space but its mask file {mpath} does not exist",
                           "keep the challenge layout (mask beside the data, or in Mask_TaskN) "
                           "or pass mask=<mask file>")
-    mf = open_mat(mpath)
+    mf = open_mat(mpath, limits=limits)
     if mvar not in mf:
         cands = sorted(n for n in mf.variables if n.startswith("mask"))
         if override is None or len(cands) != 1:
@@ -524,17 +532,22 @@ def _load_mask(p: Path, year: int, varname: str, names: _Names, shape: tuple,
                               f"{sorted(mf.variables) or 'none'})",
                               "pass the mask file that belongs to this k-space")
         mvar = cands[0]
-    m = np.asarray(mf[mvar].read())
-    if m.ndim not in (2, 3):
-        raise LayoutError(mpath, f"mask `{mvar}` has MATLAB size {m.shape}; expected (kx, ky) or "
+    mshape = tuple(mf[mvar].shape)  # checked from the header, before the mask is read
+    if len(mshape) not in (2, 3):
+        raise LayoutError(mpath, f"mask `{mvar}` has MATLAB size {mshape}; expected (kx, ky) or "
                           "(kx, ky, t)", "pass the mask file of this data")
-    if m.ndim == 3 and m.shape[2] == 1:
-        m = m[:, :, 0]
-    if m.shape[:2] != (kx, ky) or (m.ndim == 3 and m.shape[2] != nt):
+    if len(mshape) == 3 and mshape[2] == 1:
+        mshape = mshape[:2]
+    if mshape[:2] != (kx, ky) or (len(mshape) == 3 and mshape[2] != nt):
         want = f"({kx}, {ky})" + (f" or ({kx}, {ky}, {nt})" if nt > 1 else "")
-        raise LayoutError(mpath, f"mask `{mvar}` has MATLAB size {m.shape} but the k-space "
+        raise LayoutError(mpath, f"mask `{mvar}` has MATLAB size {mshape} but the k-space "
                           f"(kx, ky, t) is ({kx}, {ky}, {nt}); expected {want}",
                           "pass the mask file that belongs to this k-space")
+    if mf[mvar].is_complex or mf[mvar].dtype.kind not in "biuf":
+        raise LayoutError(mpath, f"mask `{mvar}` is {mf[mvar].matlab_class}"
+                          f"{' complex' if mf[mvar].is_complex else ''}; expected 0/1 values",
+                          "pass a binary sampling mask")
+    m = np.asarray(mf[mvar].read()).reshape(mshape)
     if m.dtype != np.bool_:
         if not np.isin(m, (0, 1)).all():
             raise LayoutError(mpath, f"mask `{mvar}` holds values other than 0 and 1",

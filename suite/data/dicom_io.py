@@ -15,7 +15,9 @@ Header records (:func:`read_header`)
     Read with ``defer_size`` so that Pixel Data (7FE0,0010) is not loaded; the pixel element's
     declared length and file offset are checked against the file size, so a truncated file
     (pydicom's bundled ``MR_truncated.dcm``) fails **at open** with
-    :class:`~suite.data.errors.CorruptFileError`, not on first pixel access (STYLE R7).
+    :class:`~suite.data.errors.CorruptFileError`, not on first pixel access (STYLE R7), and
+    the decoded size the header implies is checked against the default limits of
+    :mod:`suite.data.limits` (a compressed frame cannot expand beyond them).
     Never read: Patient's Name (0010,0010), birth date or any other identifying tag except
     Patient ID (0010,0020).
 """
@@ -24,15 +26,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pydicom
 from pydicom.tag import Tag
 
-from suite.data.errors import CorruptFileError, LayoutError
+from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
+from suite.data.limits import check_declared
 
 __all__ = ["DICOM_MAGIC", "DICOM_SUFFIXES", "DicomHeader", "is_dicom", "read_header",
            "read_headers", "read_pixels", "read_pixel_stack", "DICOMDIR_SOP_CLASS"]
@@ -232,7 +236,11 @@ def _check_pixel_data(ds, path: Path, size: int) -> bool:
     value = getattr(raw, "value", None)
     ts = getattr(ds.get("file_meta", None), "TransferSyntaxUID", None)
     compressed = bool(getattr(ts, "is_compressed", False)) or undefined
-    want = None if compressed else _expected_pixel_bytes(ds, path)
+    decoded = _expected_pixel_bytes(ds, path)
+    if decoded is not None:  # decoded size from the header, before any pixel is decoded
+        check_declared(path, "pixel data (Rows x Columns x samples x frames x "
+                       "BitsAllocated/8)", decoded, None, file_bytes=size)
+    want = None if compressed else decoded
     have = len(value) if isinstance(value, (bytes, bytearray)) else \
         (None if undefined or length is None else length)
     if want is not None and have is not None and have < want:
@@ -286,7 +294,7 @@ def read_header(path) -> DicomHeader:
         data are compressed in a transfer syntax no installed pydicom plugin decodes.
     """
     ds, p, size, magic = _open(path)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _lazy_errors(p):
         warnings.simplefilter("ignore")
         return _header(ds, p, size, magic)
 
@@ -313,12 +321,27 @@ def read_headers(path) -> tuple[DicomHeader, ...]:
     from suite.data.dicom_enhanced import frame_headers, is_multiframe
 
     ds, p, size, magic = _open(path)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _lazy_errors(p):
         warnings.simplefilter("ignore")
         h = _header(ds, p, size, magic)
         if not h.has_pixels or not is_multiframe(ds, h.n_frames):
             return (h,)
         return frame_headers(ds, h, _number)
+
+
+@contextmanager
+def _lazy_errors(p: Path) -> Iterator[None]:
+    """pydicom converts raw elements when they are first accessed, so a damaged element (an
+    unknown VR, a UID that is not a transfer syntax, ...) raises only then, with whatever
+    type pydicom uses: turned into a CorruptFileError naming the file."""
+    try:
+        yield
+    except CaseReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged elements
+        raise CorruptFileError(p, f"DICOM header cannot be parsed ({type(exc).__name__}: "
+                               f"{exc})", "the file is truncated or damaged; export it "
+                               "again") from None
 
 
 def _number(ds, keyword: str, n: int, path: Path):

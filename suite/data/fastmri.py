@@ -36,6 +36,10 @@ transposed the same way and put in ``Case.truth`` (it is cropped, so it cannot b
 ``Case.reference``, which must have the k-space grid; and a method must never see it), and
 :func:`write_fastmri_reconstruction` transposes back, so a file it writes compares
 pixel-for-pixel with the fastMRI target in fastMRI's ``evaluate.py``.
+
+Safety: files are opened through :func:`suite.data.hdf5_safe.open_hdf5` (no external or soft
+links, virtual datasets, external storage or filter plugins; declared sizes within the
+limits of :mod:`suite.data.limits`), and shapes are checked before any array is read.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from suite.case import Case, CaseMeta
-from suite.data.errors import CorruptFileError, LayoutError, check_file
+from suite.data.errors import CaseReadError, CorruptFileError, LayoutError, check_file
 from suite.data.hashing import sha256_file
+from suite.data.limits import InputLimits, check_declared
 
 __all__ = ["read_fastmri", "open_fastmri", "FastMRISource", "is_fastmri_file",
            "write_fastmri_reconstruction", "TARGET_KEYS"]
@@ -64,16 +69,19 @@ _ATTRS = ("acquisition", "max", "norm", "patient_id", "acceleration", "num_low_f
 def is_fastmri_file(path: str | os.PathLike) -> bool:
     """True for an HDF5 file with a top-level ``kspace`` dataset and no ISMRMRD ``/dataset``.
 
-    Never raises: a damaged file gives False so the caller reports its own error.
+    Never raises: a damaged file gives False so the caller reports its own error. Links are
+    looked at, never followed (:func:`suite.data.hdf5_safe.has_link`).
     """
     import h5py
+
+    from suite.data.hdf5_safe import has_link
 
     try:
         with open(path, "rb") as fh:
             if fh.read(8) != HDF5_MAGIC:
                 return False
         with h5py.File(path, "r") as f:
-            return "kspace" in f and "dataset" not in f
+            return has_link(f, "kspace") and not has_link(f, "dataset")
     except Exception:  # noqa: BLE001
         return False
 
@@ -95,6 +103,8 @@ class FastMRISource:
     target_shape : tuple of int or None
         Target shape in Case orientation ``(slice, 1, y, x)``.
     meta : CaseMeta
+    limits : InputLimits or None
+        The limits checked at open; reads re-open the file with them.
     """
 
     path: Path
@@ -104,6 +114,7 @@ class FastMRISource:
     target_key: str | None
     target_shape: tuple[int, int, int, int] | None
     meta: CaseMeta = field(repr=False)
+    limits: InputLimits | None = field(default=None, repr=False)
 
     @property
     def n_slices(self) -> int:
@@ -118,13 +129,15 @@ class FastMRISource:
         return sel
 
     def _read(self, key: str, sel: list[int]) -> np.ndarray:
-        import h5py
+        from suite.data.hdf5_safe import open_hdf5
 
         try:
-            with h5py.File(self.path, "r") as f:
+            with open_hdf5(self.path, limits=self.limits) as f:
                 d = f[key]
                 return np.stack([np.asarray(d[s]) for s in sel]) if sel else \
                     np.zeros((0,) + d.shape[1:], d.dtype)
+        except CaseReadError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any h5py failure means a damaged file
             raise CorruptFileError(self.path, f"`{key}` cannot be read ({type(exc).__name__}: "
                                    f"{exc})", "the file is truncated or damaged; fetch it "
@@ -176,7 +189,11 @@ class FastMRISource:
         if slices is not None:
             extra["slice_indices"] = sel
         meta = self.meta.replace(extra=extra, source_sha256=sha256_file(self.path))
-        return Case(kspace=kspace, mask=self.mask, truth=truth, meta=meta)
+        try:
+            return Case(kspace=kspace, mask=self.mask, truth=truth, meta=meta)
+        except ValueError as exc:  # Case validation
+            raise LayoutError(self.path, f"the assembled Case is invalid ({exc})",
+                              "the file is inconsistent; check its datasets") from None
 
 
 def _as_complex64(raw: np.ndarray, p: Path) -> np.ndarray:
@@ -192,7 +209,8 @@ def _as_complex64(raw: np.ndarray, p: Path) -> np.ndarray:
                       "fastMRI k-space is complex64")
 
 
-def open_fastmri(path: str | os.PathLike, *, dataset: str | None = None) -> FastMRISource:
+def open_fastmri(path: str | os.PathLike, *, dataset: str | None = None,
+                 limits: InputLimits | None = None) -> FastMRISource:
     """Open a fastMRI ``.h5`` volume and check its layout (no k-space read).
 
     Parameters
@@ -200,6 +218,8 @@ def open_fastmri(path: str | os.PathLike, *, dataset: str | None = None) -> Fast
     path : str or path-like
     dataset : str, optional
         ``meta.dataset`` (default ``"fastmri"``).
+    limits : InputLimits, optional
+        Size limits checked from the headers (:mod:`suite.data.limits`).
 
     Returns
     -------
@@ -213,8 +233,12 @@ def open_fastmri(path: str | os.PathLike, *, dataset: str | None = None) -> Fast
         No ``kspace``; ``kspace`` not 3-D/4-D or not complex (a compound without its
         imaginary field included); ``mask`` not 1-D over the k-space width or not 0/1; a
         target whose slice count differs; an ``ismrmrd_header`` that is not XML.
+    UnsafeFileError
+        An object that leaves the file (links, virtual datasets, external storage).
+    TooLargeError
+        Declared sizes above the limits.
     """
-    import h5py
+    from suite.data.hdf5_safe import open_hdf5
 
     p = check_file(path, "a fastMRI file", "pass a .h5 file")
     with open(p, "rb") as fh:
@@ -222,14 +246,10 @@ def open_fastmri(path: str | os.PathLike, *, dataset: str | None = None) -> Fast
     if magic != HDF5_MAGIC:
         raise CorruptFileError(p, f"not an HDF5 file (first bytes {magic!r})",
                                "fastMRI volumes are HDF5 .h5 files")
+    f = open_hdf5(p, limits=limits)
     try:
-        f = h5py.File(p, "r")
-    except Exception as exc:  # noqa: BLE001
-        raise CorruptFileError(p, f"HDF5 file cannot be opened ({type(exc).__name__}: {exc})",
-                               "the file is truncated or damaged; fetch it again") from None
-    try:
-        return _open(p, f, dataset)
-    except (CorruptFileError, LayoutError):
+        return _open(p, f, dataset, limits)
+    except CaseReadError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise CorruptFileError(p, f"HDF5 content cannot be read ({type(exc).__name__}: {exc})",
@@ -243,11 +263,21 @@ def read_fastmri(path: str | os.PathLike, **options: Any) -> Case:
     return open_fastmri(path, **options).read()
 
 
-def _open(p: Path, f: Any, dataset: str | None) -> FastMRISource:
+def _dataset(p: Path, f: Any, key: str) -> Any:
+    import h5py
+
+    d = f[key]
+    if not isinstance(d, h5py.Dataset):
+        raise LayoutError(p, f"`{key}` is an HDF5 group, not a dataset",
+                          "this is not a fastMRI volume")
+    return d
+
+
+def _open(p: Path, f: Any, dataset: str | None, limits: InputLimits | None) -> FastMRISource:
     if "kspace" not in f:
         raise LayoutError(p, f"HDF5 file has no `kspace` dataset (keys {sorted(f.keys())}), so "
                           "it is not a fastMRI volume", "pass a fastMRI .h5 file")
-    d = f["kspace"]
+    d = _dataset(p, f, "kspace")
     if d.ndim not in (3, 4) or 0 in d.shape:
         raise LayoutError(p, f"`kspace` has shape {d.shape}; expected (slice, coil, height, "
                           "width) or single-coil (slice, height, width)",
@@ -266,14 +296,17 @@ def _open(p: Path, f: Any, dataset: str | None) -> FastMRISource:
     else:
         ns, nc, h, w = d.shape
     shape = (ns, 1, nc, w, h)
+    check_declared(p, f"k-space (slice, frame, coil, ky, kx) = {shape} complex64",
+                   8 * int(np.prod(shape, dtype=object)), limits, file_bytes=p.stat().st_size)
     mask = np.ones((1, 1, 1, w, 1), bool)
     mask_source = "fully sampled (no `mask` dataset)"
     if "mask" in f:
-        m = np.asarray(f["mask"][()])
-        if m.ndim != 1 or m.shape[0] != w:
-            raise LayoutError(p, f"`mask` has shape {m.shape}; expected ({w},), one entry per "
+        md = _dataset(p, f, "mask")
+        if md.ndim != 1 or md.shape[0] != w:  # checked before the mask is read
+            raise LayoutError(p, f"`mask` has shape {md.shape}; expected ({w},), one entry per "
                               "k-space column (width = phase encode)",
                               "the mask must match the k-space width")
+        m = np.asarray(md[()])
         if m.dtype != np.bool_ and not np.isin(m, (0, 1)).all():
             raise LayoutError(p, "`mask` holds values other than 0 and 1",
                               "pass a binary column mask")
@@ -283,7 +316,7 @@ def _open(p: Path, f: Any, dataset: str | None) -> FastMRISource:
     target_key = next((k for k in TARGET_KEYS[track] if k in f), None)
     target_shape = None
     if target_key is not None:
-        t = f[target_key]
+        t = _dataset(p, f, target_key)
         if t.ndim != 3 or t.shape[0] != ns:
             raise LayoutError(p, f"`{target_key}` has shape {t.shape}; expected ({ns}, h, w), "
                               "one image per k-space slice", "the file is inconsistent")
@@ -300,7 +333,7 @@ def _open(p: Path, f: Any, dataset: str | None) -> FastMRISource:
     meta = CaseMeta(subject=p.stem, dataset=dataset or "fastmri",
                     series=str(acq) if acq else "unknown", sequence=str(acq) if acq else None,
                     source_file=str(p), strata=strata, extra=extra, **header)
-    return FastMRISource(p, single, shape, mask, target_key, target_shape, meta)
+    return FastMRISource(p, single, shape, mask, target_key, target_shape, meta, limits)
 
 
 def _plain(v: Any) -> Any:
@@ -319,7 +352,7 @@ def _header_meta(p: Path, f: Any) -> dict[str, Any]:
         return {"extra": {"ismrmrd_header": "absent"}}
     from suite.data import ismrmrd_xml as hx
 
-    raw = f["ismrmrd_header"][()]
+    raw = _dataset(p, f, "ismrmrd_header")[()]
     raw = raw.tobytes() if isinstance(raw, np.ndarray) else raw
     try:
         h = hx.parse_xml(raw if isinstance(raw, (bytes, str)) else bytes(raw))

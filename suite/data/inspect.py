@@ -1,8 +1,12 @@
 """``inspect(path)``: a JSON-able summary of a data file or folder, reading headers only.
 
 For ISMRMRD it reads the XML header and the acquisition headers (no samples), so it is fast
-on a 1 GB file; for NIfTI the header; for ACDC/M&Ms folders the list of case folders. The
-CLI (``cmrsuite inspect FILE``) prints this dict.
+on a 1 GB file; for NIfTI the header; for fastMRI volumes and MATLAB ``.mat`` files (CMRxRecon)
+the dataset and variable headers; for ACDC/M&Ms folders the list of case folders. Every file
+format goes through its reader's checks at open, so a file the reader would refuse (damaged,
+hostile, absurd header) raises the reader's :class:`~suite.data.errors.CaseReadError` here too
+and the CLI (``cmrsuite inspect FILE``) exits non-zero with its one-line message; otherwise the
+CLI prints this dict.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
-
 from suite.data.dicom import inspect_dicom
-from suite.data.errors import CaseReadError, CorruptFileError
+from suite.data.fastmri import open_fastmri
 from suite.data.ismrmrd_reader import open_ismrmrd
 from suite.data.loader import discover, sniff
+from suite.data.matv73 import open_mat
+from suite.data.nifti_io import read_nifti_header
 
 __all__ = ["inspect"]
 
@@ -41,7 +45,10 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
         ``effective_acceleration`` = 1 / fraction, ``acquired_lines``), ``flags``
         (``noise_scans``, ``oversampled``, ``readout_oversampling``, ``asymmetric_echo``,
         ``averages``, ``repetitions``, ``sets``, ``skipped_acquisitions``). NIfTI: ``dims``
-        (NIfTI order), ``zooms``, ``dtype``, ``units``. DICOM file or folder of DICOM files
+        (NIfTI order), ``zooms``, ``dtype``, ``units``. fastMRI: ``dims`` (the Case's
+        ``slice, frame, coil, ky, kx``), ``track``, ``target``. MATLAB ``.mat`` (CMRxRecon):
+        ``mat_version`` and ``variables`` (name, MATLAB size, class, complex). DICOM file or
+        folder of DICOM files
         (``group_by`` option): see :func:`suite.data.dicom.inspect_dicom`. Other folders:
         ``n_cases`` and ``cases``.
 
@@ -56,6 +63,10 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
         return _inspect_ismrmrd(p, **options)
     if kind == "nifti":
         return _inspect_nifti(p)
+    if kind == "fastmri":
+        return _inspect_fastmri(p)
+    if kind == "cmrxrecon":
+        return _inspect_mat(p)
     group_by = options.get("group_by", "series")
     if kind == "dicom":  # DICOM file or folder of DICOM files: suite.data.dicom.inspect_dicom
         return inspect_dicom(p, group_by=group_by)
@@ -102,21 +113,27 @@ def _inspect_ismrmrd(p: Path, **options: Any) -> dict[str, Any]:
 
 
 def _inspect_nifti(p: Path) -> dict[str, Any]:
-    try:
-        img = nib.load(str(p))
-        hdr = img.header
-        dims = [int(v) for v in img.shape]
-        zooms = [float(z) for z in hdr.get_zooms()]
-        dtype = str(hdr.get_data_dtype())
-        units = list(hdr.get_xyzt_units())
-    except CaseReadError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - nibabel/gzip errors mean a damaged header
-        raise CorruptFileError(p, f"NIfTI header cannot be read ({type(exc).__name__}: {exc})",
-                               "the file is truncated or damaged; fetch it again") from None
+    h = read_nifti_header(p)
+    dims = list(h.nifti_shape)
     return {"path": str(p), "format": "nifti", "dims": dims,
-            "dims_axes": ["x", "y", "slice", "frame"][:len(dims)], "zooms": zooms,
-            "dtype": dtype, "units": units,
-            "case_dims": ([dims[2] if len(dims) > 2 else 1, dims[3] if len(dims) > 3 else 1,
-                           dims[1], dims[0]]),
+            "dims_axes": ["x", "y", "slice", "frame"][:len(dims)], "zooms": list(h.zooms),
+            "dtype": str(h.dtype), "units": list(h.units), "case_dims": list(h.shape),
             "case_axes": ["slice", "frame", "y", "x"]}
+
+
+def _inspect_fastmri(p: Path) -> dict[str, Any]:
+    src = open_fastmri(p)
+    return {"path": str(p), "format": "fastmri", "dims": list(src.shape),
+            "dims_axes": ["slice", "frame", "coil", "ky", "kx"],
+            "track": src.meta.extra.get("track"), "target": src.target_key,
+            "target_dims": None if src.target_shape is None else list(src.target_shape),
+            "mask_source": src.meta.extra.get("mask_source"),
+            "vendor": src.meta.vendor, "field_strength_t": src.meta.field_strength_t}
+
+
+def _inspect_mat(p: Path) -> dict[str, Any]:
+    mf = open_mat(p)
+    return {"path": str(p), "format": "cmrxrecon", "mat_version": mf.version,
+            "variables": [{"name": v.name, "matlab_size": list(v.shape),
+                           "class": v.matlab_class, "complex": v.is_complex}
+                          for v in mf.variables.values()]}

@@ -49,14 +49,15 @@ arXiv:2008.03410, 2020):
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 from ismrmrd.hdf5 import acquisition_dtype, acquisition_header_dtype
 
+from suite._atomic import atomic_write_bytes
 from suite.case import Case
 from suite.data import ismrmrd_xml as hx
 from suite.data import rawops as ops
@@ -83,7 +84,8 @@ def write_ismrmrd(path: str | os.PathLike, case: Case, *, oversampling: int = 1)
     Parameters
     ----------
     path : str or path-like
-        Output ``.h5`` file (overwritten; written to a temporary file and renamed).
+        Output ``.h5`` file (overwritten; built in memory, written to a temporary file and
+        renamed; nothing is left behind on error, e.g. a full disk).
     case : Case
         Needs ``kspace`` complex64 ``(slice, frame, coil, ky, kx)`` and ``mask``. A line
         ``(slice, frame, ky)`` is written when the mask is True anywhere on it. The mask may
@@ -226,22 +228,18 @@ def _line_flags(s_idx: np.ndarray, f_idx: np.ndarray) -> np.ndarray:
 
 
 def _write_h5(path: Path, xml: bytes, buf: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
-            grp = f.create_group("dataset", track_order=False)
-            vl = h5py.special_dtype(vlen=bytes)
-            grp.create_dataset("xml", shape=(1,), dtype=vl, track_times=False)
-            grp["xml"][0] = xml
-            grp.create_dataset("data", data=buf, maxshape=(None,), chunks=True,
-                               track_times=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Build the HDF5 file in memory, then write its bytes atomically: HDF5 never writes to the
+    disk itself, so a full disk is an ``OSError`` here (HDF5 crashed the interpreter when a
+    write failed under it), and no temporary file is left behind
+    (:func:`suite._atomic.atomic_write_bytes`)."""
+    image = io.BytesIO()
+    with h5py.File(image, "w", libver="earliest", track_order=False) as f:
+        grp = f.create_group("dataset", track_order=False)
+        vl = h5py.special_dtype(vlen=bytes)
+        grp.create_dataset("xml", shape=(1,), dtype=vl, track_times=False)
+        grp["xml"][0] = xml
+        grp.create_dataset("data", data=buf, maxshape=(None,), chunks=True, track_times=False)
+    return atomic_write_bytes(path, image.getbuffer())
 
 
 

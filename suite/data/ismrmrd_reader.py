@@ -3,6 +3,17 @@
 :func:`open_ismrmrd` checks the file, the XML header and the acquisition headers at open and
 returns an :class:`IsmrmrdSource` whose :meth:`~IsmrmrdSource.read` assembles k-space
 (vectorised read of the ``dataset/data`` compound through h5py).
+
+Checks at open, before any sample is read (docs/input-safety.md): the file through
+:func:`suite.data.hdf5_safe.open_hdf5` (no links out of the file, virtual datasets, external
+storage, filter plugins; dataset sizes within the limits); the XML header within
+``max_header_bytes`` and without a document type declaration; every header number the reader
+uses is an integer in range (``receiverChannels`` 1..1024, matrix sizes and encoding limits
+0..65535); the acquisition compound has the ISMRMRD fields the reader uses, with integer
+counters; and the k-space the header describes, ``(slice, frame, coil, ky, kx)`` complex64,
+within the limits of :mod:`suite.data.limits`, including their ratio to the file size, since
+the header alone sets the allocation. Any inconsistency is a
+:class:`~suite.data.errors.LayoutError` naming the element.
 """
 
 
@@ -22,8 +33,11 @@ from suite.case import Case, CaseMeta
 from suite.data import ismrmrd_xml as hx
 from suite.data import rawops as ops
 from suite.data.rawops import flag_bit
-from suite.data.errors import CorruptFileError, LayoutError, check_file
+from suite.data.errors import (CaseReadError, CorruptFileError, LayoutError, check_file,
+                               header_errors)
 from suite.data.hashing import sha256_file
+from suite.data.hdf5_safe import open_hdf5
+from suite.data.limits import InputLimits, check_declared, format_bytes, resolve_limits
 
 __all__ = ["read_ismrmrd", "open_ismrmrd", "IsmrmrdSource", "HDF5_MAGIC"]
 
@@ -78,6 +92,7 @@ class IsmrmrdSource:
     skipped: dict[str, int] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     _meta: CaseMeta | None = field(default=None, repr=False)
+    limits: InputLimits | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -131,6 +146,12 @@ class IsmrmrdSource:
         for s in sel:
             if not 0 <= s < lay.n_slices:
                 raise IndexError(f"{self.path}: slice {s} outside 0..{lay.n_slices - 1}")
+        with header_errors(self.path, "acquisitions are inconsistent with the header",
+                           "the file was not written by a conforming ISMRMRD writer"):
+            return self._read(sel, slices is not None)
+
+    def _read(self, sel: list[int], subset: bool) -> Case:
+        lay = self.layout
         pos = {s: i for i, s in enumerate(sel)}
         idx_all = self.heads["idx"]
         rows = self.image_rows[np.isin(idx_all["slice"][self.image_rows], sel)]
@@ -173,7 +194,7 @@ class IsmrmrdSource:
         ksum[~full] = 0
         mask = _reduce_mask(sampled[:, :, None], reader.get("mask_shape"))
         extra = {**self.meta.extra, **whitening, "ismrmrd_reader": reader}
-        if slices is not None:
+        if subset:
             extra["slice_indices"] = sel
         meta = self.meta.replace(extra=extra, source_sha256=sha256_file(self.path))
         try:
@@ -184,11 +205,7 @@ class IsmrmrdSource:
 
     # ------------------------------------------------------------------ helpers
     def _open(self) -> h5py.File:
-        try:
-            return h5py.File(self.path, "r")
-        except OSError as exc:
-            raise CorruptFileError(self.path, f"HDF5 file cannot be reopened ({exc})",
-                                   "the file changed or was truncated since it was opened") from None
+        return open_hdf5(self.path, limits=self.limits)
 
     def _read_samples(self, f: h5py.File, rows: np.ndarray) -> list[np.ndarray]:
         if rows.size == 0:
@@ -289,7 +306,8 @@ def _reduce_mask(full: np.ndarray, stored_shape: list[int] | None) -> np.ndarray
 # ---------------------------------------------------------------------- open
 def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
                  repetitions: str = "frames", set_index: int | None = None,
-                 dataset: str | None = None, remove_oversampling: bool = True) -> IsmrmrdSource:
+                 dataset: str | None = None, remove_oversampling: bool = True,
+                 limits: InputLimits | None = None) -> IsmrmrdSource:
     """Open an ISMRMRD file: check the file, the XML header and the acquisition headers.
 
     Parameters
@@ -305,6 +323,8 @@ def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
         ``meta.dataset`` to record (default: from a cmrsuite header, else ``"ismrmrd"``).
     remove_oversampling : bool, default True
         Remove readout oversampling when ``encodedSpace.x = os · reconSpace.x``.
+    limits : InputLimits, optional
+        Size limits checked from the headers (:mod:`suite.data.limits`).
 
     Returns
     -------
@@ -319,32 +339,34 @@ def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
         ``encoding``, ``encodedSpace/matrixSize`` or ``receiverChannels``; non-Cartesian or
         3-D encoding; counters outside the header's limits; channel or sample counts
         that disagree with the header; several sets without ``set_index``.
+    UnsafeFileError
+        Objects that leave the file (links, virtual datasets, external storage, filter
+        plugins).
+    TooLargeError
+        The header describes more k-space than the limits allow, or than the file can hold.
     """
-    from suite.data.errors import CaseReadError
-
     p = Path(path)
     if repetitions not in ("frames", "average"):
         raise ValueError(f"open_ismrmrd: repetitions must be 'frames' or 'average'; "
                          f"got {repetitions!r}")
+    lim = resolve_limits(limits)
     _check_hdf5_file(p)
+    f = open_hdf5(p, limits=lim)
     try:
-        f = h5py.File(p, "r")
-    except OSError as exc:
-        raise CorruptFileError(p, f"HDF5 file cannot be opened ({exc})",
-                               "the file is truncated or damaged; re-download it") from None
-    try:
-        xml = _read_xml(p, f)
+        xml = _read_xml(p, f, lim)
         _check_required_elements(p, xml)
         try:
             header = hx.parse_xml(xml)
         except ValueError as exc:
             raise LayoutError(p, f"ISMRMRD XML header cannot be parsed ({exc})",
                               "the header must follow the ISMRMRD schema") from None
-        layout = _layout(p, header, os_removal=remove_oversampling)
+        with header_errors(p, "ISMRMRD header is inconsistent",
+                           "the header must follow the ISMRMRD schema"):
+            layout = _layout(p, header, os_removal=remove_oversampling)
+        data = f["dataset/data"]
+        _check_compound(p, data)
         try:
-            heads = f["dataset/data"].fields("head")[:]
-        except CaseReadError:
-            raise
+            heads = data.fields("head")[:]
         except Exception as exc:  # noqa: BLE001 - any h5py failure means a damaged file
             raise CorruptFileError(p, f"acquisition headers cannot be read ({exc})",
                                    "the file is truncated or damaged; re-download it") from None
@@ -352,7 +374,15 @@ def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
         f.close()
     opts = {"prewhiten": prewhiten, "repetitions": repetitions, "set_index": set_index,
             "dataset": dataset}
-    return _classify(p, header, layout, heads, opts)
+    n_frames = layout.n_phases * (layout.n_reps if repetitions == "frames" else 1)
+    dims = (layout.n_slices, n_frames, layout.n_coils, layout.ny, layout.nx_enc)
+    check_declared(p, f"k-space (slice, frame, coil, ky, kx) = {dims} complex64",
+                   8 * int(np.prod(dims, dtype=object)), lim, file_bytes=p.stat().st_size)
+    with header_errors(p, "acquisition headers are inconsistent with the XML header",
+                       "the file was not written by a conforming ISMRMRD writer"):
+        src = _classify(p, header, layout, heads, opts)
+    src.limits = lim
+    return src
 
 
 def read_ismrmrd(path: str | os.PathLike, **options: Any) -> Case:
@@ -373,17 +403,32 @@ def _check_hdf5_file(p: Path) -> None:
                                "HDF5 signature)", "ISMRMRD raw data must be an HDF5 .h5 file")
 
 
-def _read_xml(p: Path, f: h5py.File) -> bytes:
-    for key in ("dataset", "dataset/xml", "dataset/data"):
+def _read_xml(p: Path, f: h5py.File, lim: InputLimits) -> bytes:
+    for key, kind in (("dataset", h5py.Group), ("dataset/xml", h5py.Dataset),
+                      ("dataset/data", h5py.Dataset)):
         if key not in f:
             raise LayoutError(p, f"HDF5 file has no `/{key}`, so it is not ISMRMRD raw data",
                               "write it with ismrmrd (group `dataset` with `xml` and `data`)")
+        if not isinstance(f[key], kind):
+            raise LayoutError(p, f"`/{key}` is not an HDF5 {kind.__name__.lower()}, so this is "
+                              "not ISMRMRD raw data",
+                              "write it with ismrmrd (group `dataset` with `xml` and `data`)")
+    d = f["dataset/xml"]
+    if d.shape is None or d.ndim != 1 or d.shape[0] < 1:
+        raise LayoutError(p, f"`/dataset/xml` has shape {d.shape}; expected one XML string",
+                          "write it with ismrmrd")
     try:
-        raw = f["dataset/xml"][0]
+        raw = d[0]
+        raw = raw.encode() if isinstance(raw, str) else bytes(raw)
     except Exception as exc:  # noqa: BLE001
-        raise CorruptFileError(p, f"the XML header cannot be read ({exc})",
-                               "the file is truncated or damaged; re-download it") from None
-    return raw.encode() if isinstance(raw, str) else bytes(raw)
+        raise CorruptFileError(p, f"the XML header cannot be read ({type(exc).__name__}: "
+                               f"{exc})", "the file is truncated or damaged; re-download "
+                               "it") from None
+    if len(raw) > lim.max_header_bytes:
+        raise LayoutError(p, f"the XML header is {format_bytes(len(raw))}, above the limit of "
+                          f"{format_bytes(lim.max_header_bytes)}",
+                          "an ISMRMRD header is a few KiB; check the file")
+    return raw
 
 
 #: Header elements the reader needs, checked before schema parsing so that the error names
@@ -396,6 +441,10 @@ _REQUIRED_ELEMENTS = ("encoding", "encoding/encodedSpace", "encoding/encodedSpac
 def _check_required_elements(p: Path, xml: bytes) -> None:
     import xml.etree.ElementTree as ET
 
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        raise LayoutError(p, "the XML header holds a document type declaration (<!DOCTYPE> or "
+                          "<!ENTITY>), which ISMRMRD headers never need; refused (entity "
+                          "expansion)", "write the header without a DTD")
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
@@ -415,6 +464,27 @@ def _need(p: Path, value: Any, element: str) -> Any:
     return value
 
 
+#: Largest value of a header size or encoding limit: the acquisition counters are uint16.
+_MAX_COUNT = 65535
+#: Most receiver channels: the acquisition header's channel mask has 16 x 64 bits.
+_MAX_CHANNELS = 1024
+
+
+def _int(p: Path, value: Any, element: str, low: int = 0, high: int = _MAX_COUNT) -> int:
+    """``value`` of header ``element`` as an int in ``low..high``, else a LayoutError."""
+    try:
+        v = int(value)
+        if isinstance(value, float) and value != v:
+            raise ValueError("not an integer")
+    except (TypeError, ValueError, OverflowError):
+        raise LayoutError(p, f"ISMRMRD header {element} is {value!r}, not an integer",
+                          "fix the header (ISMRMRD schema: an integer)") from None
+    if not low <= v <= high:
+        raise LayoutError(p, f"ISMRMRD header {element} is {v}; expected {low}..{high}",
+                          "fix the header (the data cannot have that size)")
+    return v
+
+
 def _layout(p: Path, h: Any, *, os_removal: bool) -> _Layout:
     if not h.encoding:
         _need(p, None, "encoding")
@@ -424,39 +494,88 @@ def _layout(p: Path, h: Any, *, os_removal: bool) -> _Layout:
     rs = e.reconSpace if e.reconSpace is not None and e.reconSpace.matrixSize is not None else enc
     rm = rs.matrixSize
     asi = _need(p, h.acquisitionSystemInformation, "acquisitionSystemInformation")
-    nc = _need(p, asi.receiverChannels, "acquisitionSystemInformation/receiverChannels")
+    nc = _int(p, _need(p, asi.receiverChannels, "acquisitionSystemInformation/receiverChannels"),
+              "acquisitionSystemInformation/receiverChannels", 1, _MAX_CHANNELS)
     traj = getattr(e.trajectory, "value", e.trajectory)
     if traj not in (None, "cartesian"):
         raise LayoutError(p, f"trajectory is {traj!r}; only Cartesian data are supported",
                           "use a reader for non-Cartesian data")
     lim = e.encodingLimits
+    ex = _int(p, em.x, "encoding/encodedSpace/matrixSize/x", 1)
+    ey = _int(p, em.y, "encoding/encodedSpace/matrixSize/y", 1)
+    ez = _int(p, em.z, "encoding/encodedSpace/matrixSize/z")
+    rx = _int(p, rm.x, "encoding/reconSpace/matrixSize/x", 1)
+    ry = _int(p, rm.y, "encoding/reconSpace/matrixSize/y", 1)
+    rz = _int(p, rm.z, "encoding/reconSpace/matrixSize/z")
 
     def n(name: str, default: int = 1) -> int:
         lt = getattr(lim, name, None) if lim is not None else None
-        return int(lt.maximum) + 1 if lt is not None and lt.maximum is not None else default
+        if lt is None or lt.maximum is None:
+            return default
+        return _int(p, lt.maximum, f"encoding/encodingLimits/{name}/maximum") + 1
 
     e1 = getattr(lim, "kspace_encoding_step_1", None) if lim is not None else None
-    eny = n("kspace_encoding_step_1", int(em.y))
-    center = None if e1 is None or e1.center is None else int(e1.center)
+    eny = n("kspace_encoding_step_1", ey)
+    center = None if e1 is None or e1.center is None else _int(
+        p, e1.center, "encoding/encodingLimits/kspace_encoding_step_1/center")
     if center is None or center == eny // 2 or not 0 < center < eny:
         ny, off = eny, 0
     else:  # partial Fourier along ky: zero-fill so that the centre line lands at ny // 2
         half = max(center, eny - center)
         ny, off = 2 * half, half - center
-    if n("kspace_encoding_step_2") > 1 or int(em.z) > 1:
+    if n("kspace_encoding_step_2") > 1 or ez > 1:
         raise LayoutError(p, "3-D encoding (kspace_encoding_step_2 > 0) is not supported",
                           "cmrsuite reads 2-D multi-slice Cartesian data")
-    nxe, nxr = int(em.x), int(rm.x)
-    os_ = nxe // nxr if os_removal and nxr > 0 and nxe % nxr == 0 and nxe > nxr else 1
+    os_ = ex // rx if os_removal and ex % rx == 0 and ex > rx else 1
     return _Layout(n_slices=n("slice"), n_phases=n("phase"), n_reps=n("repetition"),
-                   n_coils=int(nc), ny=ny, ky_offset=off, nx_enc=nxe, nx=nxe // os_, os=os_,
+                   n_coils=nc, ny=ny, ky_offset=off, nx_enc=ex, nx=ex // os_, os=os_,
                    ky_center=center, sets=n("set"), averages=n("average"),
-                   encoded_matrix=(int(em.x), int(em.y), int(em.z)),
-                   recon_matrix=(int(rm.x), int(rm.y), int(rm.z)))
+                   encoded_matrix=(ex, ey, ez), recon_matrix=(rx, ry, rz))
+
+
+#: Fields of the acquisition header the reader uses (ISMRMRD ``AcquisitionHeader``,
+#: ismrmrd/ismrmrd-python ``ismrmrd/hdf5.py``): top level, then ``idx``.
+_HEAD_FIELDS = ("flags", "number_of_samples", "active_channels", "center_sample",
+                "sample_time_us", "idx")
+_IDX_FIELDS = ("kspace_encode_step_1", "kspace_encode_step_2", "slice", "phase", "repetition",
+               "set")
+
+
+def _check_compound(p: Path, data: h5py.Dataset) -> None:
+    """``/dataset/data`` must be a 1-D compound with ``head`` (the fields above, integer
+    counters) and ``data`` (variable-length float32), else LayoutError naming the field."""
+    fix = "write the file with ismrmrd (the acquisition compound of the ISMRMRD format)"
+    dt = data.dtype
+    if data.ndim != 1 or dt.names is None or not {"head", "data"} <= set(dt.names):
+        raise LayoutError(p, f"`/dataset/data` has dtype {dt} and shape {data.shape}; expected "
+                          "a 1-D compound with fields `head` and `data`", fix)
+    head = dt["head"]
+    names = head.names or ()
+    missing = [f for f in _HEAD_FIELDS if f not in names]
+    if "idx" in names:
+        missing += [f"idx.{f}" for f in _IDX_FIELDS if f not in (head["idx"].names or ())]
+    if missing:
+        raise LayoutError(p, f"the acquisition `head` lacks field(s) {missing} (has "
+                          f"{list(head.names or [])})", fix)
+    ints = [head[f] for f in _HEAD_FIELDS if f not in ("sample_time_us", "idx")]
+    ints += [head["idx"][f] for f in _IDX_FIELDS]
+    if any(t.kind not in "ui" or t.shape for t in ints) or head["sample_time_us"].kind not in "fiu":
+        raise LayoutError(p, "the acquisition `head` counters are not integer scalars", fix)
+    base = h5py.check_vlen_dtype(dt["data"])
+    if base is None or base != np.float32:
+        raise LayoutError(p, f"the acquisition `data` field has dtype {dt['data']} (vlen base "
+                          f"{base}); expected variable-length float32", fix)
 
 
 def _classify(p: Path, header: Any, lay: _Layout, heads: np.ndarray,
               opts: dict[str, Any]) -> IsmrmrdSource:
+    columns = [(f, heads[f]) for f in ("flags", "number_of_samples", "active_channels",
+                                       "center_sample")]
+    columns += [(f"idx.{f}", heads["idx"][f]) for f in _IDX_FIELDS]
+    for name, col in columns:
+        if col.dtype.kind == "i" and col.size and int(col.min()) < 0:
+            raise LayoutError(p, f"acquisition header field {name} holds negative values",
+                              "the file was not written by a conforming ISMRMRD writer")
     flags = heads["flags"].astype(np.uint64)
     noise = (flags & np.uint64(_NOISE)) != 0
     skip = noise.copy()

@@ -122,8 +122,14 @@ def to_xml(header: "X.ismrmrdHeader") -> bytes:
 def parse_xml(raw: bytes | str) -> "X.ismrmrdHeader":
     """Parse header XML; strict schema first, then tolerant of unknown elements.
 
-    Raises ``ValueError`` with the parser's message if neither parse succeeds.
+    Raises ``ValueError`` with the parser's message if neither parse succeeds, and for a
+    document type declaration (``<!DOCTYPE``/``<!ENTITY``: ISMRMRD headers never need one,
+    and entity expansion is a known XML attack), before any parsing.
     """
+    head = raw.encode("utf-8", "replace") if isinstance(raw, str) else bytes(raw)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise ValueError("the XML holds a document type declaration (<!DOCTYPE> or <!ENTITY>), "
+                         "which ISMRMRD headers never need; refused (entity expansion)")
     try:
         return X.CreateFromDocument(raw)
     except Exception:  # noqa: BLE001 - retry tolerant of vendor extensions below

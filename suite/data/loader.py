@@ -28,7 +28,12 @@ any other folder            every ISMRMRD/NIfTI file in it, recursively, sorted,
 Every unit (file or case folder) is read when the iteration reaches it, so a folder yields
 Cases one at a time and never holds two in memory. A bad unit raises exactly one
 :class:`~suite.data.errors.CaseReadError` subclass naming the file, the problem and the fix;
-:func:`iter_cases` with ``on_error="record"`` keeps going and records the failures.
+:func:`iter_cases` with ``on_error="record"`` keeps going and records the failures. Any other
+exception a reader lets escape (a cmrsuite bug) is wrapped as
+:class:`~suite.data.errors.UnexpectedReadError` naming the unit, so ``on_error="record"`` holds
+for every reader. ``limits=InputLimits(...)`` (:mod:`suite.data.limits`) is passed to every
+reader; hostile files (links out of HDF5 files, decompression bombs, absurd headers) are
+refused as docs/input-safety.md describes.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from suite.case import Case
 from suite.data.acdc import find_acdc_patients, read_acdc_patient
 from suite.data.cmrxrecon import is_companion_file, read_cmrxrecon
 from suite.data.dicom import DICOM_SUFFIXES, find_dicom_series, is_dicom, read_dicom_series
-from suite.data.errors import CaseReadError, CorruptFileError, UnknownFormatError
+from suite.data.errors import (CaseReadError, CorruptFileError, LayoutError,
+                               UnexpectedReadError, UnknownFormatError)
 from suite.data.fastmri import is_fastmri_file, read_fastmri
 from suite.data.ismrmrd_reader import HDF5_MAGIC, read_ismrmrd
 from suite.data.mnms import find_mnms_cases, find_mnms_csv, read_mnms_case, read_mnms_csv
@@ -170,7 +176,11 @@ def _unit_format(f: Path) -> str:
 
 # ====================================================================== reading
 def read_unit(unit: Unit, **options: Any) -> Case:
-    """Read one unit into a Case; every failure is a :class:`CaseReadError` subclass."""
+    """Read one unit into a Case; every failure is a :class:`CaseReadError` subclass.
+
+    An exception outside that family (a reader bug) becomes :class:`UnexpectedReadError`;
+    ``KeyboardInterrupt`` and ``SystemExit`` pass through.
+    """
     readers: dict[str, Callable[..., Case]] = {
         "ismrmrd": _read_ismrmrd, "nifti": _read_nifti_file, "acdc": _read_acdc,
         "mnms": _read_mnms, "dicom": read_dicom_series,
@@ -190,6 +200,11 @@ def read_unit(unit: Unit, **options: Any) -> Case:
     except (OSError, EOFError, gzip.BadGzipFile) as exc:  # last-resort wrapping (R7)
         raise CorruptFileError(unit.path, f"cannot be read ({type(exc).__name__}: {exc})",
                                "the file is truncated or damaged; fetch it again") from None
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a batch
+        raise UnexpectedReadError(unit.path, f"the {unit.format} reader failed unexpectedly "
+                                  f"({type(exc).__name__}: {exc})",
+                                  "this is a cmrsuite bug: please report it with the file") \
+            from exc
 
 
 def _pick(options: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -198,27 +213,27 @@ def _pick(options: dict[str, Any], *names: str) -> dict[str, Any]:
 
 def _read_ismrmrd(p: Path, **options: Any) -> Case:
     return read_ismrmrd(p, **_pick(options, "prewhiten", "repetitions", "set_index", "dataset",
-                                   "remove_oversampling"))
+                                   "remove_oversampling", "limits"))
 
 
 def _read_phantom(p: Path, **options: Any) -> Case:
-    return read_phantom_subject(p, **_pick(options, "dataset"))
+    return read_phantom_subject(p, **_pick(options, "dataset", "limits"))
 
 
 def _read_acdc(p: Path, **options: Any) -> Case:
-    return read_acdc_patient(p, **_pick(options, "dataset"))
+    return read_acdc_patient(p, **_pick(options, "dataset", "limits"))
 
 
 def _read_fastmri(p: Path, **options: Any) -> Case:
-    return read_fastmri(p, **_pick(options, "dataset"))
+    return read_fastmri(p, **_pick(options, "dataset", "limits"))
 
 
 def _read_cmrxrecon(p: Path, **options: Any) -> Case:
-    return read_cmrxrecon(p, **_pick(options, "dataset", "year", "variable"))
+    return read_cmrxrecon(p, **_pick(options, "dataset", "year", "variable", "limits"))
 
 
 def _read_mnms(p: Path, *, metadata=None, **options: Any) -> Case:
-    return read_mnms_case(p, metadata=metadata, **_pick(options, "dataset"))
+    return read_mnms_case(p, metadata=metadata, **_pick(options, "dataset", "limits"))
 
 
 def _read_nifti_file(p: Path, **options: Any) -> Case:
@@ -229,12 +244,17 @@ def _read_nifti_file(p: Path, **options: Any) -> Case:
     stem = p.name.split(".nii")[0]
     is_labels = stem.endswith("_gt") or options.get("kind") == "labels"
     vol = read_nifti(p, kind="labels" if is_labels else "image",
-                     allowed_labels=(0, 1, 2, 3) if is_labels else None)
+                     allowed_labels=(0, 1, 2, 3) if is_labels else None,
+                     limits=options.get("limits"))
     meta = CaseMeta(subject=stem, dataset=options.get("dataset") or "nifti",
                     source_sha256=sha256_file(p), **volume_meta(vol))
-    if is_labels:
-        return Case(labels=vol.data, meta=meta)
-    return Case(reference=vol.data, meta=meta)
+    try:
+        if is_labels:
+            return Case(labels=vol.data, meta=meta)
+        return Case(reference=vol.data, meta=meta)
+    except ValueError as exc:  # Case validation
+        raise LayoutError(p, f"the assembled Case is invalid ({exc})",
+                          "check the file's header and values") from None
 
 
 class CaseIterator:
@@ -301,7 +321,8 @@ def iter_cases(path: str | os.PathLike, *, on_error: str = "raise",
     **options
         Passed to the reader of each unit: ``prewhiten``, ``repetitions``, ``set_index``,
         ``remove_oversampling`` (ISMRMRD), ``dataset`` (all), ``kind`` (single NIfTI),
-        ``group_by`` (DICOM: ``"series"`` or ``"stack"``).
+        ``group_by`` (DICOM: ``"series"`` or ``"stack"``), ``limits``
+        (:class:`suite.data.limits.InputLimits`, all readers).
 
     Returns
     -------

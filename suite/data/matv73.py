@@ -1,4 +1,4 @@
-"""MATLAB ``.mat`` files: read v7.3 (HDF5) lazily and v5 (scipy) eagerly; write v7.3.
+"""MATLAB ``.mat`` files: read v7.3 (HDF5) and v5 lazily, checked from their headers; write v7.3.
 
 Axis order
 ----------
@@ -39,13 +39,27 @@ contiguous and uncompressed. The same arrays therefore give byte-identical files
 
 v5 files
 --------
-v5 (``-v6``/``-v7``) files are read whole with ``scipy.io.loadmat`` (meant for small
-files such as masks; whether CMRxRecon ships any v5 mask file is (unconfirmed): the
-challenge states v7.3 for its data, and this module accepts either). v4 files are refused.
+v5 (``-v6``/``-v7``) files are described from their variable headers (name, MATLAB size,
+class, complex; :func:`suite.data.mat5.v5_variables`, which inflates at most 64 KiB per
+variable) and their declared sizes are checked against the limits (:mod:`suite.data.limits`:
+a 195 KB file can hold 200 MB of compressed zeros) before anything is decompressed; a
+variable's data are read on demand with ``scipy.io.loadmat`` from that variable's element
+alone (meant for small files such as masks; whether CMRxRecon ships any v5 mask file is
+(unconfirmed): the challenge states v7.3 for its data, and this module accepts either).
+Structs, cells, character arrays and sparse matrices are listed but cannot be read. v4 files
+are refused.
+
+Safety
+------
+v7.3 files are opened through :func:`suite.data.hdf5_safe.open_hdf5`: external and soft
+links, virtual datasets, external storage and filter plugins are refused
+(:class:`~suite.data.errors.UnsafeFileError`) before any variable is read, and every
+dataset's declared size is checked against the limits (docs/input-safety.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -54,7 +68,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.data.errors import CorruptFileError, LayoutError, check_file
+from suite.data.errors import CaseReadError, CorruptFileError, LayoutError, check_file
+from suite.data.limits import InputLimits, check_declared, resolve_limits
 
 __all__ = [
     "MatFile", "MatVariable", "open_mat", "read_mat_variable", "write_mat_v73",
@@ -135,12 +150,16 @@ class MatVariable:
         MATLAB's ``size`` (the reverse of the HDF5 dataset shape for v7.3).
     matlab_class : str
         ``MATLAB_class`` attribute (``"single"``, ``"double"``, ``"logical"``, ...; ``"struct"``
-        and ``"cell"`` are listed but cannot be read), or the numpy kind for v5.
+        and ``"cell"`` are listed but cannot be read), or for v5 the class ``whosmat`` names
+        (``"char"``, ``"sparse"``, ``"cell"``, ``"struct"`` cannot be read either).
     is_complex : bool
         Compound ``real``/``imag`` (v7.3) or a complex array (v5).
     dtype : numpy.dtype
         dtype of the arrays :meth:`read` returns: complex64 for complex single, complex128
-        for complex double, bool for logical, otherwise the stored type.
+        for complex double, bool for logical, otherwise the stored type; ``object`` for a
+        variable that cannot be read.
+    limits : InputLimits or None
+        The limits :func:`open_mat` checked; :meth:`read` re-opens the file with them.
     """
 
     path: Path
@@ -151,6 +170,7 @@ class MatVariable:
     dtype: np.dtype
     version: str = "7.3"
     _v5_data: Any = field(default=None, repr=False, compare=False)
+    limits: InputLimits | None = field(default=None, repr=False, compare=False)
 
     @property
     def ndim(self) -> int:
@@ -175,19 +195,30 @@ class MatVariable:
         ------
         CorruptFileError
             The block cannot be read (truncated or damaged file).
+        UnsafeFileError
+            The file changed since it was opened and now leaves itself (links, ...).
         """
         idx = () if index is None else tuple(index)
         if len(idx) > self.ndim:
             raise IndexError(f"{self.path}: `{self.name}` has {self.ndim} axes; "
                              f"got an index of length {len(idx)}")
         idx = idx + (slice(None),) * (self.ndim - len(idx))
+        if self.dtype == np.dtype(object):
+            raise LayoutError(self.path, f"variable `{self.name}` is a MATLAB "
+                              f"{self.matlab_class}, not a numeric array",
+                              "store the data as a numeric or logical array")
         if self.version == "5":
-            return np.asarray(self._v5_data[idx], dtype=self.dtype)
-        import h5py
+            from suite.data.mat5 import read_v5_variable
+
+            a = read_v5_variable(self.path, self._v5_data)
+            return np.asarray(a[idx] != 0 if self.dtype == np.bool_ else a[idx], dtype=self.dtype)
+        from suite.data.hdf5_safe import open_hdf5
 
         try:
-            with h5py.File(self.path, "r") as f:
+            with open_hdf5(self.path, limits=self.limits) as f:
                 raw = f[self.name][tuple(reversed(idx))]
+        except CaseReadError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any h5py failure means a damaged file
             raise CorruptFileError(self.path, f"variable `{self.name}` cannot be read "
                                    f"({type(exc).__name__}: {exc})",
@@ -214,11 +245,17 @@ class MatFile:
         return self.variables[name]
 
 
-def open_mat(path: str | os.PathLike) -> MatFile:
+def open_mat(path: str | os.PathLike, *, limits: InputLimits | None = None) -> MatFile:
     """Open a ``.mat`` file (v7.3 or v5) and describe its variables.
 
-    v7.3: the HDF5 structure is read, arrays are not. v5: the file is loaded with
-    ``scipy.io.loadmat`` (small files only).
+    v7.3: the HDF5 structure is read and checked (module docstring, Safety), arrays are not.
+    v5: the variable headers are read and their declared sizes checked; arrays are not.
+
+    Parameters
+    ----------
+    path : str or path-like
+    limits : InputLimits, optional
+        Size limits checked from the headers (default :data:`suite.data.limits.DEFAULT_LIMITS`).
 
     Raises
     ------
@@ -226,18 +263,20 @@ def open_mat(path: str | os.PathLike) -> MatFile:
         See :func:`mat_version`; HDF5 or v5 content that cannot be parsed.
     LayoutError
         A compound variable without both ``real`` and ``imag`` fields.
+    UnsafeFileError
+        A v7.3 file whose objects leave the file (links, virtual datasets, external storage).
+    TooLargeError
+        A variable declares more than the limits allow.
     """
     p = Path(path)
     version = mat_version(p)
     if version == "5":
-        return _open_v5(p)
+        return _open_v5(p, limits)
     import h5py
 
-    try:
-        f = h5py.File(p, "r")
-    except Exception as exc:  # noqa: BLE001
-        raise CorruptFileError(p, f"HDF5 content cannot be opened ({type(exc).__name__}: {exc})",
-                               "the file is truncated or damaged; fetch it again") from None
+    from suite.data.hdf5_safe import open_hdf5
+
+    f = open_hdf5(p, limits=limits)
     try:
         out: dict[str, MatVariable] = {}
         for name in f.keys():
@@ -248,8 +287,8 @@ def open_mat(path: str | os.PathLike) -> MatFile:
             if not isinstance(obj, h5py.Dataset):
                 out[name] = MatVariable(p, name, (), cls or "struct", False, np.dtype(object))
                 continue
-            out[name] = _describe(p, name, obj, cls)
-    except (CorruptFileError, LayoutError):
+            out[name] = dataclasses.replace(_describe(p, name, obj, cls), limits=limits)
+    except CaseReadError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise CorruptFileError(p, f"HDF5 structure cannot be read ({type(exc).__name__}: {exc})",
@@ -313,27 +352,35 @@ def _to_numpy(raw: np.ndarray, var: MatVariable) -> np.ndarray:
     return raw
 
 
-def _open_v5(p: Path) -> MatFile:
-    import scipy.io
+#: numpy dtype of the real part of each readable v5 class.
+_V5_DTYPE = {"double": np.float64, "single": np.float32, "int8": np.int8, "uint8": np.uint8,
+             "int16": np.int16, "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32,
+             "int64": np.int64, "uint64": np.uint64}
 
-    try:
-        doc = scipy.io.loadmat(p, squeeze_me=False, mat_dtype=False)
-    except Exception as exc:  # noqa: BLE001 - scipy raises ValueError/TypeError/OSError
-        raise CorruptFileError(p, f"MATLAB v5 content cannot be read ({type(exc).__name__}: "
-                               f"{exc})", "the file is truncated or damaged; fetch it again") \
-            from None
+
+def _open_v5(p: Path, limits: InputLimits | None) -> MatFile:
+    from suite.data.mat5 import v5_variables
+
+    size = p.stat().st_size
     out = {}
-    for name, arr in doc.items():
-        if name.startswith("__"):
+    for v in v5_variables(p):
+        if v.name.startswith("__") or not v.name:
             continue
-        a = np.asarray(arr)
-        if a.dtype.kind not in "biufc":
-            out[name] = MatVariable(p, name, tuple(a.shape), "struct", False, a.dtype, "5", a)
+        if v.matlab_class not in _V5_DTYPE:  # cell, struct, char, sparse, ...: never loaded
+            out[v.name] = MatVariable(p, v.name, v.shape, v.matlab_class, False,
+                                      np.dtype(object), "5", v, limits)
             continue
-        cls = "logical" if a.dtype == np.bool_ else _CLASS_OF.get(
-            np.dtype(a.real.dtype), a.dtype.name)
-        out[name] = MatVariable(p, name, tuple(int(s) for s in a.shape), cls,
-                                a.dtype.kind == "c", a.dtype, "5", a)
+        if v.is_logical:
+            cls, dt = "logical", np.dtype(bool)
+        else:
+            cls, dt = v.matlab_class, np.dtype(_V5_DTYPE[v.matlab_class])
+            if v.is_complex:
+                dt = np.dtype(np.complex64 if dt == np.float32 else np.complex128)
+        check_declared(p, f"variable `{v.name}` of MATLAB size {v.shape} {cls}"
+                       f"{' complex' if v.is_complex else ''}",
+                       int(np.prod(v.shape, dtype=object)) * dt.itemsize, limits,
+                       file_bytes=size)
+        out[v.name] = MatVariable(p, v.name, v.shape, cls, v.is_complex, dt, "5", v, limits)
     return MatFile(p, "5", out)
 
 

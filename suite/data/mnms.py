@@ -34,6 +34,7 @@ import numpy as np
 from suite.case import Case, CaseMeta
 from suite.data.errors import CorruptFileError, LayoutError
 from suite.data.hashing import sha256_of_files
+from suite.data.limits import InputLimits
 from suite.data.nifti_io import find_nifti, read_nifti, volume_meta
 
 __all__ = ["MNMS_TO_ACDC", "read_mnms_case", "find_mnms_cases", "read_mnms_csv",
@@ -95,17 +96,19 @@ def read_mnms_csv(path: str | Path) -> dict[str, dict[str, str]]:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CorruptFileError(p, f"M&Ms metadata CSV cannot be read ({exc})",
                                "restore it from the M&Ms archive") from None
-    cols = {c.strip() for c in (rows[0].keys() if rows else [])}
+    # a row longer than the header puts its extra cells under the key None: ignored
+    cols = {c.strip() for c in (rows[0].keys() if rows else []) if c is not None}
     missing = [c for c in ("External code", "ED", "ES") if c not in cols]
     if rows and missing:
         raise LayoutError(p, f"M&Ms metadata CSV lacks columns {missing}",
                           f"the CSV must have the columns {', '.join(CSV_COLUMNS)}")
-    return {r["External code"].strip(): {k.strip(): (v or "").strip() for k, v in r.items()}
+    return {r["External code"].strip(): {k.strip(): (v or "").strip() for k, v in r.items()
+                                         if k is not None and not isinstance(v, list)}
             for r in rows if r.get("External code")}
 
 
 def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, str]] | None = None,
-                   dataset: str = "mnms") -> Case:
+                   dataset: str = "mnms", limits: InputLimits | None = None) -> Case:
     """Read one M&Ms case folder (conventions in the module docstring).
 
     Parameters
@@ -116,6 +119,8 @@ def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, st
         ``{External code: row}`` from :func:`read_mnms_csv`; default: the CSV found under the
         folder's parents (up to three levels).
     dataset : str, default "mnms"
+    limits : InputLimits, optional
+        Size limits of every NIfTI header (:mod:`suite.data.limits`).
 
     Returns
     -------
@@ -143,10 +148,10 @@ def read_mnms_case(folder: str | Path, *, metadata: Mapping[str, Mapping[str, st
         for p in find_mnms_csv(d):
             metadata = {**read_mnms_csv(p), **metadata}
     row = metadata.get(code)
-    img = read_nifti(img_path, kind="image")
+    img = read_nifti(img_path, kind="image", limits=limits)
     labels = None
     if gt_path is not None:
-        gt = read_nifti(gt_path, kind="labels", allowed_labels=tuple(MNMS_TO_ACDC))
+        gt = read_nifti(gt_path, kind="labels", allowed_labels=tuple(MNMS_TO_ACDC), limits=limits)
         if gt.data.shape != img.data.shape:
             raise LayoutError(gt_path, f"label map has shape {gt.data.shape} (slice, frame, y, "
                               f"x) but the image has {img.data.shape}",

@@ -17,6 +17,12 @@ A 3-D file ``(x, y, slice)`` reads as one frame; a 2-D file as one slice and one
 
 Determinism: ``.nii.gz`` is compressed here with ``gzip`` at ``mtime=0`` and no file name in
 the gzip header, so the same arrays give byte-identical files.
+
+Header checks before any voxel is read (:func:`read_nifti_header`): 2 to 4 axes (trailing
+singleton axes dropped), every axis at least 1, an integer or float voxel type, the declared
+size within the limits of :mod:`suite.data.limits` (for ``.nii.gz`` at most ``max_expansion``
+times the file: deflate cannot do more) and, for an uncompressed ``.nii``, within the file
+(``vox_offset`` + declared bytes ≤ file size; otherwise the file is truncated).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +38,13 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from suite._atomic import atomic_write_bytes
 from suite.data.errors import CorruptFileError, LayoutError, check_file
+from suite.data.limits import InputLimits, check_declared
 
 __all__ = [
-    "write_labels_nifti", "write_image_nifti", "read_nifti", "NiftiVolume", "to_case_axes",
-    "from_case_axes", "is_nifti", "find_nifti",
+    "write_labels_nifti", "write_image_nifti", "read_nifti", "read_nifti_header", "NiftiVolume",
+    "NiftiHeader", "to_case_axes", "from_case_axes", "is_nifti", "find_nifti",
 ]
 
 _NIFTI1_MAGIC = (b"n+1\x00", b"ni1\x00")
@@ -138,10 +147,7 @@ def _write(path: Path, data: np.ndarray, spacing_mm, dt: float | None) -> Path:
         with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
             gz.write(raw)
         raw = buf.getvalue()
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(raw)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, raw)  # no temporary file left on error
 
 
 # ====================================================================== reader
@@ -180,7 +186,7 @@ def is_nifti(path: str | os.PathLike) -> bool:
     """True when the content is NIfTI-1/2 (plain or gzip), whatever the extension."""
     try:
         head = _head_bytes(Path(path), 548)
-    except (OSError, EOFError, gzip.BadGzipFile):
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
         return False
     return head[344:348] in _NIFTI1_MAGIC or head[4:8] in _NIFTI2_MAGIC
 
@@ -195,8 +201,113 @@ def _head_bytes(p: Path, n: int) -> bytes:
         return fh.read(n)
 
 
+@dataclass(frozen=True)
+class NiftiHeader:
+    """A NIfTI header checked at open (no voxel read).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    nifti_shape : tuple of int
+        ``(x, y[, slice[, frame]])`` as stored (trailing singleton axes beyond 4 dropped).
+    shape : tuple of int
+        The suite's ``(slice, frame, y, x)`` shape :func:`read_nifti` returns.
+    dtype : numpy.dtype
+        The stored voxel type.
+    zooms : tuple of float
+        NIfTI zooms ``(dx, dy[, dz[, dt]])``.
+    units : tuple of str
+        Spatial and temporal units (``("mm", "msec")``).
+    """
+
+    path: Path
+    nifti_shape: tuple[int, ...]
+    shape: tuple[int, int, int, int]
+    dtype: np.dtype
+    zooms: tuple[float, ...]
+    units: tuple[str, str]
+
+
+def read_nifti_header(path: str | os.PathLike, *,
+                      limits: InputLimits | None = None) -> NiftiHeader:
+    """Read and check a NIfTI header (module docstring, header checks); no voxel is read.
+
+    Parameters
+    ----------
+    path : str or path-like
+    limits : InputLimits, optional
+        Size limits (default :data:`suite.data.limits.DEFAULT_LIMITS`).
+
+    Returns
+    -------
+    NiftiHeader
+
+    Raises
+    ------
+    CorruptFileError
+        Missing, empty, not NIfTI, unreadable header, or (``.nii``) a header declaring more
+        voxel bytes than the file holds.
+    LayoutError
+        More than 4 axes or fewer than 2, an axis of length 0, a voxel type that is not an
+        integer or a float.
+    TooLargeError
+        The declared voxels exceed the limits.
+    """
+    return _open_header(path, limits)[1]
+
+
+def _open_header(path, limits: InputLimits | None):
+    p = check_file(path, "a NIfTI file", "pass a .nii or .nii.gz image")
+    if not is_nifti(p):
+        raise CorruptFileError(p, "not a NIfTI-1/2 file (no NIfTI magic in the header)",
+                               "pass a .nii or .nii.gz image")
+    damaged = "the file is truncated or damaged; fetch it again"
+    try:
+        img = nib.load(str(p))
+        hdr = img.header
+        shape = tuple(int(v) for v in img.shape)
+        dtype = np.dtype(hdr.get_data_dtype())
+        zooms = tuple(float(z) for z in hdr.get_zooms())
+        units = tuple(str(u) for u in hdr.get_xyzt_units())
+        # nibabel moves a vox_offset it does not like into the array proxy
+        offset = int(getattr(img.dataobj, "offset", hdr.get_data_offset()))
+        data_file = getattr(img.dataobj, "file_like", None)  # the .img of a .hdr/.img pair
+        data_path = Path(data_file) if isinstance(data_file, str) else p
+        size = data_path.stat().st_size
+    except Exception as exc:  # noqa: BLE001 - nibabel/gzip/zlib/EOF errors all mean damage
+        raise CorruptFileError(p, f"NIfTI header cannot be read ({type(exc).__name__}: {exc})",
+                               damaged) from None
+    while len(shape) > 4 and shape[-1] == 1:
+        shape = shape[:-1]
+    if not 2 <= len(shape) <= 4:
+        raise LayoutError(p, f"NIfTI array has shape {shape}; expected (x, y[, slice"
+                          "[, frame]])", "store one short-axis series per file")
+    if min(shape) < 1:
+        raise LayoutError(p, f"NIfTI header declares shape {shape}, with an empty axis",
+                          "the header is damaged; re-export the image")
+    if dtype.kind not in "biuf":
+        raise LayoutError(p, f"NIfTI voxels have type {dtype}; expected integers or floats",
+                          "store magnitude images or integer labels")
+    n = int(np.prod(shape, dtype=object))
+    stored = n * dtype.itemsize
+    check_declared(p, f"voxels (x, y, slice, frame) = {shape} {dtype}",
+                   max(stored, 4 * n), limits, file_bytes=size)  # float32 copy for images
+    if not _is_gzip(data_path) and offset + stored > size:
+        raise CorruptFileError(data_path, f"truncated: the header declares {stored} voxel bytes "
+                               f"at offset {offset} but the file holds {size} bytes", damaged)
+    full = shape + (1,) * (4 - len(shape))
+    case_shape = (full[2], full[3], full[1], full[0])
+    return img, NiftiHeader(p, shape, case_shape, dtype, zooms, units)
+
+
+def _is_gzip(p: Path) -> bool:
+    with open(p, "rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
 def read_nifti(path: str | os.PathLike, *, kind: str = "image",
-               allowed_labels: tuple[int, ...] | None = None) -> NiftiVolume:
+               allowed_labels: tuple[int, ...] | None = None,
+               limits: InputLimits | None = None) -> NiftiVolume:
     """Read a NIfTI file into suite axes, checking it fully at open.
 
     Parameters
@@ -206,6 +317,8 @@ def read_nifti(path: str | os.PathLike, *, kind: str = "image",
         ``image``: float32, must be finite. ``labels``: integer-valued, returned as uint8.
     allowed_labels : tuple of int, optional
         For labels: values the source convention allows (others raise LayoutError).
+    limits : InputLimits, optional
+        Size limits checked from the header before the voxels are read.
 
     Returns
     -------
@@ -218,41 +331,35 @@ def read_nifti(path: str | os.PathLike, *, kind: str = "image",
     LayoutError
         More than 4 axes or fewer than 2; labels that are not integers or hold values the
         convention does not allow.
+    TooLargeError
+        The header declares more voxels than the limits allow (:func:`read_nifti_header`).
     """
-    p = check_file(path, "a NIfTI file", "pass a .nii or .nii.gz image")
-    if not is_nifti(p):
-        raise CorruptFileError(p, "not a NIfTI-1/2 file (no NIfTI magic in the header)",
-                               "pass a .nii or .nii.gz image")
+    if kind not in ("image", "labels"):
+        raise ValueError(f"read_nifti: kind must be 'image' or 'labels'; got {kind!r}")
+    img, head = _open_header(path, limits)
+    p = head.path
     try:
-        img = nib.load(str(p))
         raw = np.asanyarray(img.dataobj)
     except Exception as exc:  # noqa: BLE001 - nibabel/gzip/zlib/EOF errors all mean damage
         raise CorruptFileError(p, f"NIfTI data cannot be read ({type(exc).__name__}: {exc})",
                                "the file is truncated or damaged; fetch it again") from None
-    if raw.ndim > 4 and all(s == 1 for s in raw.shape[4:]):
-        raw = raw.reshape(raw.shape[:4])
-    if not 2 <= raw.ndim <= 4:
-        raise LayoutError(p, f"NIfTI array has shape {raw.shape}; expected (x, y[, slice"
-                          "[, frame]])", "store one short-axis series per file")
-    zooms = [float(z) for z in img.header.get_zooms()] + [1.0] * 4
+    raw = raw.reshape(head.nifti_shape)
+    zooms = list(head.zooms) + [1.0] * 4
     dx, dy = zooms[0], zooms[1]
     dz = zooms[2] if raw.ndim >= 3 else 1.0
     dt = None
     if raw.ndim == 4:
-        unit = img.header.get_xyzt_units()[1]
-        factor = {"msec": 1.0, "sec": 1000.0, "usec": 1e-3}.get(unit)
+        factor = {"msec": 1.0, "sec": 1000.0, "usec": 1e-3}.get(head.units[1])
         dt = zooms[3] * factor if factor is not None and zooms[3] > 0 else None
     data = to_case_axes(raw)
     if kind == "labels":
         data = _as_labels(p, data, allowed_labels)
-    elif kind == "image":
+    else:
         data = np.ascontiguousarray(data, dtype=np.float32)
         n_bad = int(np.count_nonzero(~np.isfinite(data)))
         if n_bad:
             raise CorruptFileError(p, f"{n_bad} non-finite image values (NaN or inf)",
                                    "the image is damaged; re-export it")
-    else:
-        raise ValueError(f"read_nifti: kind must be 'image' or 'labels'; got {kind!r}")
     return NiftiVolume(data=data, spacing_mm=(dy, dx, dz), temporal_resolution_ms=dt, path=p)
 
 

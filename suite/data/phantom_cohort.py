@@ -32,34 +32,48 @@ _INTS = ("coils", "ed_frame", "es_frame")
 
 
 def is_phantom_cohort(folder: Path) -> bool:
-    """True when ``folder/truth.csv`` exists and its header is the phantom truth table."""
+    """True when ``folder/truth.csv`` exists and its header is the phantom truth table.
+
+    Never raises: an unreadable truth.csv gives False."""
     truth = Path(folder) / "truth.csv"
-    if not truth.is_file():
+    try:
+        if not truth.is_file():
+            return False
+        with truth.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
         return False
-    with truth.open(newline="") as fh:
-        header = next(csv.reader(fh), [])
     return tuple(h.strip() for h in header) == PHANTOM_TRUTH_COLUMNS
 
 
 def read_truth_table(folder: Path) -> dict[str, dict]:
     """truth.csv as ``{subject: {column: value}}`` with numbers parsed; errors name the line."""
     path = Path(folder) / "truth.csv"
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CorruptFileError(path, f"cannot be read as a UTF-8 CSV ({type(exc).__name__}: "
+                               f"{exc})", "regenerate the cohort with `cmrsuite phantom`") from None
     out: dict[str, dict] = {}
-    with path.open(newline="") as fh:
-        for line_no, row in enumerate(csv.DictReader(fh), start=2):
-            parsed: dict = {}
-            for key in PHANTOM_TRUTH_COLUMNS:
-                raw = row.get(key)
-                if raw is None or raw == "":
-                    raise LayoutError(path, f"line {line_no}: column {key!r} is empty",
-                                      "regenerate the cohort with `cmrsuite phantom`")
-                try:
-                    parsed[key] = raw if key in _STRINGS else (
-                        int(raw) if key in _INTS else float(raw))
-                except ValueError:
-                    raise LayoutError(path, f"line {line_no}: column {key!r} holds {raw!r}, "
-                                      "not a number", "regenerate the cohort") from None
-            out[parsed["subject"]] = parsed
+    for line_no, row in enumerate(rows, start=2):
+        parsed: dict = {}
+        for key in PHANTOM_TRUTH_COLUMNS:
+            raw = row.get(key)
+            if raw is None or raw == "":
+                raise LayoutError(path, f"line {line_no}: column {key!r} is empty",
+                                  "regenerate the cohort with `cmrsuite phantom`")
+            try:
+                parsed[key] = raw if key in _STRINGS else (
+                    int(raw) if key in _INTS else float(raw))
+            except ValueError:
+                raise LayoutError(path, f"line {line_no}: column {key!r} holds {raw!r}, "
+                                  "not a number", "regenerate the cohort") from None
+        subject = parsed["subject"]
+        if subject in (".", "..") or "/" in subject or "\\" in subject or "\x00" in subject:
+            raise LayoutError(path, f"line {line_no}: subject {subject!r} is not a plain folder "
+                              "name", "regenerate the cohort")
+        out[subject] = parsed
     return out
 
 
@@ -72,6 +86,9 @@ def find_phantom_subjects(folder: Path) -> list[Path]:
 
 def read_phantom_subject(subject_dir: Path, truth_row: dict | None = None, **options) -> Case:
     """One phantom subject as a Case with k-space, labels and scalar truth.
+
+    ``options``: ``dataset`` (default ``"phantom"``) and ``limits``
+    (:class:`suite.data.limits.InputLimits`, for both files).
 
     Raises
     ------
@@ -93,8 +110,9 @@ def read_phantom_subject(subject_dir: Path, truth_row: dict | None = None, **opt
             raise LayoutError(subject_dir.parent / "truth.csv",
                               f"has no row for subject {subject_dir.name!r}",
                               "regenerate the cohort")
-    case = read_ismrmrd(raw, dataset=options.get("dataset", "phantom"))
-    labels = read_nifti(lab, kind="labels", allowed_labels=(0, 1, 2, 3)).data
+    limits = options.get("limits")
+    case = read_ismrmrd(raw, dataset=options.get("dataset", "phantom"), limits=limits)
+    labels = read_nifti(lab, kind="labels", allowed_labels=(0, 1, 2, 3), limits=limits).data
     if labels.shape != case.image_shape:
         raise LayoutError(lab, f"labels have shape {labels.shape} (slice, frame, y, x) but the "
                           f"raw data {raw.name} describe {case.image_shape}",
@@ -105,5 +123,9 @@ def read_phantom_subject(subject_dir: Path, truth_row: dict | None = None, **opt
         strata={**case.meta.strata, "pathology": truth_row["pathology"],
                 "preset": truth_row["preset"], "vendor": case.meta.vendor,
                 "field_strength_t": case.meta.field_strength_t})
-    return Case(kspace=case.kspace, mask=case.mask, labels=labels,
-                truth=dict(truth_row), meta=meta)
+    try:
+        return Case(kspace=case.kspace, mask=case.mask, labels=labels,
+                    truth=dict(truth_row), meta=meta)
+    except ValueError as exc:  # Case validation (e.g. ED/ES frames outside the labels)
+        raise LayoutError(subject_dir, f"the assembled Case is invalid ({exc})",
+                          "regenerate the cohort with `cmrsuite phantom`") from None

@@ -8,7 +8,10 @@ Every member is checked *before* anything is written, and the archive is rejecte
 * is a symbolic link or a hard link, a device, a FIFO or anything but a regular file or folder
   (tar types; zip members whose Unix mode in ``external_attr`` says link or device);
 * is larger than ``max_member_bytes``, or the members together exceed ``max_total_bytes``;
-* has a zip compression ratio above ``max_ratio`` (zip bombs);
+* has a zip compression ratio above ``max_ratio`` (zip bombs), or, for a tar archive, the
+  members declared so far exceed ``max_ratio`` times the archive's size (a compressed tar
+  stream is one bomb rather than many; checked while scanning, so the scan stops at the first
+  member over the limit, as it does for ``max_total_bytes``);
 * makes the member count exceed ``max_members``;
 * collides with another member after normalisation (``a/b`` twice, or a file over a folder).
 
@@ -44,6 +47,7 @@ class UnsafeArchiveError(ValueError):
     def __init__(self, archive, reason: str, member: str | None = None,
                  hint: str = "repack the submission as plain files and folders (no links, no "
                              "absolute paths or '..'), within the size limits"):
+        reason = " ".join(part.strip() for part in str(reason).splitlines() if part.strip())
         self.archive, self.reason, self.member, self.hint = str(archive), reason, member, hint
         where = f" (member {member!r})" if member is not None else ""
         super().__init__(f"{Path(self.archive).name}: {reason}{where}; {hint}")
@@ -122,6 +126,8 @@ def _scan_zip(zf: zipfile.ZipFile, archive, limits) -> list[_Member]:
 def _scan_tar(tf: tarfile.TarFile, archive, target: Path, limits) -> list[_Member]:
     out = []
     filt = getattr(tarfile, "data_filter", None)
+    packed = max(Path(archive).stat().st_size, 1)
+    declared = 0
     for m in tf:
         rel = _safe_name(archive, m.name)
         if m.issym() or m.islnk():
@@ -137,6 +143,17 @@ def _scan_tar(tf: tarfile.TarFile, archive, target: Path, limits) -> list[_Membe
                 raise UnsafeArchiveError(archive, f"rejected by tarfile.data_filter: {exc}",
                                          m.name) from None
         out.append(_Member(rel, m.isdir(), 0 if m.isdir() else int(m.size), m))
+        declared += out[-1].size
+        if out[-1].size > limits.max_member_bytes:
+            raise UnsafeArchiveError(archive, f"member of {m.size} bytes exceeds the per-file "
+                                     f"limit of {limits.max_member_bytes} bytes", m.name)
+        if declared > limits.max_total_bytes:
+            raise UnsafeArchiveError(archive, f"members exceed the total limit of "
+                                     f"{limits.max_total_bytes} bytes", m.name)
+        if declared > limits.max_ratio * packed:
+            raise UnsafeArchiveError(archive, f"compression ratio {declared / packed:.0f}:1 of "
+                                     f"the members so far exceeds {limits.max_ratio:g}:1 "
+                                     "(tar bomb?)", m.name)
         if len(out) > limits.max_members:
             break
     return out
@@ -239,6 +256,7 @@ def safe_extract(archive, target, limits) -> ExtractReport:
                 except (tarfile.TarError, EOFError, OSError) as exc:
                     raise UnsafeArchiveError(archive, f"tar archive is damaged ({exc})",
                                              hint="upload the archive again") from None
+                report.checks.append("compression ratio")
                 if getattr(tarfile, "data_filter", None) is not None:
                     report.checks.append("tarfile.data_filter")
                 _check(members, archive, limits)

@@ -1,7 +1,9 @@
 """``build_leaderboard``: validate, score and rank every submission, then write the site.
 
 Data flow: challenge definition → truth index → submissions (folders or safely extracted
-archives, in a temporary folder removed afterwards) → per-case scores on the hidden truth →
+archives, in a temporary folder removed afterwards; each submission extracted and scored in
+a child process with a time limit, :mod:`suite.leaderboard.isolate`) → per-case scores on the
+hidden truth →
 rankings per task (three methods, bootstrap stability of the primary one, Kendall's τ across
 methods) → consensus across tasks (mean of the primary ranks, challengeR's ``consensus(method =
 "euclidean")``) → ``index.html``, ``leaderboard.csv``, ``leaderboard.json``, ``scores.csv``.
@@ -22,16 +24,13 @@ import numpy as np
 import pandas as pd
 
 from suite._serialise import jsonable
-from suite.leaderboard.archive import UnsafeArchiveError
 from suite.leaderboard.challenge import RANKING_METHODS, Challenge, load_challenge
+from suite.leaderboard.isolate import score_isolated
 from suite.leaderboard.ranking import (
     BootstrapRanks, RankingResult, bootstrap_ranks, compare_methods, rank_by, rank_min,
     team_statistic,
 )
-from suite.leaderboard.submission import (
-    Problem, SubmissionReport, discover_submissions, load_truth, open_submission,
-    score_submission,
-)
+from suite.leaderboard.submission import discover_submissions, load_truth
 
 __all__ = ["build_leaderboard", "LeaderboardResult", "TaskResult"]
 
@@ -162,20 +161,8 @@ def build_leaderboard(submissions_dir, challenge, truth_dir, out_dir=None) -> Le
     reports, rows = [], []
     with tempfile.TemporaryDirectory(prefix="cmrsuite-leaderboard-") as tmp:
         for team, path in subs:
-            rep = SubmissionReport(team=team, source=path.name)
-            try:
-                base = open_submission(path, Path(tmp) / team, ch.limits, task_names)
-                rows += score_submission(ch, truth, team, base, rep)
-            except UnsafeArchiveError as exc:
-                rep.status = "rejected"
-                rep.problems.append(Problem("", "", path.name, f"archive rejected: {exc.reason}"
-                                            + (f" (member {exc.member!r})" if exc.member else ""),
-                                            exc.hint))
-            except (ValueError, OSError) as exc:
-                rep.status = "rejected"
-                rep.problems.append(Problem("", "", path.name, f"could not be read "
-                                            f"({type(exc).__name__}: {exc})",
-                                            "check the folder layout in docs/leaderboard.md"))
+            rep, team_rows = score_isolated(ch, truth, team, path, Path(tmp) / team, task_names)
+            rows += team_rows
             reports.append(rep)
     ranked = [r.team for r in reports if r.status != "rejected"]
     scored = pd.DataFrame(rows, columns=["team", "task", "case", "value", "n_excluded"])

@@ -31,7 +31,8 @@ and the key path). Schema (``docs/leaderboard.md`` has a worked example)::
       max_total_mb: 4096                   # uncompressed size of one submission
       max_member_mb: 1024                  # one file
       max_members: 20000                   # number of files and folders
-      max_ratio: 200                       # uncompressed / compressed size of a zip member
+      max_ratio: 200                       # uncompressed / compressed (zip member, tar)
+      max_seconds: 3600                    # wall time to extract and score one submission
 
 Submission layout: ``<team>/<task>/<case>.mat`` (reconstruction), ``<team>/<task>/<case>.nii.gz``
 (segmentation; ``.nii`` also accepted), ``<team>/<task>/<file>`` (clinical), where ``<case>`` is
@@ -109,12 +110,14 @@ class RankingSpec:
 
 @dataclass(frozen=True)
 class Limits:
-    """Archive limits (bytes and counts)."""
+    """Submission limits: archive sizes and counts (bytes), and the wall time (s) to extract
+    and score one submission (:mod:`suite.leaderboard.isolate`)."""
 
     max_total_bytes: int = 4096 * 2**20
     max_member_bytes: int = 1024 * 2**20
     max_members: int = 20000
     max_ratio: float = 200.0
+    max_seconds: float = 3600.0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -161,14 +164,16 @@ def parse_challenge(raw: Any, *, source: str = "<challenge>") -> Challenge:
         p_adjust=v.option(r, "p_adjust", ("holm", "none"), default="holm", prefix="ranking"),
         n_bootstrap=v.integer(r, "n_bootstrap", minimum=10, default=1000, prefix="ranking"),
         seed=v.integer(r, "seed", minimum=0, default=0, prefix="ranking"))
-    lim = v.section(raw, "limits", {"max_total_mb", "max_member_mb", "max_members", "max_ratio"})
+    lim = v.section(raw, "limits", {"max_total_mb", "max_member_mb", "max_members", "max_ratio",
+                                    "max_seconds"})
     limits = Limits(
         max_total_bytes=int(v.number(lim, "max_total_mb", minimum=0, default=4096,
                                      prefix="limits") * 2**20),
         max_member_bytes=int(v.number(lim, "max_member_mb", minimum=0, default=1024,
                                       prefix="limits") * 2**20),
         max_members=v.integer(lim, "max_members", minimum=1, default=20000, prefix="limits"),
-        max_ratio=v.number(lim, "max_ratio", minimum=1, default=200.0, prefix="limits"))
+        max_ratio=v.number(lim, "max_ratio", minimum=1, default=200.0, prefix="limits"),
+        max_seconds=v.number(lim, "max_seconds", minimum=1, default=3600.0, prefix="limits"))
     return Challenge(name=name, tasks=tuple(tasks), ranking=ranking, limits=limits,
                      description=v.string(raw, "description", default=""), source=source)
 

@@ -4,10 +4,15 @@ per-case scoring on the hidden truth.
 A bad submission never crashes the build: every problem becomes a :class:`Problem` (task,
 case, file relative to the submission, what is wrong, how to fix it); a case whose file is
 missing or invalid is *missing* for ranking (worst rank in rank-then-aggregate), and an unsafe
-or unreadable archive rejects the whole submission. A segmentation case's value is the mean of
-its structure × phase values through :func:`suite.metrics.reduce.reduce_subjects`: a
-not-applicable value (a both-empty distance) is left out and counted, never averaged. Messages never quote truth values; they
-name shapes, dtypes and counts only.
+or unreadable archive rejects the whole submission, as does a case file that points outside
+itself (an HDF5 external or soft link, a virtual dataset, external storage: it could read the
+hidden truth; :mod:`suite.data.hdf5_safe`). A case file is described from its header and
+compared with the truth's shape before its data are read, and may declare at most as many
+bytes as a complex double array of the truth's size (a decompression bomb is refused unread).
+A segmentation case's value is the mean of its structure × phase values through
+:func:`suite.metrics.reduce.reduce_subjects`: a not-applicable value (a both-empty distance)
+is left out and counted, never averaged. Messages never quote truth values; they name
+shapes, dtypes and counts only.
 """
 
 from __future__ import annotations
@@ -248,6 +253,7 @@ def score_submission(challenge, truth: TruthSet, team: str, base: Path,
     per-case values a segmentation case's mean left out, see
     :func:`segmentation_case_value`) and fills ``report``."""
     rows = []
+    unsafe = []
     for t in challenge.tasks:
         expected = truth.cases[t.name]
         report.n_expected[t.name] = len(expected)
@@ -276,6 +282,8 @@ def score_submission(challenge, truth: TruthSet, team: str, base: Path,
                         vals[c], n_excluded[c] = agg.value, agg.n_excluded
                 except _CaseProblem as exc:
                     report.problems.append(Problem(t.name, c, exc.file, exc.problem, exc.hint))
+                    if exc.unsafe:
+                        unsafe.append(exc.file)
             for p in sorted(x for x in d.rglob("*") if x.is_file()):
                 if _case_id(p, d, t.kind) not in known:
                     report.problems.append(Problem(t.name, "", f"{t.name}/"
@@ -295,7 +303,14 @@ def score_submission(challenge, truth: TruthSet, team: str, base: Path,
         rows += [{"team": team, "task": t.name, "case": c, "value": vals.get(c, math.nan),
                   "n_excluded": n_excluded.get(c, 0)} for c in expected]
     n_total = sum(report.n_scored.values())
-    if n_total == 0:
+    if unsafe:
+        report.status = "rejected"
+        report.problems.append(Problem("", "", unsafe[0], f"{len(unsafe)} file(s) point outside "
+                                       "themselves (HDF5 links, virtual datasets or external "
+                                       "storage), which could read the hidden truth; the whole "
+                                       "submission is rejected",
+                                       "submit files that hold their own data"))
+    elif n_total == 0:
         report.status = "rejected"
         report.problems.append(Problem("", "", "", "no case could be scored",
                                        "check the folder layout in docs/leaderboard.md"))
@@ -305,8 +320,25 @@ def score_submission(challenge, truth: TruthSet, team: str, base: Path,
 
 
 class _CaseProblem(Exception):
-    def __init__(self, file, problem, hint):
-        self.file, self.problem, self.hint = file, problem, hint
+    def __init__(self, file, problem, hint, unsafe: bool = False):
+        self.file, self.problem, self.hint, self.unsafe = file, problem, hint, unsafe
+
+
+def _case_limits(n_elements: int):
+    """Input limits for a submitted case file: no array larger than a complex double array
+    of the truth's ``n_elements`` (at least 1 MiB), so a bomb is refused from its header."""
+    from suite.data.limits import InputLimits
+
+    return InputLimits(max_array_bytes=max(16 * int(n_elements), 2**20))
+
+
+def _read_problem(rel: str, exc, what: str, hint: str) -> _CaseProblem:
+    """A reader's refusal as a case problem; links out of the file are ``unsafe``."""
+    from suite.data.errors import UnsafeFileError
+
+    if isinstance(exc, UnsafeFileError):
+        return _CaseProblem(rel, f"refused: {exc.reason}", exc.hint, unsafe=True)
+    return _CaseProblem(rel, f"{what} ({exc.reason})", exc.hint or hint)
 
 
 def _score_recon(t, truth_dir: Path, sub_dir: Path, case: str) -> float:
@@ -321,10 +353,10 @@ def _score_recon(t, truth_dir: Path, sub_dir: Path, case: str) -> float:
                            f"`{t.variable}`)")
     ref_var = open_mat(truth_dir / f"{case}.mat")[t.variable]
     try:
-        mf = open_mat(p)
+        mf = open_mat(p, limits=_case_limits(np.prod(ref_var.shape, dtype=object)))
     except CaseReadError as exc:
-        raise _CaseProblem(rel, f"not a readable .mat file ({exc.reason})",
-                           exc.hint or "save with MATLAB `save(..., '-v7.3')`") from None
+        raise _read_problem(rel, exc, "not a readable .mat file",
+                            "save with MATLAB `save(..., '-v7.3')`") from None
     except Exception as exc:  # noqa: BLE001 - h5py/OS errors on a damaged upload
         raise _CaseProblem(rel, f"not a readable .mat file ({type(exc).__name__})",
                            "save with MATLAB `save(..., '-v7.3')`") from None
@@ -342,6 +374,9 @@ def _score_recon(t, truth_dir: Path, sub_dir: Path, case: str) -> float:
                            "double", "write the magnitude image, abs(x), as single")
     try:
         pred = np.asarray(var.read(), dtype=np.float64)
+    except CaseReadError as exc:
+        raise _read_problem(rel, exc, "data cannot be read",
+                            "the file is truncated or damaged; write it again") from None
     except Exception as exc:  # noqa: BLE001 - h5py/zlib errors all mean a damaged file
         raise _CaseProblem(rel, f"data cannot be read ({type(exc).__name__})",
                            "the file is truncated or damaged; write it again") from None
@@ -395,7 +430,7 @@ def segmentation_case_value(rows, metric: str, structures, phases) -> SubjectAgg
 
 def _score_seg(t, truth_dir: Path, sub_dir: Path, case: str) -> SubjectAggregate:
     from suite.data.errors import CaseReadError
-    from suite.data.nifti_io import read_nifti
+    from suite.data.nifti_io import read_nifti, read_nifti_header
     from suite.metrics.clinical import detect_ed_es, volume_curve_ml
     from suite.metrics.segmentation import evaluate
 
@@ -409,16 +444,20 @@ def _score_seg(t, truth_dir: Path, sub_dir: Path, case: str) -> SubjectAggregate
     ref = read_nifti(next(c for c in (truth_dir / f"{case}.nii.gz", truth_dir / f"{case}.nii")
                           if c.is_file()), kind="labels")
     try:
-        pred = read_nifti(p, kind="labels", allowed_labels=(0, 1, 2, 3))
+        limits = _case_limits(ref.data.size)
+        shape = read_nifti_header(p, limits=limits).shape  # compared before any voxel is read
+        if shape != ref.data.shape:
+            raise _CaseProblem(rel, f"label map has shape {shape} (slice, frame, y, x); "
+                               f"expected {ref.data.shape}", "segment every slice and frame of "
+                               "the test image, on its grid")
+        pred = read_nifti(p, kind="labels", allowed_labels=(0, 1, 2, 3), limits=limits)
     except CaseReadError as exc:
         raise _CaseProblem(rel, exc.reason, exc.hint) from None
+    except _CaseProblem:
+        raise
     except Exception as exc:  # noqa: BLE001 - nibabel/OS errors on a damaged upload
         raise _CaseProblem(rel, f"not a readable NIfTI file ({type(exc).__name__})",
                            "write a NIfTI-1 .nii.gz label map") from None
-    if pred.data.shape != ref.data.shape:
-        raise _CaseProblem(rel, f"label map has shape {pred.data.shape} (slice, frame, y, x); "
-                           f"expected {ref.data.shape}", "segment every slice and frame of the "
-                           "test image, on its grid")
     dy, dx, dz = ref.spacing_mm
     spacing = (dz, dy, dx)
     ed_es = detect_ed_es(volume_curve_ml(ref.data, spacing, 3))

@@ -2,6 +2,7 @@
 the intra-op thread policy of the solvers built on them (:mod:`suite.mr.threads`)."""
 
 from suite.mr.coils import combine_coils, rss
+from suite.mr.compression import coil_compression_matrix, compress_coils
 from suite.mr.fft import centring_signs, fft2c, ifft2c
 from suite.mr.sampling import (
     PATTERNS,
@@ -20,4 +21,5 @@ __all__ = [
     "sense_adjoint", "Sampling", "PATTERNS", "make_mask", "equispaced_mask",
     "variable_density_mask", "kt_interleaved_mask", "kt_gaussian_mask", "centring_signs",
     "intra_op_threads", "default_threads", "set_default_threads",
+    "coil_compression_matrix", "compress_coils",
 ]

@@ -8,15 +8,18 @@ Layout::
 
 Both writers are deterministic (no HDF5 timestamps; gzip with mtime 0), so a cohort written
 twice from one seed is byte-identical. ``truth.csv`` floats are written with ``repr`` (exact
-round trip).
+round trip). Every file is written atomically (:mod:`suite._atomic`): a full disk leaves no
+partial or temporary file, and raises an ``OSError``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
+from suite._atomic import atomic_write_text
 from suite.phantom.cohort import cohort
 
 __all__ = ["write_cohort", "write_subject", "write_truth_table", "truth_row"]
@@ -55,13 +58,12 @@ def write_truth_table(path: str | os.PathLike, rows: list[dict]) -> Path:
     :func:`truth_row` rows."""
     from suite.data.phantom_cohort import PHANTOM_TRUTH_COLUMNS
 
-    path = Path(path)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(PHANTOM_TRUTH_COLUMNS), lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-    return path
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=list(PHANTOM_TRUTH_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return atomic_write_text(path, text.getvalue())
 
 
 def write_cohort(out_dir: str | os.PathLike, n_subjects: int, seed: int, preset=None,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from suite.stages.entries import method_label, normalise_method
+from suite.trust import AllowList
 
 __all__ = ["Protocol", "normalise_method", "method_label", "canonical_json"]
 
@@ -18,12 +19,17 @@ def canonical_json(raw: dict) -> str:
 
 @dataclass(frozen=True)
 class Protocol:
-    """A validated protocol. ``raw`` is the canonical dict; ``sha256`` its hash."""
+    """A validated protocol. ``raw`` is the canonical dict; ``sha256`` its hash.
+
+    ``allowed`` is the :class:`suite.trust.AllowList` it was validated under: the plugins and
+    plugin folders the user allowed (not part of the protocol, nor of its hash).
+    """
 
     raw: dict
     source: str
     sha256: str
     base_dir: Path = field(default=Path("."))
+    allowed: AllowList = field(default_factory=AllowList, compare=False)
 
     @property
     def name(self) -> str:
@@ -31,11 +37,11 @@ class Protocol:
 
     @property
     def seed(self) -> int:
-        return int(self.raw.get("seed", 0))
+        return int(self.raw.get("seed") or 0)
 
     @property
     def failure_tolerance(self) -> float:
-        return float(self.raw.get("failure_tolerance", 0.0))
+        return float(self.raw.get("failure_tolerance") or 0.0)
 
     @property
     def datasets(self) -> list[dict]:
@@ -48,7 +54,7 @@ class Protocol:
     def methods(self, stage: str) -> list[dict]:
         """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/
         predictions and ``params``."""
-        return [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage, [])]
+        return [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage) or []]
 
     def pipeline(self, dataset: dict | str | None = None) -> list[str]:
         """The stage names a dataset runs, in order: the dataset's ``pipeline``, else the
@@ -63,11 +69,16 @@ class Protocol:
             return list(self.raw["pipeline"])
         return default_pipeline(self.raw.get("methods") or {}, self.metrics)
 
-    def method_stages(self) -> list[str]:
-        """Names of the stages with methods over every dataset's pipeline, in pipeline order."""
+    def stages(self) -> dict:
+        """The stages this protocol can use, by name (its ``stages:`` plugins imported under
+        :attr:`allowed`; :func:`suite.stages.load_stages`)."""
         from suite.stages import load_stages
 
-        stages = load_stages(self.raw, self.base_dir)
+        return load_stages(self.raw, self.base_dir, self.allowed)
+
+    def method_stages(self) -> list[str]:
+        """Names of the stages with methods over every dataset's pipeline, in pipeline order."""
+        stages = self.stages()
         out: list[str] = []
         for ds in self.datasets:
             for name in self.pipeline(ds):

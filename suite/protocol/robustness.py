@@ -67,6 +67,14 @@ def _labels(raw: dict, stage: str) -> list[str]:
     return [method_label(normalise_method(m)) for m in (raw.get("methods") or {}).get(stage) or []]
 
 
+def _prediction_labels(raw: dict, stage: str) -> set[str]:
+    """Labels of the folders of predictions among a stage's methods: they cannot be run on
+    perturbed, crimed or featured inputs."""
+    return {method_label(normalise_method(m))
+            for m in (raw.get("methods") or {}).get(stage) or []
+            if isinstance(m, dict) and "predictions" in m}
+
+
 def validate_robustness(v, raw: dict, stages=None) -> None:
     """Validate ``raw["robustness"]`` with the protocol validator ``v`` (raises ProtocolError)."""
 
@@ -77,17 +85,28 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                                           or [{"name": "fully-sampled", "type": "fully-sampled"}])}
     recon_labels, seg_labels = _labels(raw, "recon"), _labels(raw, "segmentation")
 
-    def names(section: dict, key: str, allowed: list[str], prefix: str, what: str) -> None:
+    def names(section: dict, key: str, allowed: list[str], prefix: str, what: str,
+              runnable_stage: str | None = None) -> None:
         values = section.get(key)
         if values is None:
             return
         if not isinstance(values, list) or not values:
             raise ProtocolError(v.source, f"{prefix}.{key}", f"must be a non-empty list of {what}")
+        folders = _prediction_labels(raw, runnable_stage) if runnable_stage else set()
         for j, name in enumerate(values):
+            if name in folders:
+                raise ProtocolError(
+                    v.source, f"{prefix}.{key}[{j}]",
+                    f"is {name!r}, a folder of predictions: precomputed outputs cannot be "
+                    "recomputed on perturbed, featured or crimed inputs; remove it here (the "
+                    "experiment runs the other methods; without `methods` it skips folders)")
             if name not in allowed:
+                hint = (" (a method is named by its label: its `label:`, else its name, "
+                        "'module:Class' plugin string, entry point or predictions:<folder>)"
+                        if "methods" in what else "")
                 raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
                                     f"is {name!r}; the protocol's {what} are {allowed}"
-                                    f"{near(name, allowed)}")
+                                    f"{near(name, allowed)}{hint}")
 
     def numbers(section: dict, key: str, prefix: str, required: bool = False,
                 maximum: float | None = None) -> None:
@@ -127,7 +146,7 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
             labels = _labels(raw, name)
             if not labels:
                 raise ProtocolError(v.source, key, f"needs methods under `methods.{name}`")
-            names(sec, "methods", labels, key, f"{name} methods")
+            names(sec, "methods", labels, key, f"{name} methods", runnable_stage=name)
             names(sec, "conditions", list(conditions), key, "conditions")
             numbers(sec, "budgets", key, required=True, maximum=1.0)
             v.integer(sec, "steps", minimum=1, prefix=key)
@@ -139,11 +158,16 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                                  "segmentation"}, key)
             if not recon_labels:
                 raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
-            names(rec, "methods", recon_labels, key, "recon methods")
+            names(rec, "methods", recon_labels, key, "recon methods", runnable_stage="recon")
             conds_of_type(rec, key, RECON_ATTACK_CONDITIONS)
             names(rec, "domains", list(RECON_DOMAINS), key, "attack domains")
             numbers(rec, "budgets", key, required=True, maximum=1.0)
             v.integer(rec, "steps", minimum=1, prefix=key)
+            if rec.get("segmentation") in _prediction_labels(raw, "segmentation"):
+                raise ProtocolError(v.source, f"{key}.segmentation",
+                                    f"is {rec['segmentation']!r}, a folder of predictions: it "
+                                    "cannot segment perturbed reconstructions; name a plugin or "
+                                    "reference segmentation method, or null for no EF curve")
             if rec.get("segmentation") is not None and rec["segmentation"] not in seg_labels:
                 raise ProtocolError(v.source, f"{key}.segmentation",
                                     f"is {rec['segmentation']!r}; the protocol's segmentation "
@@ -156,7 +180,8 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                                  "steps"}, key)
             if not seg_labels:
                 raise ProtocolError(v.source, key, "needs methods under `methods.segmentation`")
-            names(seg, "methods", seg_labels, key, "segmentation methods")
+            names(seg, "methods", seg_labels, key, "segmentation methods",
+                  runnable_stage="segmentation")
             conds_of_type(seg, key, SEG_ATTACK_CONDITIONS)
             names(seg, "attacks", list(SEG_ATTACKS), key, "attacks")
             attacks = seg.get("attacks") or ["fgsm", "pgd"]
@@ -171,7 +196,7 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
         v.unknown_keys(feat, {"methods", "conditions", "contrasts", "n_features", "radius_px"}, key)
         if not recon_labels:
             raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
-        names(feat, "methods", recon_labels, key, "recon methods")
+        names(feat, "methods", recon_labels, key, "recon methods", runnable_stage="recon")
         conds_of_type(feat, key, ("undersample", "noise"))
         numbers(feat, "contrasts", key, maximum=10.0)
         v.integer(feat, "n_features", minimum=1, prefix=key)
@@ -184,7 +209,7 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
         if not recon_labels:
             raise ProtocolError(v.source, key, "needs recon methods under `methods.recon`")
         names(crimes, "crimes", list(CRIMES), key, "data crimes")
-        names(crimes, "methods", recon_labels, key, "recon methods")
+        names(crimes, "methods", recon_labels, key, "recon methods", runnable_stage="recon")
         conds_of_type(crimes, key, ("undersample",))
     shift = rob.get("shift")
     if shift is not None:
@@ -199,7 +224,8 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                 raise ProtocolError(v.source, f"{key}.reference.{col}",
                                     f"is not a stratum column; expected one of "
                                     f"{list(STRATUM_COLUMNS)}{near(col, STRATUM_COLUMNS)}")
-        if "condition" in ref and ref["condition"] not in conditions:
+        if "condition" in ref and (not isinstance(ref["condition"], str)
+                                   or ref["condition"] not in conditions):
             raise ProtocolError(v.source, f"{key}.reference.condition",
                                 f"is {ref['condition']!r}; conditions are {list(conditions)}")
         metrics = shift.get("metrics")

@@ -72,10 +72,11 @@ from pathlib import Path
 from typing import Any
 
 from suite._schema import KeyPathValidator
-from suite._validation import near, read_yaml_file
+from suite._validation import check_path_component, near, read_yaml_file
 from suite.protocol.errors import ProtocolError
 from suite.protocol.gate_criteria import GateCriteriaError, parse_criteria
 from suite.protocol.model import Protocol, canonical_json
+from suite.trust import AllowList, check_protocol_code
 
 __all__ = ["ProtocolError", "load_protocol", "validate_protocol"]
 
@@ -84,21 +85,36 @@ _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "co
              "robustness", "sponsor", "gate", "pipeline", "stages"}
 
 
-def load_protocol(path) -> Protocol:
+def load_protocol(path, *, allow_plugins=None) -> Protocol:
     """Load and validate a protocol YAML file.
+
+    Parameters
+    ----------
+    allow_plugins : AllowList or iterable of str, optional
+        The plugins (``"module:Class"``) and plugin folders the protocol may import
+        (:class:`suite.trust.AllowList`); installed entry points count as allowed.
 
     Raises
     ------
     ProtocolError
         Unreadable file, YAML syntax error, or a key that does not validate.
+    suite.trust.PluginNotAllowedError
+        The protocol names a plugin, stage plugin or plugin folder not allowed (nothing is
+        imported).
     """
     raw, p = read_yaml_file(path, ProtocolError,
                             "a path to a protocol YAML file (see protocols/quick.yaml)")
-    return validate_protocol(raw, source=str(p), base_dir=p.parent)
+    return validate_protocol(raw, source=str(p), base_dir=p.parent, allow_plugins=allow_plugins)
 
 
-def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> Protocol:
-    """Validate a protocol dict (as loaded from YAML) and return a :class:`Protocol`."""
+def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
+                      allow_plugins=None) -> Protocol:
+    """Validate a protocol dict (as loaded from YAML) and return a :class:`Protocol`.
+
+    Code runs only where ``allow_plugins`` allows it (:func:`load_protocol`): stage plugins are
+    checked before they are imported, method plugins before the protocol is returned.
+    """
+    allow_list = AllowList.of(allow_plugins)
     v = KeyPathValidator(source, ProtocolError)
     v.mapping(raw, "(top level)")
     v.unknown_keys(raw, _TOP_KEYS, "")
@@ -106,7 +122,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
     v.integer(raw, "seed", minimum=0)
     v.number(raw, "failure_tolerance", minimum=0.0, maximum=1.0)
     v.string(raw, "sponsor")  # sponsor metadata YAML for reports (suite.report.sponsor)
-    stages = _validate_stages(v, raw, Path(base_dir))
+    stages = _validate_stages(v, raw, Path(base_dir), allow_list)
     datasets = v.list_of_mappings(raw, "datasets", required=True, non_empty=True)
     _unique_names(v, datasets, "datasets")
     for i, ds in enumerate(datasets):
@@ -140,6 +156,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         elif c["type"] == "noise":
             v.number(c, "relative_sigma", minimum=0.0, required=True, prefix=key)
             allowed |= {"relative_sigma"}
+        if c["type"] in ("fully-sampled", "undersample", "noise"):
+            v.integer(c, "virtual_coils", minimum=1, prefix=key)  # coil compression
+            allowed |= {"virtual_coils"}
         v.unknown_keys(c, allowed, key)
     methods = raw.get("methods") or {}
     v.mapping(methods, "methods")
@@ -195,9 +214,11 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".") -> 
         for b in ("min", "max"):
             v.number(crit, b, prefix=key)
         v.option(crit, "statistic", ["mean", "median"], prefix=key)
+    check_protocol_code(raw, base_dir, allow_list, source=source)  # method plugins, entry points
     raw = json.loads(canonical_json(raw))  # plain JSON types (tuples → lists), sorted on hashing
     digest = hashlib.sha256(canonical_json(raw).encode()).hexdigest()
-    return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir))
+    return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir),
+                    allowed=allow_list)
 
 
 def _unique_names(v: KeyPathValidator, entries: list, what: str) -> None:
@@ -206,14 +227,20 @@ def _unique_names(v: KeyPathValidator, entries: list, what: str) -> None:
     for i, entry in enumerate(entries):
         key = f"{what}[{i}]"
         v.string(entry, "name", required=True, prefix=key)
+        try:
+            check_path_component(entry["name"], "name")
+        except ValueError as exc:
+            raise ProtocolError(v.source, f"{key}.name", f"{exc} (names become folder and file "
+                                "names of the run)") from None
         if entry["name"] in seen:
             raise ProtocolError(v.source, f"{key}.name",
                                 f"repeats {entry['name']!r}; names must be unique")
         seen.add(entry["name"])
 
 
-def _validate_stages(v: KeyPathValidator, raw: dict, base_dir: Path) -> dict:
-    """The stages this protocol can use (registered + its ``stages:`` plugins)."""
+def _validate_stages(v: KeyPathValidator, raw: dict, base_dir: Path, allowed: AllowList) -> dict:
+    """The stages this protocol can use (registered + its ``stages:`` plugins, imported only
+    when ``allowed`` allows them and the ``plugin_paths``)."""
     from suite.stages import StageError, load_stages
 
     extra = raw.get("stages")
@@ -227,10 +254,15 @@ def _validate_stages(v: KeyPathValidator, raw: dict, base_dir: Path) -> dict:
             if ":" not in entry["plugin"]:
                 raise ProtocolError(v.source, f"{key}.plugin",
                                     f"must be 'module:attribute'; got {entry['plugin']!r}")
-    if raw.get("plugin_paths") is not None and not isinstance(raw["plugin_paths"], list):
-        raise ProtocolError(v.source, "plugin_paths", "must be a list of folders")
+    paths = raw.get("plugin_paths")
+    if paths is not None and (not isinstance(paths, list) or not all(
+            isinstance(p, str) and p.strip() and "\x00" not in p for p in paths)):
+        raise ProtocolError(v.source, "plugin_paths", f"must be a list of folders; got {paths!r}")
+    if extra:  # stage plugins are imported now: check them (and the folders) first
+        check_protocol_code({"stages": extra, "plugin_paths": paths}, base_dir, allowed,
+                            source=v.source)
     try:
-        return load_stages(raw, base_dir)
+        return load_stages(raw, base_dir, allowed)
     except StageError as exc:
         raise ProtocolError(v.source, "stages", str(exc)) from None
 
@@ -268,9 +300,7 @@ def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:
         if not isinstance(values, list):
             raise ProtocolError(v.source, f"{key}.{field_name}", "must be a list of names")
         for j, name in enumerate(values):
-            if name not in allowed:
-                raise ProtocolError(v.source, f"{key}.{field_name}[{j}]",
-                                    f"is {name!r}; expected one of {sorted(allowed)}{near(name, allowed)}")
+            v.choice(name, sorted(allowed), f"{key}.{field_name}[{j}]")
     ov = ph.get("overrides", {}) or {}
     v.mapping(ov, f"{key}.overrides")
     for name in ov:

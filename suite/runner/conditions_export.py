@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from suite._atomic import atomic_write_text
+from suite._validation import check_path_component
 from suite.case import Case
 from suite.conditions import make_condition
 from suite.conditions.seeding import condition_rng, stable_int
@@ -129,7 +130,9 @@ def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -
             condition = make_condition(entry)
             rng = condition_rng(protocol.seed, ref.case_id, entry["name"])
             conditioned, info = condition.apply(case, rng)
-            folder = out / ref.dataset / case.meta.subject
+            # names from the protocol and the data file become folders: never outside `out`
+            folder = out / check_path_component(ref.dataset, "dataset name") / \
+                check_path_component(str(case.meta.subject), "subject (from the data file)")
             folder.mkdir(parents=True, exist_ok=True)
             path = write_ismrmrd(folder / f"{entry['name']}.h5", conditioned)
             record = {
@@ -143,8 +146,7 @@ def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -
                 "file": path.name, "format": "ismrmrd", "sha256": _sha256(path),
                 "input_fingerprint": input_fingerprint(conditioned),
                 "protocol": {"name": protocol.name, "sha256": protocol.sha256}}
-            tmp = folder / f".{entry['name']}.json.tmp{os.getpid()}"
-            tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-            os.replace(tmp, folder / f"{entry['name']}.json")
+            atomic_write_text(folder / f"{entry['name']}.json",
+                              json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
             result.files.append(path)
     return result

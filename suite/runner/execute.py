@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from suite._atomic import atomic_write
 from suite.runner.jobs import JobSpec
+from suite.trust import AllowList
 
 __all__ = ["RunContext", "run_job", "load_case", "stage_cache_key"]
 
@@ -36,6 +38,7 @@ class RunContext:
     seed: int
     cache_dir: str
     examples_dir: str | None = None  # worst-case examples of robustness jobs
+    allowed: AllowList = field(default_factory=AllowList)  # user code the jobs may import
 
     @property
     def metrics(self) -> dict:
@@ -123,8 +126,9 @@ class _Job:
 
         self.spec, self.ctx = spec, ctx
         base_dir = Path(ctx.protocol_base_dir)
-        self.stages = load_stages(ctx.protocol_raw, base_dir)
-        proto = Protocol(raw=ctx.protocol_raw, source="", sha256="", base_dir=base_dir)
+        self.stages = load_stages(ctx.protocol_raw, base_dir, ctx.allowed)
+        proto = Protocol(raw=ctx.protocol_raw, source="", sha256="", base_dir=base_dir,
+                         allowed=ctx.allowed)
         self.pipeline = proto.pipeline(spec.case.dataset)
         self.case = load_case(spec.case, audit=spec.audit)
         self.condition = make_condition(spec.condition)
@@ -133,6 +137,7 @@ class _Job:
                                                                      self.rng_factory())
         self.outputs: dict[str, np.ndarray] = {}
         self.records: list[dict] = []
+        self.repairs: list[dict] = []  # cache entries refused and recomputed
         self._methods: dict[str, object] = {}
         self._identities: list[dict] = []
 
@@ -145,7 +150,8 @@ class _Job:
         if entry.get("name") in builtin:
             return builtin[entry["name"]](**(entry.get("params") or {}))
         return resolve_method(entry, stage_name, base_dir=Path(self.ctx.protocol_base_dir),
-                              plugin_paths=self.ctx.protocol_raw.get("plugin_paths"))
+                              plugin_paths=self.ctx.protocol_raw.get("plugin_paths"),
+                              allow=self.ctx.allowed)
 
     def call(self, stage_name: str):
         from suite.stages import StageCall
@@ -173,12 +179,16 @@ class _Job:
             label = self.spec.labels()[stage_name]
             call = self.call(stage_name)
             cached = cached_array(self.ctx.cache_dir, key, lambda: stage.check_output(
-                call, stage.produce(call, method), label))
+                call, stage.produce(call, method), label), on_repair=self.repaired)
             self.outputs[stage_name] = cached.array
             if stage_name == self.spec.phase:
                 self.records.append(cached.record(stage_name))
             if stage_name == upto:
                 break
+
+    def repaired(self, repair) -> None:
+        """Note a cache entry that was refused and recomputed (reported by the runner)."""
+        self.repairs.append({**repair.to_dict(), "job_id": self.spec.job_id})
 
     # ------------------------------------------------------------------ rows
     def base_row(self) -> dict:
@@ -203,10 +213,13 @@ class _Job:
         rows = self.condition_rows() if self.pipeline and self.pipeline[0] == name else []
         rows += stage.score(call, output)
         for art, array in stage.artifacts(call, output).items():
-            key = cache_key({"source": self.case.meta.source_sha256 or self.spec.case_id,
-                             "case": self.spec.case_id, "artifact": art})
-            self.records.append(cached_array(self.ctx.cache_dir, key, lambda a=array: a)
-                                .record(art))
+            payload = {"source": self.case.meta.source_sha256 or self.spec.case_id,
+                       "case": self.spec.case_id, "artifact": art}
+            if self.condition.reference_key() is not None:  # e.g. compressed coils
+                payload["reference_of"] = self.condition.reference_key()
+            key = cache_key(payload)
+            self.records.append(cached_array(self.ctx.cache_dir, key, lambda a=array: a,
+                                             on_repair=self.repaired).record(art))
         for derived in self.pipeline:
             d = self.stages[derived]
             if not d.has_methods and name in d.consumes and d.enabled(self.ctx.metrics):
@@ -236,16 +249,16 @@ class _Job:
     def save_example(self, **arrays) -> None:
         if not self.ctx.examples_dir:
             return
-        out = Path(self.ctx.examples_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f"{self.spec.job_id}.tmp{os.getpid()}.npz"
-        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items() if v is not None})
-        os.replace(tmp, out / f"{self.spec.job_id}.npz")
+        data = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
+        atomic_write(Path(self.ctx.examples_dir) / f"{self.spec.job_id}.npz",
+                     lambda fh: np.savez_compressed(fh, **data))
 
 
 # ====================================================================== entry point
 def run_job(spec_dict: dict, ctx: RunContext) -> dict:
-    """Run one job; returns ``{"rows": [...], "outputs": [...], "case": {...}, "seconds": s}``.
+    """Run one job; returns ``{"rows": [...], "outputs": [...], "case": {...},
+    "cache_repairs": [...], "seconds": s}`` (``cache_repairs``: cache entries the job refused
+    to reuse and recomputed, :class:`suite.store.cache.CacheRepair`).
 
     Jobs run with ``CMRSUITE_THREADS_PER_JOB`` (default 1) torch and BLAS threads: parallelism
     comes from running jobs side by side, and multi-threaded OpenBLAS turns small SVDs into
@@ -308,4 +321,4 @@ def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
              if isinstance(v, (int, float, str, bool)) or v is None}
     return {"rows": rows, "outputs": job.records,
             "case": {"case_id": job.spec.case_id, "meta": meta, "truth": truth},
-            "seconds": time.perf_counter() - t0}
+            "cache_repairs": job.repairs, "seconds": time.perf_counter() - t0}

@@ -161,9 +161,7 @@ def phases(protocol) -> list[str]:
 
 def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     """All jobs of the protocol for the given cases, in a deterministic order."""
-    from suite.stages import load_stages
-
-    stages = load_stages(protocol.raw, protocol.base_dir)
+    stages = protocol.stages()
     jobs: list[JobSpec] = []
     for ref in case_refs:
         pipeline = [stages[n] for n in protocol.pipeline(ref.dataset)]
@@ -190,12 +188,10 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
 def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     """Jobs of the protocol's ``robustness`` section (schema: :mod:`suite.protocol.robustness`),
     each stage expanding its own experiments (:meth:`suite.stages.Stage.expand_experiments`)."""
-    from suite.stages import load_stages
-
     rob = protocol.raw.get("robustness") or {}
     if not rob:
         return []
-    stages = load_stages(protocol.raw, protocol.base_dir)
+    stages = protocol.stages()
     jobs: list[JobSpec] = []
     for ref in case_refs:
         if rob.get("datasets") and ref.dataset not in rob["datasets"]:

@@ -4,7 +4,8 @@ Four ways to bring a method, all evaluated alike (a user's method is a peer of o
 
 * ``name: cg-sense`` — a reference method, ``reference_impls.get(stage, name, **params)``;
 * ``plugin: "package.module:Class"`` — imported (``plugin_paths`` of the protocol are put on
-  ``sys.path`` first) and instantiated with ``params``;
+  ``sys.path`` first) and instantiated with ``params``, only if the user allowed it
+  (:mod:`suite.trust`);
 * ``entry_point: name`` — a Python entry point in the group ``cmrsuite.methods``;
 * ``predictions: DIR`` — a folder of precomputed outputs, read per case and condition:
 
@@ -22,11 +23,12 @@ The contract of a method object: ``name``, ``version``, ``stage`` attributes, op
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from suite._validation import check_path_component
+from suite.trust import import_plugin
 
 __all__ = ["MethodError", "resolve_method", "PredictionsMethod", "method_identity"]
 
@@ -36,29 +38,21 @@ class MethodError(ValueError):
 
 
 def resolve_method(entry: dict, stage: str, *, base_dir: Path = Path("."),
-                   plugin_paths: list[str] | None = None):
-    """An instantiated method for a normalised protocol entry (see module docstring)."""
+                   plugin_paths: list[str] | None = None, allow=None):
+    """An instantiated method for a normalised protocol entry (see module docstring).
+
+    A ``plugin`` is imported only when ``allow`` (a :class:`suite.trust.AllowList`) allows it
+    and every folder of ``plugin_paths`` (:func:`suite.trust.import_plugin`); otherwise
+    :class:`suite.trust.PluginNotAllowedError` is raised and nothing is imported.
+    """
     params = entry.get("params") or {}
     if "name" in entry:
         import reference_impls
 
         return reference_impls.get(stage, entry["name"], **params)
     if "plugin" in entry:
-        for p in plugin_paths or []:
-            path = str((base_dir / p).resolve()) if not Path(p).is_absolute() else p
-            if path not in sys.path:
-                sys.path.insert(0, path)
-        module_name, _, attr = entry["plugin"].partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise MethodError(f"plugin {entry['plugin']!r}: cannot import module {module_name!r} "
-                              f"({exc}); add its folder to `plugin_paths` in the protocol or "
-                              "install it") from None
-        factory = getattr(module, attr, None)
-        if factory is None:
-            raise MethodError(f"plugin {entry['plugin']!r}: module {module_name!r} has no "
-                              f"attribute {attr!r}")
+        factory = import_plugin(entry["plugin"], base_dir=base_dir, plugin_paths=plugin_paths,
+                                allow=allow, error=MethodError, key=f"methods.{stage}.plugin")
         return _check(factory(**params), stage, entry["plugin"])
     if "entry_point" in entry:
         from importlib.metadata import entry_points
@@ -121,6 +115,10 @@ class PredictionsMethod:
             Missing file, wrong shape or dtype, or non-finite values; the message names the file.
         """
         subject, dataset = case.meta.subject, case.meta.dataset
+        for name, what in ((subject, "subject"), (dataset, "dataset"), (condition, "condition"),
+                           (recon, "recon label")):
+            if name is not None:  # names become paths: never read outside the folder
+                check_path_component(str(name), what)
         base = self.folder / dataset / subject
         if self.stage == "recon":
             path = base / f"{condition}.npy"

@@ -11,6 +11,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from suite._atomic import atomic_write_text
+
 __all__ = ["build_manifest", "write_manifest", "git_commit", "package_versions", "weight_hashes"]
 
 _PACKAGES = ("cmrsuite", "torch", "numpy", "scipy", "pandas", "h5py", "ismrmrd", "nibabel",
@@ -85,6 +87,5 @@ def build_manifest(*, protocol, store, started: float, finished: float, executor
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    """Write ``manifest`` as JSON, atomically (no temporary file left on error)."""
+    atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")

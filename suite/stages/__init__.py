@@ -5,7 +5,8 @@ Built-in stages: ``recon`` (:mod:`suite.stages.recon`), ``segmentation``
 A new stage is one folder with its declaration (a :class:`Stage` subclass), its metrics and its
 methods, made known to a run either by :func:`register_stage` (built-in and installed stages)
 or by the protocol's ``stages:`` mapping (``{name: {plugin: "module:attribute"}}``, imported
-like a method plugin, with the protocol's ``plugin_paths``).
+like a method plugin, with the protocol's ``plugin_paths``, only when the user allows it:
+:mod:`suite.trust`).
 
 A **pipeline** is the ordered list of stage names a dataset runs (``pipeline:`` at the top of
 a protocol or per dataset); without one, the default pipeline is ``recon`` and
@@ -15,8 +16,6 @@ segmentation.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -25,6 +24,7 @@ from suite.stages.base import ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
 from suite.stages.recon import ReconStage
 from suite.stages.segmentation import SegmentationStage
+from suite.trust import import_plugin
 
 __all__ = ["Stage", "StageCall", "ExperimentCall", "register_stage", "get_stage",
            "load_stages", "registered_stages", "default_pipeline", "check_pipeline",
@@ -59,20 +59,10 @@ def registered_stages() -> dict[str, Stage]:
     return dict(_REGISTRY)
 
 
-def _import_plugin(spec: str, base_dir: Path, plugin_paths: Iterable[str]) -> Stage:
-    for p in plugin_paths or []:
-        path = str((base_dir / p).resolve()) if not Path(p).is_absolute() else p
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise StageError(f"stage plugin {spec!r}: cannot import module {module_name!r} ({exc}); "
-                         "add its folder to `plugin_paths` in the protocol or install it") from None
-    obj = getattr(module, attr, None)
-    if obj is None:
-        raise StageError(f"stage plugin {spec!r}: module {module_name!r} has no attribute {attr!r}")
+def _import_plugin(spec: str, base_dir: Path, plugin_paths: Iterable[str] | None, allow,
+                   key: str) -> Stage:
+    obj = import_plugin(spec, base_dir=base_dir, plugin_paths=plugin_paths, allow=allow,
+                        error=StageError, key=key)
     stage = obj() if isinstance(obj, type) else obj
     if not isinstance(stage, Stage):
         raise StageError(f"stage plugin {spec!r} is not a suite.stages.Stage (got "
@@ -80,18 +70,23 @@ def _import_plugin(spec: str, base_dir: Path, plugin_paths: Iterable[str]) -> St
     return stage
 
 
-def load_stages(protocol_raw: Mapping, base_dir=".") -> dict[str, Stage]:
-    """The stages a protocol can use: the registered ones plus its ``stages:`` plugins.
+def load_stages(protocol_raw: Mapping, base_dir=".", allow=None) -> dict[str, Stage]:
+    """The stages a protocol can use: the registered ones plus its ``stages:`` plugins, each
+    imported only if ``allow`` (a :class:`suite.trust.AllowList`) allows it and its
+    ``plugin_paths``.
 
     Raises
     ------
     StageError
         A plugin that cannot be imported, is not a :class:`Stage`, or whose name differs from
         its key.
+    suite.trust.PluginNotAllowedError
+        A plugin or plugin path the user did not allow (nothing is imported).
     """
     stages = dict(_REGISTRY)
     for key, entry in (protocol_raw.get("stages") or {}).items():
-        stage = _import_plugin(entry["plugin"], Path(base_dir), protocol_raw.get("plugin_paths"))
+        stage = _import_plugin(entry["plugin"], Path(base_dir), protocol_raw.get("plugin_paths"),
+                               allow, f"stages.{key}.plugin")
         if stage.name != key:
             raise StageError(f"stage plugin {entry['plugin']!r} is named {stage.name!r}, not "
                              f"{key!r}")

@@ -226,10 +226,10 @@ class Stage:
         conds = [c for c in protocol.conditions
                  if (c["name"] in names if names else c["type"] == "fully-sampled")]
         wanted = sec.get("methods")
-        own = [m for m in protocol.methods(self.name)
-               if wanted is None or method_label(m) in wanted]
+        own = [m for m in protocol.methods(self.name) if "predictions" not in m
+               and (wanted is None or method_label(m) in wanted)]
         exp = {"kind": "input-attack", "stage": self.name,
-               "budgets": [float(b) for b in sec["budgets"]], "steps": int(sec.get("steps", 10))}
+               "budgets": [float(b) for b in sec["budgets"]], "steps": int(sec.get("steps") or 10)}
         out = []
         for cond in conds:
             if upstream and not upstream[0].accepts(case_ref, cond):

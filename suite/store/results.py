@@ -20,6 +20,13 @@ Tables
 ``failures``  inputs that could not be read (path, error class, reason, hint).
 ``run_info``  key/value pairs (protocol hash, seeds, the method stages of the run).
 
+Content hashes: every ``results`` and ``outputs`` row carries the SHA-256 of its content in
+``row_sha256``, every job record in ``record_sha256`` (:func:`suite.store.digest.row_digest`,
+computed from the row as stored, in the transaction that writes it); a finished run seals the
+tables, the cache and its files in ``manifest.json`` (:mod:`suite.store.seal`). SQLite errors
+are raised as :class:`~suite.store.errors.StoreCorruptError` or
+:class:`~suite.store.errors.DiskFullError` naming the file (:func:`store_errors`).
+
 Method columns: ``recon`` and ``segmentation`` always exist; a run whose pipelines hold other
 method stages (mapping, motion, ...) gets a column per stage in ``jobs`` and ``results``
 (:meth:`ResultStore.ensure_method_columns`), so rows keep one column per stage of their chain.
@@ -39,6 +46,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from suite._validation import check_column_name
+from suite.store.digest import HASH_COLUMNS, row_digest
+from suite.store.errors import store_errors
 
 __all__ = ["ResultStore", "RESULT_COLUMNS", "FIXED_METHOD_COLUMNS", "check_method_column"]
 
@@ -55,16 +64,17 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY, phase TEXT, case_id TEXT, condition TEXT, recon TEXT,
     segmentation TEXT, status TEXT, error TEXT, message TEXT, attempts INTEGER DEFAULT 0,
-    seconds REAL, finished REAL, spec TEXT);
+    seconds REAL, finished REAL, spec TEXT, record_sha256 TEXT);
 CREATE TABLE IF NOT EXISTS results (
     job_id TEXT, case_id TEXT, subject TEXT, dataset TEXT, condition TEXT, recon TEXT,
     segmentation TEXT, stage TEXT, metric TEXT, structure TEXT, phase TEXT, value REAL,
     reference_value REAL, unit TEXT, direction TEXT, profile TEXT, status TEXT, attack TEXT,
-    budget REAL, frame INTEGER, segment TEXT, convention TEXT, exclusion TEXT);
+    budget REAL, frame INTEGER, segment TEXT, convention TEXT, exclusion TEXT,
+    row_sha256 TEXT);
 CREATE INDEX IF NOT EXISTS results_job ON results(job_id);
 CREATE TABLE IF NOT EXISTS outputs (
     job_id TEXT, name TEXT, cache_key TEXT, sha256 TEXT, dtype TEXT, shape TEXT,
-    PRIMARY KEY (job_id, name));
+    row_sha256 TEXT, PRIMARY KEY (job_id, name));
 CREATE TABLE IF NOT EXISTS cases (
     case_id TEXT PRIMARY KEY, subject TEXT, dataset TEXT, vendor TEXT, field_strength_t REAL,
     site TEXT, pathology TEXT, preset TEXT, source_file TEXT, source_sha256 TEXT, meta TEXT,
@@ -77,7 +87,9 @@ CREATE TABLE IF NOT EXISTS run_info (key TEXT PRIMARY KEY, value TEXT);
 #: Columns added after the first release: (table, column, type) migrated with ALTER TABLE.
 _MIGRATIONS = (("results", "attack", "TEXT"), ("results", "budget", "REAL"),
                ("results", "frame", "INTEGER"), ("results", "segment", "TEXT"),
-               ("results", "convention", "TEXT"), ("results", "exclusion", "TEXT"))
+               ("results", "convention", "TEXT"), ("results", "exclusion", "TEXT"),
+               ("results", "row_sha256", "TEXT"), ("outputs", "row_sha256", "TEXT"),
+               ("jobs", "record_sha256", "TEXT"))
 
 def check_method_column(name: str) -> str:
     """A stage name usable as a method column: lower-case letters, digits and ``_``
@@ -95,20 +107,55 @@ class ResultStore:
     def __init__(self, path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(self.path, timeout=60)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=FULL")
-        self._con.executescript(_SCHEMA)
-        for table, column, kind in _MIGRATIONS:
-            if column not in self._columns(table):  # a store written by an earlier version
-                self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        self._con.commit()
+        self._con = None
+        with store_errors(self.path, "opening"):
+            self._con = sqlite3.connect(self.path, timeout=60)
+            try:
+                tables = {r[0] for r in self._con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and "jobs" not in tables:  # another program's database
+                    raise sqlite3.DatabaseError("it holds tables but no `jobs` table")
+                self._con.execute("PRAGMA journal_mode=WAL")
+                self._con.execute("PRAGMA synchronous=FULL")
+                self._con.executescript(_SCHEMA)
+                for table, column, kind in _MIGRATIONS:
+                    if column not in self._columns(table):  # written by an earlier version
+                        self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                self._con.commit()
+            except BaseException:
+                self._con.close()
+                raise
+
+    def _guard(self, action: str = "writing"):
+        """:func:`~suite.store.errors.store_errors` for this store's file."""
+        return store_errors(self.path, action)
+
+    def _rehash(self, table: str, where: str, params: tuple = ()) -> None:
+        """Store the content hash of the rows of ``table`` selected by ``where`` (inside the
+        caller's transaction, from the rows as stored)."""
+        col = HASH_COLUMNS[table]
+        cur = self._con.execute(f"SELECT rowid, * FROM {table} WHERE {where}", params)
+        names = [d[0] for d in cur.description]
+        updates = []
+        for row in cur.fetchall():
+            record = dict(zip(names, row))
+            updates.append((row_digest(table, record), record["rowid"]))
+        self._con.executemany(f"UPDATE {table} SET {col} = ? WHERE rowid = ?", updates)
 
     def _columns(self, table: str) -> list[str]:
         return [row[1] for row in self._con.execute(f"PRAGMA table_info({table})")]
 
     def close(self) -> None:
-        self._con.close()
+        """Close the store; it leaves WAL mode, so that the run folder is one self-contained
+        file that readers open without creating SQLite's ``-wal``/``-shm`` files (skipped while
+        another connection reads it)."""
+        if self._con is not None:
+            try:
+                self._con.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass
+            self._con.close()
+            self._con = None
 
     def __enter__(self):
         return self
@@ -119,7 +166,7 @@ class ResultStore:
     # ------------------------------------------------------------------ schema
     def ensure_method_columns(self, stages: Sequence[str]) -> None:
         """Add a ``jobs`` and ``results`` column for each method stage not yet present."""
-        with self._con:
+        with self._guard(), self._con:
             for table in ("jobs", "results"):
                 have = set(self._columns(table))
                 for name in stages:
@@ -128,6 +175,13 @@ class ResultStore:
         info = self.info().get("method_stages") or list(FIXED_METHOD_COLUMNS)
         self.set_info("method_stages", list(dict.fromkeys([*info, *stages])))
 
+    def backfill_hashes(self) -> None:
+        """Store the content hash of rows that lack one (written by a version without
+        hashes, then resumed): every row of a sealed run carries its hash."""
+        with self._guard(), self._con:
+            for table, col in HASH_COLUMNS.items():
+                self._rehash(table, f"{col} IS NULL")
+
     def method_columns(self) -> list[str]:
         """The method columns of this store, fixed ones first."""
         info = self.info().get("method_stages") or []
@@ -135,12 +189,14 @@ class ResultStore:
 
     # ------------------------------------------------------------------ run info
     def set_info(self, key: str, value) -> None:
-        with self._con:
+        with self._guard(), self._con:
             self._con.execute("INSERT OR REPLACE INTO run_info VALUES (?, ?)",
                               (key, json.dumps(value, default=str)))
 
     def info(self) -> dict:
-        return {k: json.loads(v) for k, v in self._con.execute("SELECT key, value FROM run_info")}
+        with self._guard("reading"):
+            rows = self._con.execute("SELECT key, value FROM run_info").fetchall()
+        return {k: json.loads(v) for k, v in rows}
 
     # ------------------------------------------------------------------ jobs
     def register_jobs(self, jobs: Iterable) -> None:
@@ -150,23 +206,24 @@ class ResultStore:
         cols = ["job_id", "phase", "case_id", "condition", *methods, "status", "spec"]
         sql = (f"INSERT OR IGNORE INTO jobs ({', '.join(_q(c) for c in cols)}) VALUES "
                f"({', '.join('?' for _ in cols)})")
-        with self._con:
+        with self._guard(), self._con:
             self._con.executemany(sql, [
                 (j.job_id, j.phase, j.case_id, j.condition_name,
                  *(j.labels().get(m) for m in methods), "pending",
                  json.dumps(j.to_dict(), sort_keys=True)) for j in jobs])
+            self._rehash("jobs", "record_sha256 IS NULL")
 
     def job_status(self) -> dict[str, str]:
-        return dict(self._con.execute("SELECT job_id, status FROM jobs"))
+        return dict(self.query("SELECT job_id, status FROM jobs"))
 
     def done_jobs(self) -> set[str]:
-        return {r[0] for r in self._con.execute("SELECT job_id FROM jobs WHERE status='done'")}
+        return {r[0] for r in self.query("SELECT job_id FROM jobs WHERE status='done'")}
 
     def record_success(self, job_id: str, rows: list[dict], seconds: float,
                        outputs: Sequence[dict] = ()) -> None:
         """Replace the job's results and outputs and mark it done, atomically."""
         cols = [*RESULT_COLUMNS, *(m for m in self.method_columns() if m not in RESULT_COLUMNS)]
-        with self._con:
+        with self._guard(), self._con:
             self._con.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
             self._con.execute("DELETE FROM outputs WHERE job_id = ?", (job_id,))
             self._con.executemany(
@@ -181,15 +238,18 @@ class ResultStore:
             self._con.execute(
                 "UPDATE jobs SET status='done', error=NULL, message=NULL, attempts=attempts+1, "
                 "seconds=?, finished=? WHERE job_id=?", (seconds, time.time(), job_id))
+            for table in ("results", "outputs", "jobs"):
+                self._rehash(table, "job_id = ?", (job_id,))
 
     def record_failure(self, job_id: str, error: str, message: str, seconds: float) -> None:
-        with self._con:
+        with self._guard(), self._con:
             self._con.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
             self._con.execute("DELETE FROM outputs WHERE job_id = ?", (job_id,))
             self._con.execute(
                 "UPDATE jobs SET status='failed', error=?, message=?, attempts=attempts+1, "
                 "seconds=?, finished=? WHERE job_id=?",
                 (error, message, seconds, time.time(), job_id))
+            self._rehash("jobs", "job_id = ?", (job_id,))
 
     # ------------------------------------------------------------------ cases & failures
     def record_case(self, case_id: str, meta: dict, truth: dict | None) -> None:
@@ -197,12 +257,13 @@ class ResultStore:
         (the data-crime audit runs in one job per case)."""
         strata = meta.get("strata") or {}
         if not meta.get("audit_flags"):
-            old = self._con.execute("SELECT meta FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+            old = next(iter(self.query("SELECT meta FROM cases WHERE case_id = ?", (case_id,))),
+                       None)
             if old and old[0]:
                 kept = json.loads(old[0]).get("audit_flags")
                 if kept:
                     meta = {**meta, "audit_flags": kept}
-        with self._con:
+        with self._guard(), self._con:
             self._con.execute(
                 "INSERT OR REPLACE INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (case_id, meta.get("subject"), meta.get("dataset"), meta.get("vendor"),
@@ -212,7 +273,7 @@ class ResultStore:
                  json.dumps(truth, sort_keys=True, default=str) if truth is not None else None))
 
     def record_read_failure(self, dataset: str, failure: dict) -> None:
-        with self._con:
+        with self._guard(), self._con:
             self._con.execute(
                 "DELETE FROM failures WHERE path = ? AND dataset = ?", (failure["path"], dataset))
             self._con.execute("INSERT INTO failures VALUES (?, ?, ?, ?, ?)",
@@ -221,7 +282,8 @@ class ResultStore:
 
     # ------------------------------------------------------------------ reading (the writer's own)
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return list(self._con.execute(sql, params))
+        with self._guard("reading"):
+            return list(self._con.execute(sql, params))
 
     def frame(self, table: str = "results"):
         """A table as a pandas DataFrame, in a stable order (readers use
@@ -232,7 +294,8 @@ class ResultStore:
                  "jobs": "ORDER BY job_id", "cases": "ORDER BY case_id",
                  "outputs": "ORDER BY job_id, name",
                  "failures": "ORDER BY dataset, path", "run_info": "ORDER BY key"}[table]
-        return pd.read_sql_query(f"SELECT * FROM {table} {order}", self._con)
+        with self._guard("reading"):
+            return pd.read_sql_query(f"SELECT * FROM {table} {order}", self._con)
 
 
 def _q(column: str) -> str:

@@ -24,6 +24,7 @@ import pandas as pd
 from suite.case import STRATA_COLUMNS
 from suite.metrics.contract import CLOSER, HIGHER, LOWER, NONE
 from suite.store.cache import read_cached
+from suite.store.errors import store_errors
 from suite.store.results import FIXED_METHOD_COLUMNS
 
 __all__ = ["RunView", "RunViewError", "group_columns", "resolve_run_dir"]
@@ -92,19 +93,15 @@ class RunView:
     def __init__(self, run_dir):
         self.run_dir = resolve_run_dir(run_dir)
         self.db_path = self.run_dir / "results.sqlite"
-        try:
+        with store_errors(self.db_path, "reading"):
             con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
             try:
                 self._read(con)
             finally:
                 con.close()
-        except sqlite3.DatabaseError as exc:
-            raise RunViewError(f"{self.db_path}: not a readable results store ({exc})") from None
-        mpath = self.run_dir / "manifest.json"
-        self.manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
+        self.manifest = _json_file(self.run_dir / "manifest.json")
         proto = (self.manifest.get("protocol") or {}).get("content")
-        pj = self.run_dir / "protocol.json"
-        self._protocol_file = json.loads(pj.read_text()) if pj.is_file() else {}
+        self._protocol_file = _json_file(self.run_dir / "protocol.json")
         if proto is None:
             proto = self._protocol_file.get("protocol")
         self.protocol: dict = proto or {}
@@ -177,7 +174,10 @@ class RunView:
 
     @property
     def cache_dir(self) -> Path:
-        return Path(self.manifest.get("cache_dir") or self.run_dir / "cache")
+        """The run's cache (:func:`suite.store.seal.resolve_cache_dir`)."""
+        from suite.store.seal import resolve_cache_dir
+
+        return resolve_cache_dir(self.run_dir, self.manifest)
 
     # ------------------------------------------------------------------ arrays
     def output(self, job_id: str, name: str) -> np.ndarray:
@@ -218,6 +218,21 @@ class RunView:
         n_done = int((self.jobs["status"] == "done").sum()) if not self.jobs.empty else 0
         return (f"run {self.run_dir}: protocol {self.protocol.get('name')!r}, {len(self.jobs)} "
                 f"jobs ({n_done} done), {len(self.results)} result rows, {len(self.cases)} cases")
+
+
+def _json_file(path: Path) -> dict:
+    """A run's JSON file as a dict (``{}`` when absent), or :class:`RunViewError`."""
+    if not path.is_file():
+        return {}
+    try:
+        out = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunViewError(f"{path}: not readable JSON ({exc}); the run folder was damaged or "
+                           "edited") from None
+    if not isinstance(out, dict):
+        raise RunViewError(f"{path}: expected a JSON object; the run folder was damaged or "
+                           "edited")
+    return out
 
 
 def _exclusions(res: pd.DataFrame) -> pd.Series:

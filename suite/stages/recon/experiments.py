@@ -58,7 +58,7 @@ def recon_attack(exp: ExperimentCall) -> list[dict]:
     from suite.robustness import recon_perturbations
 
     call, spec = exp.call, exp.experiment
-    reference = reference_magnitude(call.case)
+    reference = reference_magnitude(call.condition.reference_case(call.case))
     if reference is None:
         raise ValueError(f"case {call.case.case_id!r} is not fully sampled: a reconstruction "
                          "attack needs the fully sampled reference to score against")

@@ -33,7 +33,7 @@ def reference_magnitude(case: Case) -> np.ndarray | None:
 def image_profiles(settings) -> list[str]:
     """The protocol's image-quality profiles (``metrics.image.profiles``, default fastmri; the
     first is the headline profile of robustness experiments)."""
-    return list((settings.get("image") or {}).get("profiles", ["fastmri"]))
+    return list((settings.get("image") or {}).get("profiles") or ["fastmri"])
 
 
 class _PseudoMethod:

@@ -66,8 +66,8 @@ class ReconStage(Stage):
         if img is not None:
             validator.mapping(img, "metrics.image")
             validator.unknown_keys(img, {"profiles"}, "metrics.image")
-            for j, prof in enumerate(img.get("profiles", ["fastmri"])):
-                validator.choice(prof, PROFILES, f"metrics.image.profiles[{j}]")
+            validator.list_of_strings(img, "profiles", options=PROFILES, non_empty=True,
+                                      prefix="metrics.image")
         if metrics.get("temporal") is not None:
             validator.boolean(metrics, "temporal", prefix="metrics")
 
@@ -91,7 +91,7 @@ class ReconStage(Stage):
 
         if call.entry.get("name") in PSEUDO_METHODS:
             return []  # the reference itself: nothing to score
-        reference = reference_magnitude(call.case)
+        reference = reference_magnitude(call.condition.reference_case(call.case))
         if reference is None:
             return []
         images = np.asarray(output, np.float64)
@@ -108,7 +108,7 @@ class ReconStage(Stage):
     def artifacts(self, call: StageCall, output) -> dict[str, np.ndarray]:
         if call.entry.get("name") in PSEUDO_METHODS:
             return {}
-        reference = reference_magnitude(call.case)
+        reference = reference_magnitude(call.condition.reference_case(call.case))
         return {} if reference is None else {"reference": reference.astype(np.float32)}
 
     def expand_experiments(self, robustness, protocol, case_ref, upstream=()) -> list:
@@ -121,8 +121,9 @@ class ReconStage(Stage):
         recon_methods = protocol.methods("recon")
         seg_methods = protocol.methods("segmentation")
 
-        def pick(methods, names):
-            return [m for m in methods if names is None or method_label(m) in names]
+        def pick(methods, names):  # folders of predictions cannot run on perturbed inputs
+            return [m for m in methods if "predictions" not in m
+                    and (names is None or method_label(m) in names)]
 
         def conds(section, types):
             names = section.get("conditions")
@@ -141,16 +142,16 @@ class ReconStage(Stage):
                         out.append((cond, [("recon", rec), ("segmentation", seg_entry)], {
                             "kind": "recon-attack", "domain": domain,
                             "budgets": [float(b) for b in sec["budgets"]],
-                            "steps": int(sec.get("steps", 10))}))
+                            "steps": int(sec.get("steps") or 10)}))
         feat = robustness.get("features")
         if feat:
             for cond in conds(feat, ("undersample", "noise")):
                 for rec in pick(recon_methods, feat.get("methods")):
                     out.append((cond, [("recon", rec), ("segmentation", None)], {
                         "kind": "features",
-                        "contrasts": [float(c) for c in feat.get("contrasts", [0.3])],
-                        "n_features": int(feat.get("n_features", 3)),
-                        "radius_px": float(feat.get("radius_px", 1.5))}))
+                        "contrasts": [float(c) for c in feat.get("contrasts") or [0.3]],
+                        "n_features": int(feat.get("n_features") or 3),
+                        "radius_px": float(feat.get("radius_px") or 1.5)}))
         crimes = robustness.get("crimes")
         if crimes:
             from suite.conditions import CRIMES

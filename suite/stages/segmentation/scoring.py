@@ -37,6 +37,12 @@ def check_labels(labels, case: Case, label: str) -> np.ndarray:
     return labels
 
 
+def _given(cfg: Mapping[str, Any], key: str, default):
+    """``cfg[key]``, or ``default`` when it is absent or null (not given)."""
+    value = cfg.get(key)
+    return default if value is None else value
+
+
 def segmentation_rows(case: Case, labels, settings: Mapping[str, Any], *,
                       metrics: tuple[str, ...] | None = None) -> list:
     """Metric rows of ``labels`` against the case's reference labels (``[]`` without them)."""
@@ -46,7 +52,7 @@ def segmentation_rows(case: Case, labels, settings: Mapping[str, Any], *,
         return []
     cfg = segmentation_settings(settings)
     res = evaluate(case.labels, labels, spacing_3d(case), ed_frame=case.meta.ed_frame,
-                   es_frame=case.meta.es_frame, tolerance_mm=cfg.get("tolerance_mm", 2.0),
-                   empty=cfg.get("empty", "worst"), annotated_frames=case.meta.annotated_frames)
+                   es_frame=case.meta.es_frame, tolerance_mm=_given(cfg, "tolerance_mm", 2.0),
+                   empty=_given(cfg, "empty", "worst"), annotated_frames=case.meta.annotated_frames)
     rows = res.metric_rows()
     return rows if metrics is None else [r for r in rows if r.metric in metrics]

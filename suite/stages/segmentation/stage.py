@@ -68,8 +68,8 @@ class SegmentationStage(Stage):
         if not sec:
             return []
         names = sec.get("methods")
-        seg_methods = [m for m in protocol.methods("segmentation")
-                       if names is None or method_label(m) in names]
+        seg_methods = [m for m in protocol.methods("segmentation") if "predictions" not in m
+                       and (names is None or method_label(m) in names)]
         if sec.get("conditions"):
             conds = [c for c in protocol.conditions
                      if c["type"] in ATTACK_CONDITION_TYPES and c["name"] in sec["conditions"]]
@@ -91,7 +91,7 @@ class SegmentationStage(Stage):
                         "attacks": list(sec.get("attacks") or ["fgsm", "pgd"]),
                         "budgets": [float(b) for b in sec.get("budgets") or []],
                         "l2_budgets": [float(b) for b in sec.get("l2_budgets") or []],
-                        "steps": int(sec.get("steps", 10))}))
+                        "steps": int(sec.get("steps") or 10)}))
         return out
 
     def experiment(self, kind: str, exp: ExperimentCall) -> list[dict]:
