@@ -217,7 +217,7 @@ class UNetSegmenter:
     """
 
     name = "unet"
-    version = "1.0"
+    version = "1.1"  # 1.1: channels-last layout (float32 rounding: a label may flip at a tie)
     stage = "segmentation"
 
     def __init__(self, weights_dir: str | Path | None = None, module: SegUNet | None = None,

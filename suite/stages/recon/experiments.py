@@ -3,11 +3,13 @@
 ``recon-attack``
     :func:`suite.robustness.attack_recon` (white-box projected gradient ascent, or random search
     for black-box methods) and :func:`suite.robustness.random_recon` (a Gaussian perturbation of
-    the same norm) at every budget, computed together (:func:`suite.robustness.recon_perturbations`). Rows per (attack, budget), ``stage = "robustness"``:
-    ``deviation`` (‖f(y+e) − f(y)‖ / ‖f(y)‖), ``norm_reached`` and the image metrics of the
-    perturbed reconstruction (first image profile) against the fully sampled reference; with a
-    segmentation method in the job's chain, the clinical parameters of the perturbed images
-    (``stage = "robustness-clinical"``). Budget 0 rows (attack ``none``) are the clean output.
+    the same norm) at every budget, computed together
+    (:func:`suite.robustness.recon_perturbations`). Rows per (attack, budget), ``stage =
+    "robustness"``: ``deviation`` (‖f(y+e) − f(y)‖ / ‖f(y)‖), ``norm_reached`` and the image
+    metrics of the perturbed reconstruction (first image profile) against the fully sampled
+    reference; with a segmentation method in the job's chain, the clinical parameters of the
+    perturbed images (``stage = "robustness-clinical"``). Budget 0 rows (attack ``none``) are
+    the clean output.
 ``features``
     :class:`suite.conditions.FeatureInsertion` into the fully sampled data, then the job's
     condition (same mask) and the reconstruction; rows of
