@@ -181,7 +181,9 @@ def test_plugin_and_predictions_folder_are_evaluated_like_reference_methods(base
         np.save(out / "R3.npy", img)
     path = write_protocol(tmp_path, plugin_paths=["plugins"], methods={"recon": [
         "zero-filled", {"plugin": "myplugin:HalfScaleZeroFilled", "params": {"factor": 0.5}},
-        {"predictions": "preds", "label": "my-predictions"}]})
+        # made here with the documented mask rule, not from `conditions export`: the protocol
+        # states that their inputs are unverified
+        {"predictions": "preds", "label": "my-predictions", "verify_inputs": False}]})
     allow = AllowList(["myplugin:HalfScaleZeroFilled"], paths=[tmp_path / "plugins"])
     result = run_protocol(load_protocol(path, allow_plugins=allow), tmp_path / "run",
                           executor="serial")

@@ -41,7 +41,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
                                       #   RMS of the acquired k-space, added before sampling
     methods:                          # one list per method stage of the pipelines
       recon: [method, ...]            # method = "name" | {name, params} | {plugin: "mod:Class",
-      segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir}
+      segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir,
+                                      #   inputs: export dir, verify_inputs: true}
     metrics:                          # groups owned by the pipelines' stages, e.g.
       image: {profiles: [fastmri, ...]}       # recon
       temporal: bool                          # recon
@@ -318,7 +319,17 @@ def _validate_method(v: KeyPathValidator, m: Any, key: str, stage) -> None:
     if len(kinds) != 1:
         raise ProtocolError(v.source, key, "needs exactly one of `name` (a reference method), "
                             "`plugin` ('module:Class'), `entry_point` or `predictions` (a folder)")
-    v.unknown_keys(m, {"name", "plugin", "entry_point", "predictions", "params", "label"}, key)
+    v.unknown_keys(m, {"name", "plugin", "entry_point", "predictions", "params", "label",
+                       "inputs", "verify_inputs"}, key)
+    for only in ("inputs", "verify_inputs"):
+        if only in m and "predictions" not in m:
+            raise ProtocolError(v.source, f"{key}.{only}", "applies to a `predictions` folder "
+                                "only (the exported inputs its reconstructions were made from)")
+    if "verify_inputs" in m:
+        v.boolean(m, "verify_inputs", prefix=key)
+    if "inputs" in m and (not isinstance(m["inputs"], str) or not m["inputs"]):
+        raise ProtocolError(v.source, f"{key}.inputs", "must be a folder written by "
+                            "`cmrsuite conditions export`")
     if "name" in m:
         names = available_methods(stage)
         if m["name"] not in names:

@@ -166,7 +166,7 @@ class _Job:
 
     def run_chain(self, upto: str | None = None) -> None:
         """Outputs of the chain's method stages (cached), up to and including ``upto``."""
-        from suite.runner.methods import method_identity
+        from suite.runner.methods import entry_identity
         from suite.store import cached_array
 
         for stage_name, entry in self.spec.methods:
@@ -174,7 +174,9 @@ class _Job:
                 break
             stage = self.stages[stage_name]
             method = self.resolve(entry, stage_name)
-            self._identities.append(method_identity(method))
+            self._identities.append(entry_identity(
+                method, entry, Path(self.ctx.protocol_base_dir), case=self.case,
+                condition=self.spec.condition_name, recon=self.spec.labels().get("recon")))
             key = stage_cache_key(self.case, self.spec, list(self._identities), self.ctx.seed)
             label = self.spec.labels()[stage_name]
             call = self.call(stage_name)
