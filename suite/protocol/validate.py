@@ -19,6 +19,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
       - name: str                     # unique
         pipeline: [stage, ...]        #   optional: this dataset's own pipeline
         phantom:                      # either a phantom cohort generated into the run ...
+          kind: cine | mapping        #   suite.phantom.kinds (default cine; mapping keys:
+                                      #   suite.phantom.mapping.cohort)
           subjects: int               #   per preset
           seed: int
           presets: [str]              #   suite.phantom.PRESETS
@@ -62,7 +64,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
                                       #   relative to this file; see protocols/sponsors/example.yaml
     acceptance:                       # checked on the summary; a failed criterion sets exit 1
       - {metric: str, stage: str, statistic: mean, min: x | max: x,
-         recon: str?, segmentation: str?, condition: str?}
+         recon: str?, segmentation: str?, <method stage>: str?, condition: str?,
+         structure, phase, segment, convention, profile: str?}   # "" selects NULL
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ from typing import Any
 
 from suite._schema import KeyPathValidator
 from suite._validation import check_path_component, near, read_yaml_file
+from suite.phantom.kinds import validate_phantom_entry
 from suite.protocol.errors import ProtocolError
 from suite.protocol.gate_criteria import GateCriteriaError, parse_criteria
 from suite.protocol.model import Protocol, canonical_json
@@ -134,7 +138,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
             raise ProtocolError(source, key, "needs exactly one of `phantom` (a generated cohort) "
                                 "or `root` (a folder of files)")
         if "phantom" in ds:
-            _validate_phantom(v, ds["phantom"], f"{key}.phantom")
+            validate_phantom_entry(v, ds["phantom"], f"{key}.phantom")
         if "root" in ds:
             v.string(ds, "root", prefix=key)
         v.integer(ds, "max_cases", minimum=1, prefix=key)
@@ -209,7 +213,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
         v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
-                              "structure", "phase", "profile", *method_stages}, key)
+                              "structure", "phase", "segment", "convention", "profile",
+                              *method_stages}, key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
         for b in ("min", "max"):
@@ -287,28 +292,6 @@ def _validate_pipelines(v, raw, stages, methods, metrics) -> list[list[str]]:
         else:
             out.append(top or default_pipeline(methods, metrics))
     return out
-
-
-def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:
-    from suite.phantom import OVERRIDES, PATHOLOGIES, PRESETS
-
-    v.mapping(ph, key)
-    v.unknown_keys(ph, {"subjects", "seed", "presets", "pathologies", "overrides"}, key)
-    v.integer(ph, "subjects", minimum=1, required=True, prefix=key)
-    v.integer(ph, "seed", minimum=0, prefix=key)
-    for field_name, allowed in (("presets", PRESETS), ("pathologies", PATHOLOGIES)):
-        values = ph.get(field_name, [])
-        if not isinstance(values, list):
-            raise ProtocolError(v.source, f"{key}.{field_name}", "must be a list of names")
-        for j, name in enumerate(values):
-            v.choice(name, sorted(allowed), f"{key}.{field_name}[{j}]")
-    ov = ph.get("overrides", {}) or {}
-    v.mapping(ov, f"{key}.overrides")
-    for name in ov:
-        if name not in OVERRIDES:
-            raise ProtocolError(v.source, f"{key}.overrides.{name}",
-                                f"is not a phantom override; expected one of {sorted(OVERRIDES)}"
-                                f"{near(name, OVERRIDES)}")
 
 
 def _validate_method(v: KeyPathValidator, m: Any, key: str, stage) -> None:

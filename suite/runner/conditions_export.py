@@ -44,7 +44,7 @@ SEEDING_RULE = ("numpy.random.default_rng(numpy.random.SeedSequence([seed, "
                 "bytes of SHA-256(text, UTF-8), little-endian")
 
 #: Reader formats whose Cases the export writes as ISMRMRD.
-_ISMRMRD_FORMATS = ("ismrmrd", "phantom")
+_ISMRMRD_FORMATS = ("ismrmrd", "phantom", "phantom-mapping")
 
 
 @dataclass
