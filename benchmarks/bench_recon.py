@@ -27,7 +27,9 @@ def best_of(fn, repeat=3):
     return min(times), out
 
 
-def bench_image_metrics():
+def image_metrics_ratio(repeat=3):
+    """``(scikit-image time / ours, max |value difference|)`` for NMSE+PSNR+SSIM (fastmri
+    profile) of a (30, 256, 256) volume."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from suite.metrics.image import score
@@ -43,14 +45,21 @@ def bench_image_metrics():
         nmse = np.linalg.norm(ref - pred) ** 2 / np.linalg.norm(ref) ** 2
         return nmse, psnr, ssim
 
-    t_ours, ours = best_of(lambda: score(ref, pred, profile="fastmri"))
-    t_sk, theirs = best_of(skimage_fastmri)
+    t_ours, ours = best_of(lambda: score(ref, pred, profile="fastmri"), repeat)
+    t_sk, theirs = best_of(skimage_fastmri, repeat)
     diff = max(abs(ours.nmse - theirs[0]), abs(ours.psnr - theirs[1]), abs(ours.ssim - theirs[2]))
+    return t_sk / t_ours, diff, t_ours, t_sk
+
+
+def bench_image_metrics():
+    ratio, diff, t_ours, t_sk = image_metrics_ratio()
     print(f"image metrics (30x256x256): ours {t_ours * 1e3:.1f} ms, scikit-image {t_sk * 1e3:.1f} ms, "
-          f"speed ratio (skimage/ours) {t_sk / t_ours:.2f}x, max |difference| {diff:.2e}")
+          f"speed ratio (skimage/ours) {ratio:.2f}x, max |difference| {diff:.2e}")
 
 
-def _sense_problem(nc=8, ny=192, nx=160):
+def sense_problem(nc=16, ny=208, nx=256):
+    """A SENSE problem: Gaussian coil maps (RSS-normalised), an ellipse, R = 4 lines + 24 ACS.
+    Default: the issue's benchmark size (16 coils, 208 × 256)."""
     yy, xx = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
     maps = np.stack([np.exp(-((xx - np.cos(a)) ** 2 + (yy - np.sin(a)) ** 2))
                      * np.exp(1j * a * xx) for a in np.linspace(0, 2 * np.pi, nc, endpoint=False)])
@@ -65,11 +74,47 @@ def _sense_problem(nc=8, ny=192, nx=160):
     return k.astype(np.complex64), maps.astype(np.complex64), mask
 
 
+def cg_sense_ratios(n_iter=30, repeat=3):
+    """``(sigpy time / ours, relative difference, CG iteration time / its FFTs' time)`` on
+    :func:`sense_problem` with ``n_iter`` iterations (ours at the library's default threads).
+
+    The FFT bound: each CG iteration applies ``A^H A`` once, i.e. one forward and one inverse
+    2-D FFT of every coil image (plain ``torch.fft``, no centring), timed with the same threads.
+    """
+    import sigpy.mri
+
+    from reference_impls.recon import cg_sense
+    from suite.mr import intra_op_threads
+
+    k, maps, mask = sense_problem()
+    kt = torch.from_numpy(k[None, None])
+    mt = torch.from_numpy(mask[None, None, None].copy())
+    st = torch.from_numpy(maps[None])
+    t_ours, (ours, _) = best_of(lambda: cg_sense(kt, mt, st, max_iter=n_iter, tol=0.0), repeat)
+
+    def run_sigpy():
+        return sigpy.mri.app.SenseRecon(k, maps, weights=mask.astype(np.float32),
+                                        max_iter=n_iter, show_pbar=False).run()
+
+    run_sigpy()  # numba/JIT warm-up outside the timing
+    t_sp, theirs = best_of(run_sigpy, repeat)
+    rel = np.linalg.norm(ours[0, 0].numpy() - theirs) / np.linalg.norm(theirs)
+    coil_imgs = torch.from_numpy(maps[None].copy())
+
+    def ffts_only():
+        with intra_op_threads():
+            for _ in range(n_iter):
+                torch.fft.ifft2(torch.fft.fft2(coil_imgs, norm="ortho"), norm="ortho")
+
+    t_fft, _ = best_of(ffts_only, repeat)
+    return t_sp / t_ours, rel, t_ours / t_fft
+
+
 def bench_cg_sense(n_iter=30):
     from reference_impls.recon import cg_sense
     from suite.mr import SenseOperator, fft2c, ifft2c
 
-    k, maps, mask = _sense_problem()
+    k, maps, mask = sense_problem(nc=8, ny=192, nx=160)
     kt = torch.from_numpy(k[None, None])
     mt = torch.from_numpy(mask[None, None, None].copy())
     st = torch.from_numpy(maps[None])

@@ -55,6 +55,7 @@ def bench_recon(case, names, steps, budget=0.02):
           f"budget {budget}, {steps} PGD steps (black-box: 8 queries)")
     print(f"  {'method':<15} {'access':<9} {'clean s':>8} {'attack s':>9} {'random s':>9} "
           f"{'attack/clean':>12} {'random/clean':>12} {'per step':>9}")
+    ratios = {}
     for name in names:
         try:
             method = reference_impls.get("recon", name)
@@ -70,6 +71,8 @@ def bench_recon(case, names, steps, budget=0.02):
         print(f"  {name:<15} {'white' if white else 'black':<9} {t_clean:8.2f} {t_attack:9.2f} "
               f"{t_rand:9.2f} {t_attack / t_clean:12.1f} {t_rand / t_clean:12.1f} "
               f"{per_step:9.1f}   (deviation {adv[0].deviation:.3g})")
+        ratios[name] = t_attack / t_clean
+    return ratios
 
 
 def bench_segmentation(full_case, names, steps, budget=0.03):
@@ -82,6 +85,7 @@ def bench_segmentation(full_case, names, steps, budget=0.03):
           f"PGD {steps} steps (black-box: 8 queries)")
     print(f"  {'method':<15} {'access':<9} {'clean s':>8} {'attack s':>9} {'random s':>9} "
           f"{'attack/clean':>12} {'random/clean':>12}")
+    ratios = {}
     for name in names:
         try:
             method = reference_impls.get("segmentation", name)
@@ -97,6 +101,8 @@ def bench_segmentation(full_case, names, steps, budget=0.03):
         print(f"  {name:<15} {'white' if white else 'black':<9} {t_clean:8.2f} {t_attack:9.2f} "
               f"{t_rand:9.2f} {t_attack / t_clean:12.1f} {t_rand / t_clean:12.1f}   "
               f"(label change {adv[0].deviation:.3g})")
+        ratios[name] = t_attack / t_clean
+    return ratios
 
 
 def main():

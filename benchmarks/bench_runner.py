@@ -48,33 +48,46 @@ def peak_mb() -> tuple[float, float]:
     return own, kids
 
 
+def scaling(tmp: Path, dask: bool = True) -> dict:
+    """Wall times (s) of the benchmark protocol: ``local x1``, ``local x2`` and ``dask x2``
+    (None without ``distributed``), the cohort generated once beforehand."""
+    proto = tmp / "bench.yaml"
+    proto.write_text(yaml.safe_dump(PROTOCOL))
+    # generate the cohort once so the timed runs measure jobs, not phantom simulation
+    timed_run(proto, tmp / "warm", "serial", 1)
+    data = tmp / "warm" / "data"
+    times = {"n_jobs": 0}
+    runs = [("local x1", "local", 1), ("local x2", "local", 2)]
+    try:
+        import distributed  # noqa: F401
+
+        if dask:
+            runs.append(("dask x2", "dask", 2))
+    except ImportError:
+        times["dask x2"] = None
+    for label, executor, workers in runs:
+        out = tmp / label.replace(" ", "")
+        out.mkdir()
+        (out / "data").symlink_to(data, target_is_directory=True)
+        times[label], res = timed_run(proto, out, executor, workers)
+        times["n_jobs"] = res.n_jobs
+    return times
+
+
 def main(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        proto = tmp / "bench.yaml"
-        proto.write_text(yaml.safe_dump(PROTOCOL))
-        # generate the cohort once so the timed runs measure jobs, not phantom simulation
-        timed_run(proto, tmp / "warm", "serial", 1)
-        data = tmp / "warm" / "data"
-        times = {}
-        for label, executor, workers in (("local x1", "local", 1), ("local x2", "local", 2)):
-            out = tmp / label.replace(" ", "")
-            out.mkdir()
-            (out / "data").symlink_to(data, target_is_directory=True)
-            times[label], res = timed_run(proto, out, executor, workers)
-            print(f"{label}: {times[label]:.1f} s for {res.n_jobs} jobs")
+        times = scaling(tmp)
+        for label in ("local x1", "local x2"):
+            print(f"{label}: {times[label]:.1f} s for {times['n_jobs']} jobs")
         print(f"speed ratio 2 workers / 1 worker: {times['local x1'] / times['local x2']:.2f}x "
               "(2 cores; 2.0 would be perfect scaling)")
-        try:
-            import distributed  # noqa: F401
-
-            out = tmp / "dask"
-            out.mkdir()
-            (out / "data").symlink_to(data, target_is_directory=True)
-            t, _ = timed_run(proto, out, "dask", 2)
-            print(f"dask LocalCluster x2: {t:.1f} s, ratio to local x1 {times['local x1'] / t:.2f}x")
-        except ImportError:
+        if times.get("dask x2") is None:
             print("dask: `distributed` not installed (extra cmrsuite[dask])")
+        else:
+            t = times["dask x2"]
+            print(f"dask LocalCluster x2: {t:.1f} s, ratio to local x1 "
+                  f"{times['local x1'] / t:.2f}x")
         own, kids = peak_mb()
         print(f"peak RSS: main process {own:.0f} MB, largest worker {kids:.0f} MB")
         if quick:

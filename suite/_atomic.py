@@ -10,6 +10,7 @@ and removes the temporary file when anything fails, including a full disk or a f
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 from pathlib import Path
@@ -41,6 +42,11 @@ class _Stream:
 
     def seekable(self) -> bool:
         return True
+
+    def read(self, *args) -> bytes:
+        # present so that numpy.savez treats the stream as a file (it tests for ``read``);
+        # writers never read back
+        raise io.UnsupportedOperation("read: the stream of an atomic write is write-only")
 
 
 def atomic_write(path, write: Callable[[IO[bytes]], None]) -> Path:

@@ -21,10 +21,11 @@ END = "<!-- capabilities:end -->"
 
 #: Documentation page of each built-in stage and of each metric family.
 _STAGE_PAGES = {"recon": "recon-methods.md", "segmentation": "segmentation-methods.md",
-                "clinical": "metrics-clinical.md"}
+                "clinical": "metrics-clinical.md", "mapping": "mapping-stage.md"}
 _FAMILY_PAGES = {"image": "metrics-image.md", "temporal": "metrics-temporal.md",
                  "segmentation": "metrics-segmentation.md", "clinical": "metrics-clinical.md",
-                 "robustness": "robustness.md", "condition": "conditions.md"}
+                 "robustness": "robustness.md", "condition": "conditions.md",
+                 "mapping": "mapping-fits.md"}
 
 
 def _code(names) -> str:

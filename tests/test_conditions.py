@@ -120,7 +120,8 @@ def test_predictions_made_from_exported_conditions_score_as_the_plugin(tmp_path)
     from suite.data.ismrmrd_io import read_ismrmrd
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
-    from suite.runner.conditions_export import export_conditions, input_fingerprint
+    from suite.conditions import input_fingerprint
+    from suite.runner.conditions_export import export_conditions
     from suite.trust import AllowList
 
     (tmp_path / "user_method.py").write_text(PLUGIN)
@@ -147,13 +148,55 @@ def test_predictions_made_from_exported_conditions_score_as_the_plugin(tmp_path)
         out = tmp_path / "preds" / record["dataset"] / record["subject"]
         out.mkdir(parents=True, exist_ok=True)
         np.save(out / f"{record['condition']['name']}.npy", method(inputs))
-    preds = load_protocol(_protocol(tmp_path, {"predictions": "preds"}, "as-predictions"))
+    preds = load_protocol(_protocol(tmp_path, {"predictions": "preds", "inputs": "inputs"},
+                                    "as-predictions"))
     run_protocol(preds, tmp_path / "run-preds", executor="serial", analyse=False)
 
     a, b = _scores(tmp_path / "run-plugin"), _scores(tmp_path / "run-preds")
     assert a and set(a) == set(b)
     assert all(a[k] == b[k] for k in a), {k: (a[k], b[k]) for k in a if a[k] != b[k]}
     assert len({k[0] for k in a}) == 2 and {k[3] for k in a} == {"fastmri", "cmrxrecon2023"}
+
+    # the same predictions under another protocol seed: other masks and noise, refused per job
+    # with the export record named
+    other = _protocol(tmp_path, {"predictions": "preds", "inputs": "inputs"}, "other-seed")
+    raw = yaml.safe_load(other.read_text())
+    other.write_text(yaml.safe_dump({**raw, "seed": 5}))
+    run_protocol(load_protocol(other), tmp_path / "run-other", executor="serial", analyse=False)
+    failed = _failed_messages(tmp_path / "run-other")
+    assert len(failed) == 2 and all("made from other inputs" in m and "R3.json" in m
+                                    for m in failed), failed
+    assert not _scores(tmp_path / "run-other")
+
+    # without the export records the inputs cannot be verified: refused unless the protocol
+    # says so (verify_inputs: false), and then scored as before
+    bare = load_protocol(_protocol(tmp_path, {"predictions": "preds"}, "no-records"))
+    run_protocol(bare, tmp_path / "run-bare", executor="serial", analyse=False)
+    failed = _failed_messages(tmp_path / "run-bare")
+    assert len(failed) == 2 and all("no export record" in m and "verify_inputs: false" in m
+                                    for m in failed), failed
+    unverified = load_protocol(_protocol(tmp_path, {"predictions": "preds",
+                                                    "verify_inputs": False}, "unverified"))
+    run_protocol(unverified, tmp_path / "run-unverified", executor="serial", analyse=False)
+    assert _scores(tmp_path / "run-unverified") == b
+
+
+def _failed_messages(run_dir):
+    con = sqlite3.connect(run_dir / "results.sqlite")
+    rows = con.execute("SELECT message FROM jobs WHERE status = 'failed'").fetchall()
+    con.close()
+    return [r[0] for r in rows]
+
+
+def test_inputs_and_verify_inputs_belong_to_predictions_entries(tmp_path):
+    from suite.protocol import ProtocolError, load_protocol
+
+    path = _protocol(tmp_path, {"name": "zero-filled", "verify_inputs": False}, "misplaced")
+    with pytest.raises(ProtocolError, match=r"verify_inputs.*predictions"):
+        load_protocol(path)
+    path = _protocol(tmp_path, {"predictions": "p", "verify_inputs": "no"}, "not-bool")
+    with pytest.raises(ProtocolError, match=r"verify_inputs"):
+        load_protocol(path)
 
 
 def test_cli_conditions_export_and_stages(tmp_path, capsys):

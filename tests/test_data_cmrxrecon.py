@@ -458,3 +458,25 @@ def test_fullsample_pair_of_another_shape_is_refused(tmp_path):
     err = _raises(LayoutError, lambda: read_cmrxrecon(p), p)
     assert "fully sampled pair" in str(err) and "fullsample=False" in str(err)
     _raises(LayoutError, lambda: read_cmrxrecon(p, fullsample=tmp_path / "nope.mat"), p)
+
+
+def test_mapping_csv_in_the_challenge_layout(tmp_path):
+    """The challenge CSVs start each row with a label cell ('TI1'...) and may pad a slice
+    with fewer images with zero TIs; T2map.csv may hold one column shared by all slices."""
+    nw, nz = 4, 2
+    d = tmp_path / "MultiCoil" / "Mapping" / "TrainingSet" / "FullSample" / "P002"
+    (d.parent.parent / "AccFactor04").mkdir(parents=True)
+    write_plain_v73(d / "T1map.mat", {"kspace_full": (kspace_h5(nw, nz, 2, NY, NX), "single")})
+    (d / "T1map.csv").write_text(",slice1,slice2\nTI1,100,105\nTI2,1100,1105\n"
+                                 "TI3,2100,2105\nTI4,180,0\n")
+    case = read_cmrxrecon(d / "T1map.mat")
+    ti = case.meta.timings_ms["TI"]
+    assert [len(col) for col in ti] == [nw] * nz  # every frame of every slice has its TI
+    assert ti == [[100.0, 1100.0, 2100.0, 180.0], [105.0, 1105.0, 2105.0, 0.0]]
+    assert case.meta.extra["ti_padded_frames"] == {"1": [3]}
+    write_plain_v73(d / "T2map.mat", {"kspace_full": (kspace_h5(3, nz, 2, NY, NX), "single")})
+    (d / "T2map.csv").write_text("TE,value\nTE1,0\nTE2,35\nTE3,55\n")
+    assert read_cmrxrecon(d / "T2map.mat").meta.timings_ms == {
+        "TE": [[0.0, 35.0, 55.0], [0.0, 35.0, 55.0]]}
+    (d / "T2map.csv").write_text("TE,value\nTE1,0\nTE2,abc\nTE3,55\n")
+    _raises(LayoutError, lambda: read_cmrxrecon(d / "T2map.mat"), d / "T2map.csv")

@@ -74,8 +74,9 @@ def _mnms_good(tmp_path):
     return d / "A1B2C3_sa_gt.nii.gz"
 
 
-def _dicom_good(tmp_path):
-    """A 2-slice, 2-frame MR series (one file per image); the target is one of its files."""
+def _dicom_good(tmp_path, molli=False):
+    """A 2-slice, 2-frame MR series (one file per image); the target is one of its files.
+    ``molli``: weighted mapping images, each with its TI in Image Comments."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
@@ -95,6 +96,8 @@ def _dicom_good(tmp_path):
             "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
         ds.PixelData = np.full((4, 5), i, "<u2").tobytes()
+        if molli:
+            ds.ImageComments = f"TI: {100 + 1000 * f + 10 * s}"
         ds.save_as(d / f"im{i}.dcm", enforce_file_format=True)
     return d / "im2.dcm"
 
@@ -103,6 +106,14 @@ def _cmrxrecon_good(tmp_path):
     """A CMRxRecon 2024-style fully sampled cine, MATLAB (kx, ky, kc, kz, t), our v7.3 writer."""
     k = np.ones((6, 4, 2, 1, 2), np.complex64)
     return write_mat_v73(tmp_path / "cine_sax.mat", {"kspace_full": k})
+
+
+def _cmrxrecon_t1map_good(tmp_path):
+    """A CMRxRecon 2023 T1map (kx, ky, kc, kz, w) with its T1map.csv (label column)."""
+    k = np.ones((6, 4, 2, 2, 3), np.complex64)
+    p = write_mat_v73(tmp_path / "T1map.mat", {"kspace_full": k})
+    (tmp_path / "T1map.csv").write_text(",s1,s2\nTI1,100,110\nTI2,180,190\nTI3,1100,1110\n")
+    return p
 
 
 def _fastmri_good(tmp_path):
@@ -121,7 +132,9 @@ READERS = {
     "acdc": (_acdc_good, lambda p: read_acdc_patient(p.parent)),
     "mnms": (_mnms_good, lambda p: read_mnms_case(p.parent)),
     "dicom": (_dicom_good, lambda p: read_dicom_series(p.parent)),  # the series folder
+    "dicom_molli": (lambda t: _dicom_good(t, molli=True), lambda p: read_dicom_series(p.parent)),
     "cmrxrecon": (_cmrxrecon_good, lambda p: read_cmrxrecon(p, year=2024)),
+    "cmrxrecon_t1map": (_cmrxrecon_t1map_good, lambda p: read_cmrxrecon(p, year=2023)),
     "fastmri": (_fastmri_good, lambda p: read_fastmri(p)),
 }
 

@@ -2,6 +2,8 @@
 plugin run and the run on a folder of predictions made from the exported inputs give identical
 scores for the same network, multi-coil and single-coil."""
 
+import hashlib
+import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -27,3 +29,18 @@ def test_walkthrough_plugin_and_predictions_routes_agree(tmp_path):
     con.close()
     assert single == 2 and attacked == 1  # two profiles; one white-box PGD budget
     assert Path(found["report"]).is_file()
+    # the evaluated network's weights are in the manifest, hashed independently here
+    manifest = json.loads((Path(found["plugin_run"]) / "manifest.json").read_text())
+    mine = [m for m in manifest["methods"] if m["label"] == "my-net"]
+    expected = hashlib.sha256(Path(found["weights"]).read_bytes()).hexdigest()
+    assert mine and mine[0]["files"]["weights"]["sha256"] == expected
+    from suite.report import build_report
+
+    card = build_report(found["plugin_run"], "model-card", ("md",), figures=False)
+    evidence = json.loads((card.documents["model-card"][0].parent / "evidence.json").read_text())
+    assert evidence["evidence"]["run.method_files"]["status"] == "measured"
+    rows = evidence["evidence"]["run.method_files"]["tables"][0]["rows"]
+    assert [r["sha256"] for r in rows if r["method"] == "my-net"] == [expected]
+    # the methods table names what each method is (it once called every method "reference")
+    kinds = {r["method"]: r["kind"] for r in evidence["evidence"]["run.methods"]["tables"][0]["rows"]}
+    assert kinds["my-net"] == "plugin" and kinds["zero-filled"] == "reference"

@@ -26,6 +26,20 @@ def test_ssim_equals_skimage_per_image(pair):
     np.testing.assert_allclose(mine, expected, atol=1e-9)
 
 
+@pytest.mark.parametrize("win_size", [3, 7, 11])
+@pytest.mark.parametrize("shape", [(2, 16, 15), (1, 11, 64), (3, 33, 20)])
+def test_ssim_equals_skimage_for_window_sizes_and_odd_shapes(win_size, shape):
+    """The window sums by doubling over flat rows equal scikit-image's uniform filter."""
+    rng = np.random.default_rng(win_size)
+    ref = rng.random(shape) * 3.0
+    pred = np.abs(ref + 0.2 * rng.standard_normal(shape))
+    dr = ref.max()
+    mine = ssim_per_image(ref, pred, data_range=dr, win_size=win_size)
+    expected = [structural_similarity(a, b, win_size=win_size, data_range=dr)
+                for a, b in zip(ref, pred)]
+    np.testing.assert_allclose(mine, expected, atol=1e-12)
+
+
 def test_psnr_nmse_closed_forms(pair):
     ref, pred = pair
     assert psnr(ref, pred) == pytest.approx(peak_signal_noise_ratio(ref, pred, data_range=ref.max()))

@@ -107,3 +107,83 @@ def test_sense_is_differentiable():
     # d/dx* ||A x||^2 = A^H A x  (torch returns the conjugate Wirtinger gradient times 2)
     expected = 2 * SenseOperator(maps, mask).normal(x.detach())
     np.testing.assert_allclose(x.grad.numpy(), expected.numpy(), atol=1e-9)
+
+
+def _explicit_sense(maps, mask, x):
+    """Independent reference ``M F S x`` with numpy's shift-fft2-shift."""
+    k = numpy_fft2c(maps[None] * x[:, None])
+    return k if mask is None else k * mask
+
+
+@pytest.mark.parametrize("ny, nx", [(6, 8), (5, 8), (6, 7), (5, 7)])
+@pytest.mark.parametrize("mask_kind", ["none", "lines", "points"])
+def test_sense_forward_adjoint_normal_match_explicit_operator(ny, nx, mask_kind):
+    """Forward, adjoint and normal operator against numpy on even and odd matrices, for full
+    sampling, k-t line masks (constant along kx) and masks varying along kx."""
+    rng = np.random.default_rng(7)
+    frames, coils = 3, 4
+    maps = rng.standard_normal((coils, ny, nx)) + 1j * rng.standard_normal((coils, ny, nx))
+    x = rng.standard_normal((frames, ny, nx)) + 1j * rng.standard_normal((frames, ny, nx))
+    y = rng.standard_normal((frames, coils, ny, nx)) + 1j * rng.standard_normal((frames, coils, ny, nx))
+    mask = {"none": None, "lines": rng.random((frames, 1, ny, 1)) > 0.5,
+            "points": rng.random((frames, 1, ny, nx)) > 0.5}[mask_kind]
+    op = SenseOperator(torch.from_numpy(maps), None if mask is None else torch.from_numpy(mask))
+    np.testing.assert_allclose(op.forward(torch.from_numpy(x)).numpy(),
+                               _explicit_sense(maps, mask, x), atol=1e-12)
+    ym = y if mask is None else y * mask
+    expected_adj = (np.conj(maps)[None] * numpy_ifft2c(ym)).sum(axis=1)
+    np.testing.assert_allclose(op.adjoint(torch.from_numpy(y)).numpy(), expected_adj, atol=1e-12)
+    expected_normal = (np.conj(maps)[None] * numpy_ifft2c(_explicit_sense(maps, mask, x))).sum(1)
+    np.testing.assert_allclose(op.normal(torch.from_numpy(x)).numpy(), expected_normal,
+                               atol=1e-12)
+
+
+def test_sense_operator_broadcasts_leading_slice_axis():
+    """Maps ``(slice, coil, y, x)``, images ``(slice, frame, y, x)``, mask with a slice axis."""
+    maps, mask, x, _ = _random_problem(8)
+    maps2 = torch.stack([maps, 2 * maps])
+    x2 = torch.stack([x, -x])
+    mask2 = torch.stack([mask, mask])
+    op = SenseOperator(maps2, mask2)
+    for s in range(2):
+        one = SenseOperator(maps2[s], mask2[s])
+        torch.testing.assert_close(op.forward(x2)[s], one.forward(x2[s]))
+        torch.testing.assert_close(op.normal(x2)[s], one.normal(x2[s]))
+
+
+def test_centring_signs_fold_the_shifts():
+    from suite.mr import centring_signs
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 6, 10)) + 1j * rng.standard_normal((3, 6, 10))
+    pre, post = centring_signs(6, 10, torch.float64)
+    t = torch.from_numpy(x)
+    np.testing.assert_allclose((post * torch.fft.fft2(pre * t, norm="ortho")).numpy(),
+                               numpy_fft2c(x), atol=1e-12)
+    np.testing.assert_allclose((post * torch.fft.ifft2(pre * t, norm="ortho")).numpy(),
+                               numpy_ifft2c(x), atol=1e-12)
+
+
+def test_intra_op_threads_sets_and_restores(monkeypatch):
+    from suite.mr import default_threads, intra_op_threads, set_default_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("CMRSUITE_THREADS", raising=False)
+    assert default_threads() == 1
+    monkeypatch.setenv("CMRSUITE_THREADS", "2")
+    assert default_threads() == 2
+    monkeypatch.setenv("CMRSUITE_THREADS", "two")
+    with pytest.raises(ValueError, match="CMRSUITE_THREADS"):
+        default_threads()
+    monkeypatch.delenv("CMRSUITE_THREADS")
+    set_default_threads(3)
+    try:
+        assert default_threads() == 3
+    finally:
+        set_default_threads(None)
+    with intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError):
+        with intra_op_threads(0):
+            pass

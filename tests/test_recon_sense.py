@@ -33,6 +33,64 @@ def test_espirit_recovers_true_maps_up_to_phase():
     np.testing.assert_allclose((np.abs(est[0]) ** 2).sum(0)[support], 1.0, atol=1e-4)
 
 
+def _direct_espirit(kspace, mask, kernel=6, threshold=0.02, crop=0.8):
+    """ESPIRiT as the paper builds it (Uecker 2014): every signal-subspace kernel zero-padded
+    to the matrix and inverse-FFT'd, the per-pixel Gram matrix Σ a a^H, its top eigenvector."""
+    from reference_impls.recon.coil_maps import acs_region
+    from suite.mr import ifft2c
+
+    ns, _, nc, ny, nx = kspace.shape
+    sy, sx = acs_region(kspace, mask)
+    out = np.zeros((ns, nc, ny, nx), np.complex64)
+    for s in range(ns):
+        calib = kspace[s, :, :, sy, sx].astype(np.complex128).mean(axis=0)
+        win = np.lib.stride_tricks.sliding_window_view(calib, (kernel, kernel), axis=(1, 2))
+        patches = win.transpose(1, 2, 0, 3, 4).reshape(-1, nc * kernel * kernel)
+        _, sv, vh = np.linalg.svd(patches, full_matrices=False)
+        kernels = vh[sv >= threshold * sv[0]].reshape(-1, nc, kernel, kernel)
+        padded = np.zeros((len(kernels), nc, ny, nx), np.complex128)
+        y0, x0 = ny // 2 - kernel // 2, nx // 2 - kernel // 2
+        padded[:, :, y0:y0 + kernel, x0:x0 + kernel] = kernels
+        a = ifft2c(padded).transpose(2, 3, 1, 0)  # (y, x, coil, n)
+        lam, vec = np.linalg.eigh(a @ a.conj().swapaxes(-1, -2) * (ny * nx / kernel**2))
+        top = vec[..., -1]
+        top = top * np.conj(top[..., :1] / (np.abs(top[..., :1]) + 1e-12))
+        out[s] = (top * (lam[..., -1:] > crop)).transpose(2, 0, 1)
+    return out
+
+
+def test_espirit_equals_the_direct_construction():
+    """The per-pixel Gram matrices assembled from the kernel correlation give the same maps as
+    transforming every zero-padded kernel (to complex64 rounding)."""
+    k, _, _, _ = synthetic(ny=40, nx=36, nc=4, nf=2)
+    s = equispaced_mask(k.shape, 2, acs_lines=16)
+    ours = espirit_maps(k * s.mask, s.mask)
+    np.testing.assert_allclose(ours, _direct_espirit(k * s.mask, s.mask), atol=2e-6)
+
+
+def test_coil_map_estimates_are_remembered_exactly(monkeypatch):
+    from reference_impls.recon import coil_maps
+
+    k, _, _, _ = synthetic()
+    s = equispaced_mask(k.shape, 4, acs_lines=24)
+    case = Case(kspace=(k * s.mask).astype(np.complex64), mask=s.mask)
+    first, used = coil_maps.estimate_coil_maps(case)
+    assert used == "espirit"
+    first[...] = 0  # callers get a copy: editing it does not edit the remembered estimate
+    calls = []
+    real = coil_maps.espirit_maps
+    monkeypatch.setattr(coil_maps, "espirit_maps", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    again, _ = coil_maps.estimate_coil_maps(case)
+    assert calls == []  # remembered
+    np.testing.assert_array_equal(again, real(case.kspace, case.mask))
+    # what the estimator reads changes -> estimated again: the ACS block, the parameters
+    k2 = case.kspace.copy()
+    k2[..., 32, 20] += 1
+    coil_maps.estimate_coil_maps(case.replace(kspace=k2))
+    coil_maps.estimate_coil_maps(case, crop=0.5)
+    assert len(calls) == 2
+
+
 def test_lowres_fallback_is_used_without_enough_acs():
     k, maps, _, support = synthetic()
     s = equispaced_mask(k.shape, 2, acs_lines=4)

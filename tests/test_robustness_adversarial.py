@@ -25,7 +25,7 @@ from suite.mr import make_mask
 from suite.phantom import simulate
 from suite.robustness import (
     attack_recon, attack_segmentation, instability_ratio, instability_ratios, is_differentiable,
-    random_recon, random_segmentation,
+    random_recon, random_segmentation, recon_perturbations,
 )
 
 BUDGETS = [0.0, 0.01, 0.05]
@@ -120,6 +120,19 @@ def test_recon_attacks_are_deterministic(case):
     c = attack_recon(zf, case, [0.02], steps=2, seed=4)[0]
     assert np.array_equal(a.output, b.output)
     assert not np.array_equal(a.output, c.output)
+
+
+def test_recon_perturbations_equal_the_two_separate_calls(case):
+    """The shared clean work changes nothing: same outputs as attack_recon + random_recon."""
+    zf = reference_impls.get("recon", "zero-filled")
+    adv, rnd = recon_perturbations(zf, case, BUDGETS, steps=2, seed=3)
+    for got, want in ((adv, attack_recon(zf, case, BUDGETS, steps=2, seed=3)),
+                      (rnd, random_recon(zf, case, BUDGETS, seed=3))):
+        assert [r.kind for r in got] == [r.kind for r in want]
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.output, w.output)
+            assert (g.deviation, g.norm_reached, g.budget) == (w.deviation, w.norm_reached,
+                                                               w.budget)
 
 
 def test_pgd_stays_below_the_largest_gain_of_a_linear_method(full_case):
@@ -294,6 +307,19 @@ def test_random_segmentation_respects_budget(unet, seg_images, norm, budget):
     else:
         assert np.sqrt((delta.reshape(delta.shape[0], -1) ** 2).sum(axis=1)).max() <= budget * (1 + 1e-4)
     assert res.kind == f"random-{norm}" and not res.white_box
+
+
+def test_given_clean_labels_give_the_same_results(unet, seg_images):
+    images, labels, spacing = seg_images
+    clean = unet(images, spacing)
+    for given in (None, clean):
+        res = attack_segmentation(unet, images, spacing, [0.03], attack="fgsm", labels=labels,
+                                  clean_labels=given)[0]
+        rnd = random_segmentation(unet, images, spacing, [0.03], clean_labels=given)[0]
+        assert res.deviation == pytest.approx(np.mean(res.output != clean))
+        assert rnd.deviation == pytest.approx(np.mean(rnd.output != clean))
+    with pytest.raises(ValueError, match="clean_labels shape"):
+        random_segmentation(unet, images, spacing, [0.03], clean_labels=clean[:, :1])
 
 
 def test_pgd_degrades_the_unet_more_than_random_noise(unet, seg_images):

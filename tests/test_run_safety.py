@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -107,6 +108,24 @@ def test_a_full_store_raises_disk_full_naming_the_file(tmp_path):
             store.set_info(f"key{i}", "x" * 1000)
     assert exit_codes.exit_code_of(err.value) == exit_codes.DISK
     store.close()
+
+
+def test_atomic_writes_serve_every_writer_the_suite_uses(tmp_path):
+    """np.save (cache arrays), np.savez_compressed (robustness examples), text and bytes go
+    through the atomic stream and read back equal; nothing temporary is left."""
+    from suite._atomic import atomic_write, atomic_write_bytes, atomic_write_text
+
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    atomic_write(tmp_path / "a.npy", lambda fh: np.save(fh, a, allow_pickle=False))
+    atomic_write(tmp_path / "e.npz", lambda fh: np.savez_compressed(fh, x=a, y=a[0]))
+    atomic_write_text(tmp_path / "t.json", "{}\n")
+    atomic_write_bytes(tmp_path / "b.bin", b"\x00\x01")
+    assert np.array_equal(np.load(tmp_path / "a.npy"), a)
+    with np.load(tmp_path / "e.npz") as z:
+        assert np.array_equal(z["x"], a) and np.array_equal(z["y"], a[0])
+    assert (tmp_path / "t.json").read_text() == "{}\n"
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.bin", "e.npz", "t.json"]
 
 
 # ---------------------------------------------------------------- full disk

@@ -181,7 +181,9 @@ def test_plugin_and_predictions_folder_are_evaluated_like_reference_methods(base
         np.save(out / "R3.npy", img)
     path = write_protocol(tmp_path, plugin_paths=["plugins"], methods={"recon": [
         "zero-filled", {"plugin": "myplugin:HalfScaleZeroFilled", "params": {"factor": 0.5}},
-        {"predictions": "preds", "label": "my-predictions"}]})
+        # made here with the documented mask rule, not from `conditions export`: the protocol
+        # states that their inputs are unverified
+        {"predictions": "preds", "label": "my-predictions", "verify_inputs": False}]})
     allow = AllowList(["myplugin:HalfScaleZeroFilled"], paths=[tmp_path / "plugins"])
     result = run_protocol(load_protocol(path, allow_plugins=allow), tmp_path / "run",
                           executor="serial")
@@ -302,3 +304,35 @@ def test_export_parquet(base_run):
     res = pd.read_parquet([p for p in paths if p.name == "results.parquet"][0])
     assert len(res) == len(result_table(tmp / "run"))
     assert set(res["metric"]) >= {"nmse", "psnr", "ssim"}
+
+
+def test_a_worker_reads_a_case_once_until_its_file_changes(tmp_path, monkeypatch):
+    """load_case keeps the last cases a worker read; a changed file is read again."""
+    from suite.phantom import simulate
+    from suite.runner import execute
+    from suite.runner.jobs import CaseRef
+
+    case = simulate(seed=0, preset="tiny", n_slices=1)
+    reads = []
+    monkeypatch.setattr("suite.data.loader.read_unit",
+                        lambda unit, **kw: reads.append(unit) or case)
+    monkeypatch.setattr(execute, "_CASES", {})
+    f = tmp_path / "a.h5"
+    f.write_bytes(b"x")
+    ref = CaseRef("ds", "a", str(f), "ismrmrd")
+    plain = execute.load_case(ref)
+    audited = execute.load_case(ref, audit=True)
+    assert len(reads) == 1 and plain.meta.dataset == audited.meta.dataset == "ds"
+    assert audited.meta.audit_flags and not plain.meta.audit_flags  # no edit in place
+    assert not execute.load_case(ref).meta.audit_flags
+    f.write_bytes(b"xy")  # new size: read again
+    execute.load_case(ref)
+    assert len(reads) == 2
+    execute.load_case(ref)
+    assert len(reads) == 2
+    for i in range(execute.CASES_KEPT):  # other cases push it out
+        g = tmp_path / f"b{i}.h5"
+        g.write_bytes(b"x")
+        execute.load_case(CaseRef("ds", f"b{i}", str(g), "ismrmrd"))
+    execute.load_case(ref)
+    assert len(reads) == 2 + execute.CASES_KEPT + 1

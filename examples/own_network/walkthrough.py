@@ -67,17 +67,23 @@ def main(out_dir, *, steps: int = 150, subjects: int = 2, report: bool = True) -
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
     from suite.runner.conditions_export import export_conditions
+    from suite.trust import AllowList
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     # 1. train the network (your own training; cmrsuite only needs the weights file)
     weights = train(out / "tiny-refiner.pt", steps=steps)
     # 2. the plugin route: the suite calls the network, and attacks it white-box
-    mine = {"plugin": "mynet:TinyRefiner", "params": {"weights": str(weights)}, "label": "my-net"}
+    # the weights path is relative: params paths resolve against the protocol's folder (`out`)
+    mine = {"plugin": "mynet:TinyRefiner", "params": {"weights": weights.name}, "label": "my-net"}
+    # a plugin is user code: it runs only when allowed outside the protocol
+    # (`--allow-plugin mynet:TinyRefiner --allow-plugin-path examples/own_network` on the CLI)
+    allowed = AllowList(["mynet:TinyRefiner"], [HERE])
     attack = {"adversarial": {"recon": {"methods": ["my-net"], "conditions": ["R4"],
                                         "budgets": [0.02], "steps": 3, "segmentation": None}}}
     plugin = load_protocol(_protocol(out / "as-plugin.yaml", ["zero-filled", mine],
-                                     robustness=attack, subjects=subjects))
+                                     robustness=attack, subjects=subjects),
+                           allow_plugins=allowed)
     run_plugin = run_protocol(plugin, out / "run-plugin", executor="serial")
     # 3. the predictions route: export the exact inputs, run the network on them elsewhere,
     #    hand the suite a folder of outputs
@@ -88,9 +94,11 @@ def main(out_dir, *, steps: int = 150, subjects: int = 2, report: bool = True) -
         folder = out / "predictions" / record["dataset"] / record["subject"]
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / f"{record['condition']['name']}.npy", net(read_ismrmrd(h5)))
+    # `inputs`: the exported folder; every prediction is checked against its export record
     preds = load_protocol(_protocol(out / "as-predictions.yaml",
-                                    ["zero-filled", {"predictions": str(out / "predictions"),
-                                                     "label": "my-net"}], subjects=subjects))
+                                    ["zero-filled", {"predictions": "predictions",
+                                                     "inputs": "inputs", "label": "my-net"}],
+                                    subjects=subjects))
     run_preds = run_protocol(preds, out / "run-predictions", executor="serial")
     a, b = _scores(out / "run-plugin", "my-net"), _scores(out / "run-predictions", "my-net")
     found = {"weights": str(weights), "plugin_run": str(out / "run-plugin"),

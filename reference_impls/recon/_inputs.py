@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from reference_impls.recon.coil_maps import estimate_coil_maps
+from suite.mr import intra_op_threads
 
 __all__ = ["sense_inputs", "slice_mask", "SenseCallMixin"]
 
@@ -33,7 +34,8 @@ class SenseCallMixin:
     The class provides ``maps`` (the coil-map estimator name) and the differentiable
     ``reconstruct(kspace, mask, coil_maps) -> Tensor`` (white-box access for adversarial
     tests, :mod:`suite.robustness.recon_attacks`); the call prepares the tensors with
-    :func:`sense_inputs`, runs ``reconstruct`` without autograd and returns complex64
+    :func:`sense_inputs`, runs ``reconstruct`` in inference mode (no autograd graph) with the
+    solvers' intra-op threads (:func:`suite.mr.intra_op_threads`) and returns complex64
     ``(slice, frame, y, x)``. ``last_info`` keeps what ``reconstruct`` recorded plus the coil-map
     estimator used.
     """
@@ -42,9 +44,9 @@ class SenseCallMixin:
     last_info: dict
 
     def __call__(self, case) -> np.ndarray:
-        k, m, maps, used = sense_inputs(case, self.maps)
-        self.last_info = {}
-        with torch.no_grad():
+        with intra_op_threads(), torch.inference_mode():
+            k, m, maps, used = sense_inputs(case, self.maps)
+            self.last_info = {}
             x = self.reconstruct(k, m, maps)
         self.last_info = {**(self.last_info or {}), "coil_maps": used}
         return x.numpy().astype(np.complex64)

@@ -23,6 +23,8 @@ baseline implementations; smoother but biased where the object is dark.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
@@ -114,6 +116,9 @@ def espirit_maps(
             "use lowres_maps or acquire more ACS lines"
         )
     out = np.zeros((ns, nc, ny, nx), np.complex64)
+    # per-axis inverse-DFT basis of the kernel support, centred like the k-space itself
+    phi_y = _support_basis(ny, ny // 2 - kernel // 2, kernel)
+    phi_x = _support_basis(nx, nx // 2 - kernel // 2, kernel)
     for s in range(ns):
         c = calib[s]
         # patches: (positions, coil*kernel*kernel)
@@ -122,18 +127,11 @@ def espirit_maps(
         patches = win.transpose(1, 2, 0, 3, 4).reshape(-1, nc * kernel * kernel)
         with threadpool_limits(limits=1, user_api="blas"):  # small SVD: threads only stall
             _, sv, vh = np.linalg.svd(patches, full_matrices=False)
-        keep = sv >= threshold * sv[0]
-        # Patches are rows, so the projection acting on a patch as a column vector is
-        # conj(V) V^T: the kernels are the rows of vh themselves (no conjugation).
-        kernels = vh[keep].reshape(-1, nc, kernel, kernel)
-        # zero-pad kernels to the matrix, centred like the k-space itself
-        padded = np.zeros((kernels.shape[0], nc, ny, nx), np.complex128)
-        y0, x0 = ny // 2 - kernel // 2, nx // 2 - kernel // 2
-        padded[:, :, y0 : y0 + kernel, x0 : x0 + kernel] = kernels
-        a = ifft2c(padded)  # (n_kernels, coil, y, x)
-        a = torch.from_numpy(a).permute(2, 3, 1, 0)  # (y, x, coil, n)
-        gram = (a @ a.conj().transpose(-1, -2)) * (ny * nx / kernel**2)
-        evals, evecs = torch.linalg.eigh(gram)  # ascending
+            keep = sv >= threshold * sv[0]
+            # Patches are rows, so the projection acting on a patch as a column vector is
+            # conj(V) V^T: the kernels are the rows of vh themselves (no conjugation).
+            gram = _pixel_gram(vh[keep], nc, kernel, phi_y, phi_x) * (ny * nx / kernel**2)
+        evals, evecs = torch.linalg.eigh(torch.from_numpy(gram))  # ascending
         top = evecs[..., :, -1]  # eigenvectors are columns: (y, x, coil)
         lam = evals[..., -1]
         phase0 = top[..., :1] / (top[..., :1].abs() + 1e-12)
@@ -141,6 +139,38 @@ def espirit_maps(
         maps = maps * (lam > crop).unsqueeze(-1)
         out[s] = maps.permute(2, 0, 1).numpy().astype(np.complex64)
     return out
+
+
+def _support_basis(n: int, start: int, kernel: int) -> np.ndarray:
+    """``φ[r, i]``: the centred orthonormal inverse DFT (``ifft2c`` along one axis) of a unit
+    impulse at k-space index ``start + i``, evaluated at pixel ``r``; complex128 ``(n, kernel)``."""
+    impulses = np.zeros((kernel, n), np.complex128)
+    impulses[np.arange(kernel), start + np.arange(kernel)] = 1.0
+    return np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(impulses, axes=-1), axis=-1,
+                                       norm="ortho"), axes=-1).T
+
+
+def _pixel_gram(kernels: np.ndarray, nc: int, kernel: int, phi_y: np.ndarray,
+                phi_x: np.ndarray) -> np.ndarray:
+    """``G(r) = Σ_n a_n(r) a_n(r)^H`` for every pixel, ``a_n`` the image-domain kernels.
+
+    ``kernels`` are the rows ``(n, coil·kernel·kernel)`` of the signal subspace; ``a_n`` is the
+    inverse DFT of kernel ``n`` zero-padded to the matrix (module docstring, step 3). Instead
+    of transforming every padded kernel, ``G`` is assembled from the kernels' correlation
+    ``C = K^T conj(K)`` (``(coil·k²)²``) and the separable bases ``φ_y, φ_x``:
+    ``G_cc'(y, x) = Σ φ_y[y,i] conj(φ_y[y,i']) φ_x[x,j] conj(φ_x[x,j']) C[(c,i,j), (c',i',j')]``,
+    two matrix products instead of ``n · coil`` FFTs. Returns complex128 ``(y, x, coil, coil)``.
+    """
+    k = kernel
+    ny, nx = phi_y.shape[0], phi_x.shape[0]
+    corr = kernels.T @ kernels.conj()  # ((c,i,j), (c',i',j'))
+    corr = corr.reshape(nc, k, k, nc, k, k).transpose(0, 1, 3, 4, 2, 5).reshape(-1, k * k)
+    pair_x = (phi_x[:, :, None] * phi_x.conj()[:, None, :]).reshape(nx, k * k)  # (x, (j,j'))
+    t = (corr @ pair_x.T).reshape(nc, k, nc, k, nx)  # (c, i, c', i', x)
+    t = t.transpose(1, 3, 0, 2, 4).reshape(k * k, nc * nc * nx)  # ((i,i'), (c,c',x))
+    pair_y = (phi_y[:, :, None] * phi_y.conj()[:, None, :]).reshape(ny, k * k)  # (y, (i,i'))
+    gram = (pair_y @ t).reshape(ny, nc, nc, nx)
+    return np.ascontiguousarray(gram.transpose(0, 3, 1, 2))
 
 
 def lowres_maps(kspace: np.ndarray, mask: np.ndarray, max_calib: int = 24) -> np.ndarray:
@@ -171,14 +201,54 @@ def estimate_coil_maps(case, method: str = "espirit", **params) -> tuple[np.ndar
     Returns
     -------
     (maps complex64 ``(slice, coil, ky, kx)``, the name of the estimator actually used).
+
+    Notes
+    -----
+    Estimates are remembered for the last few inputs of this process (keyed by a hash of what
+    the estimators read: the mask, the ACS block of the k-space, the estimator and its
+    parameters), so the methods and attacks of one
+    job that need the maps of the same data estimate them once. The cached values are exactly
+    what the estimator returns; callers get a copy.
     """
     if case.coil_maps is not None:
         return case.coil_maps, "given"
+    if method not in ("espirit", "lowres"):
+        raise ValueError(f"estimate_coil_maps: method must be 'espirit' or 'lowres'; "
+                         f"got {method!r}")
+    key = _memo_key(case.kspace, case.mask, method, params)
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = _estimate(case.kspace, case.mask, method, params)
+        _MEMO[key] = hit
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+    else:
+        _MEMO[key] = _MEMO.pop(key)  # most recently used last
+    return hit[0].copy(), hit[1]
+
+
+def _estimate(kspace, mask, method: str, params: dict) -> tuple[np.ndarray, str]:
     if method == "espirit":
         try:
-            return espirit_maps(case.kspace, case.mask, **params), "espirit"
+            return espirit_maps(kspace, mask, **params), "espirit"
         except ValueError:
-            return lowres_maps(case.kspace, case.mask), "lowres-fallback"
-    if method == "lowres":
-        return lowres_maps(case.kspace, case.mask), "lowres"
-    raise ValueError(f"estimate_coil_maps: method must be 'espirit' or 'lowres'; got {method!r}")
+            return lowres_maps(kspace, mask), "lowres-fallback"
+    return lowres_maps(kspace, mask), "lowres"
+
+
+#: Recent estimates, oldest first (see :func:`estimate_coil_maps`).
+_MEMO: dict[str, tuple[np.ndarray, str]] = {}
+_MEMO_SIZE = 4
+
+
+def _memo_key(kspace, mask, method: str, params: dict) -> str:
+    """Hash of everything the estimators read: shapes, mask, the ACS blocks, the parameters."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{kspace.dtype.str}{kspace.shape}{method}{sorted(params.items())}".encode())
+    mask = np.asarray(mask)
+    h.update(f"{mask.dtype.str}{mask.shape}".encode())
+    h.update(np.ascontiguousarray(mask).view(np.uint8).reshape(-1))
+    for width in sorted({int(params.get("max_calib", 24)), 24}):
+        sy, sx = acs_region(kspace, mask, width)
+        h.update(np.ascontiguousarray(kspace[:, :, :, sy, sx]).view(np.uint8).reshape(-1))
+    return h.hexdigest()

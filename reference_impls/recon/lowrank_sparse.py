@@ -40,23 +40,41 @@ def soft_threshold(v: torch.Tensor, thresh: float) -> torch.Tensor:
 
 
 def singular_value_threshold(casorati: torch.Tensor, rel_thresh: float) -> torch.Tensor:
-    """Soft-threshold the singular values of ``(pixels, frames)`` at ``rel_thresh · σ_1``."""
-    u, s, vh = torch.linalg.svd(casorati, full_matrices=False)
-    s_t = torch.clamp(s - rel_thresh * s[0], min=0.0)
-    return (u * s_t.to(u.dtype)) @ vh
+    """Soft-threshold the singular values of ``(pixels, frames)`` at ``rel_thresh · σ_1``.
+
+    For a tall matrix ``C`` (pixels ≥ frames, as every Casorati matrix of a cine slice) the
+    thresholded matrix is ``C W`` with the frames × frames matrix
+    ``W = V diag(max(σ − t, 0) / σ) V^H`` from the eigen-decomposition of the Gram matrix
+    ``C^H C = V diag(σ²) V^H`` (computed in double precision), so no pixel-sized singular
+    vectors are formed: ``P·F²`` work instead of a full SVD. Singular values below the
+    threshold, whose precision the Gram matrix halves, are set to zero anyway. Wide matrices
+    use ``torch.linalg.svd``.
+    """
+    n_rows, n_cols = casorati.shape[-2:]
+    if n_rows < n_cols:
+        u, s, vh = torch.linalg.svd(casorati, full_matrices=False)
+        s_t = torch.clamp(s - rel_thresh * s[0], min=0.0)
+        return (u * s_t.to(u.dtype)) @ vh
+    wide = torch.complex128 if casorati.is_complex() else torch.float64
+    c64 = casorati.to(wide)
+    evals, v = torch.linalg.eigh(c64.mH @ c64)  # ascending σ²
+    sv = torch.sqrt(torch.clamp(evals, min=0.0))
+    shrink = torch.clamp(sv - rel_thresh * sv[-1], min=0.0) / torch.clamp(sv, min=1e-300)
+    w = (v * shrink.to(v.dtype)) @ v.mH
+    return casorati @ w.to(casorati.dtype)
 
 
 def lowrank_sparse(op: SenseOperator, d: torch.Tensor, lam_l: float, lam_s: float,
                    max_iter: int = 50, tol: float = 2.5e-3):
     """L+S for one slice: ``d`` complex ``(frame, coil, ky, kx)`` → ``(L + S, L, S, iterations)``
     with images ``(frame, y, x)``."""
-    m = op.adjoint(d)
-    scale = m.abs().max()  # not detached: the map d -> x is differentiated exactly
+    ahd = op.adjoint(d)
+    scale = ahd.abs().max()  # not detached: the map d -> x is differentiated exactly
     if scale == 0:
-        z = torch.zeros_like(m)
+        z = torch.zeros_like(ahd)
         return z, z, z, 0
-    d = d / scale
-    m = m / scale
+    ahd = ahd / scale
+    m = ahd
     nf, ny, nx = m.shape
     s = torch.zeros_like(m)
     l_prev = m
@@ -69,12 +87,17 @@ def lowrank_sparse(op: SenseOperator, d: torch.Tensor, lam_l: float, lam_s: floa
                            dim=0, norm="ortho")
         l_prev = low
         x = low + s
-        m = x - op.adjoint(op.forward(x) - d)
-        change = torch.linalg.vector_norm(x - x_prev) / (torch.linalg.vector_norm(x_prev) + 1e-30)
+        m = x - (op.normal(x) - ahd)  # E^H (E x − d) with the normal operator
+        change = _norm(x - x_prev) / (_norm(x_prev) + 1e-30)
         x_prev = x
         if change.detach() <= tol:
             break
     return (l_prev + s) * scale, l_prev * scale, s * scale, it
+
+
+def _norm(x: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm of a complex tensor without materialising ``|x|``."""
+    return torch.linalg.vector_norm(torch.view_as_real(x) if x.is_complex() else x)
 
 
 @register("recon", "lowrank-sparse")
@@ -90,7 +113,7 @@ class LowRankSparse(SenseCallMixin):
     """
 
     name = "lowrank-sparse"
-    version = "1.0"
+    version = "1.1"  # 1.1: SVT from the Gram matrix, normal operator (same map, rounding)
     stage = "recon"
 
     def __init__(self, lam_l: float = 0.01, lam_s: float = 0.01, max_iter: int = 50,

@@ -93,11 +93,13 @@ class CineUnrolledNet(nn.Module):
         # eps = 0.02 on a test slice) without degrading its structure (NMSE to the reference even
         # falls); detached, the gradient attacks the cascades (docs/robustness.md).
         scale = x.abs().max().detach().clamp_min(1e-12)
-        y = y / scale
         x = x / scale
+        aty = x  # A^H y / s
         for reg, eta in zip(self.regularisers, self.step):
             x = x + reg(x)
-            x = x - torch.relu(eta) * op.adjoint(op.forward(x) - y)
+            # A^H (A x − y/s) = A^H A x − A^H y / s: the normal operator (one FFT pair along
+            # ky for line masks) instead of A and A^H
+            x = x - torch.relu(eta) * (op.normal(x) - aty)
         return x * scale
 
 
@@ -118,7 +120,7 @@ def load_weights(name: str, weights_dir: Path | None = None) -> tuple[CineUnroll
 
 class _UnrolledMethod(SenseCallMixin):
     stage = "recon"
-    version = "1.0"
+    version = "1.1"  # 1.1: data consistency through the normal operator (same map, rounding)
     weights_name = ""
 
     def __init__(self, weights_dir: str | None = None, maps: str = "espirit",

@@ -34,7 +34,7 @@ class ZeroFilled:
     """
 
     name = "zero-filled"
-    version = "1.0"
+    version = "1.1"  # 1.1: centred FFT by sign modulation (same map, rounding)
     stage = "recon"
 
     def params(self) -> dict:

@@ -171,29 +171,54 @@ def heart_centre(motion: np.ndarray, spacing_mm, sigma_mm: float = 8.0):
     return float(y), float(x)
 
 
-def _components(img2d, thr, motion, centre, spacing, max_dist_mm):
-    """Bright components (1-px opening) of 20-8000 mm² within ``max_dist_mm`` of ``centre``,
-    with the shape and motion features of the LV score; and the label image."""
+def _component_features(img2d, thr, motion, spacing):
+    """Bright components (1-px opening) of 20-8000 mm² with the shape and motion features of
+    the LV score (everything but the distance to a centre); the label image; the opened mask.
+    """
     dy, dx = spacing
-    lab = cc_label(ndi.binary_opening(img2d > thr, structure=disk(1)), connectivity=1)
+    bright = ndi.binary_opening(img2d > thr, structure=disk(1))
+    lab = cc_label(bright, connectivity=1)
     out = []
     for p in regionprops(lab):
         area = p.area * dy * dx
         if not 20.0 <= area <= 8000.0:
             continue
-        cy, cx = p.centroid
-        dist = float(np.hypot((cy - centre[0]) * dy, (cx - centre[1]) * dx))
-        if dist > max_dist_mm:
-            continue
         r0, c0, r1, c1 = p.bbox
         r0, c0 = max(r0 - 3, 0), max(c0 - 3, 0)
         sub = lab[r0:r1 + 3, c0:c1 + 3] == p.label
         band = ndi.binary_dilation(sub, iterations=2) & ~ndi.binary_erosion(sub, iterations=2)
-        out.append({"label": p.label, "area": area, "centroid": (cy, cx), "dist": dist,
+        out.append({"label": p.label, "area": area, "centroid": p.centroid,
                     "circ": min(1.0, 4 * np.pi * p.area / max(p.perimeter, 1.0) ** 2),
                     "sol": float(p.solidity),
                     "mot": float(motion[r0:r1 + 3, c0:c1 + 3][band].mean())})
-    return out, lab
+    return out, lab, bright
+
+
+def _near(features, centre, spacing, max_dist_mm):
+    """The components of :func:`_component_features` within ``max_dist_mm`` of ``centre``
+    (in their order), each with its distance ``dist`` (mm)."""
+    dy, dx = spacing
+    out = []
+    for c in features:
+        cy, cx = c["centroid"]
+        dist = float(np.hypot((cy - centre[0]) * dy, (cx - centre[1]) * dx))
+        if dist <= max_dist_mm:
+            out.append({**c, "dist": dist})
+    return out
+
+
+def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key=None):
+    """Components of :func:`_component_features` near ``centre`` (:func:`_near`), the label
+    image and the opened mask. With ``memo`` (a dict) and ``key`` (what identifies ``img2d``
+    and ``thr``), the features are computed once per key: they do not depend on the centre,
+    so both passes of the threshold search share them."""
+    if memo is not None and key in memo:
+        features, lab, bright = memo[key]
+    else:
+        features, lab, bright = _component_features(img2d, thr, motion, spacing)
+        if memo is not None:
+            memo[key] = (features, lab, bright)
+    return _near(features, centre, spacing, max_dist_mm), lab, bright
 
 
 def _score(c, scale_mm, area_ref_mm2):
@@ -207,14 +232,17 @@ def _best(cands, scale_mm, area_ref_mm2):
     return cands[i], scores[i]
 
 
-def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine):
-    """Threshold search on one slice: ``(score, threshold, LV centroid or None)``."""
+def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine,
+                  memo=None):
+    """Threshold search on one slice: ``(score, threshold, LV centroid or None)``. ``memo``:
+    a dict shared by the searches of one slice (:func:`_components`)."""
     max_dist, scale, area_ref = params
     best = (0.0, float(thresholds[0]), [])
-    for t in thresholds:
+    for i, t in enumerate(thresholds):
         total, picks = 0.0, []
         for f in frames:
-            cands, lab = _components(corr_s[f], t, motion_s, centre, spacing, max_dist)
+            cands, lab, _ = _components(corr_s[f], t, motion_s, centre, spacing, max_dist,
+                                        memo, (i, int(f)))
             if cands:
                 c, sc = _best(cands, scale, area_ref)
                 total += sc
@@ -291,16 +319,18 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     thresholds = [np.percentile(corr[s][:, roi], pct) for s in range(ns)]
 
     # pass 1: LV centre of the stack; pass 2: per-slice threshold near it
-    seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False)
-             for s in range(ns)]
+    memos = [{} for _ in range(ns)]  # component features per (threshold, frame), both passes
+    seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False,
+                           memos[s]) for s in range(ns)]
     good = [(sc, c) for sc, _, c in seeds if c is not None and sc > 0]
     if not good:
         return result
     w = np.array([g[0] for g in good])
     cs = np.array([g[1] for g in good])
     lv_centre = (_weighted_median(cs[:, 0], w), _weighted_median(cs[:, 1], w))
-    seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, lv_centre, sp, PASS2, True)
-             for s in range(ns)]
+    seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, lv_centre, sp, PASS2, True,
+                           memos[s]) for s in range(ns)]
+    del memos
 
     # LV per frame at the slice's threshold
     max_dist, scale, area_ref = PASS2
@@ -309,8 +339,8 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
         _, thr, cen = seeds[s]
         cen = lv_centre if cen is None else cen
         for f in range(nf):
-            cands, lab = _components(corr[s, f], thr, motion[s], cen, sp, max_dist)
-            bright_all[s, f] = ndi.binary_opening(corr[s, f] > thr, structure=disk(1))
+            cands, lab, bright_all[s, f] = _components(corr[s, f], thr, motion[s], cen, sp,
+                                                       max_dist)
             if cands:
                 picks[s, f] = (_best(cands, scale, area_ref)[0], lab)
     if not picks:

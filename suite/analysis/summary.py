@@ -93,8 +93,12 @@ def metric_summary(df: pd.DataFrame, *, by: list[str] | None = None, seed: int =
     ``"2 implausible"``), ``unit``, ``direction``.
     """
     keys = summary_keys(df, by)
+    # only the columns read below: pandas copies every column of each group it hands out, so
+    # the narrow frame makes this loop several times faster (same groups, same order)
+    cols = list(dict.fromkeys(keys + [c for c in ("value", "subject", "exclusion", "unit",
+                                                  "direction") if c in df.columns]))
     rows = []
-    for key, g in df.groupby(keys, sort=True, dropna=False):
+    for key, g in df[cols].groupby(keys, sort=True, dropna=False):
         agg = subject_reduction(g)
         vals = agg.values()
         lo, hi = bootstrap_mean_ci(vals, seed, n_resamples, alpha)

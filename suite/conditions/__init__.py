@@ -28,11 +28,12 @@ from typing import Any, Mapping
 
 from suite.conditions.base import Condition
 from suite.conditions.crimes import CRIMES, DataCrime, commit_crime
+from suite.conditions.fingerprint import input_fingerprint
 from suite.conditions.features import FeatureInsertion
 from suite.conditions.sampling import AsAcquired, FullySampled, Noise, Undersample
 from suite.conditions.seeding import condition_rng, stable_int
 
-__all__ = ["Condition", "FullySampled", "AsAcquired", "Undersample", "Noise", "DataCrime",
+__all__ = ["input_fingerprint", "Condition", "FullySampled", "AsAcquired", "Undersample", "Noise", "DataCrime",
            "FeatureInsertion", "commit_crime", "CRIMES", "CONDITION_TYPES", "make_condition",
            "condition_rng", "stable_int"]
 

@@ -57,9 +57,13 @@ Meta: subject ``Pxxx``; series from the file name (``cine_sax``, ``cine_lax``, `
 Siemens for 2023 and 2024 (single-site 3T Vida, challenge websites; also stated in the dataset
 cards); 2025 centre and vendor from the folder names, field strength unknown (1.5 T and 3 T
 mixed). Mapping: ``T1map.csv``/``T2map.csv`` next to the ``.mat`` (header row, then one row per
-weighted image and one column per slice, ms) give
-``meta.timings_ms = {"TI": [[ti of each frame] for each slice]}`` (``"TE"`` for T2map: the
-T2-preparation times).
+weighted image, optionally starting with a label cell such as ``TI1``, and one column per slice,
+ms; the challenge files carry the label column, read as ``data[1:, 1:]`` by CmrxRecon/CMRxRecon
+``Mapping/CalEvalMap.py``) give ``meta.timings_ms = {"TI": [[ti of each frame] for each
+slice]}``, one value per frame of every slice (``"TE"`` for T2map: the T2-preparation times).
+A single value column is shared by all slices (the challenge's T2 fit reads only the first
+column). Trailing zero TIs (padding of a slice with fewer images) are listed in
+``meta.extra["ti_padded_frames"]`` (``{slice: [frames]}``, :func:`padded_frames`).
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ from suite.data.matv73 import MatFile, MatVariable, open_mat
 
 __all__ = [
     "read_cmrxrecon", "open_cmrxrecon", "CmrxReconSource", "is_cmrxrecon_file",
-    "is_companion_file", "detect_year", "YEARS", "ACS_LINES",
+    "is_companion_file", "detect_year", "YEARS", "ACS_LINES", "padded_frames",
 ]
 
 #: CMRxRecon editions the reader and the submission writer handle.
@@ -585,19 +589,63 @@ def _load_timings(p: Path, series: str, shape: tuple,
         raise CorruptFileError(csv_path, f"cannot be read ({exc})", "fetch it again") from None
     ns, nt = shape[0], shape[1]
     try:
-        values = np.array([[float(c) for c in r if c.strip()] for r in rows[1:]], float)
+        values = np.array([_timing_cells(r) for r in rows[1:]], float)
     except ValueError:
         raise LayoutError(csv_path, "timing CSV has non-numeric values below its header row",
-                          "expected a header row, then one row per weighted image with one "
-                          "column per slice (ms)") from None
+                          "expected a header row, then one row per weighted image (an optional "
+                          "label cell such as 'TI1' first) with one column per slice (ms)"
+                          ) from None
+    if values.ndim == 2 and values.shape == (nt, 1) and ns > 1:
+        values = np.repeat(values, ns, axis=1)  # one column shared by every slice
     if values.ndim != 2 or values.shape != (nt, ns):
         raise LayoutError(csv_path, f"timing CSV holds {values.shape if values.ndim == 2 else '?'}"
                           f" (rows, columns) values; the k-space has {nt} weighted images and "
-                          f"{ns} slices, so expected ({nt}, {ns})",
+                          f"{ns} slices, so expected ({nt}, {ns}) (or one column for all slices)",
                           "pass the CSV that belongs to this file")
     if not np.isfinite(values).all():
         raise LayoutError(csv_path, "timing CSV holds non-finite values", "fix the CSV")
     return {key: [values[:, s].tolist() for s in range(ns)]}, str(csv_path)
+
+
+def _timing_cells(row: list[str]) -> list[float]:
+    """Numbers of one timing row: a leading non-numeric label cell (``TI1``) and empty cells
+    (trailing commas) are dropped; any other non-numeric cell raises ``ValueError``."""
+    cells = [c.strip() for c in row]
+    if cells and cells[0] and not _is_number(cells[0]):
+        cells = cells[1:]
+    return [float(c) for c in cells if c]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def padded_frames(timings: list[list[float]]) -> dict[int, list[int]]:
+    """Frames whose inversion time is a trailing 0 per slice (``{slice: [frames]}``).
+
+    CMRxRecon pads ``T1map.csv`` with zeros when a slice has fewer weighted images; the
+    reference fit drops a trailing zero TI and its image (CmrxRecon/CMRxRecon
+    ``Mapping/CalEvalMap.py`` ``calculate_T1map``).
+
+    Examples
+    --------
+    >>> padded_frames([[100.0, 1100.0, 0.0], [110.0, 1110.0, 2110.0]])
+    {0: [2]}
+    """
+    out = {}
+    for s, column in enumerate(timings):
+        frames = []
+        for f in range(len(column) - 1, 0, -1):
+            if column[f] != 0:
+                break
+            frames.insert(0, f)
+        if frames:
+            out[s] = frames
+    return out
 
 
 # ---------------------------------------------------------------------- meta
@@ -613,6 +661,10 @@ def _meta(p: Path, year: int, var: MatVariable, names: _Names, single: bool,
         "split": names.split, "task": names.task, "mask_file": mask_file,
         "timings_source": tsource,
     }
+    if "TI" in timings:
+        pad = padded_frames(timings["TI"])
+        if pad:
+            extra["ti_padded_frames"] = {str(k): v for k, v in pad.items()}
     if undersampled:
         extra.update({
             "acceleration": names.acceleration, "pattern": names.pattern,

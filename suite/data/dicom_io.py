@@ -106,6 +106,9 @@ class DicomHeader:
     flip_angle_deg: float | None
     frame_index: int | None = None
     temporal_index: int | None = None
+    inversion_time_ms: float | None = None
+    image_comments: str | None = None
+    image_type: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -185,6 +188,24 @@ def _float(ds, keyword: str, path: Path) -> float | None:
         raise LayoutError(path, f"{keyword} holds {v!r}, not a number",
                           "fix or remove the tag in the export") from None
     return out if math.isfinite(out) else None
+
+
+def _optional_float(ds, keyword: str, path: Path) -> float | None:
+    """Like :func:`_float` but ``None`` for an unreadable value (a tag only mapping uses must
+    not stop a cine series from reading)."""
+    try:
+        return _float(ds, keyword, path)
+    except LayoutError:
+        return None
+
+
+def _strings(ds, keyword: str) -> tuple[str, ...]:
+    """A multi-valued string element (e.g. ImageType) as a tuple of upper-case strings."""
+    v = ds.get(keyword, None)
+    if v is None or v == "":
+        return ()
+    values = v if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue" else [v]
+    return tuple(str(x).strip().upper() for x in values)
 
 
 def _int(ds, keyword: str, path: Path) -> int | None:
@@ -421,6 +442,9 @@ def _header(ds, p: Path, size: int, magic: bool) -> DicomHeader:
         heart_rate=_float(ds, "HeartRate", p), nominal_interval=_float(ds, "NominalInterval", p),
         tr_ms=_float(ds, "RepetitionTime", p), te_ms=_float(ds, "EchoTime", p),
         flip_angle_deg=_float(ds, "FlipAngle", p),
+        inversion_time_ms=_optional_float(ds, "InversionTime", p),
+        image_comments=_str(ds, "ImageComments"),
+        image_type=_strings(ds, "ImageType"),
     )
 
 

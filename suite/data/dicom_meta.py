@@ -16,6 +16,8 @@ slice_thickness_mm       Slice Thickness (0018,0050) of the first file (varying:
 slice_spacing_mm         median difference of the slice positions along the normal
 temporal_resolution_ms   median difference of trigger times within slice locations
 heart_rate_bpm           Heart Rate (0018,1088), else 60000 / Nominal Interval (0018,1062)
+timings_ms               ``{"TI": [[ms per frame] per slice]}`` of weighted mapping images
+                         (:mod:`suite.data.dicom_mapping`)
 strata                   vendor, field_strength_t, site
 =======================  ==================================================================
 
@@ -37,6 +39,7 @@ import numpy as np
 
 from suite.case import CaseMeta
 from suite.data.dicom_io import DicomHeader
+from suite.data.dicom_mapping import mapping_meta
 
 __all__ = ["series_meta"]
 
@@ -86,6 +89,9 @@ def series_meta(grid: Sequence[Sequence[DicomHeader]], *, stack: bool, key: str,
         "n_files": len({x.path for x in every}),
         "multi_frame": multi, "sop_class_uids": sorted({x.sop_class_uid or "" for x in every}),
     }
+    timings, map_extra, map_flags = mapping_meta(grid)
+    extra.update(map_extra)
+    flags.update(map_flags)
     if spacing is not None and h.slice_thickness is not None:
         extra["interslice_gap_mm"] = float(spacing - h.slice_thickness)
     if h.spacing_between_slices is not None:
@@ -95,6 +101,6 @@ def series_meta(grid: Sequence[Sequence[DicomHeader]], *, stack: bool, key: str,
         vendor=h.manufacturer, field_strength_t=fs, site=h.institution, sequence=sequence,
         pixel_spacing_mm=(float(h.pixel_spacing[0]), float(h.pixel_spacing[1])),
         slice_thickness_mm=h.slice_thickness, slice_spacing_mm=spacing,
-        temporal_resolution_ms=dt, heart_rate_bpm=hr or None,
+        temporal_resolution_ms=dt, heart_rate_bpm=hr or None, timings_ms=timings,
         strata={"vendor": h.manufacturer, "field_strength_t": fs, "site": h.institution},
         source_file=str(folder), audit_flags=flags, extra=extra)

@@ -53,6 +53,7 @@ import numpy as np
 
 from suite.case import Case, CaseMeta
 from suite.data.dicom_io import DicomHeader, read_pixel_stack
+from suite.data.dicom_mapping import frame_inversion_time, ti_source
 from suite.data.dicom_meta import series_meta
 from suite.data.errors import CaseReadError, CorruptFileError, LayoutError
 from suite.data.hashing import sha256_bytes, sha256_file
@@ -324,6 +325,9 @@ def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
         len(hs) > 1 and np.ptp([h.trigger_time for h in hs]) <= _TRIGGER_TOLERANCE_MS
         for _, hs in locs)
     use = "trigger_time" if have_tt and not constant else "instance_number"
+    ti_src = ti_source(every) if any(len(hs) > 1 for _, hs in locs) else None
+    if ti_src is not None:  # weighted mapping images: frames by inversion time
+        use = "inversion_time"
     if use == "instance_number":
         frames = [h.frame_index is not None for h in every]
         if all(frames):
@@ -348,6 +352,8 @@ def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
                                   "(DICOM PS3.3 C.7.6.16.2.7, C.7.6.16.2.2)")
 
     def k(h: DicomHeader) -> float:  # None only for a frame alone at its slice location
+        if use == "inversion_time":
+            return frame_inversion_time(h, ti_src)
         v = h.trigger_time if use == "trigger_time" else _index(h)
         return 0.0 if v is None else float(v)
 
@@ -357,8 +363,8 @@ def _order_frames(locs, folder: Path) -> tuple[list[list[DicomHeader]], str]:
         row = sorted(hs, key=lambda h: (k(h), str(h.path)))
         for a, b in zip(row, row[1:]):
             if abs(k(b) - k(a)) < tol:
-                what = "Trigger Time" if use == "trigger_time" else \
-                    ("Instance Number" if a.frame_index is None else "Temporal Position Index")
+                what = {"trigger_time": "Trigger Time", "inversion_time": "inversion time"}.get(
+                    use, "Instance Number" if a.frame_index is None else "Temporal Position Index")
                 raise LayoutError(_where((a, b), folder), f"duplicate instance: {a.label} and "
                                   f"{b.label} share slice position {s:.2f} mm and {what} {k(a):g}",
                                   "remove the duplicate file (a repeated acquisition or a "
@@ -436,7 +442,7 @@ def assemble(group: DicomGroup, *, dataset: str = "dicom") -> DicomSeries:
         dt = float(np.median(np.diff(tt, axis=1)))
     else:
         dt = None
-        if order != "trigger_time" and tt.shape[1] > 1:
+        if order not in ("trigger_time", "inversion_time") and tt.shape[1] > 1:
             flags["frame_order"] = f"{order} (Trigger Time absent or constant)" \
                 if order == "instance_number" else \
                 f"{order} (Trigger Time / NominalCardiacTriggerDelayTime absent or constant)"

@@ -10,6 +10,9 @@ ISMRMRD raw data            HDF5 signature ``\\x89HDF\\r\\n\\x1a\\n`` (then the 
 NIfTI image                 NIfTI-1/2 magic, plain or gzip                             ``nifti``
 phantom cohort folder       ``truth.csv`` with the phantom truth columns + one            ``phantom``
                             ``<subject>/cine_sax.h5`` and ``labels.nii.gz`` per row
+mapping phantom cohort      ``mapping_cohort.csv`` with the cohort columns; one unit   ``phantom-mapping``
+                            per series ``<subject>/<series>.h5`` (tags: sequence,
+                            contrast, pathology, timing key)
 ACDC patient folder(s)      ``patientXXX/Info.cfg`` + ``*_frameNN[_gt].nii.gz``         ``acdc``
 M&Ms case folder(s)         ``<code>/<code>_sa.nii.gz`` (+ metadata CSV anywhere below)  ``mnms``
 DICOM file                  ``DICM`` at byte 128 (or a preamble-less data set that         ``dicom``
@@ -54,14 +57,19 @@ from suite.data.fastmri import is_fastmri_file, read_fastmri
 from suite.data.ismrmrd_reader import HDF5_MAGIC, read_ismrmrd
 from suite.data.mnms import find_mnms_cases, find_mnms_csv, read_mnms_case, read_mnms_csv
 from suite.data.nifti_io import is_nifti, read_nifti, volume_meta
+from suite.data.mapping_cohort import (find_mapping_series, is_mapping_cohort,
+                                       read_mapping_series)
 from suite.data.phantom_cohort import (find_phantom_subjects, is_phantom_cohort,
                                        read_phantom_subject)
 
 __all__ = ["load", "iter_cases", "sniff", "discover", "ReadFailure", "CaseIterator", "Unit",
-           "FORMATS"]
+           "FORMATS", "KSPACE_FORMATS"]
 
 #: Formats ``load`` recognises, in the order they are tried.
-FORMATS = ("ismrmrd", "nifti", "phantom", "acdc", "mnms", "dicom", "fastmri", "cmrxrecon")
+FORMATS = ("ismrmrd", "nifti", "phantom", "phantom-mapping", "acdc", "mnms", "dicom", "fastmri",
+           "cmrxrecon")
+#: Formats whose Cases carry k-space (the others carry images).
+KSPACE_FORMATS = ("ismrmrd", "phantom", "phantom-mapping", "fastmri", "cmrxrecon")
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,9 @@ class Unit:
     # (or stack) and its group key; ``path`` is their folder (or the one file that failed).
     files: tuple[Path, ...] = ()
     key: str | None = None
+    # what discovery knows about the unit without reading image data, as (name, value) pairs
+    # (e.g. a mapping series' sequence and timing key); stages may choose methods by them
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,8 @@ def sniff(path: str | os.PathLike) -> str:
     if p.is_dir():
         if is_phantom_cohort(p):
             return "phantom"
+        if is_mapping_cohort(p):
+            return "phantom-mapping"
         if find_acdc_patients(p):
             return "acdc"
         if find_mnms_cases(p):
@@ -145,6 +158,8 @@ def discover(path: str | os.PathLike, *, group_by: str = "series") -> list[Unit]
     kind = sniff(p)
     if kind == "phantom":
         return [Unit(d, "phantom") for d in find_phantom_subjects(p)]
+    if kind == "phantom-mapping":
+        return [Unit(f, kind, tags=tuple(sorted(t.items()))) for f, t in find_mapping_series(p)]
     if kind == "acdc":
         return [Unit(d, "acdc") for d in find_acdc_patients(p)]
     if kind == "mnms":
@@ -185,7 +200,7 @@ def read_unit(unit: Unit, **options: Any) -> Case:
         "ismrmrd": _read_ismrmrd, "nifti": _read_nifti_file, "acdc": _read_acdc,
         "mnms": _read_mnms, "dicom": read_dicom_series,
         "fastmri": _read_fastmri, "cmrxrecon": _read_cmrxrecon,
-        "phantom": _read_phantom,
+        "phantom": _read_phantom, "phantom-mapping": _read_mapping_series,
     }
     if unit.format not in readers:
         sniff(unit.path)  # raises the precise error
@@ -218,6 +233,10 @@ def _read_ismrmrd(p: Path, **options: Any) -> Case:
 
 def _read_phantom(p: Path, **options: Any) -> Case:
     return read_phantom_subject(p, **_pick(options, "dataset", "limits"))
+
+
+def _read_mapping_series(p: Path, **options: Any) -> Case:
+    return read_mapping_series(p, **_pick(options, "dataset", "limits"))
 
 
 def _read_acdc(p: Path, **options: Any) -> Case:

@@ -22,7 +22,7 @@ from pathlib import Path
 from suite.case import Case
 from suite.data.errors import CorruptFileError, LayoutError
 
-__all__ = ["PHANTOM_TRUTH_COLUMNS", "PHANTOM_TRUTH_EXTRA", "is_phantom_cohort",
+__all__ = ["PHANTOM_TRUTH_COLUMNS", "PHANTOM_TRUTH_EXTRA", "has_csv_header", "is_phantom_cohort",
            "find_phantom_subjects", "read_truth_table", "read_phantom_subject"]
 
 #: Columns of the cohort's truth.csv (written by suite.phantom.writer).
@@ -39,20 +39,27 @@ _STRINGS = ("subject", "pathology", "preset")
 _INTS = ("coils", "ed_frame", "es_frame")
 
 
+def has_csv_header(path: Path, columns: tuple[str, ...]) -> bool:
+    """True when the CSV file ``path`` exists and its header row is ``columns``.
+
+    Never raises: a missing or unreadable file gives False."""
+    try:
+        if not Path(path).is_file():
+            return False
+        with Path(path).open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return tuple(h.strip() for h in header) == tuple(columns)
+
+
 def is_phantom_cohort(folder: Path) -> bool:
     """True when ``folder/truth.csv`` exists and its header is the phantom truth table.
 
     Never raises: an unreadable truth.csv gives False."""
     truth = Path(folder) / "truth.csv"
-    try:
-        if not truth.is_file():
-            return False
-        with truth.open(newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    names = tuple(h.strip() for h in header)
-    return names in (PHANTOM_TRUTH_COLUMNS, PHANTOM_TRUTH_COLUMNS + PHANTOM_TRUTH_EXTRA)
+    return (has_csv_header(truth, PHANTOM_TRUTH_COLUMNS)
+            or has_csv_header(truth, PHANTOM_TRUTH_COLUMNS + PHANTOM_TRUTH_EXTRA))
 
 
 def read_truth_table(folder: Path) -> dict[str, dict]:

@@ -10,13 +10,23 @@ with ``F`` the centred orthonormal FFT (:mod:`suite.mr.fft`), ``S`` coil maps
 Leading ``...`` axes (e.g. slice) broadcast. Matches the ``sens_expand`` / ``sens_reduce`` pair of
 fastMRI ``fastmri/models/varnet.py`` with the mask applied, and sigpy's ``M·F·S`` (Pruessmann et
 al., MRM 1999, doi 10.1002/(SICI)1522-2594(199911)42:5<952::AID-MRM16>3.0.CO;2-S).
+
+:class:`SenseOperator` evaluates the same maps faster (equal up to floating-point rounding):
+
+* on even matrices the centring signs of :func:`suite.mr.fft.centring_signs` are folded into the
+  maps and the mask once, so each application is one FFT over all frames and coils at once
+  between two multiplications (no shifts, no copies);
+* the normal operator ``A^H A = S^H F^H M F S`` skips the FFT along kx when the mask does not
+  depend on kx (Cartesian lines: ``F_x^H F_x = I``), computing the FFT along ky on transposed
+  (ky-contiguous) coil images, and needs no FFT at all for full sampling
+  (``A^H A = Σ_c |S_c|²``).
 """
 
 from __future__ import annotations
 
 import torch
 
-from suite.mr.fft import fft2c, ifft2c
+from suite.mr.fft import centring_signs, fft2c, ifft2c
 
 __all__ = ["SenseOperator", "sense_forward", "sense_adjoint"]
 
@@ -26,16 +36,26 @@ def sense_forward(image: torch.Tensor, coil_maps: torch.Tensor, mask: torch.Tens
 
     ``coil_maps`` is ``(..., coil, y, x)`` (no frame axis: maps are static over the cycle).
     """
-    coil_images = coil_maps.unsqueeze(-4) * image.unsqueeze(-3)
-    k = fft2c(coil_images)
-    return k if mask is None else k * mask
+    return SenseOperator(coil_maps, mask).forward(image)
 
 
 def sense_adjoint(kspace: torch.Tensor, coil_maps: torch.Tensor, mask: torch.Tensor | None):
     """``S^H F^H M y``: k-space ``(..., frame, coil, ky, kx)`` → image ``(..., frame, y, x)``."""
-    if mask is not None:
-        kspace = kspace * mask
-    return (coil_maps.conj().unsqueeze(-4) * ifft2c(kspace)).sum(dim=-3)
+    return SenseOperator(coil_maps, mask).adjoint(kspace)
+
+
+def _masked(k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``k · mask``, in place when ``mask`` broadcasts to ``k``'s shape (``k`` is a fresh FFT
+    output, which no backward pass needs)."""
+    if torch.broadcast_shapes(k.shape, mask.shape) == k.shape:
+        return k.mul_(mask)
+    return k * mask
+
+
+def _coil_sum(maps: torch.Tensor, coil_images: torch.Tensor) -> torch.Tensor:
+    """``Σ_c conj(maps_c) · coil_images_c``: maps ``(..., coil, y, x)``, images
+    ``(..., frame, coil, y, x)`` → ``(..., frame, y, x)``."""
+    return torch.linalg.vecdot(maps.unsqueeze(-4), coil_images, dim=-3)
 
 
 class SenseOperator:
@@ -46,6 +66,12 @@ class SenseOperator:
     coil_maps : torch.Tensor, complex, ``(..., coil, y, x)``
     mask : torch.Tensor, bool or float, broadcastable to ``(..., frame, coil, ky, kx)``, or None
         for full sampling.
+
+    Notes
+    -----
+    ``normal`` applies the mask once (``S^H F^H M F S``), which is ``A^H A`` for a binary mask.
+    Sign patterns, folded maps and masks are computed once here; build the operator once per
+    solve, not per application.
 
     Examples
     --------
@@ -62,15 +88,54 @@ class SenseOperator:
         if mask is not None and mask.dtype == torch.bool:
             mask = mask.to(coil_maps.real.dtype)
         self.mask = mask
+        ny, nx = coil_maps.shape[-2:]
+        self._folded = ny % 2 == 0 and nx % 2 == 0
+        if self._folded:
+            pre, post = centring_signs(ny, nx, coil_maps.real.dtype, str(coil_maps.device))
+            self._maps = coil_maps * pre  # centring signs of the image domain
+            self._kmask = post if mask is None else mask * post  # ... and of k-space
+        self._kx_free = self._folded and mask is not None and mask.shape[-1] == 1
+        if self._kx_free:  # ky last: FFTs along the contiguous axis are ~2x faster
+            self._maps_t = self._maps.transpose(-1, -2).contiguous()
+            self._mask_t = mask.transpose(-1, -2)
+        self._sensitivity = None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return sense_forward(image, self.coil_maps, self.mask)
+        """``M F S x``: ``(..., frame, y, x)`` → ``(..., frame, coil, ky, kx)``."""
+        if not self._folded:
+            k = fft2c(self.coil_maps.unsqueeze(-4) * image.unsqueeze(-3))
+            return k if self.mask is None else k * self.mask
+        k = torch.fft.fft2(self._maps.unsqueeze(-4) * image.unsqueeze(-3), norm="ortho")
+        return _masked(k, self._kmask)
 
     def adjoint(self, kspace: torch.Tensor) -> torch.Tensor:
-        return sense_adjoint(kspace, self.coil_maps, self.mask)
+        """``S^H F^H M y``: ``(..., frame, coil, ky, kx)`` → ``(..., frame, y, x)``."""
+        if not self._folded:
+            if self.mask is not None:
+                kspace = kspace * self.mask
+            return _coil_sum(self.coil_maps, ifft2c(kspace))
+        return _coil_sum(self._maps, torch.fft.ifft2(kspace * self._kmask, norm="ortho"))
 
     def normal(self, image: torch.Tensor) -> torch.Tensor:
-        """``A^H A x`` (the mask is idempotent, so it is applied once)."""
-        return sense_adjoint(sense_forward(image, self.coil_maps, self.mask), self.coil_maps, None)
+        """``S^H F^H M F S x`` (the mask is idempotent, so it is applied once)."""
+        if not self._folded:
+            return self._adjoint_unmasked(self.forward(image))
+        if self.mask is None:  # F^H F = I
+            if self._sensitivity is None:
+                self._sensitivity = (self.coil_maps.real ** 2 + self.coil_maps.imag ** 2).sum(-3)
+            return image * self._sensitivity.unsqueeze(-3)
+        if self._kx_free:  # F_x^H F_x = I: only the FFT along ky, done with y as last axis
+            image_t = image.transpose(-1, -2).contiguous()
+            k = torch.fft.fft(self._maps_t.unsqueeze(-4) * image_t.unsqueeze(-3), dim=-1,
+                              norm="ortho")
+            coil_images = torch.fft.ifft(_masked(k, self._mask_t), dim=-1, norm="ortho")
+            return _coil_sum(self._maps_t, coil_images).transpose(-1, -2).contiguous()
+        coil_images = self._maps.unsqueeze(-4) * image.unsqueeze(-3)
+        k = _masked(torch.fft.fft2(coil_images, norm="ortho"), self.mask)
+        return _coil_sum(self._maps, torch.fft.ifft2(k, norm="ortho"))
+
+    def _adjoint_unmasked(self, kspace: torch.Tensor) -> torch.Tensor:
+        """``S^H F^H y`` without the mask (``y`` already masked)."""
+        return _coil_sum(self.coil_maps, ifft2c(kspace))
 
     __call__ = forward

@@ -19,6 +19,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
       - name: str                     # unique
         pipeline: [stage, ...]        #   optional: this dataset's own pipeline
         phantom:                      # either a phantom cohort generated into the run ...
+          kind: cine | mapping        #   suite.phantom.kinds (default cine; mapping keys:
+                                      #   suite.phantom.mapping.cohort)
           subjects: int               #   per preset
           seed: int
           presets: [str]              #   suite.phantom.PRESETS
@@ -41,7 +43,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
                                       #   RMS of the acquired k-space, added before sampling
     methods:                          # one list per method stage of the pipelines
       recon: [method, ...]            # method = "name" | {name, params} | {plugin: "mod:Class",
-      segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir}
+      segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir,
+                                      #   inputs: export dir, verify_inputs: true}
     metrics:                          # groups owned by the pipelines' stages, e.g.
       image: {profiles: [fastmri, ...]}       # recon
       temporal: bool                          # recon
@@ -61,7 +64,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
                                       #   relative to this file; see protocols/sponsors/example.yaml
     acceptance:                       # checked on the summary; a failed criterion sets exit 1
       - {metric: str, stage: str, statistic: mean, min: x | max: x,
-         recon: str?, segmentation: str?, condition: str?}
+         recon: str?, segmentation: str?, <method stage>: str?, condition: str?,
+         structure, phase, segment, convention, profile: str?}   # "" selects NULL
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from typing import Any
 
 from suite._schema import KeyPathValidator
 from suite._validation import check_path_component, near, read_yaml_file
+from suite.phantom.kinds import validate_phantom_entry
 from suite.protocol.errors import ProtocolError
 from suite.protocol.gate_criteria import GateCriteriaError, parse_criteria
 from suite.protocol.model import Protocol, canonical_json
@@ -133,7 +138,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
             raise ProtocolError(source, key, "needs exactly one of `phantom` (a generated cohort) "
                                 "or `root` (a folder of files)")
         if "phantom" in ds:
-            _validate_phantom(v, ds["phantom"], f"{key}.phantom")
+            validate_phantom_entry(v, ds["phantom"], f"{key}.phantom")
         if "root" in ds:
             v.string(ds, "root", prefix=key)
         v.integer(ds, "max_cases", minimum=1, prefix=key)
@@ -208,7 +213,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
         v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
-                              "structure", "phase", "profile", *method_stages}, key)
+                              "structure", "phase", "segment", "convention", "profile",
+                              *method_stages}, key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
         for b in ("min", "max"):
@@ -288,28 +294,6 @@ def _validate_pipelines(v, raw, stages, methods, metrics) -> list[list[str]]:
     return out
 
 
-def _validate_phantom(v: KeyPathValidator, ph: Any, key: str) -> None:
-    from suite.phantom import OVERRIDES, PATHOLOGIES, PRESETS
-
-    v.mapping(ph, key)
-    v.unknown_keys(ph, {"subjects", "seed", "presets", "pathologies", "overrides"}, key)
-    v.integer(ph, "subjects", minimum=1, required=True, prefix=key)
-    v.integer(ph, "seed", minimum=0, prefix=key)
-    for field_name, allowed in (("presets", PRESETS), ("pathologies", PATHOLOGIES)):
-        values = ph.get(field_name, [])
-        if not isinstance(values, list):
-            raise ProtocolError(v.source, f"{key}.{field_name}", "must be a list of names")
-        for j, name in enumerate(values):
-            v.choice(name, sorted(allowed), f"{key}.{field_name}[{j}]")
-    ov = ph.get("overrides", {}) or {}
-    v.mapping(ov, f"{key}.overrides")
-    for name in ov:
-        if name not in OVERRIDES:
-            raise ProtocolError(v.source, f"{key}.overrides.{name}",
-                                f"is not a phantom override; expected one of {sorted(OVERRIDES)}"
-                                f"{near(name, OVERRIDES)}")
-
-
 def _validate_method(v: KeyPathValidator, m: Any, key: str, stage) -> None:
     if isinstance(m, str):
         m = {"name": m}
@@ -318,7 +302,17 @@ def _validate_method(v: KeyPathValidator, m: Any, key: str, stage) -> None:
     if len(kinds) != 1:
         raise ProtocolError(v.source, key, "needs exactly one of `name` (a reference method), "
                             "`plugin` ('module:Class'), `entry_point` or `predictions` (a folder)")
-    v.unknown_keys(m, {"name", "plugin", "entry_point", "predictions", "params", "label"}, key)
+    v.unknown_keys(m, {"name", "plugin", "entry_point", "predictions", "params", "label",
+                       "inputs", "verify_inputs"}, key)
+    for only in ("inputs", "verify_inputs"):
+        if only in m and "predictions" not in m:
+            raise ProtocolError(v.source, f"{key}.{only}", "applies to a `predictions` folder "
+                                "only (the exported inputs its reconstructions were made from)")
+    if "verify_inputs" in m:
+        v.boolean(m, "verify_inputs", prefix=key)
+    if "inputs" in m and (not isinstance(m["inputs"], str) or not m["inputs"]):
+        raise ProtocolError(v.source, f"{key}.inputs", "must be a folder written by "
+                            "`cmrsuite conditions export`")
     if "name" in m:
         names = available_methods(stage)
         if m["name"] not in names:

@@ -53,7 +53,9 @@ def console_tables(metrics: pd.DataFrame, agreement, method_stages) -> str:
     builtin = {"recon", "temporal", "segmentation", "clinical", "condition", "robustness",
                "robustness-clinical"}
     other = plain[~plain["stage"].isin(builtin)]
-    if not other.empty:
-        out += ["== Other stages", _table(other, ["stage", "metric", "structure", "phase",
-                                                  "condition", *methods] + stats), ""]
+    if not other.empty:  # every grouping column some row fills (e.g. segment, profile)
+        lead = [c for c in ("stage", "metric", "structure", "phase", "segment", "convention",
+                            "profile", "condition", *methods)
+                if c in ("stage", "metric") or (c in other and (other[c].astype(str) != "").any())]
+        out += ["== Other stages", _table(other, lead + stats), ""]
     return "\n".join(out)

@@ -134,8 +134,8 @@ def _performance(s) -> list[str]:
                                   "n_excluded", "unit"])]
     for stage in s.other_stages:
         t = summ[summ["stage"] == stage]
-        lead = [c for c in ("metric", "structure", "phase", "segment", "profile", "condition",
-                            *s.method_stages) if c in t and (t[c].astype(str) != "").any()]
+        lead = [c for c in ("metric", "structure", "phase", "segment", "convention", "profile",
+                            "condition", *s.method_stages) if c in t and (t[c].astype(str) != "").any()]
         md += [f"\n## Stage `{stage}`\n",
                format_table(t, lead + ["mean", "ci_low", "ci_high", "n_subjects", "n_excluded",
                                        "excluded", "unit", "direction"])]

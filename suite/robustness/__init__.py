@@ -22,10 +22,11 @@ from suite.robustness.features import FeatureRecovery, FeatureSet, feature_recov
 from suite.robustness.input_attacks import AttackSurface, attack_input, random_input
 from suite.robustness.instability import instability_ratio, instability_ratios
 from suite.robustness.perturbation import PerturbationResult, is_differentiable
-from suite.robustness.recon_attacks import attack_recon, random_recon
+from suite.robustness.recon_attacks import attack_recon, random_recon, recon_perturbations
 from suite.robustness.seg_attacks import attack_segmentation, random_segmentation
 
-__all__ = ["PerturbationResult", "attack_recon", "random_recon", "attack_segmentation",
+__all__ = ["PerturbationResult", "attack_recon", "random_recon", "recon_perturbations",
+           "attack_segmentation",
            "random_segmentation", "is_differentiable", "instability_ratio", "instability_ratios",
            "FeatureSet", "FeatureRecovery", "insert_features", "feature_recovery",
            "AttackSurface", "attack_input", "random_input"]

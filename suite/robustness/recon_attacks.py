@@ -60,7 +60,7 @@ from suite.robustness.perturbation import (
     PerturbationResult, check_budgets, check_count, stream_rng,
 )
 
-__all__ = ["RECON_KINDS", "DOMAINS", "attack_recon", "random_recon"]
+__all__ = ["RECON_KINDS", "DOMAINS", "attack_recon", "random_recon", "recon_perturbations"]
 
 RECON_KINDS = ("kspace-pgd", "image-pgd", "kspace-random", "image-random", "random-search")
 DOMAINS = ("kspace", "image")
@@ -292,9 +292,20 @@ def attack_recon(method, case, budgets, *, domain: str = "kspace", steps: int = 
     where = "attack_recon"
     budgets = check_budgets(budgets, where)
     steps = check_count(steps, "steps", where)
+    problem = _problem(method, case, domain, keep_perturbation, where)
+    return _attack_results(problem, budgets, steps, seed, n_queries)
+
+
+def _problem(method, case, domain: str, keep_perturbation: bool, where: str) -> _ReconProblem:
     white = callable(getattr(method, "reconstruct", None))
     problem = _ReconProblem(method, case, domain, white, where)
     problem.keep = bool(keep_perturbation)
+    return problem
+
+
+def _attack_results(problem: _ReconProblem, budgets, steps: int, seed: int,
+                    n_queries: int) -> list[PerturbationResult]:
+    domain, white = problem.domain, problem.white_box
     results = []
     for b in budgets:
         problem.notes = list(problem.base_notes)
@@ -340,15 +351,36 @@ def random_recon(method, case, budgets, *, domain: str = "kspace", seed: int = 0
     """
     where = "random_recon"
     budgets = check_budgets(budgets, where)
-    white = callable(getattr(method, "reconstruct", None))
-    problem = _ReconProblem(method, case, domain, white, where)
-    problem.keep = bool(keep_perturbation)
+    problem = _problem(method, case, domain, keep_perturbation, where)
+    return _random_results(problem, budgets, seed)
+
+
+def _random_results(problem: _ReconProblem, budgets, seed: int) -> list[PerturbationResult]:
     results = []
     for b in budgets:
-        v = _random_v(problem, b * problem.ref_norm, stream_rng(seed, domain, b)) if b > 0 else \
-            torch.zeros(problem.shape(), dtype=torch.complex64)
+        v = _random_v(problem, b * problem.ref_norm, stream_rng(seed, problem.domain, b)) \
+            if b > 0 else torch.zeros(problem.shape(), dtype=torch.complex64)
         out = problem.evaluate(v) if b > 0 else problem.f0
-        results.append(_result(problem, f"{domain}-random", b, v, out, white_box=False,
+        results.append(_result(problem, f"{problem.domain}-random", b, v, out, white_box=False,
                                queries=1 if b > 0 else 0, notes=problem.base_notes))
     return results
 
+
+def recon_perturbations(method, case, budgets, *, domain: str = "kspace", steps: int = 10,
+                        seed: int = 0, n_queries: int = 8, keep_perturbation: bool = False
+                        ) -> tuple[list[PerturbationResult], list[PerturbationResult]]:
+    """:func:`attack_recon` and :func:`random_recon` of the same method, case and budgets.
+
+    The same results as the two calls, with the shared work done once: the clean
+    reconstruction ``f(y)`` and the coil maps the attack holds fixed.
+
+    Returns
+    -------
+    (adversarial, random) : two lists of PerturbationResult, one entry per budget each.
+    """
+    where = "recon_perturbations"
+    budgets = check_budgets(budgets, where)
+    steps = check_count(steps, "steps", where)
+    problem = _problem(method, case, domain, keep_perturbation, where)
+    adversarial = _attack_results(problem, budgets, steps, seed, n_queries)
+    return adversarial, _random_results(problem, budgets, seed)

@@ -42,12 +42,13 @@ SEG_KINDS = ("fgsm", "pgd", "pgd-l2", "random-linf", "random-l2", "random-search
 SEG_ATTACKS = ("fgsm", "pgd", "pgd-l2")
 
 
-def _seg_inputs(method, images, spacing_mm, where):
+def _seg_inputs(method, images, spacing_mm, where, clean_labels=None):
     """Checked images as ``(n, y, x)`` images in [0, 1] with their mapping, and the clean labels.
 
     Returns ``(shape, spacing, unit, lo, scale, clean)``: the original shape
     ``(slice, frame, y, x)``, the checked spacing, the [0, 1] images ``(n, y, x)``, the
-    per-image offset and scale of that mapping, and the method's labels of the clean input.
+    per-image offset and scale of that mapping, and the method's labels of the clean input
+    (``clean_labels`` when the caller has them, otherwise one evaluation of the method).
     """
     from reference_impls.segmentation.checks import check_images, check_spacing
 
@@ -57,7 +58,14 @@ def _seg_inputs(method, images, spacing_mm, where):
     flat = arr.reshape(-1, *shape[-2:])
     lo, scale = _unit_scale(flat)
     unit = _to_unit(flat, lo, scale)
-    return shape, spacing, unit, lo, scale, _labels_of(method, flat, shape, spacing)
+    if clean_labels is None:
+        clean = _labels_of(method, flat, shape, spacing)
+    else:
+        clean = np.asarray(clean_labels, dtype=np.uint8)
+        if clean.shape != shape:
+            raise ValueError(f"{where}: clean_labels shape {clean.shape} does not match images "
+                             f"(slice, frame, y, x) = {shape}")
+    return shape, spacing, unit, lo, scale, clean
 
 
 def _unit_scale(flat: np.ndarray):
@@ -130,7 +138,7 @@ def _random_unit(unit, budget, norm, rng):
 
 def attack_segmentation(method, images, spacing_mm, budgets, *, attack: str = "pgd",
                         steps: int = 10, labels=None, seed: int = 0, batch_size: int = 16,
-                        n_queries: int = 8) -> list[PerturbationResult]:
+                        n_queries: int = 8, clean_labels=None) -> list[PerturbationResult]:
     """Worst-case perturbation of a segmentation method's input images at each budget.
 
     Parameters
@@ -155,6 +163,9 @@ def attack_segmentation(method, images, spacing_mm, budgets, *, attack: str = "p
     seed : int
     batch_size : int, default 16
         Images per attack batch (memory; each batch has its own seeded random start).
+    clean_labels : uint8 ``(slice, frame, y, x)``, optional
+        ``method(images, spacing_mm)`` when the caller already has it (e.g. from the run's
+        cache): saves one evaluation of the method; it must be exactly that output.
 
     Returns
     -------
@@ -166,7 +177,8 @@ def attack_segmentation(method, images, spacing_mm, budgets, *, attack: str = "p
     check_option(attack, SEG_ATTACKS, name="attack", where=where)
     budgets = check_budgets(budgets, where)
     steps = check_count(steps, "steps", where)
-    shape, spacing, unit, lo, scale, clean = _seg_inputs(method, images, spacing_mm, where)
+    shape, spacing, unit, lo, scale, clean = _seg_inputs(method, images, spacing_mm, where,
+                                                         clean_labels)
     norm = "l2" if attack == "pgd-l2" else "linf"
     if labels is not None:
         targets = np.asarray(labels)
@@ -243,18 +255,20 @@ def _random_search_seg(method, unit, lo, scale, shape, spacing, clean, budget, n
 
 
 def random_segmentation(method, images, spacing_mm, budgets, *, norm: str = "linf",
-                        seed: int = 0) -> list[PerturbationResult]:
+                        seed: int = 0, clean_labels=None) -> list[PerturbationResult]:
     """Random perturbation of the budget norm (uniform signs for L∞, Gaussian for L2).
 
     Units as :func:`attack_segmentation` (per-image [0, 1] scale); the perturbed image is
     clamped to [0, 1] as torchattacks does, and ``norm_reached`` is measured after the clamp.
     Kind ``"random-linf"`` or ``"random-l2"``. The draw at a budget is the first candidate
-    of the black-box random search at that budget.
+    of the black-box random search at that budget. ``clean_labels`` as in
+    :func:`attack_segmentation`.
     """
     where = "random_segmentation"
     check_option(norm, ("linf", "l2"), name="norm", where=where)
     budgets = check_budgets(budgets, where)
-    shape, spacing, unit, lo, scale, clean = _seg_inputs(method, images, spacing_mm, where)
+    shape, spacing, unit, lo, scale, clean = _seg_inputs(method, images, spacing_mm, where,
+                                                         clean_labels)
     out = []
     for b in budgets:
         adv = _random_unit(unit, b, norm, stream_rng(seed, norm, b)) if b > 0 else unit

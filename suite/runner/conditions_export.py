@@ -25,20 +25,18 @@ export for their conditions and are listed as skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from suite._atomic import atomic_write_text
 from suite._validation import check_path_component
-from suite.case import Case
-from suite.conditions import make_condition
+from suite.conditions import input_fingerprint, make_condition
+from suite.data.hashing import sha256_file
 from suite.conditions.seeding import condition_rng, stable_int
 
-__all__ = ["export_conditions", "ExportResult", "input_fingerprint", "SEEDING_RULE"]
+__all__ = ["export_conditions", "ExportResult", "SEEDING_RULE"]
 
 #: The seeding rule in words (stored in every export's JSON).
 SEEDING_RULE = ("numpy.random.default_rng(numpy.random.SeedSequence([seed, "
@@ -46,24 +44,7 @@ SEEDING_RULE = ("numpy.random.default_rng(numpy.random.SeedSequence([seed, "
                 "bytes of SHA-256(text, UTF-8), little-endian")
 
 #: Reader formats whose Cases the export writes as ISMRMRD.
-_ISMRMRD_FORMATS = ("ismrmrd", "phantom")
-
-
-def input_fingerprint(case: Case) -> str:
-    """SHA-256 of what a method sees: the k-space (complex64, C order) and the sampled lines
-    (the mask broadcast to the k-space and reduced over coils, bit-packed). Signed zeros are
-    folded (``-0.0`` and ``0.0`` are the same input).
-
-    Two Cases with the same fingerprint present identical inputs, whatever the shape in which
-    a reader stores their mask.
-    """
-    k = np.ascontiguousarray(case.kspace, dtype=np.complex64) + np.complex64(0)  # -0 → +0
-    sampled = np.broadcast_to(case.mask, k.shape).any(axis=2)
-    h = hashlib.sha256()
-    h.update(str(k.shape).encode())
-    h.update(k.tobytes())
-    h.update(np.packbits(sampled).tobytes())
-    return h.hexdigest()
+_ISMRMRD_FORMATS = ("ismrmrd", "phantom", "phantom-mapping")
 
 
 @dataclass
@@ -82,14 +63,6 @@ class ExportResult:
         lines = [f"exported {len(self.files)} (case, condition) inputs to {self.out_dir}"]
         lines += [f"  skipped {s['case_id']} {s['condition']}: {s['reason']}" for s in self.skipped]
         return "\n".join(lines)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -> ExportResult:
@@ -143,7 +116,7 @@ def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -
                             "entropy": [protocol.seed, stable_int(ref.case_id),
                                         stable_int(entry["name"])]},
                 "source_file": case.meta.source_file, "source_sha256": case.meta.source_sha256,
-                "file": path.name, "format": "ismrmrd", "sha256": _sha256(path),
+                "file": path.name, "format": "ismrmrd", "sha256": sha256_file(path),
                 "input_fingerprint": input_fingerprint(conditioned),
                 "protocol": {"name": protocol.name, "sha256": protocol.sha256}}
             atomic_write_text(folder / f"{entry['name']}.json",

@@ -53,17 +53,51 @@ def load_case(ref, audit: bool = False):
     ``case.meta.audit_flags``, hence into the store's ``cases`` table and the report. The
     runner audits each case once, in its first job (``JobSpec.audit``); the store keeps the
     flags when later jobs of the case record it again. The Case is never edited in place.
-    """
-    from suite.data.loader import Unit, read_unit
 
-    unit = Unit(Path(ref.path), ref.format, tuple(Path(f) for f in ref.files))
-    case = read_unit(unit, **(ref.reader_options or {}))
-    changes = {"dataset": ref.dataset}
+    A worker keeps the last :data:`CASES_KEPT` cases it read (keyed by the unit, its reader
+    options and the size and modification time of its files), so consecutive jobs of one case
+    read it once.
+    """
+    key = _case_key(ref)
+    case = _CASES.pop(key, None)
+    if case is None:
+        from suite.data.loader import Unit, read_unit
+
+        unit = Unit(Path(ref.path), ref.format, tuple(Path(f) for f in ref.files))
+        case = read_unit(unit, **(ref.reader_options or {}))
+        case = case.replace(meta=case.meta.replace(dataset=ref.dataset))
+    _CASES[key] = case
+    while len(_CASES) > CASES_KEPT:
+        _CASES.pop(next(iter(_CASES)))
     if audit:
         from suite.data.audit import audit_case
 
-        changes["audit_flags"] = audit_case(case).to_dict()
-    return case.replace(meta=case.meta.replace(**changes))
+        return case.replace(meta=case.meta.replace(audit_flags=audit_case(case).to_dict()))
+    return case
+
+
+#: Cases a worker process keeps in memory between jobs (:func:`load_case`).
+CASES_KEPT = 2
+_CASES: dict = {}
+
+
+def _case_key(ref) -> tuple:
+    """What identifies a read Case: the unit, the reader options, the files' size and mtime."""
+    files = [Path(ref.path), *(Path(f) for f in ref.files)]
+    stamps = []
+    for f in files:
+        try:
+            st = f.stat()
+            stamps.append((str(f), st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamps.append((str(f), None, None))
+    if Path(ref.path).is_dir():  # a case folder: its files
+        for f in sorted(Path(ref.path).iterdir()):
+            if f.is_file():
+                st = f.stat()
+                stamps.append((f.name, st.st_size, st.st_mtime_ns))
+    options = tuple(sorted((k, repr(v)) for k, v in (ref.reader_options or {}).items()))
+    return (ref.dataset, ref.format, tuple(stamps), options)
 
 
 def stage_cache_key(case, spec: JobSpec, identities: list[dict], seed: int) -> str:
@@ -132,7 +166,7 @@ class _Job:
 
     def run_chain(self, upto: str | None = None) -> None:
         """Outputs of the chain's method stages (cached), up to and including ``upto``."""
-        from suite.runner.methods import method_identity
+        from suite.runner.methods import entry_identity
         from suite.store import cached_array
 
         for stage_name, entry in self.spec.methods:
@@ -140,7 +174,9 @@ class _Job:
                 break
             stage = self.stages[stage_name]
             method = self.resolve(entry, stage_name)
-            self._identities.append(method_identity(method))
+            self._identities.append(entry_identity(
+                method, entry, Path(self.ctx.protocol_base_dir), case=self.case,
+                condition=self.spec.condition_name, recon=self.spec.labels().get("recon")))
             key = stage_cache_key(self.case, self.spec, list(self._identities), self.ctx.seed)
             label = self.spec.labels()[stage_name]
             call = self.call(stage_name)
@@ -203,6 +239,8 @@ class _Job:
             raise ValueError(f"no stage of the pipeline {self.pipeline} runs the robustness "
                              f"experiment {exp['kind']!r}")
         needs = set(owner.consumes) | ({owner.name} if exp.get("uses_output", True) else set())
+        if exp["kind"] in owner.chain_experiments:
+            needs |= {s for s, e in self.spec.methods if e is not None}
         last = next((s for s, _ in reversed(self.spec.methods) if s in needs), None)
         if last is not None:
             self.run_chain(upto=last)
@@ -231,14 +269,46 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
     from threadpoolctl import threadpool_limits
 
     threads = max(1, int(os.environ.get("CMRSUITE_THREADS_PER_JOB", "1")))
+    _tune_allocator()
     with threadpool_limits(limits=threads):
         return _run_job(spec_dict, ctx, threads)
+
+
+_ALLOCATOR_TUNED = False
+
+
+def _tune_allocator() -> None:
+    """Keep freed large blocks in the process for reuse (glibc ``mallopt``), once per process.
+
+    By default glibc serves every block above a 128 kB-32 MB threshold with its own ``mmap``
+    and returns it to the operating system when freed, so each large temporary (coil images,
+    network activations: 4-60 MB) is faulted in again page by page: 570 000 page faults and
+    19 % of the CPU time of one U-Net job, 186 of the demo's 1072 CPU-seconds
+    (docs/performance.md). Raising the mmap threshold to 1 GiB and the trim threshold to
+    512 MiB lets the heap reuse them. Does nothing where the C library has no ``mallopt``.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return
+    _ALLOCATOR_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+        libc.mallopt(m_mmap_threshold, ctypes.c_int(1 << 30))
+        libc.mallopt(m_trim_threshold, ctypes.c_int(1 << 29))
+    except (OSError, AttributeError):  # not glibc (macOS, musl): keep the defaults
+        pass
 
 
 def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
     import torch
 
+    from suite.mr import set_default_threads
+
     torch.set_num_threads(threads)
+    set_default_threads(threads)
     t0 = time.perf_counter()
     job = _Job(JobSpec.from_dict(spec_dict), ctx)
     base = job.base_row()

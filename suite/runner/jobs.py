@@ -26,13 +26,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from suite.data.loader import KSPACE_FORMATS
 from suite.protocol import method_label
 
-__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "KSPACE_FORMATS",
-           "phases"]
-
-#: Reader formats whose Cases carry k-space (the others carry images).
-KSPACE_FORMATS = ("ismrmrd", "phantom", "fastmri", "cmrxrecon")
+__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "phases"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,7 @@ class CaseRef:
     format: str
     reader_options: dict = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    tags: dict = field(default_factory=dict)  # what discovery knows (suite.data.loader.Unit)
 
     @property
     def case_id(self) -> str:
@@ -201,4 +199,13 @@ def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
             upstream = [s for s in pipeline[:i] if s.has_methods]
             for cond, chain, exp in stage.expand_experiments(rob, protocol, ref, upstream):
                 jobs.append(JobSpec("robustness", ref, cond, tuple(chain), exp))
-    return jobs
+    # Longest first: executors start jobs in this order, so the long attacks do not end up
+    # alone on one worker at the end of the phase (a stable sort; ids do not depend on it).
+    return sorted(jobs, key=lambda j: EXPERIMENT_COST_ORDER.get(j.experiment["kind"],
+                                                                len(EXPERIMENT_COST_ORDER)))
+
+
+#: Robustness experiment kinds from the most to the least expensive job (measured on the
+#: demo: a U-Net attack ≈ 2× a reconstruction attack ≈ 5-10× a data crime; docs/performance.md).
+EXPERIMENT_COST_ORDER = {"seg-attack": 0, "recon-attack": 1, "input-attack": 2,
+                         "features": 3, "crime": 4}

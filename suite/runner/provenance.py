@@ -1,8 +1,12 @@
-"""Provenance manifest of a run: what ran, on what, with which code, data, weights and seeds."""
+"""Provenance manifest of a run: what ran, on what, with which code, data, weights and seeds.
+
+``weights`` lists the suite's shipped weight files; ``methods`` the files of the user's methods
+(plugins' and entry points' ``params`` that name files, predictions folders) with their SHA-256
+(:func:`suite.runner.method_files.method_files`).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -12,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 
 from suite._atomic import atomic_write_text
+from suite.data.hashing import sha256_file
+from suite.runner.method_files import method_files
 
 __all__ = ["build_manifest", "write_manifest", "git_commit", "package_versions", "weight_hashes"]
 
@@ -52,7 +58,7 @@ def weight_hashes() -> dict[str, str | None]:
     out = {}
     for meta_path in sorted(WEIGHTS_DIR.glob("*.json")):
         pt = meta_path.with_suffix(".pt")
-        found = hashlib.sha256(pt.read_bytes()).hexdigest() if pt.exists() else None
+        found = sha256_file(pt) if pt.exists() else None
         recorded = json.loads(meta_path.read_text()).get("sha256")
         out[pt.name] = {"sha256": found, "matches_record": found == recorded}
     return out
@@ -78,6 +84,7 @@ def build_manifest(*, protocol, store, started: float, finished: float, executor
         "input_failures": [{"path": p, "dataset": d, "error": e, "reason": r}
                            for p, d, e, r in failures],
         "weights": weight_hashes(),
+        "methods": method_files(protocol),
         "executor": {"kind": executor, "workers": workers},
         "cache_dir": cache_dir,
         "command": command,

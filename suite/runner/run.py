@@ -96,30 +96,11 @@ class RunResult:
 
 
 def _prepare_phantom(ds: dict, data_dir: Path) -> Path:
-    """Write the phantom cohort of a dataset entry (once; reused on resume)."""
-    from suite.phantom import cohort as cohort_specs
-    from suite.phantom.writer import write_subject, write_truth_table
+    """Write the phantom cohort of a dataset entry (once; reused on resume), whatever its kind
+    (:mod:`suite.phantom.kinds`)."""
+    from suite.phantom.kinds import write_phantom_cohort
 
-    ph = ds["phantom"]
-    out = data_dir / ds["name"]
-    done = out / ".complete"
-    if done.exists():
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    presets = ph.get("presets") or [None]
-    rows = []
-    index = 0
-    for p_i, preset in enumerate(presets):
-        specs = cohort_specs(ph["subjects"], seed=ph.get("seed", 0) + 1000 * p_i, preset=preset,
-                             pathology=ph.get("pathologies") or None)
-        for spec in specs:
-            subject = f"phantom-{index:03d}"
-            index += 1
-            case = dataclasses.replace(spec, subject=subject).simulate(**(ph.get("overrides") or {}))
-            rows.append(write_subject(out / subject, case))
-    write_truth_table(out / "truth.csv", rows)
-    done.write_text("ok\n")
-    return out
+    return write_phantom_cohort(ds["phantom"], data_dir / ds["name"])
 
 
 def discover_cases(protocol, data_dir: Path, store: ResultStore | None = None) -> list[CaseRef]:
@@ -152,7 +133,8 @@ def discover_cases(protocol, data_dir: Path, store: ResultStore | None = None) -
                 if Path(root).is_dir() else Path(unit.path).name
             refs.append(CaseRef(dataset=ds["name"], key=key, path=str(Path(unit.path).resolve()),
                                 format=unit.format, reader_options=dict(ds.get("reader_options") or {}),
-                                files=tuple(str(f) for f in unit.files)))
+                                files=tuple(str(f) for f in unit.files),
+                                tags=dict(unit.tags)))
     return refs
 
 

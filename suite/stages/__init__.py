@@ -1,7 +1,8 @@
 """Stages: the units a run is built from (:mod:`suite.stages.base` explains the interface).
 
 Built-in stages: ``recon`` (:mod:`suite.stages.recon`), ``segmentation``
-(:mod:`suite.stages.segmentation`) and ``clinical`` (:mod:`suite.stages.clinical`, derived).
+(:mod:`suite.stages.segmentation`), ``clinical`` (:mod:`suite.stages.clinical`, derived) and
+``mapping`` (:mod:`suite.stages.mapping`).
 A new stage is one folder with its declaration (a :class:`Stage` subclass), its metrics and its
 methods, made known to a run either by :func:`register_stage` (built-in and installed stages)
 or by the protocol's ``stages:`` mapping (``{name: {plugin: "module:attribute"}}``, imported
@@ -22,6 +23,7 @@ from typing import Iterable, Mapping
 from suite._validation import near
 from suite.stages.base import ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
+from suite.stages.mapping import MappingStage
 from suite.stages.recon import ReconStage
 from suite.stages.segmentation import SegmentationStage
 from suite.trust import import_plugin
@@ -51,7 +53,7 @@ def register_stage(stage: Stage) -> Stage:
     return stage
 
 
-for _stage in (ReconStage(), SegmentationStage(), ClinicalStage()):
+for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage()):
     register_stage(_stage)
 
 

@@ -131,6 +131,10 @@ class Stage:
         :meth:`validate_settings`).
     experiment_kinds : tuple of str
         Robustness experiment kinds this stage runs (:meth:`experiment`).
+    chain_experiments : tuple of str
+        Experiment kinds whose job loads the outputs of every method of its chain (from the
+        cache, as ``call.upstream``), not only those up to this stage: e.g. a reconstruction
+        attack that reports clinical parameters reuses the clean segmentation.
     row_stages : tuple of str
         Values of the store's ``stage`` column this stage writes (default ``(name,)``).
     """
@@ -142,6 +146,7 @@ class Stage:
     has_methods: ClassVar[bool] = True
     metric_groups: ClassVar[tuple[str, ...]] = ()
     experiment_kinds: ClassVar[tuple[str, ...]] = ()
+    chain_experiments: ClassVar[tuple[str, ...]] = ()
     row_stages: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ planning

@@ -27,9 +27,10 @@ from typing import Callable
 import numpy as np
 
 from suite._atomic import atomic_write, atomic_write_text
+from suite.data.hashing import sha256_file
 
 __all__ = ["cache_key", "cache_path", "cached_array", "read_cached", "CachedArray", "CacheError",
-           "CacheRepair", "file_sha256", "recorded_sha256"]
+           "CacheRepair", "recorded_sha256"]
 
 
 class CacheError(ValueError):
@@ -60,15 +61,6 @@ def cache_key(payload: dict) -> str:
 def cache_path(cache_dir, key: str) -> Path:
     """Where the array named ``key`` is stored."""
     return Path(cache_dir) / key[:2] / f"{key}.npy"
-
-
-def file_sha256(path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _sidecar(path: Path) -> Path:
@@ -102,7 +94,7 @@ class CacheRepair:
 def _load_checked(path: Path, recorded: str | None) -> tuple[np.ndarray | None, str, str]:
     """``(array, sha256, problem)`` of a cache file: the array is None and ``problem`` says why
     when the bytes differ from ``recorded`` or the file cannot be read as an array."""
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     if recorded is not None and sha != recorded:
         return None, sha, (f"its SHA-256 {sha[:12]}… differs from the {recorded[:12]}… recorded "
                            "when it was written (modified or corrupted)")
@@ -129,7 +121,7 @@ def cached_array(cache_dir, key: str, compute: Callable[[], np.ndarray],
             on_repair(CacheRepair(key, str(path), problem))
     out = np.asarray(compute())
     atomic_write(path, lambda fh: np.save(fh, out, allow_pickle=False))
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     atomic_write_text(_sidecar(path), sha + "\n")
     return CachedArray(out, key, sha, False)
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from suite._atomic import atomic_write_text
-from suite.store.cache import cache_path, file_sha256
+from suite.data.hashing import sha256_file
+from suite.store.cache import cache_path
 from suite.store.digest import HASH_COLUMNS, digest_of_leaves, row_digest
 from suite.store.errors import store_errors
 from suite.store.lock import writer_pid
@@ -124,9 +125,9 @@ def _files(run_dir: Path) -> dict[str, str]:
     """SHA-256 of the sealed files (protocol copy, robustness examples)."""
     out = {}
     if (run_dir / "protocol.json").is_file():
-        out["protocol.json"] = file_sha256(run_dir / "protocol.json")
+        out["protocol.json"] = sha256_file(run_dir / "protocol.json")
     for p in sorted((run_dir / "robustness").glob("*.npz")):
-        out[f"robustness/{p.name}"] = file_sha256(p)
+        out[f"robustness/{p.name}"] = sha256_file(p)
     return out
 
 
@@ -170,7 +171,7 @@ def seal_run(run_dir, manifest: dict) -> dict:
             "files": files}
     atomic_write_text(run_dir / SEAL_FILE, json.dumps(body, indent=1, sort_keys=True) + "\n")
     return {"version": SEAL_VERSION, "root": root, "file": SEAL_FILE,
-            "file_sha256": file_sha256(run_dir / SEAL_FILE),
+            "file_sha256": sha256_file(run_dir / SEAL_FILE),
             "tables": {t: {"rows": len(rows[t]), "digest": digests[t]} for t in rows},
             "files": len(files), "sealed": sealed_at}
 
@@ -317,7 +318,7 @@ def check_seal(run_dir, *, expected_root: str | None = None) -> SealReport:
         sealed_body, problem = _read_json(run_dir / str(seal_entry.get("file") or SEAL_FILE))
         if sealed_body is None:
             add("seal", SEAL_FILE, f"{problem}; the seal's leaves are gone")
-        elif file_sha256(run_dir / SEAL_FILE) != seal_entry.get("file_sha256"):
+        elif sha256_file(run_dir / SEAL_FILE) != seal_entry.get("file_sha256"):
             add("seal", SEAL_FILE, "does not match the SHA-256 the manifest recorded (edited)")
             sealed_body = None
     if sealed_body is not None:
@@ -413,7 +414,7 @@ def _check_cache(run_dir: Path, manifest: dict, outputs: list, add) -> int:
     for job_id, name, key, sha in outputs:
         if key not in checked:
             path = cache_path(cache_dir, str(key))
-            checked[key] = file_sha256(path) if path.is_file() else None
+            checked[key] = sha256_file(path) if path.is_file() else None
         found = checked[key]
         where = f"cache entry {key} (job {job_id}, {name})"
         if found is None:

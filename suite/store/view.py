@@ -43,10 +43,12 @@ class RunViewError(ValueError):
 def group_columns(method_stages) -> list[str]:
     """The columns that identify one measured quantity of one method chain (every column of a
     result row but the case, the value and its attributes):
-    ``stage, metric, structure, phase, segment, profile, condition, <method columns>, attack``
-    (``budget`` is numeric and grouped separately)."""
-    return ["stage", "metric", "structure", "phase", "segment", "profile", "condition",
-            *method_stages, "attack"]
+    ``stage, metric, structure, phase, segment, convention, profile, condition, <method
+    columns>, attack`` (``budget`` is numeric and grouped separately; ``convention`` is the
+    convention a ``segment`` is numbered in, e.g. an AHA profile, so that the segments of two
+    conventions are never averaged together)."""
+    return ["stage", "metric", "structure", "phase", "segment", "convention", "profile",
+            "condition", *method_stages, "attack"]
 
 
 def resolve_run_dir(path) -> Path:

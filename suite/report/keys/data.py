@@ -12,7 +12,8 @@ import json
 from suite.analysis.cohort import acquisition_table, cohort_table, missing_values, unit_of_field
 from suite.analysis.failures import case_flow, failure_causes
 from suite.case import STRATA_COLUMNS
-from suite.report.evidence import Evidence, RunData, Table, evidence_key, frame_rows, unavailable
+from suite.report.evidence import (Evidence, RunData, Table, evidence_key, frame_rows,
+                                   not_applicable, unavailable)
 from suite.report.figures import flow_diagram
 
 __all__: list[str] = []
@@ -100,13 +101,16 @@ def _methods(run: RunData) -> Evidence:
     if run.jobs.empty:
         return unavailable("run.methods", "the store holds no jobs")
     rows = []
-    for phase, label_col, spec_key in (("recon", "recon", "recon"), ("segmentation", "segmentation", "segmentation")):
+    for phase in run.method_stages:
+        if phase not in run.jobs.columns:
+            continue
         sel = run.jobs[run.jobs["phase"] == phase]
-        for label, g in sel.groupby(label_col, sort=True):
+        for label, g in sel.groupby(phase, sort=True):
             spec = json.loads(g["spec"].iloc[0]) if g["spec"].iloc[0] else {}
-            entry = spec.get(spec_key) or {}
+            chain = {s: e for s, e in spec.get("methods") or []}  # JobSpec.to_dict
+            entry = chain.get(phase) or spec.get(phase) or {}  # or a store before method chains
             kind = next((k for k in ("name", "plugin", "entry_point", "predictions") if k in entry), "")
-            rows.append({"stage": phase, "method": label, "kind": kind or "reference",
+            rows.append({"stage": phase, "method": label, "kind": "reference" if kind in ("", "name") else kind,
                          "parameters": json.dumps(entry.get("params") or {}, sort_keys=True),
                          "n_jobs": int(len(g)), "n_done": int((g["status"] == "done").sum()),
                          "n_failed": int((g["status"] == "failed").sum()),
@@ -119,6 +123,42 @@ def _methods(run: RunData) -> Evidence:
                       (("stage", "stage"), ("method", "method"), ("kind", "kind"),
                        ("parameters", "parameters"), ("n_jobs", "jobs"), ("n_done", "done"),
                        ("n_failed", "failed")), tuple(rows)),))
+
+
+@evidence_key("run.method_files", "Files of the methods under test (weights, SHA-256)")
+def _method_files(run: RunData) -> Evidence:
+    m = run.manifest
+    if not m or "methods" not in m:
+        return unavailable("run.method_files", f"{run.run_dir}/manifest.json records no files of "
+                           "the methods under test (a run of an earlier version, or no manifest); "
+                           "re-run the protocol")
+    if not m["methods"]:
+        return not_applicable("run.method_files", "every method of the run is a reference method "
+                              "of the suite; their weight files are listed under run.provenance")
+    rows = []
+    for i, rec in enumerate(m["methods"]):
+        files = rec.get("files") or {}
+        if not files:
+            rows.append({"stage": rec.get("stage"), "method": rec.get("label"),
+                         "kind": rec.get("kind"), "file": "none named in params",
+                         "sha256": "not evidenced: the method's weights (if any) are not hashed",
+                         "sources": {"manifest": [f"methods[{i}]"]}})
+        for param, d in sorted(files.items()):
+            name = str(d.get("path", "")).replace("\\", "/").rsplit("/", 1)[-1]
+            what = f"{name} (folder, {d['files']} files)" if "files" in d else name
+            rows.append({"stage": rec.get("stage"), "method": rec.get("label"),
+                         "kind": rec.get("kind"), "file": f"{param}: {what}",
+                         "sha256": d.get("sha256"),
+                         "sources": {"manifest": [f"methods[{i}].files.{param}"]}})
+    return Evidence(
+        key="run.method_files", title="Files of the methods under test (weights, SHA-256)",
+        status="measured", query="manifest.json: methods",
+        computation="SHA-256 of every file a plugin's or entry point's params name and of each "
+                    "predictions folder, taken when the run finished "
+                    "(suite.runner.method_files.method_files)",
+        tables=(Table("method_files", "Files of the methods under test",
+                      (("stage", "stage"), ("method", "method"), ("kind", "kind"),
+                       ("file", "file"), ("sha256", "SHA-256")), tuple(rows)),))
 
 
 @evidence_key("run.statistics", "Statistical methods and settings")

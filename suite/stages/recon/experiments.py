@@ -3,11 +3,13 @@
 ``recon-attack``
     :func:`suite.robustness.attack_recon` (white-box projected gradient ascent, or random search
     for black-box methods) and :func:`suite.robustness.random_recon` (a Gaussian perturbation of
-    the same norm) at every budget. Rows per (attack, budget), ``stage = "robustness"``:
-    ``deviation`` (‖f(y+e) − f(y)‖ / ‖f(y)‖), ``norm_reached`` and the image metrics of the
-    perturbed reconstruction (first image profile) against the fully sampled reference; with a
-    segmentation method in the job's chain, the clinical parameters of the perturbed images
-    (``stage = "robustness-clinical"``). Budget 0 rows (attack ``none``) are the clean output.
+    the same norm) at every budget, computed together
+    (:func:`suite.robustness.recon_perturbations`). Rows per (attack, budget), ``stage =
+    "robustness"``: ``deviation`` (‖f(y+e) − f(y)‖ / ‖f(y)‖), ``norm_reached`` and the image
+    metrics of the perturbed reconstruction (first image profile) against the fully sampled
+    reference; with a segmentation method in the job's chain, the clinical parameters of the
+    perturbed images (``stage = "robustness-clinical"``). Budget 0 rows (attack ``none``) are
+    the clean output.
 ``features``
     :class:`suite.conditions.FeatureInsertion` into the fully sampled data, then the job's
     condition (same mask) and the reconstruction; rows of
@@ -55,7 +57,7 @@ def _perturbation_rows(res, metric: str) -> list[dict]:
 
 
 def recon_attack(exp: ExperimentCall) -> list[dict]:
-    from suite.robustness import attack_recon, random_recon
+    from suite.robustness import recon_perturbations
 
     call, spec = exp.call, exp.experiment
     reference = reference_magnitude(call.condition.reference_case(call.case))
@@ -67,16 +69,19 @@ def recon_attack(exp: ExperimentCall) -> list[dict]:
     seg = call.resolve(seg_entry, "segmentation") if seg_entry else None
     if seg is not None and getattr(seg, "needs_case", False):
         seg = None  # a predictions folder cannot segment perturbed images
-    kw = {"domain": spec["domain"], "seed": call.seed}
-    adversarial = attack_recon(method, call.conditioned, spec["budgets"], steps=spec["steps"],
-                               **kw)
-    random = random_recon(method, call.conditioned, spec["budgets"], **kw)
+    adversarial, random = recon_perturbations(method, call.conditioned, spec["budgets"],
+                                              steps=spec["steps"], domain=spec["domain"],
+                                              seed=call.seed)
     profile = image_profiles(call.settings)[0]
     clean = call.cached()
     case = call.case
     rows = _image_rows(reference, clean, profile, "none", 0.0)
     if seg is not None:
-        rows += clinical_robustness_rows(case, segment(seg, clean, case), "none", 0.0)
+        # the chain's cached segmentation of the clean output (ReconStage.chain_experiments)
+        clean_labels = call.upstream.get("segmentation")
+        if clean_labels is None:
+            clean_labels = segment(seg, clean, case)
+        rows += clinical_robustness_rows(case, clean_labels, "none", 0.0)
     for res in adversarial + random:
         rows += _perturbation_rows(res, "deviation")
         rows += _image_rows(reference, res.output, profile, res.kind, res.budget)

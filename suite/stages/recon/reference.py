@@ -52,6 +52,7 @@ class ReferenceImages(_PseudoMethod):
     of the fully sampled k-space), so that later stages run on the reference images too."""
 
     name = "reference"
+    version = "2"  # 2: the centred FFT by sign modulation (same values up to rounding)
 
     def __call__(self, case: Case) -> np.ndarray:
         from suite.mr import ifft2c, rss

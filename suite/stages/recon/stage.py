@@ -42,6 +42,7 @@ class ReconStage(Stage):
                  "predictions: DIR/<dataset>/<subject>/<condition>.npy")
     metric_groups = ("image", "temporal")
     experiment_kinds = ("recon-attack", "features", "crime")
+    chain_experiments = ("recon-attack",)  # reads the chain's cached clean segmentation
     row_stages = ("recon", "temporal")
 
     def accepts(self, case_ref, condition: Mapping[str, Any]) -> bool:

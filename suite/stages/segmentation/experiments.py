@@ -35,18 +35,21 @@ def seg_attack(exp: ExperimentCall) -> list[dict]:
     case = call.case
     spacing = case.meta.pixel_spacing_mm
     images = np.asarray(call.upstream["recon"], np.float32)
+    # the job's own clean labels: the segmentation stage's cached output of these images
+    clean = call.upstream.get("segmentation")
+    clean = segment(method, images, case, label) if clean is None else clean
     results = []
     for attack in spec["attacks"]:
         budgets = spec["l2_budgets"] if attack == "pgd-l2" else spec["budgets"]
         results += attack_segmentation(method, images, spacing, budgets, attack=attack,
-                                       steps=spec["steps"], labels=case.labels, seed=call.seed)
+                                       steps=spec["steps"], labels=case.labels, seed=call.seed,
+                                       clean_labels=clean)
     if spec["budgets"]:
         results += random_segmentation(method, images, spacing, spec["budgets"], norm="linf",
-                                       seed=call.seed)
+                                       seed=call.seed, clean_labels=clean)
     if spec["l2_budgets"]:
         results += random_segmentation(method, images, spacing, spec["l2_budgets"], norm="l2",
-                                       seed=call.seed)
-    clean = segment(method, images, case, label)
+                                       seed=call.seed, clean_labels=clean)
 
     def label_rows(labels, attack, budget):
         out = [{**r.to_dict(), "stage": "robustness", "attack": attack, "budget": budget}

@@ -1,0 +1,137 @@
+"""Kinds of phantom cohort a protocol dataset can generate (``phantom: {kind: ..., ...}``).
+
+Each kind declares how its protocol entry is validated and how the cohort is written into a
+folder that the suite's readers (:mod:`suite.data.loader`) then read like real data. The runner
+and the protocol validator dispatch on the entry's ``kind`` and know no kind:
+
+``cine`` (default)
+    The cine cohort (:func:`suite.phantom.cohort`, :mod:`suite.phantom.writer`): ISMRMRD raw
+    data, NIfTI labels and ``truth.csv`` per subject; read as the ``phantom`` format.
+``mapping``
+    Mapping acquisitions with exact truth maps (:mod:`suite.phantom.mapping.cohort`); read as
+    the ``phantom-mapping`` format, one Case per series.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+__all__ = ["PhantomKind", "PHANTOM_KINDS", "phantom_kind", "validate_phantom_entry",
+           "write_phantom_cohort", "write_cine_cohort", "validate_cine_entry"]
+
+
+@dataclass(frozen=True)
+class PhantomKind:
+    """A kind of phantom cohort.
+
+    Attributes
+    ----------
+    name : str
+        The value of the protocol's ``phantom.kind``.
+    validate : callable(validator, entry, key)
+        Checks the protocol entry (raises the validator's error with the key path).
+    write : callable(entry, folder) -> None
+        Writes the cohort into ``folder`` (created by the caller).
+    description : str
+    """
+
+    name: str
+    validate: Callable[[Any, Mapping, str], None]
+    write: Callable[[Mapping, Path], None]
+    description: str = ""
+
+
+def validate_cine_entry(v, ph: Mapping, key: str) -> None:
+    """Validate a cine ``phantom`` entry: subjects, seed, presets, pathologies, overrides."""
+    from suite._validation import near
+    from suite.phantom import OVERRIDES, PATHOLOGIES, PRESETS
+
+    v.unknown_keys(ph, {"kind", "subjects", "seed", "presets", "pathologies", "overrides"}, key)
+    v.integer(ph, "subjects", minimum=1, required=True, prefix=key)
+    v.integer(ph, "seed", minimum=0, prefix=key)
+    for field_name, allowed in (("presets", PRESETS), ("pathologies", PATHOLOGIES)):
+        values = ph.get(field_name, [])
+        if not isinstance(values, list):
+            v.fail(f"{key}.{field_name}", "must be a list of names")
+        for j, name in enumerate(values):
+            v.choice(name, sorted(allowed), f"{key}.{field_name}[{j}]")
+    ov = ph.get("overrides", {}) or {}
+    v.mapping(ov, f"{key}.overrides")
+    for name in ov:
+        if name not in OVERRIDES:
+            v.fail(f"{key}.overrides.{name}", f"is not a phantom override; expected one of "
+                   f"{sorted(OVERRIDES)}{near(name, OVERRIDES)}")
+
+
+def write_cine_cohort(ph: Mapping, out: Path) -> None:
+    """Write the cine cohort of a ``phantom`` entry into ``out`` (subjects ``phantom-NNN``,
+    one :func:`suite.phantom.cohort` draw per preset with seed ``seed + 1000·preset index``)."""
+    from suite.phantom import cohort as cohort_specs
+    from suite.phantom.writer import write_subject, write_truth_table
+
+    presets = ph.get("presets") or [None]
+    rows = []
+    index = 0
+    for p_i, preset in enumerate(presets):
+        specs = cohort_specs(ph["subjects"], seed=ph.get("seed", 0) + 1000 * p_i, preset=preset,
+                             pathology=ph.get("pathologies") or None)
+        for spec in specs:
+            subject = f"phantom-{index:03d}"
+            index += 1
+            case = dataclasses.replace(spec, subject=subject).simulate(**(ph.get("overrides") or {}))
+            rows.append(write_subject(out / subject, case))
+    write_truth_table(out / "truth.csv", rows)
+
+
+def _mapping_kind() -> PhantomKind:
+    from suite.phantom.mapping.cohort import validate_mapping_entry, write_mapping_cohort
+
+    return PhantomKind("mapping", validate_mapping_entry, write_mapping_cohort,
+                       "mapping series (MOLLI, ShMOLLI, SASHA, T2-prep) with truth maps")
+
+
+#: Phantom kinds by name (``mapping`` is built on first use: it imports the sequence engines).
+PHANTOM_KINDS: dict[str, PhantomKind | Callable[[], PhantomKind]] = {
+    "cine": PhantomKind("cine", validate_cine_entry, write_cine_cohort,
+                        "cine short-axis stacks with labels and analytic volumes"),
+    "mapping": _mapping_kind,
+}
+
+
+def phantom_kind(entry: Mapping) -> PhantomKind:
+    """The :class:`PhantomKind` of a protocol ``phantom`` entry (``kind``, default ``cine``).
+
+    Raises
+    ------
+    ValueError
+        An unknown kind (the message lists the kinds).
+    """
+    name = entry.get("kind", "cine") if isinstance(entry, Mapping) else "cine"
+    kind = PHANTOM_KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown phantom kind {name!r}; kinds: {sorted(PHANTOM_KINDS)}")
+    return kind if isinstance(kind, PhantomKind) else kind()
+
+
+def validate_phantom_entry(v, entry: Any, key: str) -> None:
+    """Validate a protocol ``phantom`` entry with its kind's rules."""
+    v.mapping(entry, key)
+    if "kind" in entry:
+        v.choice(entry["kind"], sorted(PHANTOM_KINDS), f"{key}.kind")
+    phantom_kind(entry).validate(v, entry, key)
+
+
+def write_phantom_cohort(entry: Mapping, out: Path) -> Path:
+    """Write the cohort of a protocol ``phantom`` entry into ``out`` (once: a finished cohort,
+    marked by ``out/.complete``, is reused, e.g. on resume)."""
+    out = Path(out)
+    done = out / ".complete"
+    if done.exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    phantom_kind(entry).write(entry, out)
+    done.write_text("ok\n")
+    return out

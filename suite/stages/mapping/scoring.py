@@ -1,0 +1,87 @@
+"""Scoring of the mapping stage: rows of :mod:`suite.metrics.mapping` per region and AHA
+segment, against the truth maps or against the fit of the fully sampled images.
+
+``metrics.mapping`` (all optional)::
+
+    regions: [myocardium, lv_blood]   # ROIs by region name; "myocardium" is the whole LV wall
+                                      #   (myocardium and scar), others one region each
+    segments: [insertion]             # AHA conventions (suite.metrics.aha.CONVENTIONS); [] none
+    scores: true                      # whole-map NMSE/PSNR/SSIM (CMRxRecon map scoring)
+    reference_fit: true               # also score against the same method's fit of the fully
+                                      #   sampled images (profile "reference-fit")
+
+Each row's ``profile`` says what the map is compared with: ``truth`` (the phantom's truth
+maps, known exactly) or ``reference-fit`` (the conventional reference: the method's own fit of
+the fully sampled images, which carries the fit's and the sequence's biases).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["MAPPING_SETTINGS", "DEFAULT_REGIONS", "mapping_settings", "region_masks",
+           "aha_labels", "map_rows"]
+
+#: Keys of ``metrics.mapping`` and their defaults.
+MAPPING_SETTINGS = {"regions": ("myocardium", "lv_blood"), "segments": ("insertion",),
+                    "scores": True, "reference_fit": True}
+DEFAULT_REGIONS = MAPPING_SETTINGS["regions"]
+_WALL = ("myocardium", "scar")  # the LV wall: what a myocardial ROI holds
+
+
+def mapping_settings(settings: Mapping[str, Any]) -> dict:
+    """``metrics.mapping`` with defaults (``true``/absent → all defaults)."""
+    cfg = settings.get("mapping")
+    out = dict(MAPPING_SETTINGS)
+    if isinstance(cfg, dict):
+        out.update({k: v for k, v in cfg.items() if v is not None})
+    return out
+
+
+def region_masks(truth: Mapping[str, Any], names) -> dict[str, np.ndarray]:
+    """Boolean ROI masks ``(slice, y, x)`` by name from the case's ``regions`` codes and
+    ``region_names`` (names the case does not have are left out)."""
+    codes = np.asarray(truth["regions"])
+    index = {n: i for i, n in enumerate(truth.get("region_names") or ())}
+    out = {}
+    for name in names:
+        members = _WALL if name == "myocardium" else (name,)
+        ids = [index[m] for m in members if m in index]
+        if ids:
+            out[name] = np.isin(codes, ids)
+    return out
+
+
+def aha_labels(truth: Mapping[str, Any]) -> np.ndarray | None:
+    """ACDC-convention labels ``(slice, y, x)`` (1 RV, 2 myocardium incl. scar, 3 LV cavity)
+    from the regions, for :func:`suite.metrics.aha.aha_segments`; None without them."""
+    masks = region_masks(truth, ("rv_blood", "myocardium", "lv_blood"))
+    if len(masks) < 3:
+        return None
+    lab = np.zeros(np.shape(truth["regions"]), np.uint8)
+    lab[masks["rv_blood"]], lab[masks["myocardium"]], lab[masks["lv_blood"]] = 1, 2, 3
+    return lab
+
+
+def map_rows(reference, prediction, truth: Mapping[str, Any], quantity: str,
+             cfg: Mapping[str, Any], *, reference_source: str) -> list[dict]:
+    """Rows (``stage = "mapping"``) of ``prediction`` against ``reference`` (maps
+    ``(slice, y, x)``; NaN = failed) per ROI of ``cfg["regions"]`` (whole-map scores with the
+    first ROI when ``cfg["scores"]``) and per AHA segment of each ``cfg["segments"]``
+    convention, ``profile = reference_source``."""
+    from suite.metrics.aha import aha_segments
+    from suite.metrics.mapping import mapping_rows, segmental_rows
+
+    rows = []
+    for i, (name, roi) in enumerate(region_masks(truth, cfg["regions"]).items()):
+        rows += mapping_rows(reference, prediction, roi=roi, quantity=quantity,
+                             reference_source=reference_source, structure=name,
+                             scores=bool(cfg["scores"]) and i == 0)
+    labels = aha_labels(truth) if cfg["segments"] else None
+    for convention in (cfg["segments"] if labels is not None else ()):
+        aha = aha_segments(labels, convention=convention)
+        rows += segmental_rows(reference, prediction, aha, quantity=quantity,
+                               reference_source=reference_source)
+    return [{**r.to_dict(), "stage": "mapping"} for r in rows]
