@@ -106,7 +106,7 @@ def heart_frame(origin_mm, azimuth_deg: float, elevation_deg: float) -> HeartFra
     >>> f = heart_frame((30.0, -20.0, 0.0), 45.0, 30.0)
     >>> [round(float(v), 3) for v in f.ez]
     [0.612, -0.612, -0.5]
-    >>> round(float(f.ex @ f.ey), 12), round(float(f.ey @ f.ez), 12)
+    >>> abs(round(float(f.ex @ f.ey), 12)), abs(round(float(f.ey @ f.ez), 12))
     (0.0, 0.0)
     """
     az, el = np.deg2rad(float(azimuth_deg)), np.deg2rad(float(elevation_deg))
