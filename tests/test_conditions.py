@@ -282,3 +282,21 @@ def test_a_run_with_virtual_coils_scores_a_single_coil_method(tmp_path):
                             "stage IN ('recon', 'condition')"))
     con.close()
     assert rows["virtual_coils"] == 1.0 and 0 < rows["ssim"] < 1 and rows["nmse"] > 0
+
+
+def test_strata_are_checked_when_the_protocol_is_loaded(tmp_path):
+    """A stratum the store does not record (``sequence``) is refused before any job runs,
+    naming the key and the strata that exist."""
+    from suite.case import STRATA_COLUMNS
+    from suite.protocol import ProtocolError, load_protocol
+
+    path = _protocol(tmp_path, {"name": "zero-filled"}, "strata")
+    raw = yaml.safe_load(path.read_text())
+    raw["analyses"]["strata"] = ["vendor", "sequence"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ProtocolError, match=r"analyses\.strata") as err:
+        load_protocol(path)
+    assert "sequence" in str(err.value) and "pathology" in str(err.value)
+    raw["analyses"]["strata"] = list(STRATA_COLUMNS)
+    path.write_text(yaml.safe_dump(raw))
+    assert load_protocol(path).raw["analyses"]["strata"] == list(STRATA_COLUMNS)

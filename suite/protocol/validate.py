@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 from suite._schema import KeyPathValidator
+from suite.case import STRATA_COLUMNS
 from suite._validation import check_path_component, near, read_yaml_file
 from suite.phantom.kinds import validate_phantom_entry
 from suite.protocol.errors import ProtocolError
@@ -194,6 +195,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
     analyses = raw.get("analyses") or {}
     v.mapping(analyses, "analyses")
     v.unknown_keys(analyses, {"bootstrap", "strata", "agreement"}, "analyses")
+    # strata are the store's fixed case columns (results join them; summary and report split
+    # by them): a name outside them would fail only at analysis time, after the whole run
+    v.list_of_strings(analyses, "strata", options=STRATA_COLUMNS, prefix="analyses")
     if "bootstrap" in analyses:
         boot = analyses["bootstrap"] or {}
         v.mapping(boot, "analyses.bootstrap")
