@@ -217,7 +217,8 @@ class Stage:
         ``conditions`` — default the fully sampled ones —, ``attacks``, ``budgets`` (L2),
         ``linf_budgets``, ``steps``), one job per
         condition and method chain, the upstream stages running the methods they run in the
-        ordinary jobs (the reference images under a fully sampled condition)."""
+        ordinary jobs (the reference images under a fully sampled condition), and this stage
+        the methods :meth:`method_entries` selects for the case."""
         from suite.stages.entries import method_label
 
         sec = (robustness.get("adversarial") or {}).get(self.name)
@@ -242,8 +243,10 @@ class Stage:
             for st in upstream:
                 chains = [c + [(st.name, e)] for c in chains
                           for e in st.method_entries(protocol.methods(st.name), case_ref, cond)]
+            # the stage's own selection of its methods for this case (e.g. by timing)
+            runs = self.method_entries(own, case_ref, cond)
             for chain in chains:
-                for m in own:
+                for m in runs:
                     out.append((cond, chain + [(self.name, m)], dict(exp)))
         return out
 
