@@ -41,7 +41,6 @@ mapping of the heart. Magn Reson Med 2004;52:141-146, doi 10.1002/mrm.20110.
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -51,6 +50,7 @@ import torch
 from reference_impls.mapping.neural import (RETRAIN_HINT, T1_SCALE_MS, WEIGHTS_NAME, MyoMapNet,
                                             MyoMapNetT1, network_inputs)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
+from suite.train.loop import deterministic, train_steps, training_record
 
 __all__ = ["MYOMAPNET_RECIPE", "MyoMapNetConfig", "SimulatedSignals", "simulate_signals",
            "fit_myomapnet", "train_myomapnet", "evaluate_myomapnet"]
@@ -175,43 +175,21 @@ def fit_myomapnet(data: SimulatedSignals, config: MyoMapNetConfig, log=None) -> 
     """Train :class:`MyoMapNet` on ``data`` (module docstring); deterministic."""
     if len(data.t1_ms) == 0:
         raise ValueError("fit_myomapnet: no training signals")
-    threads = torch.get_num_threads()
-    det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    try:
-        torch.manual_seed(config.seed)
+    with deterministic(config.seed):
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 14]))
         x = network_inputs(torch.from_numpy(data.signals[:, :config.n_images]),
                            torch.from_numpy(np.ascontiguousarray(data.ti_ms[:, :config.n_images]))
                            ).float()
         y = torch.from_numpy(data.t1_ms / T1_SCALE_MS).float()
         net = MyoMapNet(config.n_images, config.hidden)
-        opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(s, config.steps)
-                                                           / max(config.steps, 1))))
-        losses: list[float] = []
-        t0 = time.perf_counter()
-        net.train()
-        for step in range(config.steps):
+
+        def batch_loss(step: int) -> torch.Tensor:
             idx = torch.from_numpy(rng.integers(len(y), size=config.batch_size))
-            pred = net(x[idx])
-            loss = torch.mean(torch.abs(pred - y[idx]) / y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            if log is not None and (step + 1) % 1000 == 0:
-                log(f"step {step + 1}/{config.steps}  loss {np.mean(losses[-1000:]):.4f}  "
-                    f"({time.perf_counter() - t0:.0f} s)")
-        net.eval()
-        state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        return TrainingResult(state, config, losses, time.perf_counter() - t0, tail=200)
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(det)
+            return torch.mean(torch.abs(net(x[idx]) - y[idx]) / y[idx])
+
+        return train_steps(net, batch_loss, steps=config.steps,
+                           learning_rate=config.learning_rate, config=config, floor=0.02,
+                           log=log, log_every=1000, tail=200)
 
 
 def evaluate_myomapnet(method, data: SimulatedSignals) -> dict:
@@ -302,14 +280,7 @@ def train_myomapnet(*, seed: int = 0, steps: int = 6000, out_dir=None, log=None,
                  "n_signals": int(len(data.t1_ms)), "seed_stream": [seed, 13, 0],
                  **{k: v for k, v in data.recipe.items()}},
         "held_out": {"seed_stream": [seed, 13, 1], "n_series": n_held, **held_out},
-        "final_loss": result.final_loss,
-        "loss_first": result.losses[0] if result.losses else None,
-        "steps_run": len(result.losses),
-        "simulation_seconds": round(sim_seconds, 1),
-        "training_seconds": round(result.seconds, 1),
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "platform": platform.platform(),
+        **training_record(result, sim_seconds),
     }
     pt, meta_path, digest = save_weights(result.state_dict, meta, WEIGHTS_NAME, out_dir)
     return TrainedWeights(pt, meta_path, digest, result.final_loss)
