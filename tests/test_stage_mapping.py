@@ -194,3 +194,32 @@ def test_protocol_errors_name_the_key(change, key):
 def test_shipped_protocol_validates():
     p = load_protocol(Path(__file__).parents[1] / "protocols" / "mapping.yaml")
     assert p.pipeline("mapping-phantom") == ["recon", "mapping"]
+
+
+def test_scoring_uses_pure_pixels_unless_asked_for_all():
+    """A boundary pixel (purity < 1) with a large error is left out of the ROI and of its AHA
+    segment by default (``roi: pure``) and counted with ``roi: all``; the bias is then the
+    closed-form mean over the ROI's pixels."""
+    from suite.stages.mapping.scoring import mapping_settings, map_rows
+
+    regions = np.zeros((1, 16, 16), np.uint8)
+    yy, xx = np.mgrid[:16, :16]
+    r = np.hypot(yy - 7.5, xx - 7.5)
+    regions[0][r < 6] = 4       # myocardium ring
+    regions[0][r < 3.5] = 2     # LV blood
+    regions[0][(r < 6) & (xx > 11)] = 3  # an RV-ish region for the AHA insertion points
+    purity = np.ones(regions.shape)
+    myo = regions == 4
+    edge = tuple(np.argwhere(myo)[0])
+    purity[edge] = 0.5
+    truth = {"regions": regions, "purity": purity,
+             "region_names": ("air", "body", "lv_blood", "rv_blood", "myocardium", "scar")}
+    ref = np.full(regions.shape, 1000.0)
+    pred = ref.copy()
+    pred[edge] = 2000.0         # +100 % at the impure pixel only
+    for roi, expected in (("pure", 0.0), ("all", 100.0 / myo.sum())):
+        cfg = mapping_settings({"mapping": {"regions": ["myocardium"], "segments": [],
+                                            "scores": False, "roi": roi}})
+        rows = map_rows(ref, pred, truth, "t1", cfg, reference_source="truth")
+        [bias] = [x["value"] for x in rows if x["metric"] == "t1_relative_bias_pct"]
+        assert bias == pytest.approx(expected), roi
