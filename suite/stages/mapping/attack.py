@@ -3,7 +3,9 @@
 The generic input attack (:mod:`suite.robustness.input_attacks`,
 ``robustness.adversarial.mapping`` in a protocol) perturbs what a mapping method is given, the
 weighted images ``(slice, y, x, n_images)``, **inside the regions the stage scores** (the union
-of ``metrics.mapping.regions`` of the case's truth regions; every pixel when the case has none).
+of ``metrics.mapping.regions`` of the case's truth regions, restricted to the pixels
+``metrics.mapping.roi`` scores — by default those free of partial volume; every pixel when
+the case has no regions or none of them is scored).
 The perturbation is therefore measured against the signal scale of those pixels (relative L2
 ``‖e‖₂ ≤ ε‖x‖₂`` or L∞ ``‖e‖∞ ≤ ε·max x`` over the region's weighted-image samples), and
 the deviation ``‖f(x+e) − f(x)‖ / ‖f(x)‖`` is that of the map over the same pixels; pixels
@@ -23,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from suite.stages.mapping.inputs import case_quantity, timings_array, weighted_images
-from suite.stages.mapping.scoring import mapping_settings, region_masks
+from suite.stages.mapping.scoring import mapping_settings, region_masks, scoring_pixels
 
 __all__ = ["attack_pixels", "mapping_attack_surface", "perturbed_map"]
 
@@ -34,10 +36,10 @@ def attack_pixels(call) -> np.ndarray:
     shape = (call.case.n_slices, *call.case.image_shape[2:])
     if "regions" not in truth:
         return np.ones(shape, bool)
-    masks = region_masks(truth, mapping_settings(call.settings)["regions"])
-    if not masks:
-        return np.ones(shape, bool)
-    return np.logical_or.reduce(list(masks.values()))
+    cfg = mapping_settings(call.settings)
+    masks = region_masks(truth, cfg["regions"], scoring_pixels(truth, cfg.get("roi", "pure")))
+    union = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(shape, bool)
+    return union if union.any() else np.ones(shape, bool)
 
 
 def mapping_attack_surface(call, method, as_map):
