@@ -1,7 +1,8 @@
 """A MyoMapNet-style neural T1 estimator: the first images of a MOLLI 5(3)3 series → T1.
 
-MyoMapNet (Guo et al., J Cardiovasc Magn Reson, doi 10.1186/s12968-021-00834-0; preprint
-arXiv 2104.00143) estimates myocardial T1 pixel by pixel with a small fully connected network
+MyoMapNet (Guo et al., "Accelerated cardiac T1 mapping in four heartbeats with inline
+MyoMapNet", J Cardiovasc Magn Reson, doi 10.1186/s12968-021-00834-0; preprint arXiv
+2104.00143) estimates myocardial T1 pixel by pixel with a small fully connected network
 from the T1-weighted images acquired after **one** inversion (4 or 5 heartbeats instead of
 MOLLI's 11) and their inversion times. This module is a network of that kind, trained on the
 suite's own sequence simulation (:mod:`suite.train.myomapnet`) rather than on in-vivo MOLLI
@@ -21,7 +22,7 @@ Input convention (:func:`network_inputs`, differentiable, shared by training and
   ``2·n_images`` numbers per pixel.
 
 Network (:class:`MyoMapNet`): fully connected, ``hidden`` widths with ReLU (default
-``(128, 128, 64, 64)``: five linear layers as the preprint's network, 27 k parameters) and a
+``(128, 128, 64, 64)``: five linear layers as the preprint's network, 30 k parameters) and a
 linear output in seconds; ``T1 = 1000 ms × output``. Pixels are independent (no spatial
 context), so a map costs one batched matrix product per layer.
 

@@ -32,9 +32,10 @@ weights (tested).
 
 References
 ----------
-Guo R et al. MyoMapNet: accelerated modified Look-Locker inversion recovery myocardial T1
-mapping via neural networks. J Cardiovasc Magn Reson, doi 10.1186/s12968-021-00834-0
-(preprint arXiv 2104.00143).
+Guo et al. Accelerated cardiac T1 mapping in four heartbeats with inline MyoMapNet: a deep
+learning-based T1 estimation approach. J Cardiovasc Magn Reson, doi 10.1186/s12968-021-00834-0
+(PMC8734349); preprint "MyoMapNet: accelerated modified Look-Locker inversion recovery
+myocardial T1 mapping via neural networks", arXiv 2104.00143.
 Messroghli DR et al. Modified Look-Locker inversion recovery (MOLLI) for high-resolution T1
 mapping of the heart. Magn Reson Med 2004;52:141-146, doi 10.1002/mrm.20110.
 """
