@@ -41,8 +41,9 @@ class PerturbationResult:
     Attributes
     ----------
     kind : str
-        One of :data:`suite.robustness.recon_attacks.RECON_KINDS` or
-        :data:`suite.robustness.seg_attacks.SEG_KINDS`.
+        One of :data:`suite.robustness.recon_attacks.RECON_KINDS`,
+        :data:`suite.robustness.seg_attacks.SEG_KINDS` or
+        :data:`suite.robustness.input_attacks.INPUT_KINDS`.
     budget : float
         Requested ε. Reconstruction: relative L2, ``||e|| ≤ ε·||y||`` (k-space) or
         ``||r|| ≤ ε·||x||`` (image). Segmentation: units of the [0, 1]-normalised image, L∞
