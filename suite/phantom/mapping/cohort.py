@@ -13,7 +13,8 @@ Protocol entry (validated by :func:`validate_mapping_entry`)::
       subjects: int                  # subjects mapping-000, mapping-001, ... (seed + index)
       seed: int                      # default 0
       pathologies: [str]             # cycled; MAPPING_PATHOLOGIES (default normal)
-      sequences: [str]               # SEQUENCES except cardiac-mrf (default MOLLI 5(3)3, T2-prep)
+      sequences: [str]               # SEQUENCES (default MOLLI 5(3)3, T2-prep); cardiac-mrf
+                                     #   has timing tag "TI+TE" (it maps T1 and T2)
       contrasts: [native, post]      # default [native]
       snr: number | null             # myocardial SNR (default 50; null = noise-free)
       heart_rate_bpm: number         # default: each subject's own
@@ -34,13 +35,15 @@ from suite.phantom.mapping.relaxation import MAPPING_PATHOLOGIES
 __all__ = ["MAPPING_COHORT_COLUMNS", "MAPPING_ENTRY_KEYS", "COHORT_SEQUENCES",
            "validate_mapping_entry", "write_mapping_cohort"]
 
-#: Columns of ``mapping_cohort.csv`` (``timing``: the timing key of the series, TI/TS/TE).
+#: Columns of ``mapping_cohort.csv`` (``timing``: the timing key of the series, TI/TS/TE, or
+#: the keys joined by ``+`` for a series with several, ``TI+TE`` for cardiac MRF).
 MAPPING_COHORT_COLUMNS = ("subject", "pathology", "series", "sequence", "contrast", "timing")
 #: Keys of a ``phantom: {kind: mapping}`` entry.
 MAPPING_ENTRY_KEYS = ("kind", "subjects", "seed", "pathologies", "sequences", "contrasts", "snr",
                       "heart_rate_bpm", "upsample")
-#: Sequences a cohort can hold (the MRF series is not written as images).
-COHORT_SEQUENCES = tuple(s for s in SEQUENCES if s != "cardiac-mrf")
+#: Sequences a cohort can hold (all of them; the MRF series as 45 images of consecutive
+#: repetitions).
+COHORT_SEQUENCES = tuple(SEQUENCES)
 _DEFAULT_SEQUENCES = ("molli-5(3)3", "t2prep-bssfp")
 
 
@@ -79,7 +82,7 @@ def write_mapping_cohort(ph: Mapping[str, Any], out: Path) -> None:
         for s in subject.series:
             if s.sequence not in COHORT_SEQUENCES:
                 continue
-            timing = next(k for k in s.case.meta.timings_ms if k != "trigger")
+            timing = "+".join(k for k in s.case.meta.timings_ms if k != "trigger")
             rows.append({"subject": name, "pathology": pathology, "series": s.name,
                          "sequence": s.sequence, "contrast": s.contrast, "timing": timing})
     text = io.StringIO(newline="")
