@@ -26,7 +26,7 @@ lack is a one-line ``ValueError`` naming it. Both return a
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import functools
 
 import numpy as np
 
@@ -34,9 +34,12 @@ from reference_impls.mapping.bloch_fit import FIT_PARAMETERS, fit_bloch
 from reference_impls.mapping.mrf import build_dictionary, match, mrf_grid
 from reference_impls.mapping.result import MapFit, check_choice, goodness_of_fit
 from reference_impls.registry import register
-from suite.mr.sequences import RR_MODES, CardiacMRF
+from suite.mr.sequences import RR_MODES, CardiacMRF, window_matrix
 
-__all__ = ["MRFDictionaryMethod", "BlochModelMethod"]
+__all__ = ["MRFDictionaryMethod", "BlochModelMethod", "TIMING_TAGS"]
+
+#: Timing tags of mapping series (``TI+TE``: cardiac MRF).
+TIMING_TAGS = ("TI", "TS", "TE", "TI+TE")
 
 
 class _ModelMethod:
@@ -77,6 +80,15 @@ def _map_fit(model, maps, rmse, r2, failed, attempted, timings_ms, options) -> M
                   attempted, np.asarray(timings_ms), options)
 
 
+@functools.lru_cache(maxsize=8)
+def _dictionary(seq, rr: tuple, images_per_block, magnitude: bool, grid: tuple):
+    matrix = None if images_per_block is None else window_matrix(
+        seq.image_windows(int(images_per_block)), seq.n_samples)
+    t1, t2 = mrf_grid(*grid)
+    return build_dictionary(np.asarray(rr), t1, t2, sequence=seq, image_matrix=matrix,
+                            magnitude=magnitude)
+
+
 @register("mapping", "mrf-dictionary")
 class MRFDictionaryMethod(_ModelMethod):
     """MRF dictionary matching (module docstring).
@@ -104,25 +116,19 @@ class MRFDictionaryMethod(_ModelMethod):
         super().__init__(rr=rr, heart_rate_bpm=heart_rate_bpm, step=float(step),
                          t1_range_ms=tuple(float(v) for v in t1_range_ms),
                          t2_range_ms=tuple(float(v) for v in t2_range_ms))
-        self._cache: OrderedDict = OrderedDict()
 
     def dictionary(self, acquisition, slice_index: int = 0, magnitude: bool = True):
-        """The dictionary of one slice of ``acquisition`` (cached per RR series)."""
+        """The dictionary of one slice of ``acquisition`` (cached in the process per sequence,
+        RR series, image windows and grid: the jobs of one series under several conditions
+        and reconstructions share it)."""
         seq = acquisition.sequence_description(who=self.name)
         if not isinstance(seq, CardiacMRF):
             raise ValueError(f"{self.name}: needs a cardiac MRF series; got sequence "
                              f"{acquisition.sequence!r}")
         rr = self._rr(acquisition, seq, slice_index)
-        key = (seq, tuple(rr.tolist()), acquisition.images_per_block, magnitude)
-        if key not in self._cache:
-            o = self._options
-            t1, t2 = mrf_grid(o["t1_range_ms"], o["t2_range_ms"], o["step"])
-            self._cache[key] = build_dictionary(rr, t1, t2, sequence=seq,
-                                                image_matrix=acquisition.image_matrix(seq),
-                                                magnitude=magnitude)
-            while len(self._cache) > 4:
-                self._cache.popitem(last=False)
-        return self._cache[key]
+        o = self._options
+        return _dictionary(seq, tuple(rr.tolist()), acquisition.images_per_block, magnitude,
+                           (o["t1_range_ms"], o["t2_range_ms"], o["step"]))
 
     def __call__(self, images, timings_ms, acquisition) -> MapFit:
         y = _check_images(images, timings_ms, self.name)
@@ -165,13 +171,21 @@ class BlochModelMethod(_ModelMethod):
         fitted (background; NaN, not counted as failed).
     n_iter : int
         Levenberg–Marquardt iterations.
+    timing : str, optional
+        Restrict the method to series with this timing tag (``TI``, ``TS``, ``TE``, ``TI+TE``),
+        e.g. ``TI`` to fit the MOLLI series of a cohort and not its MRF series (whose fit
+        simulates 705 FISP pulses with 20 EPG states per iteration: minutes per image).
     """
 
     name = "bloch-fit"
 
     def __init__(self, fit=FIT_PARAMETERS, t1_ms: float | None = None,
                  t2_ms: float | None = None, rr: str = "actual",
-                 heart_rate_bpm: float | None = None, threshold: float = 0.05, n_iter: int = 30):
+                 heart_rate_bpm: float | None = None, threshold: float = 0.05, n_iter: int = 30,
+                 timing: str | None = None):
+        if timing is not None:
+            check_choice(timing, TIMING_TAGS, name="timing", where=self.name)
+            self.timing = timing     # the mapping stage runs it on these series only
         fit = tuple(fit)
         for f in fit:
             check_choice(f, FIT_PARAMETERS, name="fit", where=self.name)
@@ -181,7 +195,7 @@ class BlochModelMethod(_ModelMethod):
         if missing:
             raise ValueError(f"{self.name}: give {missing[0]} (assumed) when it is not fitted")
         super().__init__(fit=list(fit), rr=rr, heart_rate_bpm=heart_rate_bpm,
-                         threshold=float(threshold), n_iter=int(n_iter),
+                         threshold=float(threshold), n_iter=int(n_iter), timing=timing,
                          **{k: float(v) for k, v in known.items()})
 
     def __call__(self, images, timings_ms, acquisition) -> MapFit:
