@@ -94,3 +94,10 @@ def _t2_loglinear(**options) -> T2Fit:
 @register("mapping", "t2-3p")
 def _t2_3p(**options) -> T2Fit:
     return T2Fit(model="3p", **options)
+
+
+# ---- the base class, public for the other method modules (model-based methods, issue 13)
+#: Reference-method protocol of the mapping methods (``stage``, ``version``, ``name``,
+#: ``params()``, ``repr``); :mod:`reference_impls.mapping.model_based` subclasses it.
+MappingMethod = _Fit
+__all__ += ["MappingMethod"]

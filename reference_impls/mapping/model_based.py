@@ -31,6 +31,7 @@ import functools
 import numpy as np
 
 from reference_impls.mapping.bloch_fit import FIT_PARAMETERS, fit_bloch
+from reference_impls.mapping.methods import MappingMethod
 from reference_impls.mapping.mrf import build_dictionary, match, mrf_grid
 from reference_impls.mapping.result import MapFit, check_choice, goodness_of_fit
 from reference_impls.registry import register
@@ -42,23 +43,11 @@ __all__ = ["MRFDictionaryMethod", "BlochModelMethod", "TIMING_TAGS"]
 TIMING_TAGS = ("TI", "TS", "TE", "TI+TE")
 
 
-class _ModelMethod:
-    """Reference-method protocol (name, version, stage, ``params()``) of the model-based
-    methods; ``needs_acquisition`` tells the mapping stage to pass the acquisition."""
+class _ModelMethod(MappingMethod):
+    """The model-based methods: ``needs_acquisition`` tells the mapping stage to pass the
+    acquisition."""
 
-    stage = "mapping"
-    version = "1.0"
-    name = ""
     needs_acquisition = True
-
-    def __init__(self, **options):
-        self._options = dict(options)
-
-    def params(self) -> dict:
-        return dict(self._options)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._options.items())})"
 
     def _rr(self, acquisition, seq, s):
         return acquisition.rr_ms(seq, slice_index=s, mode=self._options["rr"],
