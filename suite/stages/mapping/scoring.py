@@ -9,6 +9,9 @@ segment, against the truth maps or against the fit of the fully sampled images.
     scores: true                      # whole-map NMSE/PSNR/SSIM (CMRxRecon map scoring)
     reference_fit: true               # also score against the same method's fit of the fully
                                       #   sampled images (profile "reference-fit")
+    challenge_reference: {name, params}  # also score against this reference method's fit of the
+                                      #   fully sampled images (profile "challenge-reference";
+                                      #   suite.stages.mapping.audit)
 
 Each row's ``profile`` says what the map is compared with: ``truth`` (the phantom's truth
 maps, known exactly) or ``reference-fit`` (the conventional reference: the method's own fit of
@@ -26,7 +29,7 @@ __all__ = ["MAPPING_SETTINGS", "DEFAULT_REGIONS", "mapping_settings", "region_ma
 
 #: Keys of ``metrics.mapping`` and their defaults.
 MAPPING_SETTINGS = {"regions": ("myocardium", "lv_blood"), "segments": ("insertion",),
-                    "scores": True, "reference_fit": True}
+                    "scores": True, "reference_fit": True, "challenge_reference": None}
 DEFAULT_REGIONS = MAPPING_SETTINGS["regions"]
 _WALL = ("myocardium", "scar")  # the LV wall: what a myocardial ROI holds
 

@@ -30,8 +30,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from suite.stages.base import Stage, StageCall
-from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantity, timings_array,
-                                         weighted_images)
+from suite.stages.mapping.audit import (CHALLENGE_PROFILE, challenge_reference_map,
+                                        validate_challenge_reference)
+from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantity, timing_key,
+                                         timings_array, weighted_images)
 from suite.stages.mapping.scoring import MAPPING_SETTINGS, map_rows, mapping_settings
 
 __all__ = ["MappingStage", "method_timing"]
@@ -100,6 +102,7 @@ class MappingStage(Stage):
             validator.list_of_strings(cfg, "segments", options=CONVENTIONS, prefix=key)
             validator.boolean(cfg, "scores", prefix=key)
             validator.boolean(cfg, "reference_fit", prefix=key)
+            validate_challenge_reference(validator, cfg, key)
         elif cfg is not None:
             validator.boolean(metrics, "mapping", prefix="metrics")
 
@@ -136,6 +139,11 @@ class MappingStage(Stage):
         ref = self._reference_fit(call) if cfg["reference_fit"] else None
         if ref is not None:
             rows += map_rows(ref, output, truth, q, cfg, reference_source="reference-fit")
+        if cfg["challenge_reference"]:
+            audit = challenge_reference_map(call, cfg["challenge_reference"],
+                                            timing_key(case), self.check_output)
+            if audit is not None:
+                rows += map_rows(audit, output, truth, q, cfg, reference_source=CHALLENGE_PROFILE)
         return rows
 
     def _reference_fit(self, call: StageCall) -> np.ndarray | None:
