@@ -18,6 +18,9 @@ Protocol entry (validated by :func:`validate_mapping_entry`)::
       snr: number | null             # myocardial SNR (default 50; null = noise-free)
       heart_rate_bpm: number         # default: each subject's own
       upsample: int                  # rendering grid factor (default 2; 1 is faster)
+      preset: str                    # anatomy/acquisition preset (suite.phantom.PRESETS; default
+                                     #   tiny: 5 mm pixels, a wall of two pixels; a clinical
+                                     #   MOLLI resolution is e.g. siemens-1.5t, 1.8 mm)
       arrhythmia: none|ectopic|af    # default none
       b1_scale: number               # default 1
       inversion_efficiency: number   # default 1
@@ -37,6 +40,7 @@ import numpy as np
 
 from suite._atomic import atomic_write_text
 from suite.phantom.mapping.acquire import SEQUENCES
+from suite.phantom.presets import PRESETS
 from suite.phantom.mapping.relaxation import MAPPING_PATHOLOGIES
 from suite.phantom.mapping.shift import sweep_points, validate_sweep
 
@@ -47,7 +51,7 @@ __all__ = ["MAPPING_COHORT_COLUMNS", "MAPPING_ENTRY_KEYS", "COHORT_SEQUENCES",
 MAPPING_COHORT_COLUMNS = ("subject", "pathology", "series", "sequence", "contrast", "timing")
 #: Keys of a ``phantom: {kind: mapping}`` entry.
 MAPPING_ENTRY_KEYS = ("kind", "subjects", "seed", "pathologies", "sequences", "contrasts", "snr",
-                      "heart_rate_bpm", "upsample", "arrhythmia", "b1_scale",
+                      "heart_rate_bpm", "upsample", "preset", "arrhythmia", "b1_scale",
                       "inversion_efficiency", "field_strength_t", "sweep")
 #: Sequences a cohort can hold (the MRF series is not written as images).
 COHORT_SEQUENCES = tuple(s for s in SEQUENCES if s != "cardiac-mrf")
@@ -61,6 +65,7 @@ def validate_mapping_entry(v, ph: Mapping, key: str) -> None:
     v.integer(ph, "subjects", minimum=1, required=True, prefix=key)
     v.integer(ph, "seed", minimum=0, prefix=key)
     v.integer(ph, "upsample", minimum=1, prefix=key)
+    v.option(ph, "preset", PRESETS, prefix=key)
     validate_sweep(v, ph, key)  # heart rate, SNR and the other shift factors
     for name, options in (("pathologies", MAPPING_PATHOLOGIES), ("sequences", COHORT_SEQUENCES),
                           ("contrasts", ("native", "post"))):
@@ -87,13 +92,14 @@ def write_mapping_cohort(ph: Mapping[str, Any], out: Path) -> None:
     sequences = tuple(ph.get("sequences") or _DEFAULT_SEQUENCES)
     contrasts = tuple(ph.get("contrasts") or ["native"])
     upsample = int(ph.get("upsample", 2))
+    preset = ph.get("preset", "tiny")
     points = sweep_points(ph)
     rows = []
     for i in range(int(ph["subjects"])):
         name = f"mapping-{i:03d}"
         seed = int(ph.get("seed", 0)) + i
         pathology = pathologies[i % len(pathologies)]
-        anatomy = mapping_anatomy(seed, STATES[pathology][1], upsample=upsample)
+        anatomy = mapping_anatomy(seed, STATES[pathology][1], preset=preset, upsample=upsample)
         for k, point in enumerate(points):
             f = point.values
             subject = simulate_mapping(
@@ -101,7 +107,8 @@ def write_mapping_cohort(ph: Mapping[str, Any], out: Path) -> None:
                 heart_rate_bpm=f["heart_rate_bpm"], arrhythmia=f["arrhythmia"],
                 imperfections=Imperfections(b1_scale=float(f["b1_scale"]),
                                             inversion_efficiency=float(f["inversion_efficiency"])),
-                field_strength_t=f["field_strength_t"], upsample=upsample, subject=name,
+                field_strength_t=f["field_strength_t"], preset=preset, upsample=upsample,
+                subject=name,
                 anatomy=anatomy, series_suffix=point.suffix, strata=point.strata)
             if k == 0:
                 nominal_truth = subject.truth
