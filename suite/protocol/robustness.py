@@ -96,6 +96,9 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
             raise ProtocolError(v.source, f"{prefix}.{key}", f"must be a non-empty list of {what}")
         folders = _prediction_labels(raw, runnable_stage) if runnable_stage else set()
         for j, name in enumerate(values):
+            if not isinstance(name, str):
+                raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
+                                    f"must be a name (one of the {what}); got {name!r}")
             if name in folders:
                 raise ProtocolError(
                     v.source, f"{prefix}.{key}[{j}]",
