@@ -41,8 +41,10 @@ import numpy as np
 
 from suite.stages.base import Stage, StageCall
 from suite.stages.mapping.acquisition import case_acquisition
-from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantities, timings_array,
-                                         weighted_images)
+from suite.stages.mapping.audit import (CHALLENGE_PROFILE, challenge_reference_map,
+                                        validate_challenge_reference)
+from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantities, timing_key,
+                                         timings_array, weighted_images)
 from suite.stages.mapping.scoring import (MAPPING_SETTINGS, ROI_MODES, map_rows,
                                           mapping_settings)
 
@@ -128,6 +130,7 @@ class MappingStage(Stage):
             validator.boolean(cfg, "scores", prefix=key)
             validator.boolean(cfg, "reference_fit", prefix=key)
             validator.option(cfg, "roi", ROI_MODES, prefix=key)
+            validate_challenge_reference(validator, cfg, key)
         elif cfg is not None:
             validator.boolean(metrics, "mapping", prefix="metrics")
 
@@ -172,6 +175,12 @@ class MappingStage(Stage):
             if ref is not None:
                 rows += map_rows(ref if len(quantities) == 1 else ref[i], out, truth, q, cfg,
                                  reference_source="reference-fit")
+        if cfg["challenge_reference"] and len(quantities) == 1:  # a challenge's T1 or T2 fit
+            audit = challenge_reference_map(call, cfg["challenge_reference"],
+                                            timing_key(case), self.check_output)
+            if audit is not None:
+                rows += map_rows(audit, output, truth, quantities[0], cfg,
+                                 reference_source=CHALLENGE_PROFILE)
         return rows
 
     def _reference_fit(self, call: StageCall) -> np.ndarray | None:
