@@ -10,12 +10,14 @@ The perturbation is therefore measured against the signal scale of those pixels 
 ``‖e‖₂ ≤ ε‖x‖₂`` or L∞ ``‖e‖∞ ≤ ε·max x`` over the region's weighted-image samples), and
 the deviation ``‖f(x+e) − f(x)‖ / ‖f(x)‖`` is that of the map over the same pixels; pixels
 outside keep their clean values. A per-pixel method (the conventional fits, ``myomapnet``) sees
-exactly the perturbation of each of its pixels.
+exactly the perturbation of each of its pixels. A series that maps T1 and T2 at once (cardiac
+MRF) offers no surface (one map per job is perturbed).
 
 White box: a method with ``differentiable_map(images: Tensor (..., n), timings_ms) -> Tensor
 (...)`` (the map of the series' quantity in ms, e.g.
 :meth:`reference_impls.mapping.neural.MyoMapNetT1.differentiable_map`). Any other method is
-a black box called as in the stage (``method(images, timings_ms)``); a failed pixel (NaN) is
+a black box called as in the stage (``method(images, timings_ms)``, with the acquisition
+description for a method that ``needs_acquisition``); a failed pixel (NaN) is
 0 ms in the forward map, and a value that is not finite or not > 0 is NaN in the scored map
 (:func:`perturbed_map`).
 """
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from suite.stages.mapping.inputs import case_quantity, timings_array, weighted_images
+from suite.stages.mapping.acquisition import case_acquisition
+from suite.stages.mapping.inputs import (case_quantities, case_quantity, timings_array,
+                                         weighted_images)
 from suite.stages.mapping.scoring import mapping_settings, region_masks, scoring_pixels
 
 __all__ = ["attack_pixels", "mapping_attack_surface", "perturbed_map"]
@@ -52,6 +56,8 @@ def mapping_attack_surface(call, method, as_map):
 
     from suite.robustness import AttackSurface
 
+    if len(case_quantities(call.case)) != 1:
+        return None  # a series mapping T1 and T2 (cardiac MRF) has no single map to perturb
     images = weighted_images(call.upstream["recon"])
     roi = attack_pixels(call)
     timings = np.broadcast_to(timings_array(call.case), images.shape)[roi]
@@ -63,8 +69,10 @@ def mapping_attack_surface(call, method, as_map):
         return AttackSurface(x=x, forward=forward, differentiable=True)
     quantity = case_quantity(call.case)
 
+    extra = (case_acquisition(call.case),) if getattr(method, "needs_acquisition", False) else ()
+
     def black_box(t):
-        m = np.asarray(as_map(method(t.detach().numpy(), timings), quantity), np.float64)
+        m = np.asarray(as_map(method(t.detach().numpy(), timings, *extra), quantity), np.float64)
         return torch.from_numpy(np.where(np.isfinite(m), m, 0.0))
 
     return AttackSurface(x=x, forward=black_box, differentiable=False)
