@@ -217,7 +217,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
         v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
-                              "structure", "phase", "segment", "convention", "profile",
+                              "structure", "phase", "segment", "convention", "frame", "profile",
                               *method_stages}, key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
