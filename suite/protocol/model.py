@@ -49,7 +49,12 @@ class Protocol:
 
     @property
     def conditions(self) -> list[dict]:
-        return self.raw.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}]
+        """The conditions of the run: the protocol's entries, each ``repeats: N`` entry
+        expanded into its N repeats (:func:`suite.conditions.repeats.expand_repeats`)."""
+        from suite.conditions.repeats import expand_repeats
+
+        return expand_repeats(self.raw.get("conditions")
+                              or [{"name": "fully-sampled", "type": "fully-sampled"}])
 
     def methods(self, stage: str) -> list[dict]:
         """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/

@@ -10,6 +10,8 @@ Files written into ``out_dir`` (``RUN_DIR/report`` for a run):
 ``implausible_values.csv``  the values the primary agreement analysis excluded, with reasons
 ``error_propagation.csv``   LV EF bias and limits of agreement against acceleration
 ``data_audit.csv``          data-crime audit flags per case
+``repeat_draws.csv``        QIBA repeatability (wSD, RC, wCV) over the repeats of each
+                            condition with ``repeats`` (when there is one)
 robustness CSVs             ``robustness_curves``, ``instability_ratios``,
                             ``robustness_ef_error``, ``crime_inflation``, ``shift_strata``
                             (with a ``robustness`` section)
@@ -87,7 +89,8 @@ def write_summary(summary, out_dir) -> dict:
     _csv(s.implausible, out, "implausible_values", files)
     _csv(s.propagation, out, "error_propagation", files)
     files.update(summary_figures(s, out))
-    md = _header(s) + _performance(s) + _clinical(s, agree) + _strata(s) + _failures(s)
+    md = _header(s) + _performance(s) + _clinical(s, agree) + _strata(s)
+    md += _repeat_draws(s, out, files) + _failures(s)
     rob_md, rob_files = _robustness(s, out)
     md += rob_md
     files.update(rob_files)
@@ -191,6 +194,23 @@ def _strata(s) -> list[str]:
                                                                 "recon", "mean", "ci_low",
                                                                 "ci_high", "n_subjects"])]
     return md
+
+
+def _repeat_draws(s, out: Path, files: dict) -> list[str]:
+    t = getattr(s, "repeat_draws", None)
+    if t is None or t.empty:
+        return []
+    _csv(t.drop(columns=["row_ids"], errors="ignore"), out, "repeat_draws", files)
+    lead = [c for c in ("repeat_of", "stage", "metric", "structure", "phase", "segment",
+                        "convention", "profile", *s.method_stages)
+            if c in t and (t[c].astype(str) != "").any()]
+    return ["\n## Repeatability over repeated draws (QIBA)\n",
+            "Each case measured under every repeat of a condition with `repeats` (new noise "
+            "draws): within-case SD (wSD), repeatability coefficient RC = 1.96·√2·wSD and "
+            "within-case CV (%) (Raunig et al. 2015); n_units cases with a usable value in "
+            "every repeat. Full table in `repeat_draws.csv`.\n\n",
+            format_table(t, lead + ["n_units", "n_repeats", "mean", "wsd", "rc", "wcv_pct",
+                                    "unit"])]
 
 
 def _failures(s) -> list[str]:
