@@ -1,8 +1,9 @@
 """Stages: the units a run is built from (:mod:`suite.stages.base` explains the interface).
 
 Built-in stages: ``recon`` (:mod:`suite.stages.recon`), ``segmentation``
-(:mod:`suite.stages.segmentation`), ``clinical`` (:mod:`suite.stages.clinical`, derived) and
-``mapping`` (:mod:`suite.stages.mapping`).
+(:mod:`suite.stages.segmentation`), ``clinical`` (:mod:`suite.stages.clinical`, derived),
+``mapping`` (:mod:`suite.stages.mapping`) and ``ecv`` (:mod:`suite.stages.ecv`, derived from
+the mapping outputs of a native and a post-contrast series).
 A new stage is one folder with its declaration (a :class:`Stage` subclass), its metrics and its
 methods, made known to a run either by :func:`register_stage` (built-in and installed stages)
 or by the protocol's ``stages:`` mapping (``{name: {plugin: "module:attribute"}}``, imported
@@ -23,6 +24,7 @@ from typing import Iterable, Mapping
 from suite._validation import near
 from suite.stages.base import ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
+from suite.stages.ecv import EcvStage
 from suite.stages.mapping import MappingStage
 from suite.stages.recon import ReconStage
 from suite.stages.segmentation import SegmentationStage
@@ -53,7 +55,7 @@ def register_stage(stage: Stage) -> Stage:
     return stage
 
 
-for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage()):
+for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage(), EcvStage()):
     register_stage(_stage)
 
 

@@ -133,12 +133,12 @@ class MappingStage(Stage):
         rows = []
         if f"{q}_ms" in truth:
             rows += map_rows(truth[f"{q}_ms"], output, truth, q, cfg, reference_source="truth")
-        ref = self._reference_fit(call) if cfg["reference_fit"] else None
+        ref = self.reference_fit(call) if cfg["reference_fit"] else None
         if ref is not None:
             rows += map_rows(ref, output, truth, q, cfg, reference_source="reference-fit")
         return rows
 
-    def _reference_fit(self, call: StageCall) -> np.ndarray | None:
+    def reference_fit(self, call: StageCall) -> np.ndarray | None:
         """The job's method fitted to the fully sampled images (None when the job's images
         are those, or the method cannot be re-run)."""
         from suite.stages.recon.reference import PSEUDO_METHODS, reference_magnitude
