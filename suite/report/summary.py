@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.analysis.selection import whole_rows
 from suite.report.summary_figures import robustness_figures, summary_figures
 
 __all__ = ["write_summary", "format_table"]
@@ -201,16 +202,18 @@ def _repeat_draws(s, out: Path, files: dict) -> list[str]:
     if t is None or t.empty:
         return []
     _csv(t.drop(columns=["row_ids"], errors="ignore"), out, "repeat_draws", files)
-    lead = [c for c in ("repeat_of", "stage", "metric", "structure", "phase", "segment",
-                        "convention", "profile", *s.method_stages)
-            if c in t and (t[c].astype(str) != "").any()]
+    whole = whole_rows(t, ())  # the region rows; segments and frames in the CSV
+    lead = [c for c in ("repeat_of", "stage", "metric", "structure", "phase", "profile",
+                        *s.method_stages)
+            if c in whole and (whole[c].astype(str) != "").any()]
     return ["\n## Repeatability over repeated draws (QIBA)\n",
             "Each case measured under every repeat of a condition with `repeats` (new noise "
             "draws): within-case SD (wSD), repeatability coefficient RC = 1.96·√2·wSD and "
             "within-case CV (%) (Raunig et al. 2015); n_units cases with a usable value in "
-            "every repeat. Full table in `repeat_draws.csv`.\n\n",
-            format_table(t, lead + ["n_units", "n_repeats", "mean", "wsd", "rc", "wcv_pct",
-                                    "unit"])]
+            "every repeat. Whole-region values here; per segment and frame in "
+            "`repeat_draws.csv`.\n\n",
+            format_table(whole, lead + ["n_units", "n_repeats", "mean", "wsd", "rc", "wcv_pct",
+                                        "unit"])]
 
 
 def _failures(s) -> list[str]:

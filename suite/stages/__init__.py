@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from suite._validation import near
-from suite.stages.base import ExperimentCall, Stage, StageCall
+from suite.stages.base import Companion, ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
 from suite.stages.ecv import EcvStage
 from suite.stages.mapping import MappingStage
@@ -30,7 +30,7 @@ from suite.stages.recon import ReconStage
 from suite.stages.segmentation import SegmentationStage
 from suite.trust import import_plugin
 
-__all__ = ["Stage", "StageCall", "ExperimentCall", "register_stage", "get_stage",
+__all__ = ["Stage", "StageCall", "ExperimentCall", "Companion", "register_stage", "get_stage",
            "load_stages", "registered_stages", "default_pipeline", "check_pipeline",
            "StageError"]
 

@@ -61,11 +61,9 @@ register_metric(MetricSpec("haematocrit", "1", NONE, "blood haematocrit used for
 
 def ecv_settings(settings: Mapping[str, Any]) -> dict:
     """``metrics.ecv`` with defaults (``true``/absent → all defaults)."""
-    cfg = settings.get("ecv")
-    out = dict(ECV_SETTINGS)
-    if isinstance(cfg, dict):
-        out.update({k: v for k, v in cfg.items() if v is not None})
-    return out
+    from suite.stages.mapping.scoring import mapping_settings
+
+    return mapping_settings(settings, "ecv", ECV_SETTINGS)
 
 
 def haematocrit_of(case, cfg: Mapping[str, Any]) -> tuple[float | None, str]:
