@@ -8,8 +8,9 @@ on the native series too (each reconstruction and T1 fit, from the cache when th
 already ran), so each method chain yields one ECV map, fitted by the same method twice:
 
 ``ECV = 100·(1 − Hct)·ΔR1_myo / ΔR1_blood`` per pixel, ``ΔR1 = 1/T1_post − 1/T1_native``, the
-blood values being the means of the two fitted maps over the LV blood pool
-(:func:`suite.metrics.mapping.ecv_pct`; SCMR/EACVI consensus, doi 10.1186/s12968-017-0389-8).
+blood values being the means of the two fitted maps over the LV blood pool (its pure pixels,
+by default: ``roi``) (:func:`suite.metrics.mapping.ecv_pct`; SCMR/EACVI consensus,
+doi 10.1186/s12968-017-0389-8).
 
 Rows (``stage = "ecv"``): the mapping metrics of quantity ``ecv`` (``ecv_mean``, ``ecv_bias``,
 ``ecv_relative_bias_pct``, ``ecv_rmse``, ... in %) per region and AHA segment
@@ -29,6 +30,8 @@ protocol's ``metrics.ecv.haematocrit`` (a lab value for the cohort). Without one
     segments: [insertion]      # AHA conventions; [] for none
     scores: false              # whole-map NMSE/PSNR/SSIM of the ECV map
     reference_fit: true        # also against the ECV of the fully sampled fits
+    roi: pure                  # pure: pixels wholly inside their region (ROIs, segments and
+                               #   the blood pool; suite.stages.mapping.scoring), all: every one
     haematocrit: 0.42          # fraction, used when the case carries none
 """
 
@@ -48,7 +51,7 @@ __all__ = ["EcvStage", "ECV_SETTINGS", "ecv_settings", "ecv_map_pct", "haematocr
 
 #: Keys of ``metrics.ecv`` and their defaults.
 ECV_SETTINGS = {"regions": ("myocardium",), "segments": ("insertion",), "scores": False,
-                "reference_fit": True, "haematocrit": None}
+                "reference_fit": True, "roi": "pure", "haematocrit": None}
 #: Where a haematocrit can come from, in the order they are tried (the row's ``profile``).
 HAEMATOCRIT_SOURCES = ("case-truth", "case-meta", "protocol")
 #: Discovery tags that must agree between a post-contrast series and its native companion.
@@ -118,6 +121,7 @@ class EcvStage(Stage):
 
     def validate_settings(self, validator, metrics: Mapping[str, Any]) -> None:
         from suite.metrics.aha import CONVENTIONS
+        from suite.stages.mapping.scoring import ROI_MODES
 
         cfg = metrics.get("ecv")
         if isinstance(cfg, dict):
@@ -127,12 +131,13 @@ class EcvStage(Stage):
             validator.list_of_strings(cfg, "segments", options=CONVENTIONS, prefix=key)
             validator.boolean(cfg, "scores", prefix=key)
             validator.boolean(cfg, "reference_fit", prefix=key)
+            validator.option(cfg, "roi", ROI_MODES, prefix=key)
             validator.number(cfg, "haematocrit", minimum=0.01, maximum=0.99, prefix=key)
         elif cfg is not None:
             validator.boolean(metrics, "ecv", prefix="metrics")
 
     def score(self, call: StageCall, output) -> list[dict]:
-        from suite.stages.mapping.scoring import map_rows, region_masks
+        from suite.stages.mapping.scoring import map_rows, region_masks, scoring_pixels
 
         native = call.companions.get("native")
         truth = call.case.truth or {}
@@ -140,7 +145,8 @@ class EcvStage(Stage):
             return []
         cfg = ecv_settings(call.settings)
         hct, source = haematocrit_of(call.case, cfg)
-        blood = region_masks(truth, ("lv_blood",)).get("lv_blood")
+        blood = region_masks(truth, ("lv_blood",),
+                             scoring_pixels(truth, cfg["roi"])).get("lv_blood")
         if hct is None or blood is None:
             return []
         ecv = ecv_map_pct(native.output, output, blood, hct)
