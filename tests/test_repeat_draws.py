@@ -130,3 +130,10 @@ def test_wsd_rc_wcv_match_the_closed_form():
 def test_no_repeated_condition_gives_an_empty_table():
     res = repeat_draw_repeatability(_rows(), [{"name": "full", "type": "fully-sampled"}])
     assert not res.possible and "none" in res.summary()
+
+
+def test_a_dataset_subset_naming_a_repeated_condition_runs_every_repeat():
+    raw = _protocol(CONDS)
+    raw["datasets"] = [{"name": "d", "root": ".", "conditions": ["snr"]}]
+    p = validate_protocol(raw)
+    assert [c["name"] for c in p.conditions_of("d")] == ["snr#1", "snr#2", "snr#3"]
