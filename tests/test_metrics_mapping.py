@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from suite.metrics.contract import registered_families, registered_metrics
-from suite.metrics.mapping import (REPEATABILITY_FACTOR, map_accuracy, map_scores, mapping_rows,
-                                   repeatability, repeatability_rows, segmental_rows)
+from suite.metrics.mapping import (map_accuracy, map_scores, mapping_rows, repeatability_rows,
+                                   segmental_rows)
+from suite.metrics.repeatability import REPEATABILITY_FACTOR, repeatability
 
 
 def test_accuracy_and_precision_by_hand():

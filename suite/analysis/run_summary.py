@@ -10,6 +10,8 @@ protocol's own settings (seed, ``analyses.bootstrap``, ``analyses.strata``,
   :class:`~suite.analysis.agreement.AgreementResult` objects, the implausible values they
   left out, and the propagation of the LV EF error with acceleration;
 * failures (inputs not read, failed jobs by cause), the data-crime audit table;
+* the QIBA repeatability of every quantity measured under a condition with ``repeats``
+  (:func:`~suite.analysis.repeat_draws.repeat_draw_repeatability`);
 * the robustness analysis when the protocol has a ``robustness`` section
   (:class:`RobustnessSummary`).
 
@@ -28,6 +30,7 @@ from suite.analysis.agreement import (PRIMARY, agreement_results, error_propagat
 from suite.analysis.examples import robustness_examples
 from suite.analysis.failures import failure_causes
 from suite.analysis.references import reference_comparison
+from suite.analysis.repeat_draws import repeat_draw_repeatability
 from suite.analysis.robustness import (anchored_curves, audit_table, crime_inflation,
                                        ef_error_curves, instability_ratios, robustness_curves,
                                        shift_tables)
@@ -128,6 +131,9 @@ class RunSummary:
         None when the protocol has no ``robustness`` section.
     other_stages : tuple of str
         Stages in the results beyond :data:`BUILTIN_STAGES` (their rows are in ``metrics``).
+    repeat_draws : DataFrame
+        :attr:`suite.analysis.repeat_draws.RepeatDraws.table` (empty without a condition with
+        ``repeats``).
     """
 
     name: str
@@ -146,6 +152,7 @@ class RunSummary:
     audit: pd.DataFrame = field(repr=False)
     robustness: RobustnessSummary | None = field(repr=False)
     other_stages: tuple = ()
+    repeat_draws: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def by_acceleration(self) -> pd.DataFrame:
@@ -184,6 +191,7 @@ class RunSummary:
                 "implausible": self.implausible.to_dict("records"),
                 "propagation": self.propagation.to_dict("records"),
                 "excluded": self.excluded, "other_stages": list(self.other_stages),
+                "repeat_draws": self.repeat_draws.to_dict("records"),
                 "robustness": None if self.robustness is None else self.robustness.to_dict()}
 
     def summary(self) -> str:
@@ -224,4 +232,5 @@ def summarise(run) -> RunSummary:
               "failed": int((jobs["status"] == "failed").sum())},
         input_failures=view.failures, failed_jobs=failure_causes(jobs), audit=audit_table(view),
         robustness=robustness,
-        other_stages=tuple(sorted(s for s in stages if s not in BUILTIN_STAGES)))
+        other_stages=tuple(sorted(s for s in stages if s not in BUILTIN_STAGES)),
+        repeat_draws=repeat_draw_repeatability(df, view.protocol.get("conditions")).table)

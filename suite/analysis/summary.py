@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from suite.analysis.selection import whole_rows
 from suite.metrics.reduce import SubjectAggregate, reduce_subjects
 from suite.store.results import FIXED_METHOD_COLUMNS
 from suite.store.view import RunView, group_columns
@@ -125,7 +126,9 @@ def check_acceptance(df: pd.DataFrame, acceptance: list[dict]) -> list[dict]:
     """Evaluate acceptance criteria on the subject statistic of each selected metric.
 
     Each criterion ``{metric, min|max, statistic, <column>: value, ...}`` selects rows by
-    ``metric`` and its other column keys, reduces them with :func:`subject_reduction` and
+    ``metric`` and its other column keys (a part column it does not name — ``segment``,
+    ``convention``, ``frame`` — selects the whole: :func:`suite.analysis.selection.whole_rows`),
+    reduces them with :func:`subject_reduction` and
     compares the statistic with the bound.
 
     Returns
@@ -142,6 +145,7 @@ def check_acceptance(df: pd.DataFrame, acceptance: list[dict]) -> list[dict]:
         filters = [k for k in crit if k not in ("metric", "statistic", "min", "max")]
         for col in filters:
             sel = sel[sel[col].astype(str) == str(crit[col])] if col in sel else sel.iloc[:0]
+        sel = whole_rows(sel, filters)  # a criterion naming no `segment` means the region
         stat = crit.get("statistic", "mean")
         agg = subject_reduction(sel, statistic=stat)
         value = float(agg.value)

@@ -17,7 +17,8 @@ type                what it does                                                
 ``features``        small features of known contrast inserted (Antun 2020)      features
 ==================  ===========================================================  ==============
 
-The first four are the protocol's ``conditions:``; crimes and feature insertion are applied by
+The first four are the protocol's ``conditions:``; ``noise`` and ``undersample`` accept
+``repeats: N`` (N re-draws, :mod:`suite.conditions.repeats`); crimes and feature insertion are applied by
 robustness experiments before the acquisition condition. Adversarial perturbations act on the
 method call, not on the Case: :mod:`suite.robustness`.
 """
@@ -31,11 +32,12 @@ from suite.conditions.crimes import CRIMES, DataCrime, commit_crime
 from suite.conditions.fingerprint import input_fingerprint
 from suite.conditions.features import FeatureInsertion
 from suite.conditions.sampling import AsAcquired, FullySampled, Noise, Undersample
+from suite.conditions.repeats import REPEATABLE_TYPES, expand_repeats, repeat_index
 from suite.conditions.seeding import condition_rng, stable_int
 
 __all__ = ["input_fingerprint", "Condition", "FullySampled", "AsAcquired", "Undersample", "Noise", "DataCrime",
            "FeatureInsertion", "commit_crime", "CRIMES", "CONDITION_TYPES", "make_condition",
-           "condition_rng", "stable_int"]
+           "condition_rng", "stable_int", "expand_repeats", "repeat_index", "REPEATABLE_TYPES"]
 
 #: Condition types a protocol's ``conditions:`` list may name.
 CONDITION_TYPES: Mapping[str, type[Condition]] = {
@@ -53,9 +55,13 @@ def make_condition(entry: Mapping[str, Any]) -> Condition:
     ...                 "acceleration": 4, "acs_lines": 12})
     Undersample(name='R4', pattern='equispaced', acceleration=4, acs_lines=12)
     """
-    settings = {k: v for k, v in entry.items() if k not in ("name", "type")}
+    settings = {k: v for k, v in entry.items()
+                if k not in ("name", "type", "repeat_of", "repeat", "repeats")}
     kind = entry["type"]
     if kind not in CONDITION_TYPES:
         raise ValueError(f"make_condition: unknown condition type {kind!r}; expected one of "
                          f"{list(CONDITION_TYPES)}")
-    return CONDITION_TYPES[kind](entry["name"], **settings)
+    cond = CONDITION_TYPES[kind](entry["name"], **settings)
+    if "repeat" in entry:  # one repeat of a `repeats: N` entry (suite.conditions.repeats)
+        cond.repeat_of, cond.repeat = str(entry["repeat_of"]), int(entry["repeat"])
+    return cond

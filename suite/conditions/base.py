@@ -30,6 +30,13 @@ class Condition:
 
     def __init__(self, name: str):
         self.name = str(name)
+        self.repeat_of: str | None = None  # a repeat of a `repeats: N` entry: what it repeats
+        self.repeat: int | None = None     # and its index, 1-based (suite.conditions.repeats)
+
+    def repeat_info(self) -> dict[str, float]:
+        """``{"repeat_index": k}`` for repeat ``k`` of a repeated condition, else ``{}`` (part
+        of ``info``: stored as a condition row)."""
+        return {} if self.repeat is None else {"repeat_index": float(self.repeat)}
 
     def apply(self, case: Case, rng: np.random.Generator) -> tuple[Case, dict[str, Any]]:
         raise NotImplementedError
@@ -46,8 +53,12 @@ class Condition:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """The protocol entry of the condition (``name``, ``type`` and its settings)."""
-        return {"name": self.name, "type": self.type}
+        """The protocol entry of the condition (``name``, ``type`` and its settings; a repeat's
+        ``repeat_of`` and ``repeat``)."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.repeat is not None:
+            out.update(repeat_of=self.repeat_of, repeat=self.repeat)
+        return out
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")

@@ -17,6 +17,9 @@ Rules (the same for every method of a run):
 ``noise``
     complex Gaussian noise with σ = ``relative_sigma`` × RMS of the acquired k-space samples
     added to the acquired samples (real and imaginary parts each with that σ).
+``repeats: N`` (``noise``, ``undersample``)
+    the protocol entry stands for N repeats ``<name>#1`` … ``<name>#N`` whose draws differ by
+    the seeding rule (:mod:`suite.conditions.repeats`); ``info`` holds ``repeat_index``.
 ``undersample``
     the mask of the named pattern (:func:`suite.mr.make_mask`, drawn from ``rng`` first) is
     intersected with the acquired mask and applied to k-space, after the optional noise (drawn
@@ -51,6 +54,9 @@ CONDITION_METRICS = (
     register_metric(MetricSpec("virtual_coils", "1", NONE,
                                "virtual coils the k-space was compressed to (SVD)",
                                "condition")),
+    register_metric(MetricSpec("repeat_index", "1", NONE,
+                               "index (1-based) of the draw of a repeated condition "
+                               "(`repeats: N`, suite.conditions.repeats)", "condition")),
 )
 
 
@@ -137,6 +143,7 @@ class Noise(_Compressing):
         if case.kspace is None:
             return case, {}
         case, info = self._compress(case)
+        info = {**info, **self.repeat_info()}
         if not self.relative_sigma:
             return case, info
         noisy, sigma = _add_noise(case, self.relative_sigma, rng)
@@ -174,7 +181,8 @@ class Undersample(_Compressing):
         info: dict[str, Any] = {
             "effective_acceleration": float(np.prod(case.kspace.shape)
                                             / np.broadcast_to(mask, case.kspace.shape).sum()),
-            "nominal_acceleration": float(self.acceleration), **compressed}
+            "nominal_acceleration": float(self.acceleration), **compressed,
+            **self.repeat_info()}
         if self.relative_sigma:
             case, info["added_noise_sigma"] = _add_noise(case, self.relative_sigma, rng)
         return case.replace(kspace=(case.kspace * mask).astype(np.complex64), mask=mask), info

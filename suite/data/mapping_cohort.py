@@ -15,7 +15,8 @@ The raw data travel the suite's ISMRMRD path like real data. ``case.truth`` hold
 maps of the series' contrast as ``(slice, y, x)`` float arrays — ``t1_ms``, ``t2_ms`` (ms) and
 ``ecv`` (fraction) —, ``regions`` (uint8 codes) with ``region_names`` (name per code),
 ``purity`` (fraction of each pixel inside its region; absent in cohorts written before it), and the
-scalars ``pathology``, ``contrast``, ``sequence``. This module does not import the phantom (a
+scalars ``pathology``, ``contrast``, ``sequence`` and ``haematocrit`` (fraction, the contrast
+model's, from ``truth.csv``). This module does not import the phantom (a
 reader must not depend on the generator).
 """
 
@@ -60,14 +61,16 @@ def _plain(path: Path, line: int, value: str, what: str) -> str:
 
 def find_mapping_series(folder: Path) -> list[tuple[Path, dict]]:
     """``(series file, tags)`` per row of the cohort table, in its order. ``tags``: the row's
-    ``sequence``, ``contrast``, ``pathology`` and ``timing`` (TI/TS/TE), known without reading
-    image data (a stage may choose its methods by them)."""
+    ``subject``, ``sequence``, ``contrast``, ``pathology`` and ``timing`` (TI/TS/TE), known
+    without reading image data (a stage may choose its methods, or pair the native and
+    post-contrast series of a subject, by them)."""
     path = Path(folder) / MAPPING_COHORT_FILE
     out = []
     for line, row in enumerate(_read_csv(path), start=2):
         subject = _plain(path, line, row.get("subject") or "", "subject")
         series = _plain(path, line, row.get("series") or "", "series")
         tags = {k: row.get(k) or "" for k in ("sequence", "contrast", "pathology", "timing")}
+        tags["subject"] = subject
         out.append((Path(folder) / subject / f"{series}.h5", tags))
     return out
 
@@ -115,7 +118,11 @@ def read_mapping_series(path: Path, **options) -> Case:
     if not reg_path.is_file():
         raise CorruptFileError(reg_path, "is missing from the mapping cohort", _HINT)
     truth["regions"] = read_nifti(reg_path, kind="labels", limits=limits).data[:, 0]
-    truth["region_names"] = tuple(r.get("region", "") for r in _read_csv(folder / "truth.csv"))
+    table = _read_csv(folder / "truth.csv")
+    truth["region_names"] = tuple(r.get("region", "") for r in table)
+    hct = {r.get("haematocrit") for r in table} - {None, ""}
+    if len(hct) == 1:  # the blood haematocrit of the contrast model (ECV, fraction)
+        truth["haematocrit"] = float(hct.pop())
     if (folder / "truth_purity.nii.gz").is_file():  # absent in cohorts written before it
         truth["purity"] = _truth_map(folder, "purity", limits)
     expected = (case.n_slices, *case.image_shape[2:])

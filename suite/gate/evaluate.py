@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from suite._validation import check_option, near
+from suite.analysis.selection import whole_rows
 from suite.case import STRATA_COLUMNS
 from suite.gate.agreement import evaluate_agreement
 from suite.gate.floor import evaluate_floor
@@ -84,7 +85,7 @@ def _select(df: pd.DataFrame, crit: Criterion, keys) -> pd.DataFrame:
                                     f"{available}{near(col, available)}")
     for col, val in crit.where.items():
         sel = sel[_col_as_str(sel[col]) == _norm_value(val)]
-    return sel
+    return whole_rows(sel, [*crit.where, *crit.per])  # no `segment`: the region rows
 
 
 def _direction(rows: pd.DataFrame, crit: Criterion) -> str:
@@ -144,11 +145,12 @@ def _in_stratum(df: pd.DataFrame, crit: Criterion, key) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- entry point
 def criteria_from_acceptance(protocol: dict) -> list[Criterion]:
-    """The protocol's ``acceptance`` entries as floor criteria on the candidate."""
+    """The protocol's ``acceptance`` entries as floor criteria on the candidate (every column
+    key of an entry — stage, condition, structure, phase, segment, convention, profile, any
+    method stage — becomes a ``where`` filter)."""
     out = []
     for i, acc in enumerate(protocol.get("acceptance") or []):
-        where = {k: acc[k] for k in ("stage", "recon", "segmentation", "condition", "structure",
-                                     "phase", "profile") if k in acc}
+        where = {k: v for k, v in acc.items() if k not in ("metric", "statistic", "min", "max")}
         params = {b: float(acc[b]) for b in ("min", "max") if b in acc}
         params |= {"statistic": acc.get("statistic", "mean"), "use": "estimate"}
         out.append(Criterion(name=f"acceptance-{i}-{acc['metric']}", metric=acc["metric"],

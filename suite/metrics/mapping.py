@@ -29,19 +29,17 @@ Definitions (per ROI, over the pixels where both maps are usable, ``d = pred −
                             count as 0 (the challenge stores 0 in failed T2 pixels)
 ==========================  ==============================================================
 
-Repeatability from repeated noise draws (QIBA terminology, Raunig et al., Stat Methods Med
-Res 2015;24:27, doi 10.1177/0962280214537344): values ``(n_units, n_repeats)`` (a unit is a
-subject, ROI or segment), ``wSD = sqrt(mean_i s_i²)`` with ``s_i²`` the within-unit variance
-(ddof 1; for two repeats ``s_i² = d_i²/2``), repeatability coefficient
-``RC = 1.96·√2·wSD ≈ 2.77·wSD``, within-unit coefficient of variation ``wCV = wSD / mean``
-(grand mean), in %.
+Repeatability from repeated noise draws: :func:`repeatability_rows` stores the QIBA wSD,
+repeatability coefficient and wCV (:mod:`suite.metrics.repeatability`, Raunig et al., Stat
+Methods Med Res 2015;24:27, doi 10.1177/0962280214537344) of values ``(n_units, n_repeats)``
+as ``{q}_wsd``, ``{q}_rc``, ``{q}_wcv_pct`` rows; a run's repeated-draw conditions are analysed
+for every metric by :mod:`suite.analysis.repeat_draws`.
 
 ``q`` is one of :data:`QUANTITIES` (``t1`` and ``t2`` in ms, ``ecv`` in %). No I/O.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -52,19 +50,17 @@ from suite.metrics.contract import (CLOSER, HIGHER, LOWER, NONE, MetricFamily, M
                                     MetricSpec, Plausible, metric_row, register_family,
                                     register_metric)
 from suite.metrics.image import nmse, psnr, ssim_per_image
+from suite.metrics.repeatability import repeatability
 
 __all__ = ["QUANTITIES", "MapAccuracy", "map_accuracy", "MapScores", "map_scores",
-           "Repeatability", "repeatability", "mapping_rows", "segmental_rows",
-           "repeatability_rows", "ecv_pct",
-           "MAPPING_METRICS", "REPEATABILITY_FACTOR"]
+           "mapping_rows", "segmental_rows", "repeatability_rows", "ecv_pct",
+           "MAPPING_METRICS"]
 
 #: Mapped quantities and their units.
 QUANTITIES = {"t1": "ms", "t2": "ms", "ecv": "%"}
 #: Physiological (plausible) range of a ROI mean per quantity.
 _PLAUSIBLE = {"t1": Plausible(0.0, 10000.0, low_open=True),
               "t2": Plausible(0.0, 2500.0, low_open=True), "ecv": Plausible(0.0, 100.0)}
-#: ``1.96·√2`` (QIBA repeatability coefficient factor, ≈ 2.77).
-REPEATABILITY_FACTOR = 1.96 * math.sqrt(2.0)
 _FAMILY = "mapping"
 
 
@@ -261,49 +257,6 @@ def map_scores(reference, prediction) -> MapScores:
     v = np.asarray(values)
     return MapScores(nmse=float(v[:, 0].mean()), psnr=float(v[:, 1].mean()),
                      ssim=float(v[:, 2].mean()), n_slices=len(values))
-
-
-@dataclass(frozen=True)
-class Repeatability:
-    """QIBA repeatability of repeated measurements (see the module docstring)."""
-
-    wsd: float
-    rc: float
-    wcv_pct: float
-    mean: float
-    n_units: int
-    n_repeats: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        return (f"wSD {self.wsd:.4g}, RC {self.rc:.4g}, wCV {self.wcv_pct:.2f} % "
-                f"({self.n_units} units x {self.n_repeats} repeats)")
-
-
-def repeatability(values) -> Repeatability:
-    """wSD, repeatability coefficient and wCV of ``values`` ``(n_units, n_repeats)``.
-
-    Examples
-    --------
-    Two repeats: ``wSD² = mean(d²/2)``; d = (10, 20) gives wSD² = (50 + 200)/2 = 125.
-
-    >>> r = repeatability([[1000.0, 1010.0], [1200.0, 1220.0]])
-    >>> round(r.wsd ** 2, 9), round(r.rc / r.wsd, 4)
-    (125.0, 2.7719)
-    """
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 2 or v.shape[1] < 2 or v.shape[0] < 1:
-        raise ValueError("repeatability: `values` must be (n_units, n_repeats) with at least 2 "
-                         f"repeats; got shape {v.shape}")
-    if not np.isfinite(v).all():
-        raise ValueError("repeatability: `values` hold NaN or inf (drop failed repeats first)")
-    wsd = float(np.sqrt(np.mean(np.var(v, axis=1, ddof=1))))
-    mean = float(v.mean())
-    return Repeatability(wsd=wsd, rc=REPEATABILITY_FACTOR * wsd,
-                         wcv_pct=100.0 * wsd / mean if mean != 0 else float("nan"), mean=mean,
-                         n_units=v.shape[0], n_repeats=v.shape[1])
 
 
 def mapping_rows(reference, prediction, *, roi, quantity: str = "t1", failed=None,

@@ -19,7 +19,9 @@ ignored, so a protocol can carry its own release criteria)::
           metric: str                  # a `metric` of the results table (ssim, dice, lv_ef_pct ...)
           where: {column: value, ...}  # row filter on results columns (stage, condition, recon,
                                        #   segmentation, structure, phase, profile, attack, budget,
-                                       #   dataset), case strata (vendor, field_strength_t, site,
+                                       #   dataset, segment, convention, frame; a part column left
+                                       #   unset selects the whole: suite.analysis.selection),
+                                       #   case strata (vendor, field_strength_t, site,
                                        #   pathology, preset) or any method stage's column
           per: [column, ...]           # evaluate separately in every stratum of these columns
           overall: true                # with `per`: also evaluate over all cases (default true)
@@ -57,7 +59,7 @@ NONINFERIORITY_METHODS = ("bootstrap", "t", "wilcoxon")
 #: Results-table columns a criterion may filter on or stratify by (besides the case strata,
 #: :data:`suite.case.STRATA_COLUMNS`, and the columns of other method stages).
 ROW_COLUMNS = ("stage", "condition", "recon", "segmentation", "structure", "phase", "profile",
-               "attack", "budget", "dataset")
+               "attack", "budget", "dataset", "segment", "convention", "frame")
 _FIXED_COLUMNS = ROW_COLUMNS + STRATA_COLUMNS
 #: Least similarity to a fixed column at which a ``where``/``per`` name is taken for its
 #: misspelling rather than for a method stage ("vendr", "conditon"; not "motion").

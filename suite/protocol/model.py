@@ -49,7 +49,12 @@ class Protocol:
 
     @property
     def conditions(self) -> list[dict]:
-        return self.raw.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}]
+        """The conditions of the run: the protocol's entries, each ``repeats: N`` entry
+        expanded into its N repeats (:func:`suite.conditions.repeats.expand_repeats`)."""
+        from suite.conditions.repeats import expand_repeats
+
+        return expand_repeats(self.raw.get("conditions")
+                              or [{"name": "fully-sampled", "type": "fully-sampled"}])
 
     def dataset(self, name: str) -> dict:
         """The dataset entry called ``name``."""
@@ -69,13 +74,15 @@ class Protocol:
 
     def conditions_of(self, dataset: dict | str | None = None) -> list[dict]:
         """The conditions a dataset runs under: those its ``conditions`` subset names (in the
-        protocol's order), else all of :attr:`conditions`."""
+        protocol's order; a repeated condition's name selects all its repeats), else all of
+        :attr:`conditions`."""
         if isinstance(dataset, str):
             dataset = self.dataset(dataset)
         subset = (dataset or {}).get("conditions")
         if subset is None:
             return self.conditions
-        return [c for c in self.conditions if c["name"] in subset]
+        return [c for c in self.conditions
+                if c["name"] in subset or c.get("repeat_of") in subset]
 
     def pipeline(self, dataset: dict | str | None = None) -> list[str]:
         """The stage names a dataset runs, in order: the dataset's ``pipeline``, else the

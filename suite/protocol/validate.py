@@ -43,6 +43,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
         relative_sigma: number        # noise (required) or undersample (optional, SNR shift):
                                       #   added complex Gaussian noise, sigma relative to the
                                       #   RMS of the acquired k-space, added before sampling
+        repeats: int                  # noise, undersample (>= 2): N re-draws <name>#1..#N
+                                      #   (suite.conditions.repeats; repeatability analysis)
     methods:                          # one list per method stage of the pipelines
       recon: [method, ...]            # method = "name" | {name, params} | {plugin: "mod:Class",
       segmentation: [method, ...]     #   params} | {entry_point: "name"} | {predictions: dir,
@@ -146,6 +148,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
             v.string(ds, "root", prefix=key)
         v.integer(ds, "max_cases", minimum=1, prefix=key)
     from suite.conditions import CONDITION_TYPES  # the condition objects (heavier imports)
+    from suite.conditions.repeats import REPEATABLE_TYPES, expand_repeats
 
     conds = v.list_of_mappings(raw, "conditions")
     _unique_names(v, conds, "conditions")
@@ -167,7 +170,16 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         if c["type"] in ("fully-sampled", "undersample", "noise"):
             v.integer(c, "virtual_coils", minimum=1, prefix=key)  # coil compression
             allowed |= {"virtual_coils"}
+        if c["type"] in REPEATABLE_TYPES:  # re-draws (suite.conditions.repeats)
+            v.integer(c, "repeats", minimum=2, prefix=key)
+            allowed |= {"repeats"}
         v.unknown_keys(c, allowed, key)
+    names = [c["name"] for c in conds]
+    for i, c in enumerate(expand_repeats(conds)):
+        if "repeat_of" in c and c["name"] in names:
+            raise ProtocolError(source, f"conditions[{names.index(c['name'])}].name",
+                                f"{c['name']!r} is the name of a repeat of condition "
+                                f"{c['repeat_of']!r} (`repeats`); choose another name")
     methods = raw.get("methods") or {}
     v.mapping(methods, "methods")
     metrics = raw.get("metrics") or {}
@@ -220,7 +232,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         key = f"acceptance[{i}]"
         v.string(crit, "metric", required=True, prefix=key)
         v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
-                              "structure", "phase", "segment", "convention", "profile",
+                              "structure", "phase", "segment", "convention", "frame", "profile",
                               *method_stages}, key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")

@@ -12,6 +12,8 @@ Files written into ``out_dir`` (``RUN_DIR/report`` for a run):
 ``data_audit.csv``          data-crime audit flags per case
 ``reference_comparison.csv`` scores against truth next to scores against other references
                            (:func:`~suite.analysis.references.reference_comparison`)
+``repeat_draws.csv``        QIBA repeatability (wSD, RC, wCV) over the repeats of each
+                            condition with ``repeats`` (when there is one)
 robustness CSVs             ``robustness_curves``, ``instability_ratios``,
                             ``robustness_ef_error``, ``crime_inflation``, ``shift_strata``
                             (with a ``robustness`` section)
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.analysis.selection import whole_rows
 from suite.report.summary_figures import robustness_figures, summary_figures
 
 __all__ = ["write_summary", "format_table"]
@@ -90,7 +93,7 @@ def write_summary(summary, out_dir) -> dict:
     _csv(s.propagation, out, "error_propagation", files)
     files.update(summary_figures(s, out))
     md = _header(s) + _performance(s) + _references(s, out, files) + _clinical(s, agree) \
-        + _strata(s) + _failures(s)
+        + _strata(s) + _repeat_draws(s, out, files) + _failures(s)
     rob_md, rob_files = _robustness(s, out)
     md += rob_md
     files.update(rob_files)
@@ -210,6 +213,25 @@ def _strata(s) -> list[str]:
                                                                 "recon", "mean", "ci_low",
                                                                 "ci_high", "n_subjects"])]
     return md
+
+
+def _repeat_draws(s, out: Path, files: dict) -> list[str]:
+    t = getattr(s, "repeat_draws", None)
+    if t is None or t.empty:
+        return []
+    _csv(t.drop(columns=["row_ids"], errors="ignore"), out, "repeat_draws", files)
+    whole = whole_rows(t, ())  # the region rows; segments and frames in the CSV
+    lead = [c for c in ("repeat_of", "stage", "metric", "structure", "phase", "profile",
+                        *s.method_stages)
+            if c in whole and (whole[c].astype(str) != "").any()]
+    return ["\n## Repeatability over repeated draws (QIBA)\n",
+            "Each case measured under every repeat of a condition with `repeats` (new noise "
+            "draws): within-case SD (wSD), repeatability coefficient RC = 1.96·√2·wSD and "
+            "within-case CV (%) (Raunig et al. 2015); n_units cases with a usable value in "
+            "every repeat. Whole-region values here; per segment and frame in "
+            "`repeat_draws.csv`.\n\n",
+            format_table(whole, lead + ["n_units", "n_repeats", "mean", "wsd", "rc", "wcv_pct",
+                                        "unit"])]
 
 
 def _failures(s) -> list[str]:

@@ -225,8 +225,25 @@ class _Job:
         for derived in self.pipeline:
             d = self.stages[derived]
             if not d.has_methods and name in d.consumes and d.enabled(self.ctx.metrics):
-                rows += d.score(self.call(derived), output)
+                call = self.call(derived)
+                call.companions = self.companions(name)
+                rows += d.score(call, output)
         return rows
+
+    def companions(self, stage_name: str) -> dict:
+        """The job's companion cases (:attr:`JobSpec.companions`): the job's condition and
+        method chain up to ``stage_name`` run on each (cached outputs when their own jobs
+        already ran), as :class:`suite.stages.base.Companion` by role."""
+        from suite.stages.base import Companion
+
+        out = {}
+        for role, ref in self.spec.companions:
+            other = _Job(JobSpec(self.spec.phase, ref, self.spec.condition, self.spec.methods),
+                         self.ctx)
+            other.run_chain(upto=stage_name)
+            self.repairs += other.repairs
+            out[role] = Companion(call=other.call(stage_name), output=other.outputs[stage_name])
+        return out
 
     def experiment_rows(self) -> list[dict]:
         from suite.stages import ExperimentCall

@@ -71,6 +71,9 @@ class JobSpec:
         The robustness experiment (``kind`` and its settings).
     audit : bool
         Run the data-crime audit on this job's case (one job per case).
+    companions : tuple of (role, CaseRef)
+        Other cases the derived stages of the job's stage read
+        (:meth:`suite.stages.Stage.companions`), sorted by role.
     """
 
     phase: str
@@ -79,6 +82,7 @@ class JobSpec:
     methods: tuple = ()
     experiment: dict | None = None
     audit: bool = False
+    companions: tuple = ()
 
     @property
     def case_id(self) -> str:
@@ -121,6 +125,8 @@ class JobSpec:
                 desc[stage] = entry
         if self.experiment is not None:  # absent otherwise: earlier job ids stay valid
             desc["robustness"] = self.experiment
+        if self.companions:  # likewise
+            desc["companions"] = {role: ref.case_id for role, ref in self.companions}
         return desc
 
     @property
@@ -129,27 +135,41 @@ class JobSpec:
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict:
-        case = dict(self.case.__dict__)
-        case["files"] = list(self.case.files)
-        return {"phase": self.phase, "case": case, "condition": self.condition,
-                "methods": [[s, e] for s, e in self.methods], "robustness": self.experiment,
-                "audit": self.audit}
+        case = _ref_dict(self.case)
+        out = {"phase": self.phase, "case": case, "condition": self.condition,
+               "methods": [[s, e] for s, e in self.methods], "robustness": self.experiment,
+               "audit": self.audit}
+        if self.companions:
+            out["companions"] = [[role, _ref_dict(ref)] for role, ref in self.companions]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "JobSpec":
         """A spec from :meth:`to_dict` (or from a store written before method chains: keys
         ``recon``/``segmentation``)."""
-        case = dict(d["case"])
-        case["files"] = tuple(case.get("files", ()))
+        case = _ref_of(d["case"])
         if "methods" in d:
             methods = tuple((s, e) for s, e in d["methods"])
         else:
             methods = (("recon", d.get("recon")),)
             if d.get("segmentation") is not None or d.get("phase") == "robustness":
                 methods += (("segmentation", d.get("segmentation")),)
-        return cls(phase=d["phase"], case=CaseRef(**case), condition=d["condition"],
+        return cls(phase=d["phase"], case=case, condition=d["condition"],
                    methods=methods, experiment=d.get("robustness"),
-                   audit=bool(d.get("audit", False)))
+                   audit=bool(d.get("audit", False)),
+                   companions=tuple((role, _ref_of(r)) for role, r in d.get("companions", ())))
+
+
+def _ref_dict(ref: CaseRef) -> dict:
+    out = dict(ref.__dict__)
+    out["files"] = list(ref.files)
+    return out
+
+
+def _ref_of(d: dict) -> CaseRef:
+    case = dict(d)
+    case["files"] = tuple(case.get("files", ()))
+    return CaseRef(**case)
 
 
 def phases(protocol) -> list[str]:
@@ -160,11 +180,14 @@ def phases(protocol) -> list[str]:
 def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
     """All jobs of the protocol for the given cases, in a deterministic order."""
     stages = protocol.stages()
+    metrics = protocol.raw.get("metrics") or {}
     jobs: list[JobSpec] = []
     for ref in case_refs:
         pipeline = [stages[n] for n in protocol.pipeline(ref.dataset)]
         method_stages = [s for s in pipeline if s.has_methods]
         first = [True]  # the first job of a case audits it (suite.data.audit)
+        companions = {s.name: _companions(s, pipeline, metrics, ref, case_refs)
+                      for s in method_stages}
 
         def walk(i: int, cond: dict, chain: tuple) -> None:
             if i == len(method_stages):
@@ -173,7 +196,8 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
             for entry in stage.method_entries(protocol.methods(stage.name, ref.dataset), ref,
                                                cond):
                 link = chain + ((stage.name, entry),)
-                jobs.append(JobSpec(stage.name, ref, cond, link, audit=first[0]))
+                jobs.append(JobSpec(stage.name, ref, cond, link, audit=first[0],
+                                    companions=companions[stage.name]))
                 first[0] = False
                 walk(i + 1, cond, link)
 
@@ -182,6 +206,17 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
                 walk(0, cond, ())
     jobs += expand_robustness_jobs(protocol, case_refs)
     return jobs
+
+
+def _companions(stage, pipeline, metrics, ref: CaseRef, case_refs) -> tuple:
+    """``(role, CaseRef)`` pairs the derived stages consuming ``stage`` ask for on ``ref``
+    (:meth:`suite.stages.Stage.companions`), among the cases of ``ref``'s dataset."""
+    same = [r for r in case_refs if r.dataset == ref.dataset and r.key != ref.key]
+    out: dict = {}
+    for d in pipeline:
+        if not d.has_methods and stage.name in d.consumes and d.enabled(metrics):
+            out.update(d.companions(ref, same))
+    return tuple(sorted(out.items()))
 
 
 def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:

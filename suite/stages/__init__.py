@@ -1,8 +1,9 @@
 """Stages: the units a run is built from (:mod:`suite.stages.base` explains the interface).
 
 Built-in stages: ``recon`` (:mod:`suite.stages.recon`), ``segmentation``
-(:mod:`suite.stages.segmentation`), ``clinical`` (:mod:`suite.stages.clinical`, derived) and
-``mapping`` (:mod:`suite.stages.mapping`).
+(:mod:`suite.stages.segmentation`), ``clinical`` (:mod:`suite.stages.clinical`, derived),
+``mapping`` (:mod:`suite.stages.mapping`) and ``ecv`` (:mod:`suite.stages.ecv`, derived from
+the mapping outputs of a native and a post-contrast series).
 A new stage is one folder with its declaration (a :class:`Stage` subclass), its metrics and its
 methods, made known to a run either by :func:`register_stage` (built-in and installed stages)
 or by the protocol's ``stages:`` mapping (``{name: {plugin: "module:attribute"}}``, imported
@@ -21,14 +22,15 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from suite._validation import near
-from suite.stages.base import ExperimentCall, Stage, StageCall
+from suite.stages.base import Companion, ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
+from suite.stages.ecv import EcvStage
 from suite.stages.mapping import MappingStage
 from suite.stages.recon import ReconStage
 from suite.stages.segmentation import SegmentationStage
 from suite.trust import import_plugin
 
-__all__ = ["Stage", "StageCall", "ExperimentCall", "register_stage", "get_stage",
+__all__ = ["Stage", "StageCall", "ExperimentCall", "Companion", "register_stage", "get_stage",
            "load_stages", "registered_stages", "default_pipeline", "check_pipeline",
            "StageError"]
 
@@ -53,7 +55,7 @@ def register_stage(stage: Stage) -> Stage:
     return stage
 
 
-for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage()):
+for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage(), EcvStage()):
     register_stage(_stage)
 
 

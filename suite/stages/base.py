@@ -10,7 +10,11 @@ runner expands and executes jobs from the pipeline without knowing any stage:
   per (case, condition, method chain) in pipeline order; its output is cached (content-
   addressed) so that later stages read it;
 * a **derived stage** (no methods, e.g. clinical parameters from labels) is evaluated in the job
-  of the stage it consumes, on that stage's output.
+  of the stage it consumes, on that stage's output. It may also read the output of the stage
+  it consumes on **other cases** of the run (:meth:`Stage.companions`, e.g. the native series
+  of a post-contrast series for ECV): the job then runs the same condition and method chain on
+  each companion case (from the content-addressed cache when its own job already ran) and
+  passes them as ``call.companions``.
 
 Each stage scores its own output (:meth:`Stage.score`) into rows of the one metric contract
 (:mod:`suite.metrics.contract`) and may own robustness experiments (:meth:`Stage.experiment`).
@@ -26,7 +30,7 @@ import numpy as np
 
 from suite.case import Case
 
-__all__ = ["Stage", "StageCall", "ExperimentCall", "spacing_3d", "example_index"]
+__all__ = ["Stage", "StageCall", "ExperimentCall", "Companion", "spacing_3d", "example_index"]
 
 
 def spacing_3d(case: Case) -> tuple[float, float, float]:
@@ -78,6 +82,9 @@ class StageCall:
         The protocol seed.
     resolve : callable(entry, stage) -> method
         Resolves a method entry of any stage (for experiments that chain methods).
+    companions : dict of str to Companion
+        For a derived stage with :meth:`Stage.companions`: the consumed stage's call and
+        output on each companion case, by role (empty otherwise).
     """
 
     case: Case
@@ -93,11 +100,30 @@ class StageCall:
     resolve: Callable[[dict, str], Any] | None = None
     cached: Callable[[], np.ndarray] | None = None  # this stage's cached output (experiments)
     stage: str = ""
+    companions: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         """The label of this stage's method (``""`` for a derived stage)."""
         return self.labels.get(self.stage, "")
+
+
+@dataclass(frozen=True)
+class Companion:
+    """Another case's output of the stage a derived stage consumes, under the job's condition
+    and method chain (see :meth:`Stage.companions`).
+
+    Attributes
+    ----------
+    call : StageCall
+        The consumed stage's call on the companion case (its Case, conditioned Case, method
+        entries, ``resolve``), e.g. to refit its fully sampled data.
+    output : ndarray
+        The consumed stage's output on the companion case.
+    """
+
+    call: StageCall
+    output: np.ndarray
 
 
 @dataclass
@@ -163,6 +189,14 @@ class Stage:
     def accepts(self, case_ref, condition: Mapping[str, Any]) -> bool:
         """Whether the stage can run on ``case_ref`` under ``condition`` (default True)."""
         return True
+
+    def companions(self, case_ref, case_refs: Sequence) -> dict[str, Any]:
+        """Other cases whose output of the consumed stage a derived stage reads beside the
+        job's own, by role (``{"native": CaseRef}``), chosen among ``case_refs`` (the run's
+        cases) from what discovery knows (``CaseRef.tags``); default none. The runner records
+        them in the job (its id names them), runs the job's condition and method chain on each
+        and passes the results as ``call.companions`` (:class:`Companion`)."""
+        return {}
 
     def builtin_methods(self) -> Mapping[str, Callable[..., Any]]:
         """Reference methods the stage ships itself (name → factory); a protocol entry

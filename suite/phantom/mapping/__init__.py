@@ -16,6 +16,7 @@ from suite.phantom.mapping.relaxation import (
     relaxation_maps,
 )
 from suite.phantom.mapping.rr import ARRHYTHMIAS, rr_series
+from suite.phantom.mapping.segments import SEGMENT_TRUTH_MAPS, segment_truth_table
 from suite.phantom.mapping.subject import MappingSubject, simulate_mapping
 from suite.phantom.mapping.writer import write_mapping_subject
 
@@ -24,5 +25,5 @@ __all__ = [
     "MappingSeries", "acquire_series", "truth_maps", "majority_regions", "REGIONS",
     "MappingAnatomy", "mapping_anatomy", "MAPPING_PATHOLOGIES", "MYOCARDIAL_STATES",
     "ContrastModel", "MyocardialState", "RelaxationMaps", "relaxation_maps", "ARRHYTHMIAS",
-    "rr_series",
+    "rr_series", "segment_truth_table", "SEGMENT_TRUTH_MAPS",
 ]

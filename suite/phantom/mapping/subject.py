@@ -60,6 +60,14 @@ class MappingSubject:
                  "n_pixels": int(counts[i]), **row}
                 for i, row in enumerate(self.relaxation.table())]
 
+    def segment_table(self, conventions=("insertion", "cmrxrecon")) -> list[dict]:
+        """Truth T1/T2 (native, post) and ECV per AHA segment of each convention
+        (:func:`~suite.phantom.mapping.segments.segment_truth_table`)."""
+        from suite.phantom.mapping.segments import segment_truth_table
+
+        return [{"subject": self.subject, "pathology": self.pathology, **row}
+                for row in segment_truth_table(self.truth, conventions)]
+
 
 def _relabel(series: MappingSeries, suffix: str, strata: dict) -> MappingSeries:
     """``series`` named ``<name><suffix>`` with ``strata`` added to its Case's strata."""

@@ -8,6 +8,8 @@ Layout::
                                   purity (fraction of the pixel in its region)
     folder/regions.nii.gz         region codes (suite.phantom.mapping.REGIONS)
     folder/truth.csv              one row per region
+    folder/truth_segments.csv     one row per AHA segment and convention (truth means of the
+                                  maps over the segment: suite.phantom.mapping.segments)
 
 Beyond :func:`suite.data.ismrmrd_io.write_ismrmrd` (whose XML header carries the timings in
 ``meta.timings_ms`` through the ``cmrsuite.meta`` user parameter), each acquisition header
@@ -57,7 +59,8 @@ def write_mapping_subject(folder: str | os.PathLike, subject) -> dict:
     Returns
     -------
     dict
-        ``{"series": {name: path}, "truth": {map: path}, "regions": path, "table": path}``.
+        ``{"series": {name: path}, "truth": {map: path}, "regions": path, "table": path,
+        "segments": path}``.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,11 +76,17 @@ def write_mapping_subject(folder: str | os.PathLike, subject) -> dict:
             out / f"truth_{name}.nii.gz", subject.truth[name][None, None], spacing)
     written["regions"] = write_labels_nifti(out / "regions.nii.gz",
                                             subject.truth["regions"][None, None], spacing)
-    rows = subject.truth_table()
+    written["table"] = atomic_write_text(out / "truth.csv", _csv(subject.truth_table()))
+    written["segments"] = atomic_write_text(out / "truth_segments.csv",
+                                            _csv(subject.segment_table()))
+    return written
+
+
+def _csv(rows: list[dict]) -> str:
+    """CSV text of rows with the first row's keys as header; floats as ``repr`` (exact)."""
     text = io.StringIO(newline="")
     w = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     for row in rows:
         w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-    written["table"] = atomic_write_text(out / "truth.csv", text.getvalue())
-    return written
+    return text.getvalue()

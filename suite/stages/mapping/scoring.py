@@ -46,10 +46,12 @@ DEFAULT_REGIONS = MAPPING_SETTINGS["regions"]
 _WALL = ("myocardium", "scar")  # the LV wall: what a myocardial ROI holds
 
 
-def mapping_settings(settings: Mapping[str, Any]) -> dict:
-    """``metrics.mapping`` with defaults (``true``/absent → all defaults)."""
-    cfg = settings.get("mapping")
-    out = dict(MAPPING_SETTINGS)
+def mapping_settings(settings: Mapping[str, Any], group: str = "mapping",
+                     defaults: Mapping[str, Any] = MAPPING_SETTINGS) -> dict:
+    """``metrics.<group>`` (default ``metrics.mapping``) with ``defaults`` (``true``/absent →
+    all defaults)."""
+    cfg = settings.get(group)
+    out = dict(defaults)
     if isinstance(cfg, dict):
         out.update({k: v for k, v in cfg.items() if v is not None})
     return out

@@ -166,7 +166,7 @@ class MappingStage(Stage):
         quantities = case_quantities(case)
         if "regions" not in truth:
             return []  # no ROI to score in (real data: left to a segmentation of the map)
-        ref = self._reference_fit(call) if cfg["reference_fit"] else None
+        ref = self.reference_fit(call) if cfg["reference_fit"] else None
         rows = []
         for i, q in enumerate(quantities):
             out = output if len(quantities) == 1 else output[i]
@@ -183,7 +183,7 @@ class MappingStage(Stage):
                                  reference_source=CHALLENGE_PROFILE)
         return rows
 
-    def _reference_fit(self, call: StageCall) -> np.ndarray | None:
+    def reference_fit(self, call: StageCall) -> np.ndarray | None:
         """The job's method fitted to the fully sampled images (None when the job's images
         are those, or the method cannot be re-run)."""
         from suite.stages.recon.reference import PSEUDO_METHODS, reference_magnitude
