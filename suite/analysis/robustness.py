@@ -36,13 +36,26 @@ import pandas as pd
 from suite.analysis.summary import bootstrap_mean_ci, method_columns, subject_reduction
 
 __all__ = ["robustness_curves", "instability_ratios", "ef_error_curves", "crime_inflation",
-           "audit_table", "shift_tables", "anchored_curves", "RANDOM_COUNTERPART"]
+           "audit_table", "shift_tables", "anchored_curves", "RANDOM_COUNTERPART",
+           "random_counterpart"]
 
-#: The random perturbation each adversarial attack is compared with (same norm and budget).
+#: The random perturbation each reconstruction and segmentation attack is compared with (same
+#: norm and budget); the generic input attacks' pairs are
+#: :data:`suite.robustness.input_attacks.INPUT_RANDOM_COUNTERPART` (see :func:`random_counterpart`).
 RANDOM_COUNTERPART = {"kspace-pgd": "kspace-random", "image-pgd": "image-random",
                       "random-search": "kspace-random", "fgsm": "random-linf",
-                      "pgd": "random-linf", "pgd-l2": "random-l2",
-                      "input-pgd": "input-random", "input-random-search": "input-random"}
+                      "pgd": "random-linf", "pgd-l2": "random-l2"}
+
+
+def random_counterpart(attack: str) -> str | None:
+    """The random perturbation ``attack`` is compared with (None: it is not an attack)."""
+    if attack in RANDOM_COUNTERPART:
+        return RANDOM_COUNTERPART[attack]
+    if attack.startswith("input-"):  # imported here: suite.robustness loads torch
+        from suite.robustness.input_attacks import INPUT_RANDOM_COUNTERPART
+
+        return INPUT_RANDOM_COUNTERPART.get(attack)
+    return None
 def _method_keys(df: pd.DataFrame) -> list[str]:
     """The condition and the method column of every stage of the run (recon, segmentation and
     any other method stage), so that two methods of any stage never share a curve."""
@@ -118,7 +131,7 @@ def instability_ratios(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 10
     for key, g in deg.groupby(mkeys + ["attack", "budget", "measure"], sort=True, dropna=False):
         chain = dict(zip(mkeys, key[:len(mkeys)]))
         attack, budget, measure = key[len(mkeys):]
-        counterpart = RANDOM_COUNTERPART.get(attack)
+        counterpart = random_counterpart(attack)
         if counterpart is None:
             continue
         sel = (deg["attack"] == counterpart) & (deg["budget"] == budget) \

@@ -18,7 +18,10 @@ Schema (``protocols/robustness.yaml`` is the worked example; every sub-section i
         <stage>:                        # any other method stage: the generic input attack
           methods: [label, ...]         #   (suite.stages.input_attack) on the stage's input;
           conditions: [name, ...]       #   default: every method, the fully-sampled conditions
-          budgets: [eps, ...]           #   relative L2 budgets (required); steps: int
+          attacks: [pgd-l2, pgd, fgsm]  #   default [pgd-l2]; pgd and fgsm are L-infinity
+          budgets: [eps, ...]           #   relative L2 budgets (pgd-l2; required for it)
+          linf_budgets: [eps, ...]      #   L-infinity budgets relative to max |input| (pgd, fgsm)
+          steps: int
         segmentation:                   # torchattacks on the segmentation input
           methods: [label, ...]         # default: every segmentation method
           conditions: [name, ...]       # default: the fully-sampled conditions
@@ -56,6 +59,7 @@ from suite._validation import near
 from suite.data.audit import CRIMES  # the crimes suite.conditions.commit_crime commits
 from suite.protocol.errors import ProtocolError
 from suite.protocol.strata import declared_strata
+from suite.robustness.input_attacks import STAGE_ATTACKS
 from suite.robustness.recon_attacks import DOMAINS as RECON_DOMAINS
 from suite.robustness.seg_attacks import SEG_ATTACKS
 from suite.stages.entries import method_label, normalise_method
@@ -147,13 +151,18 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
                 continue
             key = f"robustness.adversarial.{name}"
             v.mapping(sec, key)
-            v.unknown_keys(sec, {"methods", "conditions", "budgets", "steps"}, key)
+            v.unknown_keys(sec, {"methods", "conditions", "attacks", "budgets", "linf_budgets",
+                                 "steps"}, key)
             labels = _labels(raw, name)
             if not labels:
                 raise ProtocolError(v.source, key, f"needs methods under `methods.{name}`")
             names(sec, "methods", labels, key, f"{name} methods", runnable_stage=name)
             names(sec, "conditions", list(conditions), key, "conditions")
-            numbers(sec, "budgets", key, required=True, maximum=1.0)
+            names(sec, "attacks", list(STAGE_ATTACKS), key, "input attacks")
+            attacks = sec.get("attacks") or ["pgd-l2"]
+            numbers(sec, "budgets", key, required="pgd-l2" in attacks, maximum=1.0)
+            numbers(sec, "linf_budgets", key, maximum=1.0,
+                    required=any(STAGE_ATTACKS[a][1] == "linf" for a in attacks))
             v.integer(sec, "steps", minimum=1, prefix=key)
         rec = adv.get("recon")
         if rec is not None:

@@ -31,7 +31,7 @@ __all__ = ["PerturbationResult", "is_differentiable", "check_budgets", "check_co
            "stream_rng", "torch_seed"]
 
 #: Seed-stream number of each perturbation family (reconstruction domains, segmentation norms).
-_STREAMS = {"kspace": 1, "image": 2, "linf": 3, "l2": 4, "input": 5}
+_STREAMS = {"kspace": 1, "image": 2, "linf": 3, "l2": 4, "input": 5, "input-linf": 6}
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,9 @@ class PerturbationResult:
     Attributes
     ----------
     kind : str
-        One of :data:`suite.robustness.recon_attacks.RECON_KINDS` or
-        :data:`suite.robustness.seg_attacks.SEG_KINDS`.
+        One of :data:`suite.robustness.recon_attacks.RECON_KINDS`,
+        :data:`suite.robustness.seg_attacks.SEG_KINDS` or
+        :data:`suite.robustness.input_attacks.INPUT_KINDS`.
     budget : float
         Requested ε. Reconstruction: relative L2, ``||e|| ≤ ε·||y||`` (k-space) or
         ``||r|| ≤ ε·||x||`` (image). Segmentation: units of the [0, 1]-normalised image, L∞
@@ -156,9 +157,9 @@ def stream_rng(seed: int, stream: str, budget: float, extra: int = 0) -> np.rand
     ----------
     seed : int
         The caller's seed (its low 32 bits are used).
-    stream : {"kspace", "image", "linf", "l2", "input"}
-        The family: reconstruction domain, segmentation norm, or a stage's input
-        (:mod:`suite.robustness.input_attacks`).
+    stream : {"kspace", "image", "linf", "l2", "input", "input-linf"}
+        The family: reconstruction domain, segmentation norm, or a stage's input under the L2
+        or the L∞ norm (:mod:`suite.robustness.input_attacks`).
     budget : float
         ε; its float64 bit pattern enters the seed, so each budget has its own stream
         whatever the order of the budgets.

@@ -214,9 +214,11 @@ class Stage:
         section. ``upstream`` are the method stages before this one in the case's pipeline.
 
         Default: the generic input attack of ``robustness.adversarial.<stage>`` (``methods``,
-        ``conditions`` — default the fully sampled ones —, ``budgets``, ``steps``), one job per
+        ``conditions`` — default the fully sampled ones —, ``attacks``, ``budgets`` (L2),
+        ``linf_budgets``, ``steps``), one job per
         condition and method chain, the upstream stages running the methods they run in the
-        ordinary jobs (the reference images under a fully sampled condition)."""
+        ordinary jobs (the reference images under a fully sampled condition), and this stage
+        the methods :meth:`method_entries` selects for the case."""
         from suite.stages.entries import method_label
 
         sec = (robustness.get("adversarial") or {}).get(self.name)
@@ -229,7 +231,10 @@ class Stage:
         own = [m for m in protocol.methods(self.name, case_ref.dataset) if "predictions" not in m
                and (wanted is None or method_label(m) in wanted)]
         exp = {"kind": "input-attack", "stage": self.name,
-               "budgets": [float(b) for b in sec["budgets"]], "steps": int(sec.get("steps") or 10)}
+               "attacks": list(sec.get("attacks") or ["pgd-l2"]),
+               "budgets": [float(b) for b in sec.get("budgets") or ()],
+               "linf_budgets": [float(b) for b in sec.get("linf_budgets") or ()],
+               "steps": int(sec.get("steps") or 10)}
         out = []
         for cond in conds:
             if upstream and not upstream[0].accepts(case_ref, cond):
@@ -239,8 +244,10 @@ class Stage:
                 chains = [c + [(st.name, e)] for c in chains
                           for e in st.method_entries(protocol.methods(st.name, case_ref.dataset),
                                                      case_ref, cond)]
+            # the stage's own selection of its methods for this case (e.g. by timing)
+            runs = self.method_entries(own, case_ref, cond)
             for chain in chains:
-                for m in own:
+                for m in runs:
                     out.append((cond, chain + [(self.name, m)], dict(exp)))
         return out
 

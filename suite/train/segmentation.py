@@ -78,7 +78,6 @@ Milletari F, Navab N, Ahmadi S-A. V-Net (soft Dice loss). 3DV 2016:565–571.
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict, dataclass
 
@@ -91,6 +90,7 @@ from reference_impls.segmentation.unet import (FIELD_SIGMA_MM, RETRAIN_HINT, WEI
                                                normalise_intensity)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
 from suite._serialise import jsonable
+from suite.train.loop import deterministic, train_steps, training_record
 
 __all__ = ["SEG_TRAINING_COHORT", "SegTrainingConfig", "SegTrainingResult", "SegTrainedWeights",
            "train_seg_unet", "fit_seg_unet", "training_cases", "images_and_labels",
@@ -366,46 +366,25 @@ def fit_seg_unet(images: torch.Tensor, labels: torch.Tensor, config: SegTraining
     """
     if images.shape[0] == 0:
         raise ValueError("fit_seg_unet: no training images (empty cohort)")
-    threads = torch.get_num_threads()
-    det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    try:
-        torch.manual_seed(config.seed)
+    with deterministic(config.seed):
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2018]))
         centres = _heart_centres(labels)
         weight = class_weights(labels, 4, config.class_weighting)
         sigma_px = (None if config.field_sigma_mm is None
                     else config.field_sigma_mm / config.working_spacing_mm)
         net = SegUNet(config.features)
-        opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s, config.steps)
-                                                           / max(config.steps, 1))))
-        losses: list[float] = []
-        t0 = time.perf_counter()
-        net.train()
-        for step in range(config.steps):
+
+        def batch_loss(step: int) -> torch.Tensor:
             idx = rng.integers(images.shape[0], size=config.batch_size)
             pairs = [_augment(images[i], labels[i], centres[i], config.patch, rng, sigma_px)
                      for i in idx]
             x = torch.stack([p[0] for p in pairs])[:, None]
             y = torch.stack([p[1] for p in pairs])
-            loss = _loss(net(x), y, config.dice_weight, weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            if log is not None and (step + 1) % 50 == 0:
-                log(f"step {step + 1}/{config.steps}  loss {np.mean(losses[-50:]):.4f}  "
-                    f"({time.perf_counter() - t0:.0f} s)")
-        net.eval()
-        state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        return SegTrainingResult(state, config, losses, time.perf_counter() - t0, tail=50)
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(det)
+            return _loss(net(x), y, config.dice_weight, weight)
+
+        return train_steps(net, batch_loss, steps=config.steps,
+                           learning_rate=config.learning_rate, config=config, floor=0.05,
+                           log=log, log_every=50, tail=50)
 
 
 def train_seg_unet(*, seed: int = 0, steps: int = 2200, out_dir=None, log=None,
@@ -463,14 +442,7 @@ def train_seg_unet(*, seed: int = 0, steps: int = 2200, out_dir=None, log=None,
                  "image_shape": list(images.shape[1:]),
                  "subject_seeds": f"{cohort['seed_offset']} + 1000*seed + index",
                  **jsonable(cohort)},
-        "final_loss": result.final_loss,
-        "loss_first": result.losses[0] if result.losses else None,
-        "steps_run": len(result.losses),
-        "simulation_seconds": round(sim_seconds, 1),
-        "training_seconds": round(result.seconds, 1),
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "platform": platform.platform(),
+        **training_record(result, sim_seconds),
     }
     pt, meta_path, digest = save_weights(result.state_dict, meta, WEIGHTS_NAME, out_dir)
     return SegTrainedWeights(pt, meta_path, digest, result.final_loss)

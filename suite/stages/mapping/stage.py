@@ -198,5 +198,20 @@ class MappingStage(Stage):
             return None
         return self.check_output(call, _run(method, images, call.case), call.label)
 
+    def attack_surface(self, call: StageCall, method):
+        """The weighted images of the scored pixels and the method as a map of them
+        (:mod:`suite.stages.mapping.attack`; white box for a method with
+        ``differentiable_map``)."""
+        from suite.stages.mapping.attack import mapping_attack_surface
+
+        if getattr(method, "needs_case", False):
+            return None
+        return mapping_attack_surface(call, method, _as_map)
+
+    def output_of(self, call: StageCall, forward_output) -> np.ndarray:
+        from suite.stages.mapping.attack import perturbed_map
+
+        return perturbed_map(call, forward_output)
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "timings": dict(QUANTITY_OF_TIMING)}
