@@ -15,7 +15,8 @@ import torch
 
 import reference_impls
 from suite.train.segmentation import SEG_TRAINING_COHORT, train_seg_unet
-from reference_impls.segmentation.unet import SegUNet, UNetSegmenter
+from reference_impls.segmentation.unet import (SegUNet, UNetSegmenter, flatten_receive_field,
+                                               prepare)
 from reference_impls.weights_io import WEIGHTS_DIR, WeightsError
 from suite.metrics.segmentation import evaluate, score_masks
 from suite.phantom import simulate
@@ -182,6 +183,38 @@ def test_shipped_record():
         assert key in meta, key
     assert set(meta["data"]["presets"]) == set(VENDOR_PRESETS)
     assert len(meta["data"]["pathologies"]) == 5
+
+
+def test_flatten_receive_field_removes_a_known_smooth_field():
+    """A two-tissue disc (levels 1 and 2) in air, multiplied by a known smooth field that varies
+    4-fold across the object: after the correction the ratio of the two tissues is kept and
+    each tissue's level varies by far less than the field did (independent reference: the
+    field applied)."""
+    ny, nx = 96, 112
+    yy, xx = np.mgrid[:ny, :nx].astype(np.float64)
+    body = (yy - 48) ** 2 / 40 ** 2 + (xx - 56) ** 2 / 50 ** 2 < 1
+    inner = (yy - 48) ** 2 + (xx - 56) ** 2 < 12 ** 2
+    obj = np.where(body, 1.0, 0.0) + np.where(inner, 1.0, 0.0)
+    field = np.exp(0.7 * (xx - 56) / 50 + 0.3 * ((yy - 48) / 40) ** 2)
+    x = torch.tensor((obj * field)[None] + 1e-3, dtype=torch.float64)
+    out = flatten_receive_field(x, 15.0)[0].numpy()
+    ring = body & ~inner & ((yy - 48) ** 2 + (xx - 56) ** 2 < 30 ** 2)
+    spread_before = np.ptp(np.log((obj * field)[ring]))
+    spread_after = np.ptp(np.log(out[ring]))
+    assert spread_before > 0.8 and spread_after < 0.35 * spread_before
+    assert np.median(out[inner]) / np.median(out[ring]) == pytest.approx(2.0, rel=0.25)
+
+
+def test_version_1_weights_take_no_field_correction():
+    """Weights without ``field_sigma_mm`` (phantom version 1) see the version-1 input pipeline."""
+    net = UNetSegmenter(module=SegUNet())
+    assert net.field_sigma_mm is None and "field_sigma_mm" not in net.params()
+    x = torch.rand(2, 40, 48) + 0.1
+    a, _ = prepare(x, (2.0, 2.0), 2.0, 8)
+    b, _ = prepare(x, (2.0, 2.0), 2.0, 8, field_sigma_mm=None)
+    assert torch.equal(a, b)
+    c, _ = prepare(x, (2.0, 2.0), 2.0, 8, field_sigma_mm=30.0)
+    assert c.shape == a.shape and not torch.equal(a, c)
 
 
 # -- training ----------------------------------------------------------------------------

@@ -14,9 +14,11 @@ Input pipeline (:func:`prepare`, fully differentiable, used by training and infe
 1. **Resampling** to the working spacing ``spacing_mm`` (default 2.0 mm): bilinear
    ``torch.nn.functional.interpolate`` (``align_corners=False``, ``antialias=True`` when
    shrinking) to ``round(n · native / working)`` pixels per axis.
-2. **Intensity normalisation per image**: ``(x − p1) / (p99 − p1)`` with p1, p99 the 1st and
-   99th percentiles of that image (``torch.quantile``, linear interpolation); no clipping, so
-   the map is linear and its gradient is exact almost everywhere.
+2. **Intensity normalisation per image**: when the weights record ``field_sigma_mm``, the
+   image is first divided by its receive-field estimate (:func:`flatten_receive_field`);
+   then ``(x − p1) / (p99 − p1)`` with p1, p99 the 1st and 99th percentiles of that image
+   (``torch.quantile``, linear interpolation); no clipping, so the gradient is exact almost
+   everywhere.
 3. **Zero padding** (bottom/right) to a multiple of ``2^(levels−1)``.
 
 Logits are cropped back and resampled to the native grid bilinearly (``align_corners=False``);
@@ -46,10 +48,15 @@ from reference_impls.registry import register
 from reference_impls.segmentation.checks import check_images, check_spacing
 from reference_impls.weights_io import WeightsError, load_verified_state
 
-__all__ = ["SegUNet", "UNetSegmenter", "prepare", "normalise_intensity", "load_seg_unet",
+__all__ = ["SegUNet", "UNetSegmenter", "prepare", "normalise_intensity", "flatten_receive_field",
+           "FIELD_SIGMA_MM", "load_seg_unet",
            "WEIGHTS_NAME", "RETRAIN_HINT", "WeightsError"]
 
 WEIGHTS_NAME = "seg-unet"
+#: Gaussian σ (mm) of the receive-field estimate of :func:`flatten_receive_field` used by
+#: training (the classical baseline's ``BIAS_SIGMA_MM``); weights record the value they were
+#: trained with as ``field_sigma_mm`` (absent: no correction).
+FIELD_SIGMA_MM = 30.0
 RETRAIN_HINT = ("`cmrsuite train seg-unet` (or, from Python, "
                 "`suite.train.segmentation.train_seg_unet()`)")
 
@@ -120,6 +127,58 @@ def normalise_intensity(x: torch.Tensor, low: float = 0.01, high: float = 0.99) 
     return (x - lo) / (hi - lo).clamp_min(1e-8 * (1.0 + hi.abs().max().item()))
 
 
+def _otsu_threshold(v: torch.Tensor, bins: int = 128) -> torch.Tensor:
+    """Otsu's threshold of the values ``v`` (1-D): the histogram split of maximal between-class
+    variance (Otsu, IEEE Trans SMC 9:62, 1979)."""
+    lo, hi = v.min(), v.max()
+    if not bool(hi > lo):
+        return lo
+    hist = torch.histc(v, bins=bins, min=float(lo), max=float(hi))
+    centres = lo + (hi - lo) * (torch.arange(bins, dtype=v.dtype) + 0.5) / bins
+    w0 = torch.cumsum(hist, 0)
+    w1 = w0[-1] - w0
+    m0 = torch.cumsum(hist * centres, 0)
+    mu0 = m0 / w0.clamp_min(1)
+    mu1 = (m0[-1] - m0) / w1.clamp_min(1)
+    between = w0 * w1 * (mu0 - mu1) ** 2
+    return centres[int(torch.argmax(between[:-1]))] + (hi - lo) / (2 * bins)
+
+
+def _gaussian_smooth(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """Separable Gaussian smoothing of ``(n, y, x)`` with zero padding (σ in pixels)."""
+    r = max(1, int(np.ceil(3 * sigma_px)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma_px) ** 2)
+    k = k / k.sum()
+    y = F.conv2d(x[:, None], k.view(1, 1, 1, -1), padding=(0, r))
+    return F.conv2d(y, k.view(1, 1, -1, 1), padding=(r, 0))[:, 0]
+
+
+def flatten_receive_field(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """Divide each image of ``x`` ``(n, y, x)`` by its estimated receive (bias) field.
+
+    Per image: the signal pixels are those above Otsu's threshold of the log intensity (air,
+    lungs and the RSS noise floor fall below it); the log field is the normalised convolution
+    (Knutsson & Westin, CVPR 1993) of the log intensity over the signal pixels with a Gaussian
+    of σ = ``sigma_px`` pixels, so dark regions do not pull it down; the image is divided by
+    ``exp`` of it (homomorphic correction: Axel, Costantini & Listerud, AJR 148:418, 1987).
+    Tissue comes out at a level of about 1 whether the image is a root-sum-of-squares with
+    strong coil shading or a flat coil-combined image. The same correction, per slice on the
+    time-mean image, is step 1 of the classical baseline
+    (:func:`reference_impls.segmentation.classical.correct_receive_field`); here it is per
+    image and differentiable almost everywhere (the mask is piecewise constant).
+    """
+    tiny = 1e-12 * float(x.detach().abs().max().clamp_min(1e-30))
+    logx = torch.log(x.clamp_min(tiny))
+    mask = torch.zeros_like(x)
+    for i in range(x.shape[0]):
+        mask[i] = (logx[i] > _otsu_threshold(logx[i].detach().reshape(-1))).to(x.dtype)
+    num = _gaussian_smooth(logx * mask, sigma_px)
+    den = _gaussian_smooth(mask, sigma_px)
+    logf = num / den.clamp_min(1e-3)
+    return x / torch.exp(logf)
+
+
 def _resample(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     """``x`` ``(n, c, y, x)`` → ``(n, c, *size)``; bilinear with antialias when shrinking."""
     if tuple(x.shape[-2:]) == tuple(size):
@@ -136,8 +195,8 @@ def working_size(shape: tuple[int, int], spacing_mm, working_mm: float) -> tuple
             max(1, int(round(shape[1] * dx / working_mm))))
 
 
-def prepare(images: torch.Tensor, spacing_mm, working_mm: float, multiple: int
-            ) -> tuple[torch.Tensor, tuple[int, int]]:
+def prepare(images: torch.Tensor, spacing_mm, working_mm: float, multiple: int,
+            field_sigma_mm: float | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
     """Native magnitude images → network input (module docstring, steps 1–3).
 
     Parameters
@@ -149,6 +208,10 @@ def prepare(images: torch.Tensor, spacing_mm, working_mm: float, multiple: int
         Working pixel spacing.
     multiple : int
         Pad to a multiple of this.
+    field_sigma_mm : float, optional
+        When given, each image is divided by its receive-field estimate
+        (:func:`flatten_receive_field`, σ in mm) before the normalisation; None (the weights
+        trained on phantom version 1) skips it. Weights record it (``field_sigma_mm``).
 
     Returns
     -------
@@ -156,6 +219,8 @@ def prepare(images: torch.Tensor, spacing_mm, working_mm: float, multiple: int
     """
     size = working_size(tuple(images.shape[-2:]), spacing_mm, working_mm)
     x = _resample(images.unsqueeze(1), size, "bilinear")[:, 0]
+    if field_sigma_mm is not None:
+        x = flatten_receive_field(x, float(field_sigma_mm) / working_mm)
     x = normalise_intensity(x).unsqueeze(1)
     py = (-size[0]) % multiple
     px = (-size[1]) % multiple
@@ -198,6 +263,10 @@ class UNetSegmenter:
         Default: the spacing recorded with the weights (2.0 mm).
     batch_size : int, default 16
         Images per forward pass (memory only; results do not depend on it).
+    field_sigma_mm : float, optional
+        Receive-field correction before the normalisation (:func:`flatten_receive_field`);
+        default: the value recorded with the weights (``field_sigma_mm``; absent in the
+        weights trained on phantom version 1, which take no correction).
 
     Attributes
     ----------
@@ -221,7 +290,8 @@ class UNetSegmenter:
     stage = "segmentation"
 
     def __init__(self, weights_dir: str | Path | None = None, module: SegUNet | None = None,
-                 working_spacing_mm: float | None = None, batch_size: int = 16):
+                 working_spacing_mm: float | None = None, batch_size: int = 16,
+                 field_sigma_mm: float | None = None):
         if module is None:
             module, self.weights_meta = load_seg_unet(weights_dir)
             # channels-last weights: oneDNN's convolutions are 1.4-1.6x faster on CPU than with
@@ -235,11 +305,16 @@ class UNetSegmenter:
         self.working_spacing_mm = float(working_spacing_mm if working_spacing_mm is not None
                                         else self.weights_meta.get("working_spacing_mm", 2.0))
         self.batch_size = int(batch_size)
+        self.field_sigma_mm = (field_sigma_mm if field_sigma_mm is not None
+                               else self.weights_meta.get("field_sigma_mm"))
 
     def params(self) -> dict:
         """Parameters that identify this method's output (for provenance)."""
-        return {"weights_sha256": self.weights_meta.get("sha256"),
-                "working_spacing_mm": self.working_spacing_mm, **self.module.config}
+        out = {"weights_sha256": self.weights_meta.get("sha256"),
+               "working_spacing_mm": self.working_spacing_mm, **self.module.config}
+        if self.field_sigma_mm is not None:
+            out["field_sigma_mm"] = self.field_sigma_mm
+        return out
 
     def logits(self, images: torch.Tensor, spacing_mm=(2.0, 2.0)) -> torch.Tensor:
         """Differentiable class logits on the native grid.
@@ -259,7 +334,8 @@ class UNetSegmenter:
         """
         lead, (ny, nx) = images.shape[:-2], images.shape[-2:]
         x = images.reshape(-1, ny, nx).to(torch.float32)
-        inp, (wy, wx) = prepare(x, spacing_mm, self.working_spacing_mm, self.module.multiple)
+        inp, (wy, wx) = prepare(x, spacing_mm, self.working_spacing_mm, self.module.multiple,
+                                self.field_sigma_mm)
         out = self.module(inp)[..., :wy, :wx]
         out = _resample(out, (ny, nx), "bilinear")
         return out.reshape(*lead, out.shape[1], ny, nx)
