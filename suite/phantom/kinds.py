@@ -124,14 +124,25 @@ def validate_phantom_entry(v, entry: Any, key: str) -> None:
     phantom_kind(entry).validate(v, entry, key)
 
 
-def write_phantom_cohort(entry: Mapping, out: Path) -> Path:
+def write_phantom_cohort(entry: Mapping, out: Path, *, cache=True) -> Path:
     """Write the cohort of a protocol ``phantom`` entry into ``out`` (once: a finished cohort,
-    marked by ``out/.complete``, is reused, e.g. on resume)."""
+    marked by ``out/.complete``, is reused, e.g. on resume).
+
+    With ``cache=True`` the cohort is taken from the user's cohort cache when it holds one of
+    the same entry and generator code, every file checked against its recorded SHA-256
+    (:mod:`suite.phantom.cache`); otherwise it is simulated and then stored in the cache.
+    ``cache`` may also be a :class:`~suite.phantom.cache.PhantomCache`, or False."""
+    from suite.phantom.cache import PhantomCache, phantom_cache
+
     out = Path(out)
     done = out / ".complete"
     if done.exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    phantom_kind(entry).write(entry, out)
+    store = cache if isinstance(cache, PhantomCache) else (phantom_cache() if cache else None)
+    if store is None or not store.restore(entry, out):
+        phantom_kind(entry).write(entry, out)
+        if store is not None:
+            store.store(entry, out)
     done.write_text("ok\n")
     return out
