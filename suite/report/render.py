@@ -28,6 +28,7 @@ from pathlib import Path
 from suite._serialise import jsonable
 from suite._validation import near
 from suite.case import STRATA_COLUMNS
+from suite.report.draw import wait_for_figures
 from suite.report.evidence import RunData
 from suite.report.keys import compute_evidence
 from suite.report.guidelines import GUIDELINES, Guideline, load_guideline, reports_dir
@@ -187,6 +188,7 @@ def _store_rows(run: RunData, evidence: dict) -> dict:
 
 
 def _embed(report_dir: Path, figures: list[dict]) -> dict:
+    wait_for_figures()  # written in the background inside `background_figures`
     out = {}
     for f in figures:
         png = report_dir / f["png"]
