@@ -39,7 +39,7 @@ def no_simulation(monkeypatch):
     """Make simulating a cohort an error (so a test sees whether the cache was used)."""
     calls = []
 
-    def refuse(entry, out):
+    def refuse(entry, out, **kw):
         calls.append(out)
         raise AssertionError("the cohort was simulated")
 
@@ -130,3 +130,14 @@ def test_least_recently_used_entries_go_beyond_the_size_limit(simulated, tmp_pat
     store.store(other, root / "plain")
     assert not (store.root / cohort_key(ENTRY)).exists()
     assert (store.root / cohort_key(other) / RECORD).is_file()
+
+
+def test_subjects_simulated_on_process_workers_equal_one_after_the_other(tmp_path):
+    from suite.runner.executors import LocalExecutor
+
+    entry = {**ENTRY, "subjects": 2}
+    write_phantom_cohort(entry, tmp_path / "serial", cache=False)
+    with LocalExecutor(2) as pool:
+        write_phantom_cohort(entry, tmp_path / "pool", cache=False, map=pool.map)
+    assert _digests(tmp_path / "pool") == _digests(tmp_path / "serial")
+    assert len([p for p in (tmp_path / "pool").iterdir() if p.is_dir()]) == 2

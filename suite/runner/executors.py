@@ -1,8 +1,10 @@
 """Executors: where jobs run. Serial, a local process pool, or a Dask distributed cluster.
 
-Every executor has one method, ``run(fn, specs, ctx)``, yielding ``(spec, outcome)`` pairs as
-jobs finish, where ``outcome`` is the job's return value or the exception it raised (so the
-caller records failures and goes on). Methods and metrics never know which executor runs them.
+Every executor has ``run(fn, specs, ctx)``, yielding ``(spec, outcome)`` pairs as jobs finish,
+where ``outcome`` is the job's return value or the exception it raised (so the caller records
+failures and goes on), and ``map(fn, items)``, the results of ``fn`` on independent items in
+their order (the first error is raised), used to prepare data (the subjects of a phantom
+cohort) on the same workers. Methods and metrics never know which executor runs them.
 The Dask executor needs the optional extra ``cmrsuite[dask]`` (package ``distributed``); without
 it a clear error names the extra to install.
 """
@@ -30,6 +32,9 @@ class SerialExecutor:
 
     def __exit__(self, *exc):
         return False
+
+    def map(self, fn: Callable, items: Iterable) -> list:
+        return [fn(item) for item in items]
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
         for spec in specs:
@@ -87,6 +92,12 @@ class LocalExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
         return False
 
+    def map(self, fn: Callable, items: Iterable) -> list:
+        items = list(items)
+        if self._pool is None or len(items) < 2:
+            return [fn(item) for item in items]
+        return list(self._pool.map(fn, items))
+
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
         specs = list(specs)
         if self._pool is None:
@@ -134,6 +145,9 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
         return False
+
+    def map(self, fn: Callable, items: Iterable) -> list:
+        return self._client.gather(self._client.map(fn, list(items), pure=False))
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
         from distributed import as_completed as dask_completed

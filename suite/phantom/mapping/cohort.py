@@ -59,8 +59,10 @@ def validate_mapping_entry(v, ph: Mapping, key: str) -> None:
         v.list_of_strings(ph, name, options=options, non_empty=True, prefix=key)
 
 
-def write_mapping_cohort(ph: Mapping[str, Any], out: Path) -> None:
-    """Simulate and write the cohort of a ``phantom: {kind: mapping}`` entry into ``out``."""
+def write_mapping_cohort(ph: Mapping[str, Any], out: Path, *, map=map) -> None:
+    """Simulate and write the cohort of a ``phantom: {kind: mapping}`` entry into ``out``
+    (the series in turn; ``map`` is accepted for the :class:`~suite.phantom.kinds.PhantomKind`
+    interface and not used)."""
     from suite.phantom.mapping.subject import simulate_mapping
     from suite.phantom.mapping.writer import write_mapping_subject
 
