@@ -44,7 +44,8 @@ def timed_job(spec_dict: dict, ctx) -> dict:
     try:
         return run_job(spec_dict, ctx)
     finally:
-        rec = {"phase": spec_dict.get("phase"), "chain": spec_dict.get("chain"),
+        rec = {"phase": spec_dict.get("phase"), "methods": spec_dict.get("methods"),
+               "experiment": spec_dict.get("robustness"),
                "wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
         with open(os.environ[_LOG_ENV], "a") as fh:
             fh.write(json.dumps(rec, default=str) + "\n")
@@ -64,11 +65,15 @@ class Steps:
         return out
 
 
-def _method(chain) -> str:
-    try:
-        return " + ".join(str(e[1]["name"] if isinstance(e[1], dict) else e[1]) for e in chain)
-    except (TypeError, KeyError, IndexError):
-        return str(chain)[:60]
+def _method(job: dict) -> str:
+    """``recon + segmentation`` method names of a logged job, and its robustness experiment."""
+    names = []
+    for _stage, entry in job.get("methods") or []:
+        names.append(str(entry.get("name") if isinstance(entry, dict) else entry))
+    exp = job.get("experiment")
+    if isinstance(exp, dict):
+        names.append(str(exp.get("kind") or exp.get("type") or exp.get("name") or "experiment"))
+    return " + ".join(names) or "-"
 
 
 def tail(steps: Steps, run_dir: Path, profile: str | None) -> None:
@@ -158,7 +163,7 @@ def main() -> int:
     by_phase: dict[str, list] = defaultdict(lambda: [0, 0.0, 0.0])
     by_method: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0.0])
     for j in jobs:
-        for acc in (by_phase[j["phase"]], by_method[(j["phase"], _method(j["chain"]))]):
+        for acc in (by_phase[j["phase"]], by_method[(j["phase"], _method(j))]):
             acc[0] += 1
             acc[1] += j["cpu"]
             acc[2] += j["wall"]
