@@ -86,6 +86,32 @@ def test_written_files_read_back_through_the_suite_readers(subject, tmp_path):
     t1 = read_nifti(out["truth"]["t1_native_ms"])
     np.testing.assert_allclose(np.asarray(t1.data)[0, 0], subject.truth["t1_native_ms"],
                                rtol=1e-6)
+    purity = np.asarray(read_nifti(out["truth"]["purity"]).data)[0, 0]
+    np.testing.assert_allclose(purity, subject.truth["purity"], rtol=1e-6)
     rows = list(csv.DictReader(open(out["table"], encoding="utf-8")))
     assert [r["region"] for r in rows] == list(REGIONS)
     assert float(rows[REGIONS.index("scar")]["ecv"]) == 0.6
+
+
+def test_region_purity_is_the_fraction_of_fine_pixels_in_the_majority_region():
+    from suite.phantom.mapping.acquire import majority_regions, region_purity
+
+    fine = np.zeros((4, 6), np.uint8)   # 2 x 3 blocks of 2 x 2 fine pixels
+    fine[0, 0] = 4                      # block (0, 0): 3 of 4 air -> purity 0.75
+    fine[0:2, 2:4] = 2                  # block (0, 1): pure blood
+    fine[2:4, 4] = 4                    # block (1, 2): 2 myocardium, 2 air: tie -> lower code
+    np.testing.assert_array_equal(majority_regions(fine, 2), [[0, 2, 0], [0, 0, 0]])
+    np.testing.assert_allclose(region_purity(fine, 2), [[0.75, 1, 1], [1, 1, 0.5]])
+
+
+def test_boundary_pixels_of_the_heart_are_impure(subject):
+    from scipy import ndimage
+
+    reg, purity = subject.truth["regions"], subject.truth["purity"]
+    myo = reg == REGIONS.index("myocardium")
+    edge = myo & ~ndimage.binary_erosion(myo) & ndimage.binary_dilation(reg == REGIONS.index(
+        "lv_blood"))
+    inner = ndimage.binary_erosion(myo)
+    assert purity.min() > 0 and purity.max() == 1.0
+    assert (purity[edge] < 1).any()          # the blood-pool boundary cuts some edge pixels
+    assert (purity[inner] == 1).all()        # a pixel with no other region beside it is pure

@@ -163,6 +163,7 @@ def test_summary_report_and_gate_need_no_mapping_code(run, tmp_path):
     assert "t1_relative_bias_pct" in out and "reference-fit" in out  # profile shown
     res = build_report(run, guidelines=["claim"], formats=("md",))
     assert "t1_relative_bias_pct" in Path(res.documents["claim"][0]).read_text()
+    _check_stage_tables(run)
     where = {"stage": "mapping", "condition": "full", "profile": "truth",
              "structure": "myocardium", "mapping": "molli-3p", "segment": ""}
     bias = _value(_results(run), metric="t1_relative_bias_pct", **{**where, "segment": None})
@@ -174,6 +175,28 @@ def test_summary_report_and_gate_need_no_mapping_code(run, tmp_path):
         return run_gate(run, run, crit, settings=GateSettings(n_resamples=50)).passed
 
     assert gate(abs(bias) + 0.5) and not gate(abs(bias) - 0.5)
+
+
+def _check_stage_tables(run):
+    """The generic stage key: region rows in the main table, AHA segments as the columns of a
+    second one whose cells are the subject means of the store rows each row cites."""
+    from suite.report.evidence import RunData
+    from suite.report.keys import compute_evidence
+
+    data = RunData(run, figures=False)
+    ev = compute_evidence(data, ["performance.stages"])["performance.stages"]
+    main, seg = ev.tables
+    assert all(row.get("segment") in (None, "") for row in main.rows)
+    labels = [lab for _, lab in seg.columns]
+    assert "global" in labels and "1" in labels and "segment" not in labels
+    r = data.results
+    [row] = [x for x in seg.rows if x["metric"] == "t1_mean" and x["profile"] == "truth"
+             and x["condition"] == "full" and x["mapping"] == "molli-3p"]
+    sel = r[(r["metric"] == "t1_mean") & (r["profile"] == "truth") & (r["condition"] == "full")
+            & (r["mapping"] == "molli-3p") & (r["segment"] == "1")]
+    assert row["segment:1"] == pytest.approx(sel["value"].mean(), rel=1e-12)  # one subject
+    cited = r[r["row_id"].isin(row["sources"]["results"])]
+    assert {"1", "global"} <= set(cited["segment"]) and set(cited["metric"]) == {"t1_mean"}
 
 
 @pytest.mark.parametrize("change, key", [
@@ -194,3 +217,32 @@ def test_protocol_errors_name_the_key(change, key):
 def test_shipped_protocol_validates():
     p = load_protocol(Path(__file__).parents[1] / "protocols" / "mapping.yaml")
     assert p.pipeline("mapping-phantom") == ["recon", "mapping"]
+
+
+def test_scoring_uses_pure_pixels_unless_asked_for_all():
+    """A boundary pixel (purity < 1) with a large error is left out of the ROI and of its AHA
+    segment by default (``roi: pure``) and counted with ``roi: all``; the bias is then the
+    closed-form mean over the ROI's pixels."""
+    from suite.stages.mapping.scoring import mapping_settings, map_rows
+
+    regions = np.zeros((1, 16, 16), np.uint8)
+    yy, xx = np.mgrid[:16, :16]
+    r = np.hypot(yy - 7.5, xx - 7.5)
+    regions[0][r < 6] = 4       # myocardium ring
+    regions[0][r < 3.5] = 2     # LV blood
+    regions[0][(r < 6) & (xx > 11)] = 3  # an RV-ish region for the AHA insertion points
+    purity = np.ones(regions.shape)
+    myo = regions == 4
+    edge = tuple(np.argwhere(myo)[0])
+    purity[edge] = 0.5
+    truth = {"regions": regions, "purity": purity,
+             "region_names": ("air", "body", "lv_blood", "rv_blood", "myocardium", "scar")}
+    ref = np.full(regions.shape, 1000.0)
+    pred = ref.copy()
+    pred[edge] = 2000.0         # +100 % at the impure pixel only
+    for roi, expected in (("pure", 0.0), ("all", 100.0 / myo.sum())):
+        cfg = mapping_settings({"mapping": {"regions": ["myocardium"], "segments": [],
+                                            "scores": False, "roi": roi}})
+        rows = map_rows(ref, pred, truth, "t1", cfg, reference_source="truth")
+        [bias] = [x["value"] for x in rows if x["metric"] == "t1_relative_bias_pct"]
+        assert bias == pytest.approx(expected), roi

@@ -6,13 +6,15 @@ Layout::
     <root>/mapping_cohort.csv              subject, pathology, series, sequence, contrast, timing
     <root>/<subject>/<series>.h5           ISMRMRD raw data, one frame per weighted image, the
                                            timings in ``meta.timings_ms`` (ms, per slice)
-    <root>/<subject>/truth_<map>.nii.gz    truth maps: t1/t2 native and post (ms), ecv, pd
+    <root>/<subject>/truth_<map>.nii.gz    truth maps: t1/t2 native and post (ms), ecv, pd,
+                                           purity (fraction of the pixel in its region)
     <root>/<subject>/regions.nii.gz        region codes; names in the subject's truth.csv
     <root>/<subject>/truth.csv             one row per region (code = row index)
 
 The raw data travel the suite's ISMRMRD path like real data. ``case.truth`` holds the truth
 maps of the series' contrast as ``(slice, y, x)`` float arrays — ``t1_ms``, ``t2_ms`` (ms) and
-``ecv`` (fraction) —, ``regions`` (uint8 codes) with ``region_names`` (name per code), and the
+``ecv`` (fraction) —, ``regions`` (uint8 codes) with ``region_names`` (name per code),
+``purity`` (fraction of each pixel inside its region; absent in cohorts written before it), and the
 scalars ``pathology``, ``contrast``, ``sequence``. This module does not import the phantom (a
 reader must not depend on the generator).
 """
@@ -114,9 +116,11 @@ def read_mapping_series(path: Path, **options) -> Case:
         raise CorruptFileError(reg_path, "is missing from the mapping cohort", _HINT)
     truth["regions"] = read_nifti(reg_path, kind="labels", limits=limits).data[:, 0]
     truth["region_names"] = tuple(r.get("region", "") for r in _read_csv(folder / "truth.csv"))
+    if (folder / "truth_purity.nii.gz").is_file():  # absent in cohorts written before it
+        truth["purity"] = _truth_map(folder, "purity", limits)
     expected = (case.n_slices, *case.image_shape[2:])
-    for name in ("t1_ms", "t2_ms", "ecv", "regions"):
-        if truth[name].shape != expected:
+    for name in ("t1_ms", "t2_ms", "ecv", "regions", "purity"):
+        if name in truth and truth[name].shape != expected:
             raise LayoutError(folder, f"truth map {name!r} has shape {truth[name].shape} but the "
                               f"raw data {path.name} describe (slice, y, x) = {expected}", _HINT)
     truth.update(pathology=tags["pathology"], contrast=contrast, sequence=tags["sequence"])

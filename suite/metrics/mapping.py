@@ -348,16 +348,21 @@ def mapping_rows(reference, prediction, *, roi, quantity: str = "t1", failed=Non
 
 
 def segmental_rows(reference, prediction, aha: AhaSegments, *, quantity: str = "t1",
-                   failed=None, reference_source: str = "truth") -> list[MetricRow]:
+                   failed=None, reference_source: str = "truth",
+                   within=None) -> list[MetricRow]:
     """:func:`mapping_rows` (without the whole-map scores) per AHA segment and ``global``.
 
     ``reference``, ``prediction`` ``(slice, y, x)`` like the labels of ``aha``
     (:func:`suite.metrics.aha.aha_segments`); the rows carry ``segment`` (``"1"``…``"17"``,
     ``"global"``) and ``convention`` (the AHA profile). The global ROI is every assigned
-    myocardial pixel, as CMRxRecon's ``EvalMyo`` reports it.
+    myocardial pixel, as CMRxRecon's ``EvalMyo`` reports it. ``within`` (boolean, like the
+    labels) restricts every segment to those pixels (e.g. pixels free of partial volume); the
+    segments themselves are assigned from the whole labels.
     """
     rows = []
     for name, mask in segment_masks(aha).items():
+        if within is not None:
+            mask = mask & np.asarray(within, bool)
         rows += mapping_rows(reference, prediction, roi=mask, quantity=quantity, failed=failed,
                              reference_source=reference_source, segment=name,
                              convention=aha.convention, scores=False)

@@ -51,10 +51,31 @@ class Protocol:
     def conditions(self) -> list[dict]:
         return self.raw.get("conditions") or [{"name": "fully-sampled", "type": "fully-sampled"}]
 
-    def methods(self, stage: str) -> list[dict]:
+    def dataset(self, name: str) -> dict:
+        """The dataset entry called ``name``."""
+        return next(d for d in self.datasets if d["name"] == name)
+
+    def methods(self, stage: str, dataset: dict | str | None = None) -> list[dict]:
         """Normalised method entries of a stage: dicts with one of name/plugin/entry_point/
-        predictions and ``params``."""
-        return [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage) or []]
+        predictions and ``params``; with ``dataset`` (entry or name), only those the dataset's
+        ``methods`` subset names for the stage (all when it names none)."""
+        entries = [normalise_method(m) for m in (self.raw.get("methods") or {}).get(stage) or []]
+        if isinstance(dataset, str):
+            dataset = self.dataset(dataset)
+        subset = ((dataset or {}).get("methods") or {}).get(stage)
+        if subset is None:
+            return entries
+        return [e for e in entries if method_label(e) in subset]
+
+    def conditions_of(self, dataset: dict | str | None = None) -> list[dict]:
+        """The conditions a dataset runs under: those its ``conditions`` subset names (in the
+        protocol's order), else all of :attr:`conditions`."""
+        if isinstance(dataset, str):
+            dataset = self.dataset(dataset)
+        subset = (dataset or {}).get("conditions")
+        if subset is None:
+            return self.conditions
+        return [c for c in self.conditions if c["name"] in subset]
 
     def pipeline(self, dataset: dict | str | None = None) -> list[str]:
         """The stage names a dataset runs, in order: the dataset's ``pipeline``, else the
@@ -62,7 +83,7 @@ class Protocol:
         from suite.stages import default_pipeline
 
         if isinstance(dataset, str):
-            dataset = next(d for d in self.datasets if d["name"] == dataset)
+            dataset = self.dataset(dataset)
         if dataset is not None and dataset.get("pipeline"):
             return list(dataset["pipeline"])
         if self.raw.get("pipeline"):

@@ -18,6 +18,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
     datasets:                         # required, non-empty list
       - name: str                     # unique
         pipeline: [stage, ...]        #   optional: this dataset's own pipeline
+        methods: {stage: [label]}     #   optional: the subset of a stage's methods it runs
+        conditions: [name, ...]       #   optional: the subset of the conditions it runs under
         phantom:                      # either a phantom cohort generated into the run ...
           kind: cine | mapping        #   suite.phantom.kinds (default cine; mapping keys:
                                       #   suite.phantom.mapping.cohort)
@@ -134,7 +136,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
     for i, ds in enumerate(datasets):
         key = f"datasets[{i}]"
         v.unknown_keys(ds, {"name", "phantom", "root", "card", "reader_options", "max_cases",
-                            "pipeline"}, key)
+                            "pipeline", "methods", "conditions"}, key)
         if ("phantom" in ds) == ("root" in ds):
             raise ProtocolError(source, key, "needs exactly one of `phantom` (a generated cohort) "
                                 "or `root` (a folder of files)")
@@ -188,6 +190,7 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
             raise ProtocolError(source, f"methods.{stage}", f"must be a list; got {type(entries).__name__}")
         for i, m in enumerate(entries):
             _validate_method(v, m, f"methods.{stage}[{i}]", stages[stage])
+    _validate_dataset_subsets(v, datasets, methods, conds, pipelines)
     owners = {g: s for s in stages.values() for g in s.metric_groups}
     v.unknown_keys(metrics, set(owners), "metrics")
     for s in dict.fromkeys(owners[g] for g in metrics):
@@ -229,6 +232,29 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
     digest = hashlib.sha256(canonical_json(raw).encode()).hexdigest()
     return Protocol(raw=raw, source=source, sha256=digest, base_dir=Path(base_dir),
                     allowed=allow_list)
+
+
+def _validate_dataset_subsets(v: KeyPathValidator, datasets: list, methods: dict, conds: list,
+                              pipelines: list) -> None:
+    """A dataset's ``methods`` (``{stage: [label, ...]}``) and ``conditions`` (``[name, ...]``)
+    name a non-empty subset of the protocol's method labels of a stage its pipeline runs and
+    of the protocol's conditions."""
+    from suite.stages.entries import method_label, normalise_method
+
+    cond_names = [c["name"] for c in conds] or ["fully-sampled"]
+    for i, (ds, pipeline) in enumerate(zip(datasets, pipelines)):
+        key = f"datasets[{i}]"
+        if "conditions" in ds:
+            v.list_of_strings(ds, "conditions", options=cond_names, non_empty=True, prefix=key)
+        if "methods" not in ds:
+            continue
+        subset = ds["methods"]
+        v.mapping(subset, f"{key}.methods")
+        v.unknown_keys(subset, set(pipeline) & set(methods), f"{key}.methods")
+        for stage in subset:
+            labels = [method_label(normalise_method(m)) for m in methods.get(stage) or []]
+            v.list_of_strings(subset, stage, options=labels, non_empty=True,
+                              prefix=f"{key}.methods")
 
 
 def _unique_names(v: KeyPathValidator, entries: list, what: str) -> None:

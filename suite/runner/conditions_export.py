@@ -91,7 +91,7 @@ def export_conditions(protocol, out_dir, *, datasets: list[str] | None = None) -
         if datasets and ref.dataset not in datasets:
             continue
         case = load_case(ref)
-        for entry in protocol.conditions:
+        for entry in protocol.conditions_of(ref.dataset):
             item = {"case_id": ref.case_id, "condition": entry["name"]}
             if case.kspace is None:
                 result.skipped.append(item | {"reason": "the case has no k-space"})

@@ -170,13 +170,14 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
             if i == len(method_stages):
                 return
             stage = method_stages[i]
-            for entry in stage.method_entries(protocol.methods(stage.name), ref, cond):
+            for entry in stage.method_entries(protocol.methods(stage.name, ref.dataset), ref,
+                                               cond):
                 link = chain + ((stage.name, entry),)
                 jobs.append(JobSpec(stage.name, ref, cond, link, audit=first[0]))
                 first[0] = False
                 walk(i + 1, cond, link)
 
-        for cond in protocol.conditions:
+        for cond in protocol.conditions_of(ref.dataset):
             if method_stages and method_stages[0].accepts(ref, cond):
                 walk(0, cond, ())
     jobs += expand_robustness_jobs(protocol, case_refs)

@@ -223,10 +223,10 @@ class Stage:
         if not sec or not self.has_methods:
             return []
         names = sec.get("conditions")
-        conds = [c for c in protocol.conditions
+        conds = [c for c in protocol.conditions_of(case_ref.dataset)
                  if (c["name"] in names if names else c["type"] == "fully-sampled")]
         wanted = sec.get("methods")
-        own = [m for m in protocol.methods(self.name) if "predictions" not in m
+        own = [m for m in protocol.methods(self.name, case_ref.dataset) if "predictions" not in m
                and (wanted is None or method_label(m) in wanted)]
         exp = {"kind": "input-attack", "stage": self.name,
                "budgets": [float(b) for b in sec["budgets"]], "steps": int(sec.get("steps") or 10)}
@@ -237,7 +237,8 @@ class Stage:
             chains = [[]]
             for st in upstream:
                 chains = [c + [(st.name, e)] for c in chains
-                          for e in st.method_entries(protocol.methods(st.name), case_ref, cond)]
+                          for e in st.method_entries(protocol.methods(st.name, case_ref.dataset),
+                                                     case_ref, cond)]
             for chain in chains:
                 for m in own:
                     out.append((cond, chain + [(self.name, m)], dict(exp)))

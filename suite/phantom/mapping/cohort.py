@@ -18,6 +18,9 @@ Protocol entry (validated by :func:`validate_mapping_entry`)::
       snr: number | null             # myocardial SNR (default 50; null = noise-free)
       heart_rate_bpm: number         # default: each subject's own
       upsample: int                  # rendering grid factor (default 2; 1 is faster)
+      preset: str                    # anatomy/acquisition preset (suite.phantom.PRESETS; default
+                                     #   tiny: 5 mm pixels, a wall of two pixels; a clinical
+                                     #   MOLLI resolution is e.g. siemens-1.5t, 1.8 mm)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, Mapping
 
 from suite._atomic import atomic_write_text
 from suite.phantom.mapping.acquire import SEQUENCES
+from suite.phantom.presets import PRESETS
 from suite.phantom.mapping.relaxation import MAPPING_PATHOLOGIES
 
 __all__ = ["MAPPING_COHORT_COLUMNS", "MAPPING_ENTRY_KEYS", "COHORT_SEQUENCES",
@@ -38,7 +42,7 @@ __all__ = ["MAPPING_COHORT_COLUMNS", "MAPPING_ENTRY_KEYS", "COHORT_SEQUENCES",
 MAPPING_COHORT_COLUMNS = ("subject", "pathology", "series", "sequence", "contrast", "timing")
 #: Keys of a ``phantom: {kind: mapping}`` entry.
 MAPPING_ENTRY_KEYS = ("kind", "subjects", "seed", "pathologies", "sequences", "contrasts", "snr",
-                      "heart_rate_bpm", "upsample")
+                      "heart_rate_bpm", "upsample", "preset")
 #: Sequences a cohort can hold (the MRF series is not written as images).
 COHORT_SEQUENCES = tuple(s for s in SEQUENCES if s != "cardiac-mrf")
 _DEFAULT_SEQUENCES = ("molli-5(3)3", "t2prep-bssfp")
@@ -51,6 +55,7 @@ def validate_mapping_entry(v, ph: Mapping, key: str) -> None:
     v.integer(ph, "subjects", minimum=1, required=True, prefix=key)
     v.integer(ph, "seed", minimum=0, prefix=key)
     v.integer(ph, "upsample", minimum=1, prefix=key)
+    v.option(ph, "preset", PRESETS, prefix=key)
     v.number(ph, "heart_rate_bpm", minimum=20.0, maximum=250.0, prefix=key)
     if ph.get("snr") is not None:  # null: noise-free
         v.number(ph, "snr", positive=True, prefix=key)
@@ -76,7 +81,8 @@ def write_mapping_cohort(ph: Mapping[str, Any], out: Path, *, map=map) -> None:
         subject = simulate_mapping(int(ph.get("seed", 0)) + i, pathology, sequences=sequences,
                                    contrasts=contrasts, snr=ph.get("snr", 50.0),
                                    heart_rate_bpm=ph.get("heart_rate_bpm"),
-                                   upsample=int(ph.get("upsample", 2)), subject=name)
+                                   upsample=int(ph.get("upsample", 2)),
+                                   preset=ph.get("preset", "tiny"), subject=name)
         write_mapping_subject(Path(out) / name, subject)
         for s in subject.series:
             if s.sequence not in COHORT_SEQUENCES:

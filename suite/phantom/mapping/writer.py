@@ -3,7 +3,8 @@
 Layout::
 
     folder/<series>.h5            ISMRMRD, one frame (phase index) per weighted image
-    folder/truth_<map>.nii.gz     truth maps (x, y, 1, 1): t1/t2 native and post (ms), ecv, pd
+    folder/truth_<map>.nii.gz     truth maps (x, y, 1, 1): t1/t2 native and post (ms), ecv, pd,
+                                  purity (fraction of the pixel in its region)
     folder/regions.nii.gz         region codes (suite.phantom.mapping.REGIONS)
     folder/truth.csv              one row per region
 
@@ -30,7 +31,7 @@ from suite.data.nifti_io import write_image_nifti, write_labels_nifti
 
 __all__ = ["write_mapping_subject", "TRUTH_MAPS"]
 
-TRUTH_MAPS = ("t1_native_ms", "t2_native_ms", "t1_post_ms", "t2_post_ms", "ecv", "pd")
+TRUTH_MAPS = ("t1_native_ms", "t2_native_ms", "t1_post_ms", "t2_post_ms", "ecv", "pd", "purity")
 
 
 def _stamp(path: Path, series) -> None:

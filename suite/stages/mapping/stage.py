@@ -32,7 +32,8 @@ import numpy as np
 from suite.stages.base import Stage, StageCall
 from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantity, timings_array,
                                          weighted_images)
-from suite.stages.mapping.scoring import MAPPING_SETTINGS, map_rows, mapping_settings
+from suite.stages.mapping.scoring import (MAPPING_SETTINGS, ROI_MODES, map_rows,
+                                          mapping_settings)
 
 __all__ = ["MappingStage", "method_timing"]
 
@@ -100,6 +101,7 @@ class MappingStage(Stage):
             validator.list_of_strings(cfg, "segments", options=CONVENTIONS, prefix=key)
             validator.boolean(cfg, "scores", prefix=key)
             validator.boolean(cfg, "reference_fit", prefix=key)
+            validator.option(cfg, "roi", ROI_MODES, prefix=key)
         elif cfg is not None:
             validator.boolean(metrics, "mapping", prefix="metrics")
 

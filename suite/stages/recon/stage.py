@@ -118,8 +118,8 @@ class ReconStage(Stage):
             return []
         from suite.stages.entries import method_label
 
-        recon_methods = protocol.methods("recon")
-        seg_methods = protocol.methods("segmentation")
+        recon_methods = protocol.methods("recon", case_ref.dataset)
+        seg_methods = protocol.methods("segmentation", case_ref.dataset)
 
         def pick(methods, names):  # folders of predictions cannot run on perturbed inputs
             return [m for m in methods if "predictions" not in m
@@ -127,7 +127,7 @@ class ReconStage(Stage):
 
         def conds(section, types):
             names = section.get("conditions")
-            return [c for c in protocol.conditions
+            return [c for c in protocol.conditions_of(case_ref.dataset)
                     if c["type"] in types and (names is None or c["name"] in names)]
 
         out = []

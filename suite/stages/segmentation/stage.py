@@ -68,13 +68,15 @@ class SegmentationStage(Stage):
         if not sec:
             return []
         names = sec.get("methods")
-        seg_methods = [m for m in protocol.methods("segmentation") if "predictions" not in m
+        seg_methods = [m for m in protocol.methods("segmentation", case_ref.dataset)
+                       if "predictions" not in m
                        and (names is None or method_label(m) in names)]
         if sec.get("conditions"):
-            conds = [c for c in protocol.conditions
+            conds = [c for c in protocol.conditions_of(case_ref.dataset)
                      if c["type"] in ATTACK_CONDITION_TYPES and c["name"] in sec["conditions"]]
         else:
-            conds = [c for c in protocol.conditions if c["type"] == "fully-sampled"]
+            conds = [c for c in protocol.conditions_of(case_ref.dataset)
+                     if c["type"] == "fully-sampled"]
         out = []
         for cond in conds:
             if not case_ref.has_kspace and cond["type"] != "fully-sampled":
@@ -83,7 +85,7 @@ class SegmentationStage(Stage):
                 recs = [{"name": "reference" if case_ref.has_kspace else "images",
                          "params": {}}]
             else:
-                recs = protocol.methods("recon")
+                recs = protocol.methods("recon", case_ref.dataset)
             for rec in recs:
                 for seg in seg_methods:
                     out.append((cond, [("recon", rec), ("segmentation", seg)], {
