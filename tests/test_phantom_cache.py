@@ -141,3 +141,15 @@ def test_subjects_simulated_on_process_workers_equal_one_after_the_other(tmp_pat
         write_phantom_cohort(entry, tmp_path / "pool", cache=False, map=pool.map)
     assert _digests(tmp_path / "pool") == _digests(tmp_path / "serial")
     assert len([p for p in (tmp_path / "pool").iterdir() if p.is_dir()]) == 2
+
+
+def test_mapping_subjects_on_process_workers_equal_one_after_the_other(tmp_path):
+    from suite.runner.executors import LocalExecutor
+
+    entry = {"kind": "mapping", "subjects": 2, "seed": 1, "pathologies": ["normal", "oedema"],
+             "sequences": ["molli-5(3)3"], "upsample": 1}
+    write_phantom_cohort(entry, tmp_path / "serial", cache=False)
+    with LocalExecutor(2) as pool:
+        write_phantom_cohort(entry, tmp_path / "pool", cache=False, map=pool.map)
+    assert _digests(tmp_path / "pool") == _digests(tmp_path / "serial")
+    assert (tmp_path / "pool" / "mapping_cohort.csv").read_text().count("\n") == 3  # header + 2

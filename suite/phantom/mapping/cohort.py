@@ -36,7 +36,8 @@ from suite.phantom.presets import PRESETS
 from suite.phantom.mapping.relaxation import MAPPING_PATHOLOGIES
 
 __all__ = ["MAPPING_COHORT_COLUMNS", "MAPPING_ENTRY_KEYS", "COHORT_SEQUENCES",
-           "validate_mapping_entry", "write_mapping_cohort"]
+           "validate_mapping_entry", "write_mapping_cohort",
+           "write_mapping_cohort_subject"]
 
 #: Columns of ``mapping_cohort.csv`` (``timing``: the timing key of the series, TI/TS/TE).
 MAPPING_COHORT_COLUMNS = ("subject", "pathology", "series", "sequence", "contrast", "timing")
@@ -65,33 +66,46 @@ def validate_mapping_entry(v, ph: Mapping, key: str) -> None:
 
 
 def write_mapping_cohort(ph: Mapping[str, Any], out: Path, *, map=map) -> None:
-    """Simulate and write the cohort of a ``phantom: {kind: mapping}`` entry into ``out``
-    (the series in turn; ``map`` is accepted for the :class:`~suite.phantom.kinds.PhantomKind`
-    interface and not used)."""
-    from suite.phantom.mapping.subject import simulate_mapping
-    from suite.phantom.mapping.writer import write_mapping_subject
+    """Simulate and write the cohort of a ``phantom: {kind: mapping}`` entry into ``out``.
 
+    ``map(fn, items)`` simulates and writes the subjects (default: one after the other; the
+    runner passes its executor's, so they are simulated side by side). Each subject depends
+    only on its own seed and settings, so the files are the same either way."""
     pathologies = list(ph.get("pathologies") or ["normal"])
     sequences = tuple(ph.get("sequences") or _DEFAULT_SEQUENCES)
     contrasts = tuple(ph.get("contrasts") or ["native"])
-    rows = []
-    for i in range(int(ph["subjects"])):
-        name = f"mapping-{i:03d}"
-        pathology = pathologies[i % len(pathologies)]
-        subject = simulate_mapping(int(ph.get("seed", 0)) + i, pathology, sequences=sequences,
-                                   contrasts=contrasts, snr=ph.get("snr", 50.0),
-                                   heart_rate_bpm=ph.get("heart_rate_bpm"),
-                                   upsample=int(ph.get("upsample", 2)),
-                                   preset=ph.get("preset", "tiny"), subject=name)
-        write_mapping_subject(Path(out) / name, subject)
-        for s in subject.series:
-            if s.sequence not in COHORT_SEQUENCES:
-                continue
-            timing = next(k for k in s.case.meta.timings_ms if k != "trigger")
-            rows.append({"subject": name, "pathology": pathology, "series": s.name,
-                         "sequence": s.sequence, "contrast": s.contrast, "timing": timing})
+    jobs = [dict(seed=int(ph.get("seed", 0)) + i, pathology=pathologies[i % len(pathologies)],
+                 sequences=sequences, contrasts=contrasts, snr=ph.get("snr", 50.0),
+                 heart_rate_bpm=ph.get("heart_rate_bpm"), upsample=int(ph.get("upsample", 2)),
+                 preset=ph.get("preset", "tiny"), subject=f"mapping-{i:03d}",
+                 folder=str(Path(out) / f"mapping-{i:03d}"))
+            for i in range(int(ph["subjects"]))]
+    rows = [row for subject_rows in map(write_mapping_cohort_subject, jobs)
+            for row in subject_rows]
     text = io.StringIO(newline="")
     w = csv.DictWriter(text, fieldnames=list(MAPPING_COHORT_COLUMNS), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     atomic_write_text(Path(out) / "mapping_cohort.csv", text.getvalue())
+
+
+def write_mapping_cohort_subject(job: Mapping[str, Any]) -> list[dict]:
+    """Simulate one subject of a mapping cohort (``job``: the arguments of
+    :func:`~suite.phantom.mapping.subject.simulate_mapping` and its ``folder``), write it, and
+    return its rows of ``mapping_cohort.csv``."""
+    from suite.phantom.mapping.subject import simulate_mapping
+    from suite.phantom.mapping.writer import write_mapping_subject
+
+    job = dict(job)
+    folder = Path(job.pop("folder"))
+    seed, pathology = job.pop("seed"), job.pop("pathology")
+    subject = simulate_mapping(seed, pathology, **job)
+    write_mapping_subject(folder, subject)
+    rows = []
+    for s in subject.series:
+        if s.sequence not in COHORT_SEQUENCES:
+            continue
+        timing = next(k for k in s.case.meta.timings_ms if k != "trigger")
+        rows.append({"subject": job["subject"], "pathology": pathology, "series": s.name,
+                     "sequence": s.sequence, "contrast": s.contrast, "timing": timing})
+    return rows
