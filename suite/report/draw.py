@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite._process import die_with_parent
 from suite.report.style import series_styles
 
 __all__ = ["pyplot", "slug", "save_figure", "background_figures", "wait_for_figures",
@@ -116,7 +117,8 @@ class background_figures:
             n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
                 else (os.cpu_count() or 1)
         self._pool = ProcessPoolExecutor(max(1, int(n)),
-                                         mp_context=multiprocessing.get_context("spawn"))
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=die_with_parent, initargs=(os.getpid(),))
         _BACKGROUND.append(self)
         return self
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator
+
+from suite._process import die_with_parent
 
 __all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS"]
 
@@ -44,36 +43,9 @@ class SerialExecutor:
                 yield spec, exc
 
 
-def _die_with_parent(parent: int) -> None:
-    """Initializer of a pool worker: end the worker when the runner process ``parent`` ends.
-
-    A worker of a killed runner would otherwise finish its job and linger. Linux delivers
-    SIGKILL to the worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and as
-    a fallback, a daemon thread checks every second that the parent is still the parent
-    (an orphan is re-parented, so ``os.getppid()`` changes).
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the watchdog thread alone
-        pass
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="cmrsuite-parent-watch", daemon=True).start()
-
-
 class LocalExecutor:
     """A pool of ``workers`` processes (``spawn`` start method: safe with torch threads) that
-    end with the runner process (:func:`_die_with_parent`)."""
+    end with the runner process (:func:`suite._process.die_with_parent`)."""
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
@@ -83,7 +55,7 @@ class LocalExecutor:
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_die_with_parent,
+                                             initializer=die_with_parent,
                                              initargs=(os.getpid(),))
         return self
 
