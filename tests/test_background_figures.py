@@ -7,10 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from suite.report.draw import background_figures, pyplot, save_figure, wait_for_figures
+from suite.report.draw import (background_figures, pyplot, save_figure, tight_layout,
+                               wait_for_figures)
 
 
-def _figure(seed: int):
+def _figure(seed: int, layout: bool = False):
     plt = pyplot()
     rng = np.random.default_rng(seed)
     fig, ax = plt.subplots(figsize=(4, 3))
@@ -21,6 +22,8 @@ def _figure(seed: int):
     ax.imshow(rng.random((8, 8)), extent=(0, 1, 0, 1))
     ax.set_title(f"figure {seed}")
     ax.legend(fontsize=6)
+    if layout:
+        tight_layout(fig, rect=(0, 0, 1, 0.95))
     return fig
 
 
@@ -52,3 +55,23 @@ def test_leaving_the_block_waits_and_reports_a_worker_error(tmp_path):
     with pytest.raises(OSError):
         with background_figures(workers=1):
             save_figure(_figure(1), blocked, "x")
+
+
+def test_tight_layout_is_applied_where_the_figure_is_rendered(tmp_path):
+    """``tight_layout(fig)`` then ``save_figure`` equals ``fig.tight_layout()`` then saving,
+    in this process and in a figure process."""
+    fig = _figure(5)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    for ext in ("png", "svg"):
+        fig.savefig(tmp_path / f"direct.{ext}", dpi=90 if ext == "png" else None,
+                    bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+    pyplot().close(fig)
+    save_figure(_figure(5, layout=True), tmp_path, "deferred", dpi=90)
+    with background_figures(workers=1):
+        save_figure(_figure(5, layout=True), tmp_path, "background", dpi=90)
+    direct = _sha(tmp_path / "direct.png")
+    assert _sha(tmp_path / "deferred.png") == direct
+    assert _sha(tmp_path / "background.png") == direct
+    untight = _figure(5)
+    save_figure(untight, tmp_path, "untight", dpi=90)
+    assert _sha(tmp_path / "untight.png") != direct  # the layout did change the figure

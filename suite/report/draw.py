@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +18,9 @@ import pandas as pd
 from suite._process import die_with_parent
 from suite.report.style import series_styles
 
-__all__ = ["pyplot", "slug", "save_figure", "background_figures", "wait_for_figures",
-           "errorbar_series", "bland_altman_panel", "excluded_text", "axis_label",
-           "method_label", "series_legend"]
+__all__ = ["pyplot", "slug", "save_figure", "tight_layout", "background_figures",
+           "wait_for_figures", "errorbar_series", "bland_altman_panel", "excluded_text",
+           "axis_label", "method_label", "series_legend"]
 
 
 def pyplot():
@@ -47,6 +48,7 @@ def save_figure(fig, out_dir: Path, name: str, *, dpi=None) -> Path:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    layout = _LAYOUT.pop(fig, None)
     writer = _BACKGROUND[-1] if _BACKGROUND else None
     if writer is not None:
         try:
@@ -55,25 +57,40 @@ def save_figure(fig, out_dir: Path, name: str, *, dpi=None) -> Path:
             payload = None
         if payload is not None:
             pyplot().close(fig)
-            writer.submit(payload, out_dir, name, dpi)
+            writer.submit(payload, out_dir, name, dpi, layout)
             return out_dir / f"{name}.png"
-    _write(fig, out_dir, name, dpi)
+    _write(fig, out_dir, name, dpi, layout)
     pyplot().close(fig)
     return out_dir / f"{name}.png"
 
 
-def _write(fig, out_dir: Path, name: str, dpi) -> None:
+#: Figures waiting for their tight layout (:func:`tight_layout`), with its arguments.
+_LAYOUT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def tight_layout(fig, **kw) -> None:
+    """``fig.tight_layout(**kw)``, done when the figure is saved (:func:`save_figure`), in the
+    process that renders it: the layout measures every text of the figure, a large part of
+    the cost of a figure, so inside :class:`background_figures` it runs in a figure process.
+    Nothing may change the figure between this call and :func:`save_figure`."""
+    _LAYOUT[fig] = dict(kw)
+
+
+def _write(fig, out_dir: Path, name: str, dpi, layout=None) -> None:
+    if layout is not None:
+        fig.tight_layout(**layout)
     for ext in ("png", "svg"):
         fig.savefig(out_dir / f"{name}.{ext}", dpi=dpi if ext == "png" else None,
                     bbox_inches="tight",
                     metadata={"Date": None} if ext == "svg" else None)
 
 
-def _write_pickled(payload: bytes, out_dir: Path, name: str, dpi) -> None:
-    """Worker side of :class:`background_figures`: unpickle, write PNG and SVG, close."""
+def _write_pickled(payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
+    """Worker side of :class:`background_figures`: unpickle, lay out, write PNG and SVG,
+    close."""
     plt = pyplot()
     fig = pickle.loads(payload)
-    _write(fig, out_dir, name, dpi)
+    _write(fig, out_dir, name, dpi, layout)
     plt.close(fig)
 
 
@@ -122,8 +139,9 @@ class background_figures:
         _BACKGROUND.append(self)
         return self
 
-    def submit(self, payload: bytes, out_dir: Path, name: str, dpi) -> None:
-        self._pending.append(self._pool.submit(_write_pickled, payload, out_dir, name, dpi))
+    def submit(self, payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
+        self._pending.append(self._pool.submit(_write_pickled, payload, out_dir, name, dpi,
+                                               layout))
 
     def wait(self) -> None:
         """Wait until every figure submitted so far is written (raises a worker's error)."""
