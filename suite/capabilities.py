@@ -12,12 +12,11 @@ page cannot go stale).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from suite.docs.blocks import block_is_current, markers, update_block
 
 __all__ = ["capability_table", "update_page", "check_page", "START", "END"]
 
-START = "<!-- capabilities:start -->"
-END = "<!-- capabilities:end -->"
+START, END = markers("capabilities")
 
 #: Documentation page of each built-in stage and of each metric family.
 _STAGE_PAGES = {"recon": "recon-methods.md", "segmentation": "segmentation-methods.md",
@@ -73,23 +72,12 @@ def capability_table() -> str:
 
 def update_page(path) -> bool:
     """Rewrite the capability block of ``path``; True when the page changed."""
-    p = Path(path)
-    text = p.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{p}: no {START} ... {END} block to fill")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{capability_table()}{END}{tail}"
-    if new != text:
-        p.write_text(new)
-        return True
-    return False
+    return update_block(path, "capabilities", capability_table())
 
 
 def check_page(path) -> bool:
     """True when the capability block of ``path`` equals :func:`capability_table`."""
-    text = Path(path).read_text()
-    return f"{START}\n{capability_table()}{END}" in text
+    return block_is_current(path, "capabilities", capability_table())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,3 +27,11 @@ def test_front_page_capability_table_matches_the_registries():
     proc = subprocess.run([sys.executable, "-m", "suite.capabilities", "--check",
                            "docs/index.md"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mapping_bias_table_is_current():
+    """docs/mapping-bias.md's table is computed by suite.docs.mapping_bias (simulation + the
+    reference fits); a fresh computation must equal the committed page."""
+    proc = subprocess.run([sys.executable, "-m", "suite.docs.mapping_bias", "--check",
+                           "docs/mapping-bias.md"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -76,7 +76,7 @@ def _pixels(value, shape, name):
 
 
 def fit_bloch(sequence, rr_ms, images, *, fit=("t1_ms",), known=None, n_iter: int = 30,
-              n_states: int = 1, tol: float = 1e-9) -> BlochFit:
+              n_states: int = 1, tol: float = 1e-9, image_matrix=None) -> BlochFit:
     """Fit relaxation times and M0 by matching the simulated acquisition to ``images``.
 
     Parameters
@@ -100,6 +100,9 @@ def fit_bloch(sequence, rr_ms, images, *, fit=("t1_ms",), known=None, n_iter: in
         EPG orders (1 for bSSFP readouts; about 20 for MRF).
     tol : float
         Convergence: relative change of the cost below ``tol`` (or step below ``tol``).
+    image_matrix : ndarray ``(n_images, n_samples)``, optional
+        Images as linear combinations of the recorded samples (MRF images of consecutive
+        repetitions, :func:`suite.mr.sequences.window_matrix`); default one image per sample.
 
     Returns
     -------
@@ -122,9 +125,9 @@ def fit_bloch(sequence, rr_ms, images, *, fit=("t1_ms",), known=None, n_iter: in
     is_complex = np.iscomplexobj(y_np)
     shape = y_np.shape[:-1]
     n_img = y_np.shape[-1]
-    program = sequence.program(rr_ms)
-    if len(program.timings.time_ms) != n_img:
-        raise ValueError(f"fit_bloch: the sequence records {len(program.timings.time_ms)} "
+    program = _Windowed(sequence.program(rr_ms), image_matrix)
+    if program.n_images != n_img:
+        raise ValueError(f"fit_bloch: the sequence records {program.n_images} "
                          f"images for these RR intervals; `images` has {n_img}")
     y = torch.as_tensor(y_np.reshape(-1, n_img)).to(
         torch.complex128 if is_complex else torch.float64)
@@ -149,11 +152,28 @@ def fit_bloch(sequence, rr_ms, images, *, fit=("t1_ms",), known=None, n_iter: in
                      "known": sorted(known)})
 
 
+class _Windowed:
+    """A program and the matrix that turns its samples into images (None: identity)."""
+
+    def __init__(self, program, image_matrix):
+        self.program = program
+        self.matrix = None if image_matrix is None else torch.as_tensor(
+            np.asarray(image_matrix, np.float64)).to(torch.complex128)
+        n = len(program.timings.time_ms)
+        if self.matrix is not None and self.matrix.shape[1] != n:
+            raise ValueError(f"fit_bloch: `image_matrix` must have {n} columns (the recorded "
+                             f"samples); got shape {tuple(self.matrix.shape)}")
+        self.n_images = n if self.matrix is None else int(self.matrix.shape[0])
+
+    def images(self, signal):
+        return signal if self.matrix is None else signal @ self.matrix.T
+
+
 def _signal(program, theta, fixed, fit, n_states):
     p = {k: (torch.exp(theta[:, fit.index(k)]) if k in fit else v) for k, v in fixed.items()}
     for k in fit:
         p[k] = torch.exp(theta[:, fit.index(k)])
-    return simulate_epg(program, Tissue(**p), n_states=n_states).signal
+    return program.images(simulate_epg(program.program, Tissue(**p), n_states=n_states).signal)
 
 
 def _basis(s, is_complex):
@@ -173,6 +193,14 @@ def _init(program, y, fixed, fit, is_complex, n_states):
     grids = np.meshgrid(*[np.log(_GRID[k]) for k in fit], indexing="ij")
     cand = torch.as_tensor(np.stack([g.reshape(-1) for g in grids], 1))       # (G, n_fit)
     n, g_n = y.shape[0], cand.shape[0]
+    if all(bool((v == v[0]).all()) for v in fixed.values()):
+        # the same tissue parameters for every pixel: simulate the grid once
+        g = _basis(_signal(program, cand, {k: v[:1].expand(g_n) for k, v in fixed.items()},
+                           fit, n_states), is_complex).to(y.dtype)
+        ip = (y @ g.conj().T) if is_complex else (y @ g.T)                  # (n, G)
+        gg = g.abs().pow(2).sum(1).clamp_min(1e-300)
+        cost = y.abs().pow(2).sum(1)[:, None] - ip.abs().pow(2) / gg[None, :]
+        return cand[cost.argmin(1)]
     rep = {k: v.repeat_interleave(g_n) for k, v in fixed.items()}
     theta = cand.repeat(n, 1)
     g = _basis(_signal(program, theta, rep, fit, n_states), is_complex)

@@ -10,8 +10,8 @@ mapping stage runs it only on series with that timing).
 
 from __future__ import annotations
 
-from reference_impls.mapping.result import MapFit
-from reference_impls.mapping.t1 import fit_molli, fit_sasha
+from reference_impls.mapping.result import MapFit, check_choice
+from reference_impls.mapping.t1 import POLARITY_RULES, fit_molli, fit_sasha
 from reference_impls.mapping.t2 import fit_t2
 from reference_impls.registry import register
 
@@ -40,6 +40,11 @@ class MolliFit(_Fit):
 
     name = "molli-3p"
     timing = "TI"  # the timing it fits (the mapping stage runs it on TI series only)
+
+    def __init__(self, **options):
+        if "polarity" in options:  # refused when the method is built, not at its first fit
+            check_choice(options["polarity"], POLARITY_RULES, name="polarity", where="molli-3p")
+        super().__init__(**options)
 
     def __call__(self, images, timings_ms) -> MapFit:
         return fit_molli(images, timings_ms, **self._options)
@@ -94,3 +99,10 @@ def _t2_loglinear(**options) -> T2Fit:
 @register("mapping", "t2-3p")
 def _t2_3p(**options) -> T2Fit:
     return T2Fit(model="3p", **options)
+
+
+# ---- the base class, public for the other method modules (model-based methods, issue 13)
+#: Reference-method protocol of the mapping methods (``stage``, ``version``, ``name``,
+#: ``params()``, ``repr``); :mod:`reference_impls.mapping.model_based` subclasses it.
+MappingMethod = _Fit
+__all__ += ["MappingMethod"]

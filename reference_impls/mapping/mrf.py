@@ -112,7 +112,8 @@ def mrf_grid(t1_range_ms=(50.0, 3000.0), t2_range_ms=(10.0, 300.0), step: float 
 
 def build_dictionary(rr_ms, t1_ms=None, t2_ms=None, *, sequence: CardiacMRF | None = None,
                      b1: float = 1.0, n_states: int = 20, chunk: int = 8192,
-                     n_threads: int | None = 1) -> MRFDictionary:
+                     n_threads: int | None = 1, image_matrix=None,
+                     magnitude: bool = False) -> MRFDictionary:
     """Simulate the fingerprints of a (T1, T2) grid for the RR intervals ``rr_ms``.
 
     Parameters
@@ -132,6 +133,12 @@ def build_dictionary(rr_ms, t1_ms=None, t2_ms=None, *, sequence: CardiacMRF | No
     n_threads : int or None
         torch intra-op threads during the simulation (see
         :func:`suite.mr.sequences.torch_threads`; None leaves the setting alone).
+    image_matrix : ndarray ``(n_images, n_samples)``, optional
+        Images as linear combinations of the recorded samples (e.g. means of consecutive
+        repetitions, :func:`suite.mr.sequences.window_matrix`); atoms then have ``n_images``
+        entries. Default: one entry per sample.
+    magnitude : bool
+        Atoms of the magnitude fingerprints (for magnitude images), else complex.
     """
     seq = sequence or CardiacMRF()
     if t1_ms is None or t2_ms is None:
@@ -149,6 +156,10 @@ def build_dictionary(rr_ms, t1_ms=None, t2_ms=None, *, sequence: CardiacMRF | No
         parts.append(simulate_epg(program, tissue, n_states=n_states, dtype=torch.float32,
                                   n_threads=n_threads).signal)
     sig = torch.cat(parts, 0)
+    if image_matrix is not None:
+        sig = sig @ torch.as_tensor(np.asarray(image_matrix).T).to(sig.dtype)
+    if magnitude:
+        sig = sig.abs().to(sig.dtype)
     norms = torch.linalg.vector_norm(sig, dim=1)
     atoms = sig / norms[:, None]
     return MRFDictionary(t1, t2, atoms, norms.double().numpy(),

@@ -237,9 +237,10 @@ def audit_table(cases) -> pd.DataFrame:
 
 def _select(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
     sel = df[df["metric"] == spec["metric"]]
-    for col in ("stage", "profile", "structure", "phase", *method_columns(df)):
+    for col in ("stage", "profile", "structure", "phase", "segment", "convention",
+                *method_columns(df)):
         if col in spec:
-            sel = sel[sel[col].astype(str) == str(spec[col])]
+            sel = sel[sel[col].fillna("").astype(str) == str(spec[col])]
     if "stage" not in spec:
         sel = sel[~sel["stage"].isin(["robustness", "robustness-clinical"])]
     return sel
@@ -248,10 +249,18 @@ def _select(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
 def shift_tables(df: pd.DataFrame, shift: dict, **kw) -> pd.DataFrame:
     """Per-stratum analysis of the protocol's ``robustness.shift`` metrics.
 
-    For each metric selection, stratum column and (condition, recon, segmentation) group —
-    the condition is only held fixed when it is not itself the stratum — one
+    For each metric selection, stratum column and (condition, method columns) group — the
+    condition is only held fixed when it is not itself the stratum — one
     :func:`suite.robustness.shift.stratum_analysis`; the rows of its table are concatenated
     with the selection, column and group added.
+
+    * Rows without a level of the stratum (a case that does not belong to that stratum, e.g.
+      a series of another shift factor's sweep) are outside that analysis, not excluded values.
+    * A reference level matches a stored level by its text or, for numbers, by value
+      (``60`` matches ``60.0``).
+    * A "closer is better" metric (a signed bias) is analysed as its distance to the metric's
+      target, ``|value − target|`` (``target``, else ``optimum``, else 0; lower is better), and
+      the selection label says so.
     """
     from suite.robustness.shift import stratum_analysis
 
@@ -261,16 +270,20 @@ def shift_tables(df: pd.DataFrame, shift: dict, **kw) -> pd.DataFrame:
         sel = _select(df, spec)
         if sel.empty:
             continue
-        direction = "lower" if str(sel["direction"].iloc[0]).startswith("lower") else "higher"
+        sel, direction, label = _shift_direction(sel, spec)
         for column in shift.get("strata") or ["vendor"]:
+            if column not in sel.columns:
+                continue
             fixed = [k for k in _method_keys(df) if k != column]
-            for group, g in sel.groupby(fixed, sort=True, dropna=False):
+            present = sel[column].map(lambda v: v is not None and v == v and str(v) != "")
+            for group, g in sel[present].groupby(fixed, sort=True, dropna=False):
                 g = g.assign(**{column: g[column].astype(str)})
                 levels = sorted(g[column].unique())
                 if len(levels) < 2:
                     continue
-                ref = str(reference.get(column, _default_reference(g, column)))
-                if ref not in levels:
+                ref = _match_reference(levels, reference.get(column),
+                                       lambda: _default_reference(g, column))
+                if ref is None:
                     continue
                 res = stratum_analysis(g, stratum_col=column, reference=ref,
                                        direction=direction, seed=kw.get("seed", 0),
@@ -280,9 +293,47 @@ def shift_tables(df: pd.DataFrame, shift: dict, **kw) -> pd.DataFrame:
                 for k, v in zip(fixed, group):
                     t.insert(0, k, v)
                 t.insert(0, "stratum_column", column)
-                t.insert(0, "selection", _selection_label(spec))
+                t.insert(0, "selection", label)
                 tables.append(t)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _shift_direction(sel: pd.DataFrame, spec: dict):
+    """``(rows, "higher"|"lower", selection label)``; a closer-is-better metric becomes its
+    distance to the target (lower is better)."""
+    from suite.metrics.contract import DIRECTIONS, direction_word, metric_spec
+
+    word = str(sel["direction"].iloc[0])
+    word = direction_word(word) if word in DIRECTIONS else word.split(" ")[0]
+    if word != "closer":
+        return sel, ("lower" if word == "lower" else "higher"), _selection_label(spec)
+    try:
+        m = metric_spec(str(spec["metric"]))
+        target = m.target if m.target is not None else (m.optimum or 0.0)
+    except KeyError:
+        target = 0.0
+    out = sel.assign(value=(sel["value"] - target).abs())
+    return out, "lower", f"|{_selection_label(spec)} − {target:g}|"
+
+
+def _match_reference(levels: list, wanted, default):
+    """The level ``wanted`` names (by text, or by value for numbers); ``default()`` when not
+    given; None when it names no level."""
+    if wanted is None:
+        return str(default())
+    if str(wanted) in levels:
+        return str(wanted)
+    try:
+        num = float(wanted)
+    except (TypeError, ValueError):
+        return None
+    for lv in levels:
+        try:
+            if float(lv) == num:
+                return lv
+        except ValueError:
+            continue
+    return None
 
 
 def _default_reference(g: pd.DataFrame, column: str) -> str:

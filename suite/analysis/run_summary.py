@@ -27,6 +27,7 @@ from suite.analysis.agreement import (PRIMARY, agreement_results, error_propagat
                                       implausible_values, primary_exclusions, with_acceleration)
 from suite.analysis.examples import robustness_examples
 from suite.analysis.failures import failure_causes
+from suite.analysis.references import reference_comparison
 from suite.analysis.robustness import (anchored_curves, audit_table, crime_inflation,
                                        ef_error_curves, instability_ratios, robustness_curves,
                                        shift_tables)
@@ -152,6 +153,13 @@ class RunSummary:
         if self.metrics.empty:
             return self.metrics
         return with_acceleration(self.metrics, self.results)
+
+    @property
+    def references(self) -> pd.DataFrame:
+        """:func:`~suite.analysis.references.reference_comparison` of :attr:`metrics`: each
+        quantity scored against the truth next to its scores against other references (a
+        fitted reference, a challenge's reference procedure), one column per ``profile``."""
+        return reference_comparison(self.metrics)
 
     @property
     def agreement_table(self) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 __all__ = ["PhantomKind", "PHANTOM_KINDS", "phantom_kind", "validate_phantom_entry",
            "write_phantom_cohort", "write_cine_cohort", "write_cine_subject",
-           "validate_cine_entry"]
+           "validate_cine_entry", "phantom_strata"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,17 @@ class PhantomKind:
         Writes the cohort into ``folder`` (created by the caller); ``map(fn, items)`` may run
         independent pieces (subjects) side by side (the builtin ``map`` runs them in turn).
     description : str
+    strata : callable(entry) -> tuple of str, optional
+        Keys the cohort's cases record in ``meta.strata`` beyond the store's fixed strata
+        columns (:data:`suite.case.STRATA_COLUMNS`); a protocol may name them in
+        ``analyses.strata`` and ``robustness.shift.strata``.
     """
 
     name: str
     validate: Callable[[Any, Mapping, str], None]
     write: Callable[[Mapping, Path], None]
     description: str = ""
+    strata: Callable[[Mapping], tuple] | None = None
 
 
 def validate_cine_entry(v, ph: Mapping, key: str) -> None:
@@ -101,10 +106,12 @@ def write_cine_subject(job: tuple) -> dict:
 
 
 def _mapping_kind() -> PhantomKind:
-    from suite.phantom.mapping.cohort import validate_mapping_entry, write_mapping_cohort
+    from suite.phantom.mapping.cohort import (mapping_strata, validate_mapping_entry,
+                                              write_mapping_cohort)
 
     return PhantomKind("mapping", validate_mapping_entry, write_mapping_cohort,
-                       "mapping series (MOLLI, ShMOLLI, SASHA, T2-prep) with truth maps")
+                       "mapping series (MOLLI, ShMOLLI, SASHA, T2-prep) with truth maps",
+                       mapping_strata)
 
 
 #: Phantom kinds by name (``mapping`` is built on first use: it imports the sequence engines).
@@ -128,6 +135,13 @@ def phantom_kind(entry: Mapping) -> PhantomKind:
     if kind is None:
         raise ValueError(f"unknown phantom kind {name!r}; kinds: {sorted(PHANTOM_KINDS)}")
     return kind if isinstance(kind, PhantomKind) else kind()
+
+
+def phantom_strata(entry: Mapping) -> tuple[str, ...]:
+    """The strata keys the cases of a protocol ``phantom`` entry record beyond the store's
+    fixed strata columns (its kind's ``strata``; () for a kind without)."""
+    kind = phantom_kind(entry)
+    return tuple(kind.strata(entry)) if kind.strata else ()
 
 
 def validate_phantom_entry(v, entry: Any, key: str) -> None:

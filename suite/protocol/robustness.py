@@ -38,11 +38,13 @@ Schema (``protocols/robustness.yaml`` is the worked example; every sub-section i
         conditions: [name, ...]         # default: all undersample conditions
       shift:                            # domain-shift analysis of the run's own results
         strata: [condition, vendor, ...]  # columns: condition, dataset, vendor, field_strength_t,
-                                          #   site, pathology, preset
+                                          #   site, pathology, preset, and the strata the
+                                          #   datasets declare (suite.protocol.strata)
         reference: {column: level}      # the in-distribution level per stratum column
         metrics:                        # which results to analyse
           - {metric: ssim, stage: recon, profile: fastmri}
           - {metric: dice, stage: segmentation, structure: LV, phase: ED}
+          - {metric: t1_rmse, stage: mapping, profile: truth, structure: myocardium, segment: ""}
 
 Method entries are the labels of ``methods.recon`` / ``methods.segmentation``; conditions are
 condition names. Robustness jobs form a third phase after ``recon`` and ``segmentation``.
@@ -53,9 +55,9 @@ from __future__ import annotations
 from suite._validation import near
 from suite.data.audit import CRIMES  # the crimes suite.conditions.commit_crime commits
 from suite.protocol.errors import ProtocolError
+from suite.protocol.strata import declared_strata
 from suite.robustness.recon_attacks import DOMAINS as RECON_DOMAINS
 from suite.robustness.seg_attacks import SEG_ATTACKS
-from suite.robustness.shift import STRATUM_COLUMNS
 from suite.stages.entries import method_label, normalise_method
 from suite.stages.recon.stage import ATTACK_CONDITION_TYPES as RECON_ATTACK_CONDITIONS
 from suite.stages.segmentation.stage import ATTACK_CONDITION_TYPES as SEG_ATTACK_CONDITIONS
@@ -94,6 +96,9 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
             raise ProtocolError(v.source, f"{prefix}.{key}", f"must be a non-empty list of {what}")
         folders = _prediction_labels(raw, runnable_stage) if runnable_stage else set()
         for j, name in enumerate(values):
+            if not isinstance(name, str):
+                raise ProtocolError(v.source, f"{prefix}.{key}[{j}]",
+                                    f"must be a name (one of the {what}); got {name!r}")
             if name in folders:
                 raise ProtocolError(
                     v.source, f"{prefix}.{key}[{j}]",
@@ -216,14 +221,15 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
         key = "robustness.shift"
         v.mapping(shift, key)
         v.unknown_keys(shift, {"strata", "reference", "metrics"}, key)
-        names(shift, "strata", list(STRATUM_COLUMNS), key, "stratum columns")
+        columns = list(dict.fromkeys(["condition", "dataset", *declared_strata(raw)]))
+        names(shift, "strata", columns, key, "stratum columns")
         ref = shift.get("reference") or {}
         v.mapping(ref, f"{key}.reference")
         for col in ref:
-            if col not in STRATUM_COLUMNS:
+            if col not in columns:
                 raise ProtocolError(v.source, f"{key}.reference.{col}",
                                     f"is not a stratum column; expected one of "
-                                    f"{list(STRATUM_COLUMNS)}{near(col, STRATUM_COLUMNS)}")
+                                    f"{columns}{near(col, columns)}")
         if "condition" in ref and (not isinstance(ref["condition"], str)
                                    or ref["condition"] not in conditions):
             raise ProtocolError(v.source, f"{key}.reference.condition",
@@ -236,6 +242,6 @@ def validate_robustness(v, raw: dict, stages=None) -> None:
             mkey = f"{key}.metrics[{j}]"
             v.mapping(m, mkey)
             method_columns = {n for n, st in (stages or {}).items() if st.has_methods}
-            v.unknown_keys(m, {"metric", "stage", "profile", "structure", "phase", "recon",
-                               "segmentation", *method_columns}, mkey)
+            v.unknown_keys(m, {"metric", "stage", "profile", "structure", "phase", "segment",
+                               "convention", "recon", "segmentation", *method_columns}, mkey)
             v.string(m, "metric", required=True, prefix=mkey)

@@ -78,9 +78,9 @@ from pathlib import Path
 from typing import Any
 
 from suite._schema import KeyPathValidator
-from suite.case import STRATA_COLUMNS
 from suite._validation import check_path_component, near, read_yaml_file
 from suite.phantom.kinds import validate_phantom_entry
+from suite.protocol.strata import declared_strata
 from suite.protocol.errors import ProtocolError
 from suite.protocol.gate_criteria import GateCriteriaError, parse_criteria
 from suite.protocol.model import Protocol, canonical_json
@@ -198,9 +198,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
     analyses = raw.get("analyses") or {}
     v.mapping(analyses, "analyses")
     v.unknown_keys(analyses, {"bootstrap", "strata", "agreement"}, "analyses")
-    # strata are the store's fixed case columns (results join them; summary and report split
-    # by them): a name outside them would fail only at analysis time, after the whole run
-    v.list_of_strings(analyses, "strata", options=STRATA_COLUMNS, prefix="analyses")
+    # strata are the store's fixed case columns and those the datasets declare (results join
+    # them; summary and report split by them): another name would fail only after the run
+    v.list_of_strings(analyses, "strata", options=declared_strata(raw), prefix="analyses")
     if "bootstrap" in analyses:
         boot = analyses["bootstrap"] or {}
         v.mapping(boot, "analyses.bootstrap")

@@ -10,6 +10,8 @@ Files written into ``out_dir`` (``RUN_DIR/report`` for a run):
 ``implausible_values.csv``  the values the primary agreement analysis excluded, with reasons
 ``error_propagation.csv``   LV EF bias and limits of agreement against acceleration
 ``data_audit.csv``          data-crime audit flags per case
+``reference_comparison.csv`` scores against truth next to scores against other references
+                           (:func:`~suite.analysis.references.reference_comparison`)
 robustness CSVs             ``robustness_curves``, ``instability_ratios``,
                             ``robustness_ef_error``, ``crime_inflation``, ``shift_strata``
                             (with a ``robustness`` section)
@@ -87,7 +89,8 @@ def write_summary(summary, out_dir) -> dict:
     _csv(s.implausible, out, "implausible_values", files)
     _csv(s.propagation, out, "error_propagation", files)
     files.update(summary_figures(s, out))
-    md = _header(s) + _performance(s) + _clinical(s, agree) + _strata(s) + _failures(s)
+    md = _header(s) + _performance(s) + _references(s, out, files) + _clinical(s, agree) \
+        + _strata(s) + _failures(s)
     rob_md, rob_files = _robustness(s, out)
     md += rob_md
     files.update(rob_files)
@@ -140,6 +143,22 @@ def _performance(s) -> list[str]:
                format_table(t, lead + ["mean", "ci_low", "ci_high", "n_subjects", "n_excluded",
                                        "excluded", "unit", "direction"])]
     return md
+
+
+def _references(s, out: Path, files: dict) -> list[str]:
+    refs = s.references
+    if refs.empty:
+        return []
+    _csv(refs, out, "reference_comparison", files)
+    region = refs[refs["segment"] == ""] if "segment" in refs else refs
+    return ["\n## Against the truth and against other references\n",
+            "Each quantity scored against the known truth (`truth`) next to its scores against "
+            "the other references the stage used (e.g. a fit of the fully sampled data, a "
+            "challenge's reference procedure): a good score against a reference that departs "
+            "from the truth measures agreement with the reference's errors. The `truth` column "
+            "of a reference procedure listed as a method is its own error. Subject means; "
+            "per segment in `reference_comparison.csv`.\n",
+            format_table(region, list(region.columns))]
 
 
 _AGREE_COLS = ["metric", "condition", "recon", "segmentation", "reference", "n", "n_excluded",

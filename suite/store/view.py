@@ -112,6 +112,7 @@ class RunView:
         self.protocol_sha256 = (self._protocol_file.get("sha256")
                                 or (self.manifest.get("protocol") or {}).get("sha256")
                                 or self.info.get("protocol_sha256"))
+        self.results = self._join_named_strata(self.results)
 
     # ------------------------------------------------------------------ loading
     def _read(self, con) -> None:
@@ -145,6 +146,30 @@ class RunView:
         for col in self.group_columns:
             res[col] = res[col].fillna("")
         return res
+
+    @property
+    def named_strata(self) -> list[str]:
+        """Strata the protocol names (``analyses.strata``, ``robustness.shift.strata``) beyond
+        the store's fixed columns: case strata keys its datasets declare
+        (:mod:`suite.protocol.strata`), joined into :attr:`results` from each case's
+        ``meta.strata`` (else ``meta``)."""
+        rob = (self.protocol.get("robustness") or {}).get("shift") or {}
+        names = [*((self.protocol.get("analyses") or {}).get("strata") or []),
+                 *(rob.get("strata") or [])]
+        fixed = {"case_id", "condition", "dataset", *STRATA_COLUMNS}
+        return [n for n in dict.fromkeys(names) if n not in fixed]
+
+    def _join_named_strata(self, res: pd.DataFrame) -> pd.DataFrame:
+        names = [n for n in self.named_strata if n not in res.columns]
+        if not names or self.cases.empty:
+            return res
+        metas = [json.loads(m) if isinstance(m, str) and m else {} for m in self.cases["meta"]]
+        extra = pd.DataFrame({"case_id": self.cases["case_id"]})
+        for n in names:
+            extra[n] = [(m.get("strata") or {}).get(n, m.get(n)) for m in metas]
+        out = res.merge(extra, on="case_id", how="left")
+        out.attrs = dict(res.attrs)
+        return out
 
     # ------------------------------------------------------------------ settings
     @property

@@ -7,6 +7,9 @@ cardiac MRF) turns a subject's RR intervals into a :class:`Program` (events + ti
 flows through for model-based fits). Physics and known biases: docs/mapping-physics.md.
 """
 
+from suite.mr.sequences.acquisition import (
+    RR_MODES, SEQUENCE_NAMES, MappingAcquisition, window_matrix,
+)
 from suite.mr.sequences.events import (
     Delay, Inversion, Program, Saturation, T2Prep, Timings, Train,
 )
@@ -26,5 +29,6 @@ __all__ = [
     "BSSFPReadout", "SpoiledGREReadout", "FISPReadout", "Block", "schedule", "r_wave_times",
     "default_trigger_delay_ms", "MOLLI", "molli_5_3_3", "molli_4_1_3_1_2", "molli_3_3_3_3_5",
     "shmolli", "SASHA", "T2PrepBSSFP", "CardiacMRF", "SimulatedSignal", "simulate_epg",
-    "simulate_bloch", "torch_threads",
+    "simulate_bloch", "torch_threads", "MappingAcquisition", "SEQUENCE_NAMES", "RR_MODES",
+    "window_matrix",
 ]

@@ -66,6 +66,18 @@ class CardiacMRF(TriggeredSequence):
         flips = tuple(float(f) for f in np.linspace(self.min_flip_deg, mx, self.n_ramp))
         return FISPReadout(flips + (float(mx),) * self.n_flat, self.tr_ms, self.te_ms)
 
+    def image_windows(self, images_per_block: int) -> tuple:
+        """Sample indices of each image when every block is reconstructed as
+        ``images_per_block`` images of consecutive repetitions (``numpy.array_split`` of the
+        block's samples: 3 per block gives 16, 16 and 15 repetitions)."""
+        per = self.n_ramp + self.n_flat
+        if not 1 <= int(images_per_block) <= per:
+            raise ValueError(f"CardiacMRF.image_windows: images_per_block must be in [1, {per}]; "
+                             f"got {images_per_block}")
+        return tuple(tuple(int(i) for i in part) for b in range(self.n_blocks)
+                     for part in np.array_split(np.arange(b * per, (b + 1) * per),
+                                                int(images_per_block)))
+
     def blocks(self) -> list[Block]:
         out, i_t2 = [], 0
         for b, prep in enumerate(self.preps):

@@ -23,15 +23,15 @@ import torch
 from suite.case import Case, CaseMeta
 from suite.mr.fft import fft2c, ifft2c
 from suite.mr.sequences import (
-    SASHA, BSSFPReadout, CardiacMRF, T2PrepBSSFP, Tissue, molli_3_3_3_3_5, molli_4_1_3_1_2, molli_5_3_3,
-    shmolli, simulate_epg,
+    SASHA, BSSFPReadout, CardiacMRF, T2PrepBSSFP, Tissue, molli_3_3_3_3_5, molli_4_1_3_1_2,
+    molli_5_3_3, shmolli, simulate_epg, window_matrix,
 )
 from suite.phantom.mapping.anatomy import REGIONS, MappingAnatomy
 from suite.phantom.mapping.relaxation import RelaxationMaps
 from suite.phantom.noise import add_complex_noise
 
 __all__ = ["SEQUENCES", "Imperfections", "MappingSeries", "acquire_series", "truth_maps",
-           "majority_regions", "region_purity"]
+           "majority_regions", "region_purity", "MRF_IMAGES_PER_BLOCK"]
 
 #: Sequence names of the mapping phantom → factories of :mod:`suite.mr.sequences`.
 SEQUENCES = {
@@ -39,8 +39,27 @@ SEQUENCES = {
     "molli-3(3)3(3)5": molli_3_3_3_3_5, "shmolli": shmolli, "sasha": SASHA,
     "t2prep-bssfp": T2PrepBSSFP, "cardiac-mrf": CardiacMRF,
 }
-_TIMING_KEY = {"molli-5(3)3": "TI", "molli-4(1)3(1)2": "TI", "molli-3(3)3(3)5": "TI",
-               "shmolli": "TI", "sasha": "TS", "t2prep-bssfp": "TE", "cardiac-mrf": "TI"}
+#: Timing keys of each sequence's images (an MRF series maps T1 and T2: TI and T2-prep TE).
+_TIMING_KEYS = {"molli-5(3)3": ("TI",), "molli-4(1)3(1)2": ("TI",), "molli-3(3)3(3)5": ("TI",),
+                "shmolli": ("TI",), "sasha": ("TS",), "t2prep-bssfp": ("TE",),
+                "cardiac-mrf": ("TI", "TE")}
+#: Images per block of the cardiac MRF series: each image is the mean of consecutive
+#: repetitions (16, 16 and 15 of a block's 47), like a reconstruction from segments of the
+#: train; 45 images instead of 705 keep the raw data small.
+MRF_IMAGES_PER_BLOCK = 3
+
+
+def _image_timings(seq, timings) -> dict[str, np.ndarray]:
+    """Per image: TI, TS, TE (T2-prep), trigger (R-wave) time and beat; an MRF image takes its
+    window's mean TI and its block's values."""
+    cols = {"TI": timings.ti_ms, "TS": timings.ts_ms, "TE": timings.t2prep_ms,
+            "trigger": timings.trigger_ms, "beat": timings.beat.astype(np.float64)}
+    if not isinstance(seq, CardiacMRF):
+        return cols
+    windows = seq.image_windows(MRF_IMAGES_PER_BLOCK)
+    out = {k: np.array([v[w[0]] for w in windows]) for k, v in cols.items()}
+    out["TI"] = np.array([timings.ti_ms[list(w)].mean() for w in windows])
+    return out
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,11 @@ class MappingSeries:
     images : ndarray, complex128, ``(n_images, ny, nx)``
         Noise-free band-limited weighted images (coil-independent).
     timings : suite.mr.sequences.Timings
+        One row per recorded sample (an MRF series: per repetition, 705).
     rr_ms : ndarray ``(n_beats,)``
+    image_timings : dict of ndarray ``(n_images,)``
+        Per weighted image: ``TI``, ``TS``, ``TE`` (T2-prep duration, 0 if none), ``trigger``
+        (R-wave time) in ms (NaN where not applicable) and ``beat``.
     """
 
     name: str
@@ -104,6 +127,7 @@ class MappingSeries:
     timings: object
     rr_ms: np.ndarray
     extra: dict = field(default_factory=dict)
+    image_timings: dict = field(default_factory=dict)
 
 
 def majority_regions(fine: np.ndarray, q: int) -> np.ndarray:
@@ -196,6 +220,9 @@ def acquire_series(anatomy: MappingAnatomy, relax: RelaxationMaps, sequence: str
     on = reg > 0
     sig, timings = _signals(seq, rr, t1[on], t2[on], relax.pd[reg][on], b1[on], df[on],
                             imperfections.inversion_efficiency)
+    per_image = _image_timings(seq, timings)
+    if isinstance(seq, CardiacMRF):
+        sig = sig @ window_matrix(seq.image_windows(MRF_IMAGES_PER_BLOCK), seq.n_samples).T
     n_img = sig.shape[1]
     fine = np.zeros((n_img, hf, wf), np.complex128)
     fine[:, on] = sig.T
@@ -212,16 +239,20 @@ def acquire_series(anatomy: MappingAnatomy, relax: RelaxationMaps, sequence: str
     if snr is not None and not np.isfinite(sigma):
         raise ValueError("acquire_series: no myocardium in the slice, SNR undefined")
     add_complex_noise(kspace, sigma, rng)
-    key = _TIMING_KEY[sequence]
-    value = {"TI": timings.ti_ms, "TS": timings.ts_ms, "TE": timings.t2prep_ms}[key]
-    timing = {key: [[None if not np.isfinite(v) else float(v) for v in value]],
-              "trigger": [[float(v) for v in timings.trigger_ms]]}
+    timing = {key: [[None if not np.isfinite(v) else float(v) for v in per_image[key]]]
+              for key in _TIMING_KEYS[sequence]}
+    timing["trigger"] = [[float(v) for v in per_image["trigger"]]]
     extra = {"sequence": sequence, "contrast": contrast, "rr_ms": [float(v) for v in rr],
              "imperfections": vars(imperfections).copy(), "snr": snr, "noise_sigma": sigma,
-             "beat": [int(b) for b in timings.beat], "upsample": q}
+             "beat": [int(b) for b in per_image["beat"]], "upsample": q,
+             "trigger_delay_ms": float(timings.time_ms[0] - timings.trigger_ms[0])}
     ro = getattr(seq, "readout", None)
     if isinstance(ro, BSSFPReadout):
-        extra.update(tr_ms=ro.tr_ms, te_ms=ro.tr_ms / 2, flip_angle_deg=ro.flip_deg)
+        extra.update(tr_ms=ro.tr_ms, te_ms=ro.tr_ms / 2, flip_angle_deg=ro.flip_deg,
+                     readout_pulses=ro.n_lines, centre_line=ro.centre_line,
+                     ramp_up_pulses=ro.n_ramp)
+    elif isinstance(seq, CardiacMRF):
+        extra.update(tr_ms=seq.tr_ms, te_ms=seq.te_ms, images_per_block=MRF_IMAGES_PER_BLOCK)
     name = f"{sequence}_{contrast}"
     meta = CaseMeta(subject=subject, dataset="phantom-mapping", series=name,
                     field_strength_t=relax.field_strength_t, sequence=sequence,
@@ -233,4 +264,4 @@ def acquire_series(anatomy: MappingAnatomy, relax: RelaxationMaps, sequence: str
                     extra=extra)
     case = Case(kspace=kspace[None], mask=np.ones((1, 1, 1, ny, 1), bool), meta=meta,
                 truth={"regions": majority_regions(reg, q)})
-    return MappingSeries(name, sequence, contrast, case, images, timings, rr, extra)
+    return MappingSeries(name, sequence, contrast, case, images, timings, rr, extra, per_image)

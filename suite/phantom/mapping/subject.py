@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,13 +61,24 @@ class MappingSubject:
                 for i, row in enumerate(self.relaxation.table())]
 
 
+def _relabel(series: MappingSeries, suffix: str, strata: dict) -> MappingSeries:
+    """``series`` named ``<name><suffix>`` with ``strata`` added to its Case's strata."""
+    meta = series.case.meta
+    name = series.name + suffix
+    case = series.case.replace(meta=meta.replace(series=name,
+                                                 strata={**meta.strata, **strata}))
+    return dataclasses.replace(series, name=name, case=case)
+
+
 def simulate_mapping(seed: int, pathology: str = "normal", *,
                      sequences=("molli-5(3)3", "t2prep-bssfp"), contrasts=("native", "post"),
                      heart_rate_bpm: float | None = None, hrv_sd_ms: float = 20.0,
                      arrhythmia: str = "none", imperfections: Imperfections = Imperfections(),
                      contrast_model: ContrastModel | None = None, snr: float | None = 50.0,
                      preset: str = "tiny", upsample: int = 2, slice_index: int = 3,
-                     subject: str | None = None) -> MappingSubject:
+                     subject: str | None = None, field_strength_t: float | None = None,
+                     anatomy: MappingAnatomy | None = None, series_suffix: str = "",
+                     strata: dict | None = None) -> MappingSubject:
     """Simulate the mapping series of phantom subject ``seed``.
 
     Parameters
@@ -93,6 +105,16 @@ def simulate_mapping(seed: int, pathology: str = "normal", *,
         Anatomy (:func:`~suite.phantom.mapping.anatomy.mapping_anatomy`).
     subject : str, optional
         Default ``"mapping-seed<seed>"``.
+    field_strength_t : float, optional
+        1.5 or 3.0: the tissue table of the truth (default: the anatomy preset's).
+    anatomy : MappingAnatomy, optional
+        The subject's anatomy if already built (``mapping_anatomy(seed, ...)`` with this
+        pathology's cine pathology, ``preset``, ``upsample``, ``slice_index``); built otherwise.
+    series_suffix : str
+        Appended to every series name (several acquisitions of one subject in one folder).
+    strata : dict, optional
+        Added to every series' ``meta.strata`` (e.g. the level of a swept shift factor,
+        :mod:`suite.phantom.mapping.shift`).
     """
     if pathology not in MAPPING_PATHOLOGIES:
         raise ValueError(f"simulate_mapping: unknown pathology {pathology!r}; one of "
@@ -101,9 +123,11 @@ def simulate_mapping(seed: int, pathology: str = "normal", *,
         if s not in SEQUENCES:
             raise ValueError(f"simulate_mapping: unknown sequence {s!r}; one of {list(SEQUENCES)}")
     state, cine_pathology = MAPPING_PATHOLOGIES[pathology]
-    anatomy = mapping_anatomy(seed, cine_pathology, preset=preset, upsample=upsample,
-                              slice_index=slice_index)
-    relax = relaxation_maps(anatomy.field_strength_t, state, contrast_model)
+    if anatomy is None:
+        anatomy = mapping_anatomy(seed, cine_pathology, preset=preset, upsample=upsample,
+                                  slice_index=slice_index)
+    b0 = anatomy.field_strength_t if field_strength_t is None else float(field_strength_t)
+    relax = relaxation_maps(b0, state, contrast_model)
     sid = subject or f"mapping-seed{seed}"
     hr = anatomy.heart_rate_bpm if heart_rate_bpm is None else float(heart_rate_bpm)
     streams = np.random.SeedSequence([int(seed), 13]).spawn(2 * len(sequences) * len(contrasts))
@@ -112,8 +136,11 @@ def simulate_mapping(seed: int, pathology: str = "normal", *,
         for contrast in contrasts:
             rr = rr_series(_N_BEATS, hr, np.random.default_rng(streams[i]), hrv_sd_ms=hrv_sd_ms,
                            arrhythmia=arrhythmia)
-            out.append(acquire_series(anatomy, relax, seq, contrast, rr,
-                                      np.random.default_rng(streams[i + 1]),
-                                      imperfections=imperfections, snr=snr, subject=sid))
+            series = acquire_series(anatomy, relax, seq, contrast, rr,
+                                    np.random.default_rng(streams[i + 1]),
+                                    imperfections=imperfections, snr=snr, subject=sid)
+            if series_suffix or strata:
+                series = _relabel(series, series_suffix, strata or {})
+            out.append(series)
             i += 2
     return MappingSubject(sid, pathology, tuple(out), truth_maps(anatomy, relax), relax, anatomy)

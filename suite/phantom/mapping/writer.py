@@ -2,7 +2,8 @@
 
 Layout::
 
-    folder/<series>.h5            ISMRMRD, one frame (phase index) per weighted image
+    folder/<series>.h5            ISMRMRD, one frame (phase index) per weighted image (cardiac
+                                  MRF: per image of consecutive repetitions)
     folder/truth_<map>.nii.gz     truth maps (x, y, 1, 1): t1/t2 native and post (ms), ecv, pd,
                                   purity (fraction of the pixel in its region)
     folder/regions.nii.gz         region codes (suite.phantom.mapping.REGIONS)
@@ -12,7 +13,10 @@ Beyond :func:`suite.data.ismrmrd_io.write_ismrmrd` (whose XML header carries the
 ``meta.timings_ms`` through the ``cmrsuite.meta`` user parameter), each acquisition header
 holds its image's timings: ``physiology_time_stamp[0]`` = trigger (R-wave) time in ms
 (rounded), ``user_float[0..3]`` = TI, TS, T2-prep duration and trigger time in ms (−1 where not
-applicable).
+applicable). The acquisition description of model-based methods
+(:class:`suite.mr.sequences.MappingAcquisition`) travels in the header: sequence (protocol)
+name, ``sequenceParameters`` TR/TE/flip angle, and in ``meta.extra`` the trigger delay, the
+readout and ramp-up pulses and centre line (bSSFP) and the images per block (MRF).
 """
 
 from __future__ import annotations
@@ -35,15 +39,15 @@ TRUTH_MAPS = ("t1_native_ms", "t2_native_ms", "t1_post_ms", "t2_post_ms", "ecv",
 
 
 def _stamp(path: Path, series) -> None:
-    t = series.timings
-    per_image = np.stack([t.ti_ms, t.ts_ms, t.t2prep_ms, t.trigger_ms], 1)
+    t = series.image_timings
+    per_image = np.stack([t["TI"], t["TS"], t["TE"], t["trigger"]], 1)
     per_image = np.where(np.isfinite(per_image), per_image, -1.0).astype(np.float32)
     with h5py.File(path, "r+") as f:
         d = f["dataset/data"]
         arr = d[...]
         frame = arr["head"]["idx"]["phase"].astype(int)
         arr["head"]["user_float"][:, :4] = per_image[frame]
-        arr["head"]["physiology_time_stamp"][:, 0] = np.round(t.trigger_ms[frame]).astype(np.uint32)
+        arr["head"]["physiology_time_stamp"][:, 0] = np.round(t["trigger"][frame]).astype(np.uint32)
         d[...] = arr
 
 
@@ -59,8 +63,6 @@ def write_mapping_subject(folder: str | os.PathLike, subject) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     written = {"series": {}, "truth": {}}
     for s in subject.series:
-        if s.sequence == "cardiac-mrf":
-            continue  # 705 fully sampled images: not written (see docs/mapping-physics.md)
         p = write_ismrmrd(out / f"{s.name}.h5", s.case)
         _stamp(p, s)
         written["series"][s.name] = p

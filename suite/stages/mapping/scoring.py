@@ -9,6 +9,9 @@ segment, against the truth maps or against the fit of the fully sampled images.
     scores: true                      # whole-map NMSE/PSNR/SSIM (CMRxRecon map scoring)
     reference_fit: true               # also score against the same method's fit of the fully
                                       #   sampled images (profile "reference-fit")
+    challenge_reference: {name, params}  # also score against this reference method's fit of the
+                                      #   fully sampled images (profile "challenge-reference";
+                                      #   suite.stages.mapping.audit)
     roi: pure                         # pure: only pixels wholly inside their region (the
                                       #   truth's ``purity`` map = 1), all: every pixel of it
 
@@ -35,7 +38,8 @@ __all__ = ["MAPPING_SETTINGS", "DEFAULT_REGIONS", "ROI_MODES", "mapping_settings
 
 #: Keys of ``metrics.mapping`` and their defaults.
 MAPPING_SETTINGS = {"regions": ("myocardium", "lv_blood"), "segments": ("insertion",),
-                    "scores": True, "reference_fit": True, "roi": "pure"}
+                    "scores": True, "reference_fit": True, "roi": "pure",
+                    "challenge_reference": None}
 #: Values of ``metrics.mapping.roi``.
 ROI_MODES = ("pure", "all")
 DEFAULT_REGIONS = MAPPING_SETTINGS["regions"]

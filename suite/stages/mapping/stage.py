@@ -11,9 +11,19 @@ folder as ``method.predict(case, condition, recon_label)``. The output is the ma
 series' quantity (``t1_ms`` for TI/TS series, ``t2_ms`` for TE series) ``(slice, y, x)``
 float64 in ms, NaN where the fit failed.
 
-A method with a ``timing`` attribute (the reference fits: ``TI``, ``TS``, ``TE``) runs only on
-the series whose discovery tags carry that timing (a MOLLI fit is not run on a T2-prep series);
-other methods run on every series.
+A model-based method (MRF dictionary, Bloch-model fit) declares ``needs_acquisition = True``
+and is called ``method(images, timings_ms, acquisition)`` with the series'
+:class:`~suite.mr.sequences.MappingAcquisition` (what the headers carry:
+:mod:`suite.stages.mapping.acquisition`).
+
+A method with a ``timing`` attribute (the reference fits: ``TI``, ``TS``, ``TE``; the MRF
+dictionary ``TI+TE``) runs only on the series whose discovery tags carry that timing (a MOLLI
+fit is not run on a T2-prep series); other methods run on every series.
+
+A series with several fitting timings maps several quantities (cardiac MRF: ``TI`` and ``TE``
+→ T1 and T2, :func:`~suite.stages.mapping.inputs.case_quantities`): its output is then
+``(quantity, slice, y, x)`` in that order, and every quantity is scored (rows ``t1_*`` and
+``t2_*``).
 
 Rows (``stage = "mapping"``, :mod:`suite.stages.mapping.scoring`): accuracy, precision and
 failure fraction per region and per AHA segment, ``profile = "truth"`` against the phantom's
@@ -30,8 +40,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from suite.stages.base import Stage, StageCall
-from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantity, timings_array,
-                                         weighted_images)
+from suite.stages.mapping.acquisition import case_acquisition
+from suite.stages.mapping.audit import (CHALLENGE_PROFILE, challenge_reference_map,
+                                        validate_challenge_reference)
+from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantities, timing_key,
+                                         timings_array, weighted_images)
 from suite.stages.mapping.scoring import (MAPPING_SETTINGS, ROI_MODES, map_rows,
                                           mapping_settings)
 
@@ -73,14 +86,29 @@ def _as_map(output, quantity: str) -> np.ndarray:
     return np.asarray(output, dtype=np.float64)
 
 
+def _is_array(output) -> bool:
+    return not hasattr(output, "maps") and not isinstance(output, Mapping)
+
+
+def _run(method, images, case):
+    """Call ``method`` on recon output ``images`` ``(slice, frame, y, x)`` of ``case``: with
+    the acquisition description when the method declares ``needs_acquisition``."""
+    args = (weighted_images(images), timings_array(case))
+    if getattr(method, "needs_acquisition", False):
+        return method(*args, case_acquisition(case))
+    return method(*args)
+
+
 class MappingStage(Stage):
     """See the module docstring."""
 
     name = "mapping"
     consumes = ("recon",)
-    produces = "T1 or T2 map (slice, y, x) float64, ms, NaN where the fit failed"
-    interface = ("method(images (slice, y, x, n_images), timings_ms (slice, 1, 1, n_images)) "
-                 "-> MapFit; predictions: DIR/<dataset>/<subject>/<condition>__<recon>.npy")
+    produces = ("T1 or T2 map (slice, y, x) float64, ms, NaN where the fit failed; "
+                "(quantity, slice, y, x) for a series mapping T1 and T2 (cardiac MRF)")
+    interface = ("method(images (slice, y, x, n_images), timings_ms (slice, 1, 1, n_images)"
+                 "[, acquisition if method.needs_acquisition]) -> MapFit; predictions: "
+                 "DIR/<dataset>/<subject>/<condition>__<recon>.npy")
     metric_groups = ("mapping",)
 
     def method_entries(self, protocol_entries: Sequence[dict], case_ref,
@@ -102,42 +130,57 @@ class MappingStage(Stage):
             validator.boolean(cfg, "scores", prefix=key)
             validator.boolean(cfg, "reference_fit", prefix=key)
             validator.option(cfg, "roi", ROI_MODES, prefix=key)
+            validate_challenge_reference(validator, cfg, key)
         elif cfg is not None:
             validator.boolean(metrics, "mapping", prefix="metrics")
 
     def produce(self, call: StageCall, method):
         if getattr(method, "needs_case", False):
             return method.predict(call.case, call.condition.name, call.labels.get("recon"))
-        return method(weighted_images(call.upstream["recon"]), timings_array(call.case))
+        return _run(method, call.upstream["recon"], call.case)
 
     def check_output(self, call: StageCall, output, method_label: str) -> np.ndarray:
-        q = case_quantity(call.case)
-        try:
-            m = _as_map(output, q)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"mapping method {method_label!r} returned no {q}_ms map "
-                             f"({type(exc).__name__}: {exc})") from None
+        quantities = case_quantities(call.case)
         expected = (call.case.n_slices, *call.case.image_shape[2:])
-        if m.shape != expected:
-            raise ValueError(f"mapping method {method_label!r} returned a map of shape "
-                             f"{m.shape}; expected (slice, y, x) = {expected}")
-        m[~np.isfinite(m)] = np.nan
-        return m
+        maps = []
+        for q in quantities:
+            try:
+                m = _as_map(output, q) if len(quantities) == 1 or not _is_array(output) \
+                    else np.asarray(output, np.float64)[quantities.index(q)]
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise ValueError(f"mapping method {method_label!r} returned no {q}_ms map "
+                                 f"({type(exc).__name__}: {exc})") from None
+            if m.shape != expected:
+                raise ValueError(f"mapping method {method_label!r} returned a {q} map of shape "
+                                 f"{m.shape}; expected (slice, y, x) = {expected}")
+            m = np.array(m, np.float64)
+            m[~np.isfinite(m)] = np.nan
+            maps.append(m)
+        return maps[0] if len(maps) == 1 else np.stack(maps)
 
     def score(self, call: StageCall, output) -> list[dict]:
         if call.settings.get("mapping", True) is False:
             return []
         case, cfg = call.case, mapping_settings(call.settings)
         truth = case.truth or {}
-        q = case_quantity(case)
+        quantities = case_quantities(case)
         if "regions" not in truth:
             return []  # no ROI to score in (real data: left to a segmentation of the map)
-        rows = []
-        if f"{q}_ms" in truth:
-            rows += map_rows(truth[f"{q}_ms"], output, truth, q, cfg, reference_source="truth")
         ref = self._reference_fit(call) if cfg["reference_fit"] else None
-        if ref is not None:
-            rows += map_rows(ref, output, truth, q, cfg, reference_source="reference-fit")
+        rows = []
+        for i, q in enumerate(quantities):
+            out = output if len(quantities) == 1 else output[i]
+            if f"{q}_ms" in truth:
+                rows += map_rows(truth[f"{q}_ms"], out, truth, q, cfg, reference_source="truth")
+            if ref is not None:
+                rows += map_rows(ref if len(quantities) == 1 else ref[i], out, truth, q, cfg,
+                                 reference_source="reference-fit")
+        if cfg["challenge_reference"] and len(quantities) == 1:  # a challenge's T1 or T2 fit
+            audit = challenge_reference_map(call, cfg["challenge_reference"],
+                                            timing_key(case), self.check_output)
+            if audit is not None:
+                rows += map_rows(audit, output, truth, quantities[0], cfg,
+                                 reference_source=CHALLENGE_PROFILE)
         return rows
 
     def _reference_fit(self, call: StageCall) -> np.ndarray | None:
@@ -153,8 +196,7 @@ class MappingStage(Stage):
         images = reference_magnitude(call.condition.reference_case(call.case))
         if images is None:
             return None
-        return self.check_output(call, method(weighted_images(images), timings_array(call.case)),
-                                 call.label)
+        return self.check_output(call, _run(method, images, call.case), call.label)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "timings": dict(QUANTITY_OF_TIMING)}
