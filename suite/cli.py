@@ -22,26 +22,30 @@ __all__ = ["main", "build_parser"]
 def _cmd_demo(args) -> int:
     from suite.analysis.summary import load_results, metric_summary
     from suite.demo import run_demo
-
-    result, run_dir = run_demo(args.out, args.protocol, workers=args.workers,
-                               executor=args.executor, allow_plugins=_allow_list(args),
-                               progress=None if args.quiet else _progress)
-    summ = metric_summary(load_results(run_dir), n_resamples=200)
-    key = summ[((summ["metric"] == "ssim") & (summ["profile"] == "fastmri"))
-               | ((summ["metric"] == "dice") & (summ["structure"] == "LV") & (summ["phase"] == "ED"))
-               | (summ["metric"] == "high_frequency_retention")]
-    cols = ["stage", "metric", "condition", "recon", "segmentation", "mean", "ci_low", "ci_high",
-            "n_subjects"]
-    print(key[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print()
-    print(result.summary())
-    print(f"run folder:  {run_dir}")
-    print(f"summary:     {run_dir / 'report' / 'summary.md'}")
-    print(f"provenance:  {run_dir / 'manifest.json'}")
-    print(f"raw data:    {run_dir / 'data'} (ISMRMRD + NIfTI + truth.csv)")
     from suite.report import build_report
+    from suite.report.draw import background_figures
 
-    reports = build_report(run_dir, "all", ("md", "html"))
+    # figures (run summary and evidence reports) are rendered by background processes while
+    # this one goes on with the tables and documents (docs/performance.md)
+    with background_figures():
+        result, run_dir = run_demo(args.out, args.protocol, workers=args.workers,
+                                   executor=args.executor, allow_plugins=_allow_list(args),
+                                   progress=None if args.quiet else _progress)
+        summ = metric_summary(load_results(run_dir), n_resamples=200)
+        key = summ[((summ["metric"] == "ssim") & (summ["profile"] == "fastmri"))
+                   | ((summ["metric"] == "dice") & (summ["structure"] == "LV")
+                      & (summ["phase"] == "ED"))
+                   | (summ["metric"] == "high_frequency_retention")]
+        cols = ["stage", "metric", "condition", "recon", "segmentation", "mean", "ci_low",
+                "ci_high", "n_subjects"]
+        print(key[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+        print(result.summary())
+        print(f"run folder:  {run_dir}")
+        print(f"summary:     {run_dir / 'report' / 'summary.md'}")
+        print(f"provenance:  {run_dir / 'manifest.json'}")
+        print(f"raw data:    {run_dir / 'data'} (ISMRMRD + NIfTI + truth.csv)")
+        reports = build_report(run_dir, "all", ("md", "html"))
     print(f"evidence:    {run_dir / 'report'}/<guideline>/report.html "
           f"({', '.join(reports.documents)})")
     return result.exit_code
@@ -177,10 +181,14 @@ def _cmd_run(args) -> int:
     from suite.protocol import load_protocol
     from suite.runner import run_protocol
 
+    from suite.report.draw import background_figures
+
     proto = load_protocol(args.protocol, allow_plugins=_allow_list(args))
-    result = run_protocol(proto, args.out, executor=args.executor, workers=args.workers,
-                          scheduler=args.scheduler, resume=args.resume, cache_dir=args.cache,
-                          progress=None if args.quiet else _progress, command=sys.argv)
+    with background_figures():  # the run summary's figures
+        result = run_protocol(proto, args.out, executor=args.executor, workers=args.workers,
+                              scheduler=args.scheduler, resume=args.resume,
+                              cache_dir=args.cache, progress=None if args.quiet else _progress,
+                              command=sys.argv)
     print(result.summary())
     print(f"summary: {Path(args.out) / 'report' / 'summary.md'}")
     print(f"manifest: {Path(args.out) / 'manifest.json'}")
@@ -249,10 +257,12 @@ def _cmd_conditions(args) -> int:
 
 def _cmd_report(args) -> int:
     from suite.report import build_report
+    from suite.report.draw import background_figures
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    result = build_report(args.run_dir, args.guideline, formats, sponsor=args.sponsor,
-                          figures=not args.no_figures)
+    with background_figures():
+        result = build_report(args.run_dir, args.guideline, formats, sponsor=args.sponsor,
+                              figures=not args.no_figures)
     print(result.summary())
     return 0
 

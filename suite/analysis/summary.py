@@ -19,6 +19,8 @@ implausible value) are counted by reason and never averaged.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -69,7 +71,16 @@ def subject_reduction(g: pd.DataFrame, col: str = "value", *,
 
 def bootstrap_mean_ci(values: np.ndarray, seed: int, n_resamples: int, alpha: float):
     """Percentile bootstrap CI of the mean of subject values (NaN with fewer than 2 values;
-    the value itself when all values are equal)."""
+    the value itself when all values are equal).
+
+    The same resamples and interval as :func:`suite.stats.bootstrap_ci` with ``np.mean`` (its
+    vectorised path: ``values[picks].mean(axis=1)``, numpy's linear-interpolation quantiles), so
+    the values are identical; for an integer seed the resample indices of a (seed, number of
+    subjects, resamples) triple are drawn once and reused by every group of a summary (a
+    summary has thousands of groups of the same few subjects). Anything else (another seed
+    type, non-finite values, invalid settings) goes through :func:`~suite.stats.bootstrap_ci`,
+    which validates and raises.
+    """
     from suite.stats import bootstrap_ci
 
     values = np.asarray(values, dtype=float)
@@ -77,8 +88,34 @@ def bootstrap_mean_ci(values: np.ndarray, seed: int, n_resamples: int, alpha: fl
         return (float("nan"), float("nan"))
     if np.allclose(values, values[0]):
         return (float(values[0]),) * 2
+    picks = _resample_picks(seed, values.size, n_resamples)
+    if picks is not None and 0.0 < alpha < 1.0 and np.isfinite(values).all():
+        dist = values[picks].mean(axis=1)
+        if np.isfinite(dist).all():
+            q = np.quantile(dist, [alpha / 2.0, 1.0 - alpha / 2.0])
+            return (float(q[0]), float(q[1]))
     r = bootstrap_ci(values, np.mean, seed=seed, n_resamples=n_resamples, alpha=alpha)
     return tuple(float(v) for v in r.ci)
+
+
+def _resample_picks(seed, n: int, n_resamples) -> np.ndarray | None:
+    """The resample indices :func:`suite.stats.bootstrap_ci` draws for ``n`` subjects
+    (``default_rng(seed).integers(0, n, (n_resamples, n))``), cached; None when the seed is
+    not a plain integer or ``n_resamples`` is not a valid count (the caller then takes the
+    validating path)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        return None
+    if isinstance(n_resamples, (bool, np.bool_)) or not isinstance(n_resamples, (int, np.integer)) \
+            or n_resamples < 100:
+        return None
+    return _cached_picks(int(seed), int(n), int(n_resamples))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_picks(seed: int, n: int, n_resamples: int) -> np.ndarray:
+    picks = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    picks.setflags(write=False)
+    return picks
 
 
 def _excluded_text(agg: SubjectAggregate) -> str:
@@ -94,20 +131,46 @@ def metric_summary(df: pd.DataFrame, *, by: list[str] | None = None, seed: int =
     ``"2 implausible"``), ``unit``, ``direction``.
     """
     keys = summary_keys(df, by)
-    # only the columns read below: pandas copies every column of each group it hands out, so
-    # the narrow frame makes this loop several times faster (same groups, same order)
-    cols = list(dict.fromkeys(keys + [c for c in ("value", "subject", "exclusion", "unit",
-                                                  "direction") if c in df.columns]))
     rows = []
-    for key, g in df[cols].groupby(keys, sort=True, dropna=False):
-        agg = subject_reduction(g)
+    for key, agg, first in _subject_groups(df, keys):
         vals = agg.values()
         lo, hi = bootstrap_mean_ci(vals, seed, n_resamples, alpha)
         rows.append(dict(zip(keys, key)) | {
             "mean": agg.value, "ci_low": lo, "ci_high": hi, "n_subjects": agg.n_subjects,
             "n_excluded": agg.n_excluded, "excluded": _excluded_text(agg),
-            "unit": g["unit"].iloc[0], "direction": g["direction"].iloc[0]})
+            "unit": first("unit"), "direction": first("direction")})
     return pd.DataFrame(rows)
+
+
+def _subject_groups(df: pd.DataFrame, keys: list[str]):
+    """``(key, SubjectAggregate, first)`` per group of ``df`` by ``keys`` (sorted, NaN keys
+    kept), the same groups and rows in the same order as ``df.groupby(keys, sort=True,
+    dropna=False)`` with :func:`subject_reduction` of each; ``first(column)`` is the column's
+    value in the group's first row.
+
+    The groups are taken as row positions from one pass over the key columns instead of a
+    sub-frame per group (pandas copies every column of each group it hands out: with thousands
+    of groups that was most of the time of a run's summary).
+    """
+    if df.empty:
+        return
+    gb = df[keys].groupby(keys, sort=True, dropna=False)
+    codes = gb.ngroup().to_numpy()
+    sizes = gb.size()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(sizes)))])
+    value = df["value"].to_numpy(dtype=object)
+    subject = df["subject"].to_numpy(dtype=object)
+    excl = df["exclusion"].to_numpy(dtype=object) if "exclusion" in df else None
+    columns = {c: df[c].to_numpy(dtype=object) for c in ("unit", "direction") if c in df}
+    for i, key in enumerate(sizes.index):
+        idx = order[bounds[i]:bounds[i + 1]]
+        exclusions = ([None] * idx.size if excl is None else
+                      [None if (e is None or e != e) else e for e in excl[idx]])
+        agg = reduce_subjects(value[idx].tolist(), subject[idx].tolist(), exclusions=exclusions)
+        first = idx[0]
+        yield (key if isinstance(key, tuple) else (key,)), agg, \
+            (lambda c, first=first: columns[c][first])
 
 
 def stratum_summary(df: pd.DataFrame, stratum: str, **kw) -> pd.DataFrame:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 __all__ = ["PhantomKind", "PHANTOM_KINDS", "phantom_kind", "validate_phantom_entry",
-           "write_phantom_cohort", "write_cine_cohort", "validate_cine_entry",
-           "phantom_strata"]
+           "write_phantom_cohort", "write_cine_cohort", "write_cine_subject",
+           "validate_cine_entry", "phantom_strata"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ class PhantomKind:
         The value of the protocol's ``phantom.kind``.
     validate : callable(validator, entry, key)
         Checks the protocol entry (raises the validator's error with the key path).
-    write : callable(entry, folder) -> None
-        Writes the cohort into ``folder`` (created by the caller).
+    write : callable(entry, folder, *, map) -> None
+        Writes the cohort into ``folder`` (created by the caller); ``map(fn, items)`` may run
+        independent pieces (subjects) side by side (the builtin ``map`` runs them in turn).
     description : str
     strata : callable(entry) -> tuple of str, optional
         Keys the cohort's cases record in ``meta.strata`` beyond the store's fixed strata
@@ -72,24 +73,36 @@ def validate_cine_entry(v, ph: Mapping, key: str) -> None:
                    f"{sorted(OVERRIDES)}{near(name, OVERRIDES)}")
 
 
-def write_cine_cohort(ph: Mapping, out: Path) -> None:
+def write_cine_cohort(ph: Mapping, out: Path, *, map: Callable = map) -> None:
     """Write the cine cohort of a ``phantom`` entry into ``out`` (subjects ``phantom-NNN``,
-    one :func:`suite.phantom.cohort` draw per preset with seed ``seed + 1000·preset index``)."""
+    one :func:`suite.phantom.cohort` draw per preset with seed ``seed + 1000·preset index``).
+
+    ``map(fn, items)`` simulates and writes the subjects (default: one after the other; the
+    runner passes its executor's, so the subjects are simulated side by side). Each subject
+    depends only on its own specification, so the files are the same either way."""
     from suite.phantom import cohort as cohort_specs
-    from suite.phantom.writer import write_subject, write_truth_table
+    from suite.phantom.writer import write_truth_table
 
     presets = ph.get("presets") or [None]
-    rows = []
-    index = 0
+    subjects = []
     for p_i, preset in enumerate(presets):
         specs = cohort_specs(ph["subjects"], seed=ph.get("seed", 0) + 1000 * p_i, preset=preset,
                              pathology=ph.get("pathologies") or None)
         for spec in specs:
-            subject = f"phantom-{index:03d}"
-            index += 1
-            case = dataclasses.replace(spec, subject=subject).simulate(**(ph.get("overrides") or {}))
-            rows.append(write_subject(out / subject, case))
+            subject = f"phantom-{len(subjects):03d}"
+            subjects.append((dataclasses.replace(spec, subject=subject),
+                             dict(ph.get("overrides") or {}), str(out / subject)))
+    rows = list(map(write_cine_subject, subjects))
     write_truth_table(out / "truth.csv", rows)
+
+
+def write_cine_subject(job: tuple) -> dict:
+    """Simulate one subject ``(spec, overrides, folder)`` of a cine cohort and write it;
+    returns its truth row (:func:`suite.phantom.writer.write_subject`)."""
+    from suite.phantom.writer import write_subject
+
+    spec, overrides, folder = job
+    return write_subject(Path(folder), spec.simulate(**overrides))
 
 
 def _mapping_kind() -> PhantomKind:
@@ -139,14 +152,26 @@ def validate_phantom_entry(v, entry: Any, key: str) -> None:
     phantom_kind(entry).validate(v, entry, key)
 
 
-def write_phantom_cohort(entry: Mapping, out: Path) -> Path:
+def write_phantom_cohort(entry: Mapping, out: Path, *, cache=True, map: Callable = map) -> Path:
     """Write the cohort of a protocol ``phantom`` entry into ``out`` (once: a finished cohort,
-    marked by ``out/.complete``, is reused, e.g. on resume)."""
+    marked by ``out/.complete``, is reused, e.g. on resume).
+
+    With ``cache=True`` the cohort is taken from the user's cohort cache when it holds one of
+    the same entry and generator code, every file checked against its recorded SHA-256
+    (:mod:`suite.phantom.cache`); otherwise it is simulated and then stored in the cache.
+    ``cache`` may also be a :class:`~suite.phantom.cache.PhantomCache`, or False. ``map`` is
+    passed to the kind's writer (see :class:`PhantomKind`)."""
+    from suite.phantom.cache import PhantomCache, phantom_cache
+
     out = Path(out)
     done = out / ".complete"
     if done.exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    phantom_kind(entry).write(entry, out)
+    store = cache if isinstance(cache, PhantomCache) else (phantom_cache() if cache else None)
+    if store is None or not store.restore(entry, out):
+        phantom_kind(entry).write(entry, out, map=map)
+        if store is not None:
+            store.store(entry, out)
     done.write_text("ok\n")
     return out

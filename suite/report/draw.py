@@ -8,15 +8,19 @@ only, with the excluded values named in the panel), saving as PNG and SVG.
 
 from __future__ import annotations
 
+import pickle
 import re
+import weakref
 from pathlib import Path
 
 import pandas as pd
 
+from suite._process import die_with_parent
 from suite.report.style import series_styles
 
-__all__ = ["pyplot", "slug", "save_figure", "errorbar_series", "bland_altman_panel",
-           "excluded_text", "axis_label", "method_label", "series_legend"]
+__all__ = ["pyplot", "slug", "save_figure", "tight_layout", "background_figures",
+           "wait_for_figures", "errorbar_series", "bland_altman_panel", "excluded_text",
+           "axis_label", "method_label", "series_legend"]
 
 
 def pyplot():
@@ -37,15 +41,131 @@ def slug(text: str) -> str:
 def save_figure(fig, out_dir: Path, name: str, *, dpi=None) -> Path:
     """Save ``fig`` as ``out_dir/name.png`` and ``.svg`` (cropped to what is drawn, legends
     beside the axes included), close it, return the PNG path. No metadata dates: the same
-    figure gives the same files."""
+    figure gives the same PNG file.
+
+    Inside :class:`background_figures` the figure is handed (pickled) to a worker process that
+    writes both files while this process goes on; :func:`wait_for_figures` waits for them.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    layout = _LAYOUT.pop(fig, None)
+    writer = _BACKGROUND[-1] if _BACKGROUND else None
+    if writer is not None:
+        try:
+            payload = pickle.dumps(fig)
+        except Exception:  # noqa: BLE001 - an artist that does not pickle: write it here
+            payload = None
+        if payload is not None:
+            pyplot().close(fig)
+            writer.submit(payload, out_dir, name, dpi, layout)
+            return out_dir / f"{name}.png"
+    _write(fig, out_dir, name, dpi, layout)
+    pyplot().close(fig)
+    return out_dir / f"{name}.png"
+
+
+#: Figures waiting for their tight layout (:func:`tight_layout`), with its arguments.
+_LAYOUT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def tight_layout(fig, **kw) -> None:
+    """``fig.tight_layout(**kw)``, done when the figure is saved (:func:`save_figure`), in the
+    process that renders it: the layout measures every text of the figure, a large part of
+    the cost of a figure, so inside :class:`background_figures` it runs in a figure process.
+    Nothing may change the figure between this call and :func:`save_figure`."""
+    _LAYOUT[fig] = dict(kw)
+
+
+def _write(fig, out_dir: Path, name: str, dpi, layout=None) -> None:
+    if layout is not None:
+        fig.tight_layout(**layout)
     for ext in ("png", "svg"):
         fig.savefig(out_dir / f"{name}.{ext}", dpi=dpi if ext == "png" else None,
                     bbox_inches="tight",
                     metadata={"Date": None} if ext == "svg" else None)
-    pyplot().close(fig)
-    return out_dir / f"{name}.png"
+
+
+def _write_pickled(payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
+    """Worker side of :class:`background_figures`: unpickle, lay out, write PNG and SVG,
+    close."""
+    plt = pyplot()
+    fig = pickle.loads(payload)
+    _write(fig, out_dir, name, dpi, layout)
+    plt.close(fig)
+
+
+#: The active :class:`background_figures` blocks (innermost last).
+_BACKGROUND: list = []
+
+
+class background_figures:
+    """Within this block, :func:`save_figure` writes figures in ``workers`` background
+    processes (default: the CPUs this process may use), so drawing the next figure, the
+    tables and the documents overlaps with rendering PNG and SVG (matplotlib's text layout
+    and rasterising: most of a report's time).
+
+    The figures are the same: the figure object is pickled as it is and rendered by the same
+    matplotlib (PNG files are byte-identical to rendering in this process). Leaving the block
+    waits for every figure and raises the first error of a worker. A nested block uses the
+    outer block's workers.
+
+    Examples
+    --------
+    >>> with background_figures():            # doctest: +SKIP
+    ...     evaluate_run(run_dir); build_report(run_dir)
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
+        self._pool = None
+        self._pending: list = []
+        self._nested = False
+
+    def __enter__(self):
+        if _BACKGROUND:
+            self._nested = True
+            return _BACKGROUND[-1]
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        n = self.workers
+        if not n:
+            n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+                else (os.cpu_count() or 1)
+        self._pool = ProcessPoolExecutor(max(1, int(n)),
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=die_with_parent, initargs=(os.getpid(),))
+        _BACKGROUND.append(self)
+        return self
+
+    def submit(self, payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
+        self._pending.append(self._pool.submit(_write_pickled, payload, out_dir, name, dpi,
+                                               layout))
+
+    def wait(self) -> None:
+        """Wait until every figure submitted so far is written (raises a worker's error)."""
+        pending, self._pending = self._pending, []
+        for fut in pending:
+            fut.result()
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._nested:
+            return False
+        _BACKGROUND.remove(self)
+        try:
+            if exc_type is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        return False
+
+
+def wait_for_figures() -> None:
+    """Wait for the figures being written in the background (no-op outside
+    :class:`background_figures`), e.g. before reading a PNG back."""
+    if _BACKGROUND:
+        _BACKGROUND[-1].wait()
 
 
 def method_label(rec: dict, methods) -> str:

@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 
 from suite.report.draw import (axis_label, bland_altman_panel, errorbar_series, excluded_text,
-                               method_label, pyplot, save_figure, series_legend, slug)
+                               method_label, pyplot, save_figure, series_legend, slug,
+                               tight_layout)
 from suite.report.style import series_styles
 
 __all__ = ["flow_diagram", "metric_vs_acceleration", "bland_altman_figures", "forest_plots",
@@ -60,7 +61,7 @@ def flow_diagram(flow, out_dir: Path, draw: bool = True) -> list[dict]:
     for x in (1.6, 5.0, 8.4):
         arrow(3.5, 3.9, x, 2.75)
     ax.set_title("Flow of cases")
-    fig.tight_layout()
+    tight_layout(fig)
     return [_save(fig, out_dir, "flow_diagram", "Flow of cases: included, excluded and failed")]
 
 
@@ -85,7 +86,7 @@ def metric_vs_acceleration(summ, out_dir: Path, draw: bool = True, *,
         ax.set_ylabel(axis_label(f"{metric} ({prof} profile), mean with {ci_label}",
                                  g["unit"].iloc[0]))
         series_legend(fig, ax, n, fontsize=7)
-        fig.tight_layout()
+        tight_layout(fig)
         out.append(_save(fig, out_dir, f"{metric}_{prof}_vs_acceleration",
                          f"{metric.upper()} ({prof} profile) against acceleration"))
     return out
@@ -132,7 +133,7 @@ def bland_altman_figures(results, methods, out_dir: Path, draw: bool = True) -> 
             ax.set_axis_off()
         what = " + ".join(chain) or "reference input"
         fig.suptitle(f"{metric}: {what} against the {ref} (test - reference)")
-        fig.tight_layout(rect=(0, 0, 1, 0.97))
+        tight_layout(fig, rect=(0, 0, 1, 0.97))
         out.append(_save(fig, out_dir, "_".join(["bland_altman", metric, *chain, ref]),
                          f"Bland-Altman: {metric}, {what} ({ref})"))
     return out
@@ -185,7 +186,7 @@ def forest_plots(summaries: dict, methods, out_dir: Path, draw: bool = True, *,
             what = f"{metric} {structure} {phase}".strip()
             ax.set_xlabel(axis_label(f"{what}: mean over subjects, {ci_label}",
                                      g["unit"].iloc[0]))
-            fig.tight_layout()
+            tight_layout(fig)
             out.append(_save(fig, out_dir, f"forest_{stratum}_{what}",
                              f"Forest plot: {what} by {stratum}"))
     return out
@@ -211,7 +212,7 @@ def ef_bias_vs_acceleration(prop, methods, out_dir: Path, draw: bool = True) -> 
     ax.set_xlabel("nominal acceleration R")
     ax.set_ylabel(axis_label("LV EF bias, bars: limits of agreement", prop["unit"].iloc[0]))
     series_legend(fig, ax, n)
-    fig.tight_layout()
+    tight_layout(fig)
     return [_save(fig, out_dir, "ef_bias_vs_acceleration", "LV EF error against acceleration")]
 
 
@@ -236,7 +237,7 @@ def robustness_curves(summ, out_dir: Path, draw: bool = True, *,
         label = " ".join(str(x) for x in (metric, structure, phase) if x)
         ax.set_ylabel(axis_label(f"{label}, mean with {ci_label}", g["unit"].iloc[0]))
         series_legend(fig, ax, n, fontsize=7)
-        fig.tight_layout()
+        tight_layout(fig)
         what = "_".join(str(x) for x in (metric, structure, phase, prof) if x)
         out.append(_save(fig, out_dir, f"robustness_{what}", f"Robustness curve: {label} ({prof})"))
     return out
@@ -273,6 +274,6 @@ def example_cases(examples, out_dir: Path, draw: bool = True) -> list[dict]:
             ax.set_axis_off()
     fig.suptitle(f"Example cases at {examples.condition}: median SSIM case per method "
                  "(middle slice, first frame; x-t: frame along x)", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    tight_layout(fig, rect=(0, 0, 1, 0.97))
     return [_save(fig, out_dir, f"examples_{examples.condition}",
                   f"Example cases at {examples.condition}")]

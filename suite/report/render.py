@@ -28,6 +28,7 @@ from pathlib import Path
 from suite._serialise import jsonable
 from suite._validation import near
 from suite.case import STRATA_COLUMNS
+from suite.report.draw import wait_for_figures
 from suite.report.evidence import RunData
 from suite.report.keys import compute_evidence
 from suite.report.guidelines import GUIDELINES, Guideline, load_guideline, reports_dir
@@ -161,19 +162,30 @@ def _env():
     return env
 
 
-def _store_rows(run: RunData, evidence: dict) -> dict:
+def _store_rows(run: RunData, evidence: dict, memo: dict | None = None) -> dict:
     """The store rows cited by the evidence keys (results and failures by rowid, jobs and cases
-    by id), so an auditor can recompute each table row from ``evidence.json`` alone."""
+    by id), so an auditor can recompute each table row from ``evidence.json`` alone.
+
+    ``memo`` (a dict kept across the guidelines of one report) holds the results rows already
+    converted, so a row cited by several documents is converted once."""
+    memo = {} if memo is None else memo
     cited: dict[str, set] = {}
     for ev in evidence.values():
         for t, ids in ev.sources().items():
             cited.setdefault(t, set()).update(ids)
     out = {}
-    res = run.results.set_index("row_id")
     if cited.get("results"):
-        cols = [c for c in res.columns if c not in STRATA_COLUMNS]
-        sub = res.loc[sorted(cited["results"]), cols]
-        out["results"] = {str(i): jsonable(r) for i, r in zip(sub.index, sub.to_dict("records"))}
+        if "results_by_id" not in memo:
+            memo["results_by_id"] = run.results.set_index("row_id")
+            memo["results_rows"] = {}
+        res, known = memo["results_by_id"], memo["results_rows"]
+        ids = sorted(cited["results"])
+        new = [i for i in ids if i not in known]
+        if new:
+            cols = [c for c in res.columns if c not in STRATA_COLUMNS]
+            sub = res.loc[new, cols]
+            known.update((i, jsonable(r)) for i, r in zip(sub.index, sub.to_dict("records")))
+        out["results"] = {str(i): known[i] for i in ids}
     if cited.get("failures"):
         f = run.failures.set_index("row_id").loc[sorted(cited["failures"])]
         out["failures"] = {str(i): jsonable(r) for i, r in zip(f.index, f.to_dict("records"))}
@@ -187,6 +199,7 @@ def _store_rows(run: RunData, evidence: dict) -> dict:
 
 
 def _embed(report_dir: Path, figures: list[dict]) -> dict:
+    wait_for_figures()  # written in the background inside `background_figures`
     out = {}
     for f in figures:
         png = report_dir / f["png"]
@@ -240,6 +253,7 @@ def build_report(run_dir, guidelines="all", formats=("md", "html"), *, sponsor=N
     result = ReportResult(run_dir=run_dir)
     from suite import __version__
 
+    rows_memo: dict = {}  # store rows converted once for every guideline (_store_rows)
     provenance = evidence["run.provenance"]
     protocol = evidence["run.protocol"]
     for name in names:
@@ -267,7 +281,7 @@ def build_report(run_dir, guidelines="all", formats=("md", "html"), *, sponsor=N
                "sponsor": run.sponsor.to_dict() if run.sponsor else None,
                "status_counts": counts, "items": items,
                "evidence": {k: v.to_dict() for k, v in evs.items()},
-               "store_rows": _store_rows(run, evs)}
+               "store_rows": _store_rows(run, evs, rows_memo)}
         (out / "evidence.json").write_text(json.dumps(doc, allow_nan=False) + "\n")
         written.append(out / "evidence.json")
         if "md" in formats:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.report.draw import (axis_label, bland_altman_panel, errorbar_series, method_label,
-                               pyplot, save_figure, series_legend)
+                               pyplot, save_figure, series_legend, tight_layout)
 
 __all__ = ["summary_figures", "robustness_figures"]
 
@@ -47,7 +47,7 @@ def summary_figures(summary, out: Path) -> dict:
             ax.set_ylabel(axis_label(f"SSIM (mean over subjects, {_ci(summary.settings)})",
                                      ssim["unit"].iloc[0]))
             series_legend(fig, ax, n, fontsize=7)
-            fig.tight_layout()
+            tight_layout(fig)
             files.update(_save(fig, out, "ssim_vs_acceleration"))
     for r in summary.primary_agreement:
         if r.keys["metric"] != "lv_ef_pct" or (r.bland_altman is None and not r.n_excluded):
@@ -55,7 +55,7 @@ def summary_figures(summary, out: Path) -> dict:
         chain = method_label(r.keys, methods)
         fig, ax = plt.subplots(figsize=(6.0, 4.5))
         bland_altman_panel(ax, r, title=f"LV EF: {chain} ({r.keys['condition']})")
-        fig.tight_layout()
+        tight_layout(fig)
         parts = [r.keys["condition"], *(str(r.keys[m]) for m in methods if r.keys.get(m))]
         name = "_".join(["ba_lv_ef", *parts]).replace("/", "_").replace(":", "_")
         files.update(_save(fig, out, name))
@@ -74,7 +74,7 @@ def _curve_plot(sel, ylabel: str, out: Path, name: str, group_cols: list[str]) -
     ax.set_xlabel("budget ε")
     ax.set_ylabel(axis_label(ylabel, sel["unit"].iloc[0]))
     series_legend(fig, ax, n)
-    fig.tight_layout()
+    tight_layout(fig)
     return _save(fig, out, name)
 
 
@@ -113,7 +113,7 @@ def robustness_figures(rob, out: Path) -> dict:
             ax.axis("off")
         fig.suptitle(f"worst case: {ex.method} (deviation {ex.deviation:.3g}, job "
                      f"{ex.job_id[:8]})", fontsize=8)
-        fig.tight_layout()
+        tight_layout(fig)
         name = f"worst_case_{ex.kind}_{ex.method}".replace("/", "_").replace(":", "_")
         files.update(_save(fig, out, name))
     return files

@@ -1,8 +1,10 @@
 """Executors: where jobs run. Serial, a local process pool, or a Dask distributed cluster.
 
-Every executor has one method, ``run(fn, specs, ctx)``, yielding ``(spec, outcome)`` pairs as
-jobs finish, where ``outcome`` is the job's return value or the exception it raised (so the
-caller records failures and goes on). Methods and metrics never know which executor runs them.
+Every executor has ``run(fn, specs, ctx)``, yielding ``(spec, outcome)`` pairs as jobs finish,
+where ``outcome`` is the job's return value or the exception it raised (so the caller records
+failures and goes on), and ``map(fn, items)``, the results of ``fn`` on independent items in
+their order (the first error is raised), used to prepare data (the subjects of a phantom
+cohort) on the same workers. Methods and metrics never know which executor runs them.
 The Dask executor needs the optional extra ``cmrsuite[dask]`` (package ``distributed``); without
 it a clear error names the extra to install.
 """
@@ -11,11 +13,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator
+
+from suite._process import die_with_parent
 
 __all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS"]
 
@@ -31,6 +32,9 @@ class SerialExecutor:
     def __exit__(self, *exc):
         return False
 
+    def map(self, fn: Callable, items: Iterable) -> list:
+        return [fn(item) for item in items]
+
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
         for spec in specs:
             try:
@@ -39,36 +43,9 @@ class SerialExecutor:
                 yield spec, exc
 
 
-def _die_with_parent(parent: int) -> None:
-    """Initializer of a pool worker: end the worker when the runner process ``parent`` ends.
-
-    A worker of a killed runner would otherwise finish its job and linger. Linux delivers
-    SIGKILL to the worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and as
-    a fallback, a daemon thread checks every second that the parent is still the parent
-    (an orphan is re-parented, so ``os.getppid()`` changes).
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the watchdog thread alone
-        pass
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="cmrsuite-parent-watch", daemon=True).start()
-
-
 class LocalExecutor:
     """A pool of ``workers`` processes (``spawn`` start method: safe with torch threads) that
-    end with the runner process (:func:`_die_with_parent`)."""
+    end with the runner process (:func:`suite._process.die_with_parent`)."""
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
@@ -78,7 +55,7 @@ class LocalExecutor:
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_die_with_parent,
+                                             initializer=die_with_parent,
                                              initargs=(os.getpid(),))
         return self
 
@@ -86,6 +63,12 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         return False
+
+    def map(self, fn: Callable, items: Iterable) -> list:
+        items = list(items)
+        if self._pool is None or len(items) < 2:
+            return [fn(item) for item in items]
+        return list(self._pool.map(fn, items))
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
         specs = list(specs)
@@ -134,6 +117,9 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
         return False
+
+    def map(self, fn: Callable, items: Iterable) -> list:
+        return self._client.gather(self._client.map(fn, list(items), pure=False))
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
         from distributed import as_completed as dask_completed

@@ -95,23 +95,28 @@ class RunResult:
         return "\n".join(lines)
 
 
-def _prepare_phantom(ds: dict, data_dir: Path) -> Path:
-    """Write the phantom cohort of a dataset entry (once; reused on resume), whatever its kind
-    (:mod:`suite.phantom.kinds`)."""
+def _prepare_phantom(ds: dict, data_dir: Path, map: Callable = map) -> Path:
+    """Write the phantom cohort of a dataset entry (once; reused on resume; from the cohort
+    cache when it holds it), whatever its kind (:mod:`suite.phantom.kinds`)."""
     from suite.phantom.kinds import write_phantom_cohort
 
-    return write_phantom_cohort(ds["phantom"], data_dir / ds["name"])
+    return write_phantom_cohort(ds["phantom"], data_dir / ds["name"], map=map)
 
 
-def discover_cases(protocol, data_dir: Path, store: ResultStore | None = None) -> list[CaseRef]:
-    """Case references of every dataset of the protocol (input failures go to the store)."""
+def discover_cases(protocol, data_dir: Path, store: ResultStore | None = None, *,
+                   map: Callable = map) -> list[CaseRef]:
+    """Case references of every dataset of the protocol (input failures go to the store).
+
+    ``map(fn, items)`` writes the subjects of a phantom cohort (the runner passes its
+    executor's, so they are simulated side by side on the job workers)."""
     from suite.data.errors import CaseReadError
     from suite.data.loader import discover
 
     refs: list[CaseRef] = []
     for ds in protocol.datasets:
         try:
-            root = _prepare_phantom(ds, data_dir) if "phantom" in ds else protocol.resolve(ds["root"])
+            root = _prepare_phantom(ds, data_dir, map) if "phantom" in ds \
+                else protocol.resolve(ds["root"])
             units = discover(root, group_by=(ds.get("reader_options") or {}).get("group_by", "series"))
         except CaseReadError as exc:
             if store is not None:
@@ -212,22 +217,24 @@ def _run_locked(protocol, run_dir: Path, *, executor, workers, scheduler, resume
         store.ensure_method_columns(protocol.method_stages())
         atomic_write_text(run_dir / "protocol.json",
                           json.dumps(protocol.to_dict(), indent=2) + "\n")
-        refs = discover_cases(protocol, run_dir / "data", store)
-        jobs = expand_jobs(protocol, refs)
-        _check_not_empty(protocol, refs, jobs, store)
-        store.register_jobs(jobs)
-        registered = True
-        done_before = store.done_jobs()
-        ctx = RunContext(protocol_raw=protocol.raw, protocol_base_dir=str(protocol.base_dir),
-                         seed=protocol.seed,
-                         cache_dir=str((Path(cache_dir) if cache_dir else run_dir / "cache")
-                                       .resolve()),
-                         examples_dir=str(run_dir / "robustness"), allowed=protocol.allowed)
-        total = len(jobs)
-        counter = {"n": len([j for j in jobs if j.job_id in done_before])}
-        repairs: list[dict] = []
         n_workers = workers or _cpu_count()
         with make_executor(executor, n_workers, scheduler) as pool:
+            # a phantom cohort's subjects are simulated on the job workers (which then start
+            # the jobs with their imports done)
+            refs = discover_cases(protocol, run_dir / "data", store, map=pool.map)
+            jobs = expand_jobs(protocol, refs)
+            _check_not_empty(protocol, refs, jobs, store)
+            store.register_jobs(jobs)
+            registered = True
+            done_before = store.done_jobs()
+            ctx = RunContext(protocol_raw=protocol.raw,
+                             protocol_base_dir=str(protocol.base_dir), seed=protocol.seed,
+                             cache_dir=str((Path(cache_dir) if cache_dir else run_dir / "cache")
+                                           .resolve()),
+                             examples_dir=str(run_dir / "robustness"), allowed=protocol.allowed)
+            total = len(jobs)
+            counter = {"n": len([j for j in jobs if j.job_id in done_before])}
+            repairs: list[dict] = []
             for phase in phases(protocol):
                 pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
                 for spec, outcome in pool.run(run_job, pending, ctx):

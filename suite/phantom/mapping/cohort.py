@@ -46,7 +46,8 @@ from suite.phantom.mapping.relaxation import MAPPING_PATHOLOGIES
 from suite.phantom.mapping.shift import sweep_points, validate_sweep
 
 __all__ = ["MAPPING_COHORT_COLUMNS", "MAPPING_ENTRY_KEYS", "COHORT_SEQUENCES",
-           "validate_mapping_entry", "write_mapping_cohort", "mapping_strata"]
+           "validate_mapping_entry", "write_mapping_cohort", "write_mapping_cohort_subject",
+           "mapping_strata"]
 
 #: Columns of ``mapping_cohort.csv`` (``timing``: the timing key of the series, TI/TS/TE, or
 #: the keys joined by ``+`` for a series with several, ``TI+TE`` for cardiac MRF).
@@ -83,14 +84,33 @@ def mapping_strata(ph: Mapping) -> tuple[str, ...]:
     return ("sequence", "contrast", *sweep_strata(ph))
 
 
-def write_mapping_cohort(ph: Mapping[str, Any], out: Path) -> None:
-    """Simulate and write the cohort of a ``phantom: {kind: mapping}`` entry into ``out``."""
+def write_mapping_cohort(ph: Mapping[str, Any], out: Path, *, map=map) -> None:
+    """Simulate and write the cohort of a ``phantom: {kind: mapping}`` entry into ``out``.
+
+    ``map(fn, items)`` simulates and writes the subjects (default: one after the other; the
+    runner passes its executor's, so they are simulated side by side). Each subject depends
+    only on its own seed and the entry, so the files are the same either way."""
+    jobs = [(dict(ph), i, str(out)) for i in range(int(ph["subjects"]))]
+    rows = [row for subject_rows in map(write_mapping_cohort_subject, jobs)
+            for row in subject_rows]
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=list(MAPPING_COHORT_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(Path(out) / "mapping_cohort.csv", text.getvalue())
+
+
+def write_mapping_cohort_subject(job: tuple) -> list[dict]:
+    """Simulate subject ``i`` of the mapping cohort of entry ``ph`` (``job = (ph, i, out)``) at
+    every sweep point, write its series under ``out``, and return its rows of
+    ``mapping_cohort.csv``."""
     from suite.phantom.mapping.acquire import Imperfections
     from suite.phantom.mapping.anatomy import mapping_anatomy
     from suite.phantom.mapping.relaxation import MAPPING_PATHOLOGIES as STATES
     from suite.phantom.mapping.subject import simulate_mapping
     from suite.phantom.mapping.writer import write_mapping_subject
 
+    ph, i, out = job
     pathologies = list(ph.get("pathologies") or ["normal"])
     sequences = tuple(ph.get("sequences") or _DEFAULT_SEQUENCES)
     contrasts = tuple(ph.get("contrasts") or ["native"])
@@ -98,34 +118,29 @@ def write_mapping_cohort(ph: Mapping[str, Any], out: Path) -> None:
     preset = ph.get("preset", "tiny")
     points = sweep_points(ph)
     rows = []
-    for i in range(int(ph["subjects"])):
-        name = f"mapping-{i:03d}"
-        seed = int(ph.get("seed", 0)) + i
-        pathology = pathologies[i % len(pathologies)]
-        anatomy = mapping_anatomy(seed, STATES[pathology][1], preset=preset, upsample=upsample)
-        for k, point in enumerate(points):
-            f = point.values
-            subject = simulate_mapping(
-                seed, pathology, sequences=sequences, contrasts=contrasts, snr=f["snr"],
-                heart_rate_bpm=f["heart_rate_bpm"], arrhythmia=f["arrhythmia"],
-                imperfections=Imperfections(b1_scale=float(f["b1_scale"]),
-                                            inversion_efficiency=float(f["inversion_efficiency"])),
-                field_strength_t=f["field_strength_t"], preset=preset, upsample=upsample,
-                subject=name,
-                anatomy=anatomy, series_suffix=point.suffix, strata=point.strata)
-            if k == 0:
-                nominal_truth = subject.truth
-            same = all(np.array_equal(subject.truth[m], nominal_truth[m]) for m in nominal_truth)
-            folder = name if same else name + point.suffix  # e.g. another field strength
-            write_mapping_subject(Path(out) / folder, subject)
-            for s in subject.series:
-                if s.sequence not in COHORT_SEQUENCES:
-                    continue
-                timing = "+".join(t for t in s.case.meta.timings_ms if t != "trigger")
-                rows.append({"subject": folder, "pathology": pathology, "series": s.name,
-                             "sequence": s.sequence, "contrast": s.contrast, "timing": timing})
-    text = io.StringIO(newline="")
-    w = csv.DictWriter(text, fieldnames=list(MAPPING_COHORT_COLUMNS), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(Path(out) / "mapping_cohort.csv", text.getvalue())
+    name = f"mapping-{i:03d}"
+    seed = int(ph.get("seed", 0)) + i
+    pathology = pathologies[i % len(pathologies)]
+    anatomy = mapping_anatomy(seed, STATES[pathology][1], preset=preset, upsample=upsample)
+    for k, point in enumerate(points):
+        f = point.values
+        subject = simulate_mapping(
+            seed, pathology, sequences=sequences, contrasts=contrasts, snr=f["snr"],
+            heart_rate_bpm=f["heart_rate_bpm"], arrhythmia=f["arrhythmia"],
+            imperfections=Imperfections(b1_scale=float(f["b1_scale"]),
+                                        inversion_efficiency=float(f["inversion_efficiency"])),
+            field_strength_t=f["field_strength_t"], preset=preset, upsample=upsample,
+            subject=name,
+            anatomy=anatomy, series_suffix=point.suffix, strata=point.strata)
+        if k == 0:
+            nominal_truth = subject.truth
+        same = all(np.array_equal(subject.truth[m], nominal_truth[m]) for m in nominal_truth)
+        folder = name if same else name + point.suffix  # e.g. another field strength
+        write_mapping_subject(Path(out) / folder, subject)
+        for s in subject.series:
+            if s.sequence not in COHORT_SEQUENCES:
+                continue
+            timing = "+".join(t for t in s.case.meta.timings_ms if t != "trigger")
+            rows.append({"subject": folder, "pathology": pathology, "series": s.name,
+                         "sequence": s.sequence, "contrast": s.contrast, "timing": timing})
+    return rows
