@@ -120,21 +120,11 @@ class EcvStage(Stage):
         return {}
 
     def validate_settings(self, validator, metrics: Mapping[str, Any]) -> None:
-        from suite.metrics.aha import CONVENTIONS
-        from suite.stages.mapping.scoring import ROI_MODES
+        from suite.stages.mapping.scoring import validate_map_settings
 
-        cfg = metrics.get("ecv")
-        if isinstance(cfg, dict):
-            key = "metrics.ecv"
-            validator.unknown_keys(cfg, set(ECV_SETTINGS), key)
-            validator.list_of_strings(cfg, "regions", non_empty=True, prefix=key)
-            validator.list_of_strings(cfg, "segments", options=CONVENTIONS, prefix=key)
-            validator.boolean(cfg, "scores", prefix=key)
-            validator.boolean(cfg, "reference_fit", prefix=key)
-            validator.option(cfg, "roi", ROI_MODES, prefix=key)
-            validator.number(cfg, "haematocrit", minimum=0.01, maximum=0.99, prefix=key)
-        elif cfg is not None:
-            validator.boolean(metrics, "ecv", prefix="metrics")
+        cfg = validate_map_settings(validator, metrics, "ecv", ECV_SETTINGS)
+        if cfg is not None:
+            validator.number(cfg, "haematocrit", minimum=0.01, maximum=0.99, prefix="metrics.ecv")
 
     def score(self, call: StageCall, output) -> list[dict]:
         from suite.stages.mapping.scoring import map_rows, region_masks, scoring_pixels

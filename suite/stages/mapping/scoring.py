@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["MAPPING_SETTINGS", "DEFAULT_REGIONS", "ROI_MODES", "mapping_settings",
-           "scoring_pixels", "region_masks", "aha_labels", "map_rows"]
+           "scoring_pixels", "validate_map_settings", "region_masks", "aha_labels", "map_rows"]
 
 #: Keys of ``metrics.mapping`` and their defaults.
 MAPPING_SETTINGS = {"regions": ("myocardium", "lv_blood"), "segments": ("insertion",),
@@ -55,6 +55,29 @@ def mapping_settings(settings: Mapping[str, Any], group: str = "mapping",
     if isinstance(cfg, dict):
         out.update({k: v for k, v in cfg.items() if v is not None})
     return out
+
+
+def validate_map_settings(validator, metrics: Mapping[str, Any], group: str,
+                          keys) -> dict | None:
+    """Check ``metrics.<group>`` — ``true``/``false`` or a mapping of ``keys`` with the shared
+    map-scoring settings (``regions``, ``segments``, ``scores``, ``reference_fit``, ``roi``) —
+    with the protocol's ``validator``; returns the mapping (None for a boolean) so a stage can
+    check its own extra keys."""
+    from suite.metrics.aha import CONVENTIONS
+
+    cfg = metrics.get(group)
+    if isinstance(cfg, dict):
+        key = f"metrics.{group}"
+        validator.unknown_keys(cfg, set(keys), key)
+        validator.list_of_strings(cfg, "regions", non_empty=True, prefix=key)
+        validator.list_of_strings(cfg, "segments", options=CONVENTIONS, prefix=key)
+        validator.boolean(cfg, "scores", prefix=key)
+        validator.boolean(cfg, "reference_fit", prefix=key)
+        validator.option(cfg, "roi", ROI_MODES, prefix=key)
+        return cfg
+    if cfg is not None:
+        validator.boolean(metrics, group, prefix="metrics")
+    return None
 
 
 def scoring_pixels(truth: Mapping[str, Any], roi: str = "pure") -> np.ndarray:

@@ -45,8 +45,8 @@ from suite.stages.mapping.audit import (CHALLENGE_PROFILE, challenge_reference_m
                                         validate_challenge_reference)
 from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantities, timing_key,
                                          timings_array, weighted_images)
-from suite.stages.mapping.scoring import (MAPPING_SETTINGS, ROI_MODES, map_rows,
-                                          mapping_settings)
+from suite.stages.mapping.scoring import (MAPPING_SETTINGS, map_rows, mapping_settings,
+                                          validate_map_settings)
 
 __all__ = ["MappingStage", "method_timing"]
 
@@ -119,20 +119,9 @@ class MappingStage(Stage):
         return [e for e in protocol_entries if method_timing(e) in (None, timing)]
 
     def validate_settings(self, validator, metrics: Mapping[str, Any]) -> None:
-        from suite.metrics.aha import CONVENTIONS
-
-        cfg = metrics.get("mapping")
-        if isinstance(cfg, dict):
-            key = "metrics.mapping"
-            validator.unknown_keys(cfg, set(MAPPING_SETTINGS), key)
-            validator.list_of_strings(cfg, "regions", non_empty=True, prefix=key)
-            validator.list_of_strings(cfg, "segments", options=CONVENTIONS, prefix=key)
-            validator.boolean(cfg, "scores", prefix=key)
-            validator.boolean(cfg, "reference_fit", prefix=key)
-            validator.option(cfg, "roi", ROI_MODES, prefix=key)
-            validate_challenge_reference(validator, cfg, key)
-        elif cfg is not None:
-            validator.boolean(metrics, "mapping", prefix="metrics")
+        cfg = validate_map_settings(validator, metrics, "mapping", MAPPING_SETTINGS)
+        if cfg is not None:
+            validate_challenge_reference(validator, cfg, "metrics.mapping")
 
     def produce(self, call: StageCall, method):
         if getattr(method, "needs_case", False):
