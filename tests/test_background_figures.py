@@ -75,3 +75,26 @@ def test_tight_layout_is_applied_where_the_figure_is_rendered(tmp_path):
     untight = _figure(5)
     save_figure(untight, tmp_path, "untight", dpi=90)
     assert _sha(tmp_path / "untight.png") != direct  # the layout did change the figure
+
+
+def test_figure_worker_refuses_a_payload_without_the_pools_tag(tmp_path, monkeypatch):
+    """A figure process unpickles only bytes tagged (HMAC-SHA256) with its pool's key: a
+    payload from anywhere else is refused before it is unpickled."""
+    import pickle
+
+    import suite.report.draw as draw
+
+    class Boom:  # would run code if unpickled
+        def __reduce__(self):
+            return (tmp_path.joinpath("ran").write_text, ("unpickled",))
+
+    payload = pickle.dumps(Boom())
+    monkeypatch.setattr(draw, "_WORKER_KEY", b"k" * 32)
+    for tag in (b"", draw.payload_tag(b"other key".ljust(32), payload)):
+        with pytest.raises(ValueError, match="HMAC mismatch"):
+            draw._write_pickled(payload, tag, tmp_path, "fig", None)
+    assert not (tmp_path / "ran").exists()
+    monkeypatch.setattr(draw, "_WORKER_KEY", None)   # not a figure process at all
+    with pytest.raises(ValueError, match="HMAC mismatch"):
+        draw._write_pickled(payload, draw.payload_tag(b"k" * 32, payload), tmp_path, "fig", None)
+    assert not (tmp_path / "ran").exists()

@@ -8,6 +8,8 @@ only, with the excluded values named in the panel), saving as PNG and SVG.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import pickle
 import re
 import weakref
@@ -85,11 +87,32 @@ def _write(fig, out_dir: Path, name: str, dpi, layout=None) -> None:
                     metadata={"Date": None} if ext == "svg" else None)
 
 
-def _write_pickled(payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
-    """Worker side of :class:`background_figures`: unpickle, lay out, write PNG and SVG,
-    close."""
+#: Key of this figure process (set by :func:`_start_figure_worker`): the payloads it unpickles
+#: must carry an HMAC-SHA256 tag made with it by the process that started it.
+_WORKER_KEY: bytes | None = None
+
+
+def payload_tag(key: bytes, payload: bytes) -> bytes:
+    """HMAC-SHA256 of a pickled figure under the figure pool's key."""
+    return hmac.new(key, payload, hashlib.sha256).digest()
+
+
+def _start_figure_worker(parent_pid: int, key: bytes) -> None:
+    global _WORKER_KEY
+    die_with_parent(parent_pid)
+    _WORKER_KEY = key
+
+
+def _write_pickled(payload: bytes, tag: bytes, out_dir: Path, name: str, dpi,
+                   layout=None) -> None:
+    """Worker side of :class:`background_figures`: check that the payload was made by the
+    process that started this worker (HMAC under the pool's random key: nothing else can
+    hand this process bytes to unpickle), unpickle, lay out, write PNG and SVG, close."""
+    if _WORKER_KEY is None or not hmac.compare_digest(payload_tag(_WORKER_KEY, payload), tag):
+        raise ValueError(f"figure {name!r}: payload not made by this figure pool (HMAC "
+                         "mismatch); refusing to unpickle it")
     plt = pyplot()
-    fig = pickle.loads(payload)
+    fig = pickle.loads(payload)  # authenticated above: made by our own parent process
     _write(fig, out_dir, name, dpi, layout)
     plt.close(fig)
 
@@ -120,6 +143,7 @@ class background_figures:
         self._pool = None
         self._pending: list = []
         self._nested = False
+        self._key = b""
 
     def __enter__(self):
         if _BACKGROUND:
@@ -133,15 +157,18 @@ class background_figures:
         if not n:
             n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
                 else (os.cpu_count() or 1)
+        self._key = os.urandom(32)
         self._pool = ProcessPoolExecutor(max(1, int(n)),
                                          mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=die_with_parent, initargs=(os.getpid(),))
+                                         initializer=_start_figure_worker,
+                                         initargs=(os.getpid(), self._key))
         _BACKGROUND.append(self)
         return self
 
     def submit(self, payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
-        self._pending.append(self._pool.submit(_write_pickled, payload, out_dir, name, dpi,
-                                               layout))
+        self._pending.append(self._pool.submit(_write_pickled, payload,
+                                               payload_tag(self._key, payload), out_dir, name,
+                                               dpi, layout))
 
     def wait(self) -> None:
         """Wait until every figure submitted so far is written (raises a worker's error)."""
