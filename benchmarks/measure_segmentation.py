@@ -16,7 +16,11 @@ sampled k-space. Dice is 3-D per phase (``suite.metrics.segmentation.evaluate``,
   a ventricle or myocardium (false positives at the base).
 
 Prints Markdown tables (asserts nothing). Run:
-``.venv/bin/python benchmarks/measure_segmentation.py [--frames 8]``.
+``.venv/bin/python benchmarks/measure_segmentation.py [--frames 8] [--weights DIR]
+[--methods unet] [--json FILE]``: ``--weights`` scores the U-Net weights in ``DIR``
+(``seg-unet.pt`` / ``.json``, e.g. a candidate written by ``cmrsuite train seg-unet --out DIR``)
+instead of the shipped ones; ``--methods`` limits the methods (comma-separated); ``--json``
+also writes the per-subject Dice (LV, MYO, RV) and the means.
 """
 
 from __future__ import annotations
@@ -60,13 +64,16 @@ def _failures(case, pred) -> dict:
     return out
 
 
-def main(n_frames: int = 8) -> None:
+def main(n_frames: int = 8, weights: str | None = None,
+         names: tuple[str, ...] = ("classical", "unet"), json_path: str | None = None) -> dict:
     import reference_impls
+    from reference_impls.segmentation.unet import UNetSegmenter
     from suite.metrics.segmentation import evaluate
     from suite.mr import ifft2c, rss
     from suite.phantom import simulate
 
-    methods = {name: reference_impls.get("segmentation", name) for name in ("classical", "unet")}
+    methods = {name: (UNetSegmenter(weights_dir=weights) if name == "unet" and weights
+                      else reference_impls.get("segmentation", name)) for name in names}
     table = {name: {} for name in methods}
     fails = {name: [] for name in methods}
     for p_i, preset in enumerate(PRESETS):
@@ -110,8 +117,23 @@ def main(n_frames: int = 8) -> None:
                 for k in ("pm", "trab", "base_fp")}
         print(f"| `{name}` | {fmt(lv)} | {fmt(myo)} | {rate['pm']:.0%} | {rate['trab']:.0%} | "
               f"{rate['base_fp']:.0%} |")
+    out = {name: {"cells": {f"{p}/{q}": [float(x) for x in v] for (p, q), v in cells.items()},
+                  "mean": [float(x) for x in np.mean(list(cells.values()), axis=0)]}
+           for name, cells in table.items()}
+    if json_path:
+        import json
+        with open(json_path, "w") as fh:
+            json.dump({"frames": n_frames, "weights": weights, "methods": out}, fh, indent=1)
+    return out
 
 
 if __name__ == "__main__":
-    frames = int(sys.argv[sys.argv.index("--frames") + 1]) if "--frames" in sys.argv else 8
-    main(frames)
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--weights", default=None, help="folder with seg-unet.pt/.json to score")
+    ap.add_argument("--methods", default="classical,unet")
+    ap.add_argument("--json", default=None, help="also write the Dice values to this file")
+    a = ap.parse_args()
+    main(a.frames, a.weights, tuple(a.methods.split(",")), a.json)

@@ -21,7 +21,8 @@ maps are estimated once per mask with ``estimate_coil_maps`` (the very function 
 calls when ``case.coil_maps`` is None, so the results are identical) and passed in.
 
 ``python tests/test_recon_phantom.py`` prints the table of docs/recon-methods.md (all slices,
-every method estimating its own maps, run times).
+every method estimating its own maps, run times); ``--temporal [NAME ...]`` prints the rows of
+its temporal-fidelity table.
 """
 
 from __future__ import annotations
@@ -241,7 +242,56 @@ def _table(only=()):  # pragma: no cover - run by hand: python tests/test_recon_
     return rows
 
 
+def _temporal_table(only=()):  # pragma: no cover - python tests/test_recon_phantom.py --temporal
+    """Print the rows of "Temporal fidelity on the same case" (docs/recon-methods.md).
+
+    Step-response width (frames) on the feature slice at R = 4, also after a circular box blur
+    of 3 and 5 frames, the width at R = 8, and the x-t derivative error at R = 4 without and
+    with the 3-frame blur. ``only``: method names (default: reference, every classical and
+    learned method whose weights exist, zero-filled).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    case = phantom_case()
+    t = case.truth["step_feature"]
+    one = case.slice_case(t["slice_index"])
+    ref = rss_reference(one)
+    feat = StepFeature(mask=t["mask"], slice_index=0, step_frame=t["step_frame"])
+    dt = one.meta.temporal_resolution_ms
+    names = ["reference", *CLASSICAL, *(n for n in LEARNED if not weights_missing(n)),
+             "zero-filled"]
+    if only:
+        names = [n for n in names if n in only]
+
+    def recon(name, r):
+        if name == "reference":
+            return ref
+        uc, _, params = method_input(one, name, r)
+        return np.abs(reference_impls.get("recon", name, **params)(uc)).astype(np.float64)
+
+    def width(out):
+        res = step_response_width(ref, out, feat, dt)
+        return f"{res.rise_width_frames:.2f}" if res.reached else "not reached"
+
+    def deriv(out):
+        return temporal_fidelity(ref, out, one.labels, one.meta.pixel_spacing_mm, dt,
+                                 feat).profile.derivative_error
+
+    print("| method | width (frames) | + box blur 3 frames | + box blur 5 frames | "
+          "width at R = 8 | x-t derivative error (R = 4) | + box blur 3 frames |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        out4, out8 = recon(name, 4), recon(name, 8)
+        print(f"| {name} | {width(out4)} | {width(box_blur(out4, 3))} | "
+              f"{width(box_blur(out4, 5))} | {width(out8)} | {deriv(out4):.3f} | "
+              f"{deriv(box_blur(out4, 3)):.3f} |", flush=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     import sys
 
-    _table(tuple(sys.argv[1:]))
+    if "--temporal" in sys.argv:
+        _temporal_table(tuple(a for a in sys.argv[1:] if a != "--temporal"))
+    else:
+        _table(tuple(sys.argv[1:]))
