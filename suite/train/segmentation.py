@@ -327,9 +327,10 @@ def class_weights(labels: torch.Tensor, n_classes: int, how: str) -> torch.Tenso
     2650–2658); classes absent from the labels get weight 0.
 
     ``"sqrt-median-frequency"``: ``sqrt(w_k)``, a milder balance (the square-root
-    re-weighting of class frequencies of Mahajan et al., ECCV 2018: 181–196). On the default
-    cohort the background's weight relative to the heart classes is then about 1/9 instead of
-    about 1/80.
+    re-balancing of class frequencies that Mahajan et al., ECCV 2018, used for hashtag
+    sampling). On the default cohort (class shares 0.959 / 0.0135 / 0.0149 / 0.0126) the
+    weights are 0.122 / 1.02 / 0.98 / 1.06: the background weighs 1/8 of a heart class instead
+    of 1/70.
 
     Examples
     --------
@@ -341,8 +342,8 @@ def class_weights(labels: torch.Tensor, n_classes: int, how: str) -> torch.Tenso
     if how == "none":
         return None
     if how not in _CLASS_WEIGHTINGS:
-        raise ValueError(f"class_weights: how must be one of {', '.join(map(repr, _CLASS_WEIGHTINGS))}"
-                         f" or 'none'; got {how!r}")
+        choices = ", ".join(map(repr, _CLASS_WEIGHTINGS))
+        raise ValueError(f"class_weights: how must be one of {choices} or 'none'; got {how!r}")
     freq = torch.bincount(labels.reshape(-1), minlength=n_classes).double()
     freq = freq / freq.sum()
     w = torch.where(freq > 0, torch.quantile(freq, 0.5) / freq.clamp_min(1e-30),
