@@ -281,12 +281,14 @@ class UNetSegmenter:
     is part of :meth:`logits`, so gradients flow from the logits to the native-grid pixels.
 
     Measured accuracy on held-out phantom subjects is in ``docs/segmentation-methods.md``.
-    Trained on the phantom only: real images have papillary muscles, trabeculae, atria,
-    outflow tracts and artefacts that it has never seen.
+    Trained on the phantom only (version 2: papillary muscles, trabeculae, atria and outflow
+    tracts included): real anatomy, flow and artefacts vary more than the phantom's.
     """
 
     name = "unet"
-    version = "1.1"  # 1.1: channels-last layout (float32 rounding: a label may flip at a tie)
+    # 1.1: channels-last layout (float32 rounding: a label may flip at a tie); 2.0: weights
+    # trained on phantom version 2 (receive-field correction, sqrt-median-frequency weights)
+    version = "2.0"
     stage = "segmentation"
 
     def __init__(self, weights_dir: str | Path | None = None, module: SegUNet | None = None,
