@@ -368,10 +368,13 @@ def _validate_method(v: KeyPathValidator, m: Any, key: str, stage) -> None:
 
 def available_methods(stage) -> list[str]:
     """Names a protocol entry ``{name: ...}`` may use for ``stage``: the reference methods of
-    :mod:`reference_impls` for that stage (none for a stage it does not know)."""
+    :mod:`reference_impls` for that stage (for its :attr:`~suite.stages.Stage.method_kind`
+    when it runs another stage's kind of method, with its own built-in methods; none for a
+    stage it does not know)."""
     import reference_impls
 
     try:
-        return sorted(reference_impls.available(stage.name))
+        names = reference_impls.available(stage.method_kind or stage.name)
     except ValueError:  # a stage reference_impls does not know (a plugin stage)
         return sorted(stage.builtin_methods())
+    return sorted({*names, *(stage.builtin_methods() if stage.method_kind else ())})
