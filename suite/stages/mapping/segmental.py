@@ -222,6 +222,10 @@ class MapSegmentationStage(Stage):
             validator.boolean(metrics, "mapseg", prefix="metrics")
 
     def produce(self, call: StageCall, method):
+        if getattr(method, "needs_case", False):
+            raise ValueError(f"mapseg method {call.label!r} is a predictions folder; the mapseg "
+                             "stage runs methods on the job's fitted map (a folder would need "
+                             "one file per mapping method: not supported)")
         if getattr(method, "needs_truth", False):
             truth_labels = aha_labels(call.case.truth or {})
             if truth_labels is None:
