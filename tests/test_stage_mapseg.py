@@ -42,14 +42,37 @@ def _raw(**overrides):
     return raw
 
 
+#: A user's segmentation plugin (stage "segmentation") that checks the stage's call and
+#: segments nothing.
+PLUGIN = """
+import numpy as np
+
+class EmptySeg:
+    name, version, stage = "empty-seg", "1", "segmentation"
+
+    def __call__(self, maps, spacing_mm):
+        assert maps.ndim == 4 and maps.shape[1] == 1 and maps.dtype == np.float32
+        assert np.isfinite(maps).all() and maps.max() > 100.0  # a map in ms, failed pixels 0
+        assert len(spacing_mm) == 2
+        return np.zeros(maps.shape, np.uint8)
+"""
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> pd.DataFrame:
     from suite.runner import run_protocol
+    from suite.trust import AllowList
 
     tmp = tmp_path_factory.mktemp("mapseg")
+    (tmp / "user_seg.py").write_text(PLUGIN)
+    raw = _raw(plugin_paths=["."])
+    raw["methods"]["mapseg"] = [*raw["methods"]["mapseg"], {"plugin": "user_seg:EmptySeg",
+                                                            "label": "empty-seg"}]
     path = tmp / "p.yaml"
-    path.write_text(yaml.safe_dump(_raw()))
-    result = run_protocol(load_protocol(path), tmp / "run", executor="serial")
+    path.write_text(yaml.safe_dump(raw))
+    allow = AllowList(["user_seg:EmptySeg"], [tmp])
+    result = run_protocol(load_protocol(path, allow_plugins=allow), tmp / "run",
+                          executor="serial")
     assert result.n_failed == 0, result.summary()
     con = sqlite3.connect(tmp / "run" / "results.sqlite")
     df = pd.read_sql("SELECT * FROM results WHERE stage IN ('mapping', 'mapseg')", con)
@@ -231,3 +254,18 @@ def test_oracle_refuses_fractional_pixels():
 
     with pytest.raises(ValueError, match="whole number"):
         OracleLabels(endo=0.5)
+
+
+def test_a_segmentation_plugin_runs_on_the_maps(results):
+    """A user's segmentation plugin (``stage = "segmentation"``) listed under ``mapseg`` gets
+    each map as one finite float32 frame (its assertions) and its empty labels give Dice 0 and
+    no values (``exclusion = missing``), never a number read in no pixel."""
+    df = results[(results["stage"] == "mapseg") & (results["mapseg"] == "empty-seg")]
+    assert set(df["case_id"].str.rsplit("/", n=1).str[-1]) == {
+        "molli-5(3)3_native.h5", "molli-5(3)3_post.h5", "t2prep-bssfp_native.h5",
+        "t2prep-bssfp_post.h5"}
+    dice = df[df["metric"] == "dice"]
+    assert (dice["value"] == 0.0).all() and len(dice) == 12
+    values = df[df["metric"].isin(["t1_mean", "t2_mean", "t1_value_error", "t2_value_error"])]
+    assert len(values) and values["value"].isna().all()
+    assert set(values["exclusion"]) == {"missing"}
