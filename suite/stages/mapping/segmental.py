@@ -161,7 +161,8 @@ def value_rows(maps: Mapping[str, np.ndarray], labels, truth: Mapping[str, Any],
 
     lab = np.asarray(labels)
     within = scoring_pixels(truth, cfg["roi"])
-    truth_masks = region_masks(truth, cfg["regions"], scoring_pixels(truth, truth_roi))
+    t_within = scoring_pixels(truth, truth_roi)
+    truth_masks = region_masks(truth, cfg["regions"], t_within)
     truth_labels = aha_labels(truth)
     rows = []
     for q, out in maps.items():
@@ -173,7 +174,6 @@ def value_rows(maps: Mapping[str, np.ndarray], labels, truth: Mapping[str, Any],
         for convention in (cfg["segments"] if truth_labels is not None else ()):
             pred = segment_masks(aha_segments(lab, convention=convention))
             ref = segment_masks(aha_segments(truth_labels, convention=convention))
-            t_within = scoring_pixels(truth, truth_roi)
             for seg, mask in pred.items():
                 rows += _value_rows(q, out, truth_map, mask & within, ref[seg] & t_within,
                                     {"structure": "myocardium", "segment": seg,
