@@ -103,6 +103,13 @@ def _cmd_train(args) -> int:
                                  log=print, command=command)
         print(result.summary())
         return 0
+    if args.name == "mrf-net":
+        from suite.train.mrf_net import train_mrf_net
+
+        result = train_mrf_net(seed=args.seed, steps=args.steps or 8000, out_dir=args.out,
+                               log=print, command=command)
+        print(result.summary())
+        return 0
     result = train_recon_weights(args.name, seed=args.seed, steps=args.steps or 300,
                                  out_dir=args.out, command=command or None, log=print)
     print(result.summary())
@@ -471,11 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a learned reference method on the phantom")
     p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu", "seg-unet",
-                                    "myomapnet"])
+                                    "myomapnet", "mrf-net"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None,
                    help="optimiser steps (default 300 for recon, 2200 for seg-unet, 6000 for "
-                        "myomapnet)")
+                        "myomapnet, 8000 for mrf-net)")
     p.add_argument("--out", default=None, help="weights folder (default reference_impls/weights)")
     p.set_defaults(func=_cmd_train)
 
