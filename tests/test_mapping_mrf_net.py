@@ -260,3 +260,10 @@ def test_training_is_deterministic(tmp_path):
     assert meta["sha256"] == a.sha256 and meta["steps"] == 3 and meta["data"]["n_series"] == 1
     loaded = MRFNetMethod(weights_dir=tmp_path / "a")
     assert isinstance(loaded.module, MRFNet) and loaded.module.config["hidden"] == [8, 8]
+
+
+def test_cli_offers_the_training_command():
+    from suite.cli import build_parser
+
+    args = build_parser().parse_args(["train", "mrf-net", "--seed", "2", "--steps", "10"])
+    assert (args.name, args.seed, args.steps) == ("mrf-net", 2, 10)

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from reference_impls.mapping.methods import MappingMethod
+from reference_impls.mapping.neural import mlp
 from reference_impls.mapping.result import MapFit, check_choice, prepare_pixels
 from reference_impls.registry import register
 from reference_impls.weights_io import WeightsError, load_verified_state
@@ -84,13 +85,7 @@ class MRFNet(nn.Module):
         hidden = tuple(int(h) for h in hidden)
         self.config = {"n_images": int(n_images), "n_intervals": int(n_intervals),
                        "hidden": list(hidden)}
-        layers: list[nn.Module] = []
-        c = int(n_images) + int(n_intervals)
-        for h in hidden:
-            layers += [nn.Linear(c, h), nn.ReLU()]
-            c = h
-        layers.append(nn.Linear(c, 2))
-        self.layers = nn.Sequential(*layers)
+        self.layers = mlp(int(n_images) + int(n_intervals), hidden, 2)
 
     @property
     def n_images(self) -> int:

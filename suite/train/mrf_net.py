@@ -33,7 +33,7 @@ spin density. Magn Reson Med 2017;77:1446-1458, doi 10.1002/mrm.26216.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -42,6 +42,8 @@ from reference_impls.mapping.mrf_net import (RETRAIN_HINT, T1_SCALE_MS, T2_SCALE
                                              WEIGHTS_NAME, MRFNet, MRFNetMethod, network_inputs)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
 from suite.train.loop import deterministic, train_steps, training_record
+from suite.train.simulated import (config_record, log_uniform, noisy_magnitude,
+                                   relative_error_summary, uniform)
 
 __all__ = ["MRF_NET_RECIPE", "MRFNetConfig", "SimulatedFingerprints", "simulate_fingerprints",
            "fit_mrf_net", "evaluate_mrf_net", "train_mrf_net", "IMAGES_PER_BLOCK"]
@@ -78,9 +80,7 @@ class MRFNetConfig:
     hidden: tuple[int, ...] = (128, 128, 64)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
+        return config_record(self)
 
 
 @dataclass(frozen=True)
@@ -113,14 +113,6 @@ class SimulatedFingerprints:
     recipe: dict = field(default_factory=dict)
 
 
-def _uniform(rng, bounds, size=None):
-    return rng.uniform(float(bounds[0]), float(bounds[1]), size)
-
-
-def _log_uniform(rng, lo, hi, size=None):
-    return np.exp(rng.uniform(np.log(lo), np.log(hi), size))
-
-
 def simulate_fingerprints(seed: int, recipe: dict | None = None, *,
                           stream: int = 0) -> SimulatedFingerprints:
     """Simulate the fingerprints of :data:`MRF_NET_RECIPE` (or ``recipe``).
@@ -147,23 +139,19 @@ def simulate_fingerprints(seed: int, recipe: dict | None = None, *,
     out = {k: [] for k in ("images", "intervals", "t1", "t2", "snr", "series")}
     rrs = []
     for i in range(int(r["n_series"])):
-        rr = rr_series(40, float(_uniform(rng, r["heart_rate_bpm"])), rng,
-                       hrv_sd_ms=float(_uniform(rng, r["hrv_sd_ms"])),
+        rr = rr_series(40, float(uniform(rng, r["heart_rate_bpm"])), rng,
+                       hrv_sd_ms=float(uniform(rng, r["hrv_sd_ms"])),
                        arrhythmia=rhythms[int(rng.choice(len(rhythms), p=p / p.sum()))])
-        t1 = _log_uniform(rng, *r["t1_ms"], m)
-        t2 = _log_uniform(rng, r["t2_ms"][0], np.minimum(r["t2_ms"][1], 0.999 * t1))
+        t1 = log_uniform(rng, r["t1_ms"], m)
+        t2 = log_uniform(rng, (r["t2_ms"][0], np.minimum(r["t2_ms"][1], 0.999 * t1)))
         sim = simulate_epg(seq.program(rr), Tissue(t1, t2, b1=float(r["b1"]),
                                                    inversion_efficiency=float(
                                                        r["inversion_efficiency"])),
                            n_states=20, dtype=torch.float32, n_threads=1)
         s = sim.signal.numpy().astype(np.complex128) @ matrix
-        snr = _log_uniform(rng, *r["snr"], m)
-        snr[rng.random(m) < float(r["noise_free_fraction"])] = np.inf
-        sd = np.abs(s).max(axis=1) / snr
-        noise = (rng.standard_normal(s.shape) + 1j * rng.standard_normal(s.shape)) \
-            * (sd[:, None] / np.sqrt(2.0))
+        noisy, snr = noisy_magnitude(rng, s, r["snr"], r["noise_free_fraction"])
         gaps = np.diff(sim.timings.trigger_ms[first])
-        out["images"].append(np.abs(s + noise))
+        out["images"].append(noisy)
         out["intervals"].append(np.broadcast_to(gaps[None, :], (m, gaps.size)))
         out["t1"].append(t1)
         out["t2"].append(t2)
@@ -198,17 +186,6 @@ def fit_mrf_net(data: SimulatedFingerprints, config: MRFNetConfig, log=None) -> 
         return train_steps(net, batch_loss, steps=config.steps,
                            learning_rate=config.learning_rate, config=config, floor=0.02,
                            log=log, log_every=1000, tail=200)
-
-
-def _errors(estimate: np.ndarray, truth: np.ndarray, sel: np.ndarray) -> dict:
-    rel = 100.0 * (estimate - truth) / truth
-    ok = sel & np.isfinite(rel)
-    a = np.abs(rel[ok])
-    nan = float("nan")
-    return {"median_abs_rel_err_pct": float(np.median(a)) if a.size else nan,
-            "p95_abs_rel_err_pct": float(np.percentile(a, 95)) if a.size else nan,
-            "median_rel_err_pct": float(np.median(rel[ok])) if a.size else nan,
-            "failure_fraction": float(1.0 - ok.sum() / max(int(sel.sum()), 1))}
 
 
 def evaluate_mrf_net(method: MRFNetMethod, data: SimulatedFingerprints, *,
@@ -265,8 +242,8 @@ def evaluate_mrf_net(method: MRFNetMethod, data: SimulatedFingerprints, *,
     out = {"n_pixels": int(len(data.t1_ms)), "n_series": len(data.rr_ms),
            "n_myocardium_like": int(bands["myocardium_like"].sum())}
     for name, est in estimates.items():
-        out[name] = {q: {band: _errors(est[q], truth[q], sel) for band, sel in bands.items()}
-                     for q in ("t1", "t2")}
+        out[name] = {q: {band: relative_error_summary(est[q], truth[q], sel)
+                         for band, sel in bands.items()} for q in ("t1", "t2")}
     return out
 
 
