@@ -178,9 +178,10 @@ class MRFNetMethod(MappingMethod):
     weights_dir : path, optional
         Folder with ``mrf-net.pt`` / ``.json``; default ``reference_impls/weights``.
     module : MRFNet, optional
-        Use this network instead of loading weights (fresh from training); ``sequence`` then
-        gives the acquisition fields it was trained for (default ``CardiacMRF()`` with 3
-        images per block).
+        Use this network instead of loading weights (fresh from training).
+    sequence : dict, optional
+        With ``module``: the acquisition fields it was trained for (:data:`SEQUENCE_KEYS`;
+        default those of ``CardiacMRF()`` with 3 images per block, the training recipe's).
     t1_range_ms, t2_range_ms : (float, float)
         Outputs outside are failures (default 50–4000 ms and 5–400 ms).
 
