@@ -61,3 +61,13 @@ def test_named_parameters_of_any_stage_split_by_region_and_segments():
 def test_without_parameters_only_the_clinical_stage():
     [r] = agreement_results(_rows())
     assert r.keys["metric"] == "lv_ef_pct" and "structure" not in r.keys and r.n == 1
+
+
+def test_the_stage_is_named_when_parameters_come_from_several_stages():
+    df = _rows()
+    other = df[df["stage"] == "mapping"].assign(stage="mapseg", row_id=lambda d: d["row_id"] + 1000)
+    both = pd.concat([df, other], ignore_index=True)
+    both.attrs["method_stages"] = ["mapping"]
+    stages = {r.keys.get("stage") for r in agreement_results(both, parameters=["t1_mean"])}
+    assert stages == {"mapping", "mapseg"}
+    assert all("stage" not in r.keys for r in agreement_results(df, parameters=["t1_mean"]))

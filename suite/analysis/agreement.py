@@ -147,7 +147,8 @@ def agreement_results(df: pd.DataFrame, *, parameters: list[str] | None = None,
     pool) gives one result per region; values per AHA segment give one result per
     convention with every segment of every case as a pair (``segment = "per segment"``:
     segmental agreement pooled over segments, the usual form in mapping studies), apart from
-    the whole-region values (``segment = ""``). Those keys appear only where they are set.
+    the whole-region values (``segment = ""``). Those keys appear only where they are set,
+    ``stage`` only when the parameters come from several stages.
     Each case contributes its pairs in ``subject``, ``case_id`` (and segment) order.
     """
     clin = agreement_rows(df, parameters=parameters, stage=stage).copy()
@@ -156,18 +157,20 @@ def agreement_results(df: pd.DataFrame, *, parameters: list[str] | None = None,
                      if col in clin else "")
     clin["_part"] = np.where(clin["segment"] != "", "per segment", "")
     methods = method_columns(df)
+    several_stages = clin["stage"].nunique() > 1  # e.g. t1_mean of mapping and of mapseg
     keys = ["stage", "metric", *PART_KEYS, "_part", "condition", *methods, "profile"]
     out: list[AgreementResult] = []
     for key, g in clin.groupby(keys, sort=True):
         g = g.sort_values(["subject", "case_id", "segment"])
         labels = dict(zip(keys, key))
-        labels.pop("stage")
+        stage_label = labels.pop("stage")
         labels["reference"] = labels.pop("profile")
         part = labels.pop("_part")
         for col in PART_KEYS:
             if not labels[col]:
                 labels.pop(col)
         labels = ({"metric": labels.pop("metric")}
+                  | ({"stage": stage_label} if several_stages else {})
                   | {c: labels.pop(c) for c in PART_KEYS if c in labels}
                   | ({"segment": part} if part else {}) | labels)
         excl = g["exclusion"].where(g["exclusion"].notna(), None)

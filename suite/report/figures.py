@@ -116,7 +116,7 @@ def bland_altman_figures(results, methods, out_dir: Path, draw: bool = True) -> 
     later = [m for m in methods if m != "recon"]
     figures: dict[tuple, list] = {}
     for r in results:
-        part = " ".join(str(r.keys[c]) for c in ("structure", "convention", "segment")
+        part = " ".join(str(r.keys[c]) for c in ("stage", "structure", "convention", "segment")
                         if r.keys.get(c))  # mapping values: region, AHA segments
         key = (r.keys["metric"], part, r.keys.get("reference", ""),
                *(r.keys.get(m, "") for m in later))

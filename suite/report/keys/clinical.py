@@ -30,7 +30,7 @@ def _clinical(run: RunData) -> Evidence:
                            "reference value (enable `metrics.clinical` and segmentation)")
     results = agreement_results(r, parameters=params)
     methods = method_cols(run)
-    parts = tuple((c, c) for c in (*PART_KEYS, "segment")
+    parts = tuple((c, c) for c in ("stage", *PART_KEYS, "segment")
                   if any(c in x.keys for x in results))  # mapping: region, AHA convention
     cols = ((("metric", "parameter"),) + parts + (("condition", "condition"),) + methods
             + (("reference", "reference"), ("analysis", "analysis"), ("n", "n"),
