@@ -20,7 +20,8 @@ START, END = markers("capabilities")
 
 #: Documentation page of each built-in stage and of each metric family.
 _STAGE_PAGES = {"recon": "recon-methods.md", "segmentation": "segmentation-methods.md",
-                "clinical": "metrics-clinical.md", "mapping": "mapping-stage.md"}
+                "clinical": "metrics-clinical.md", "mapping": "mapping-stage.md",
+                "mapseg": "mapping-stage.md"}
 _FAMILY_PAGES = {"image": "metrics-image.md", "temporal": "metrics-temporal.md",
                  "segmentation": "metrics-segmentation.md", "clinical": "metrics-clinical.md",
                  "robustness": "robustness.md", "condition": "conditions.md",
@@ -29,6 +30,14 @@ _FAMILY_PAGES = {"image": "metrics-image.md", "temporal": "metrics-temporal.md",
 
 def _code(names) -> str:
     return ", ".join(f"`{n}`" for n in names) or "—"
+
+
+def _stage_methods(stage, methods) -> list[str]:
+    """Reference methods a protocol may list for ``stage``: its own, or those of its
+    ``method_kind`` with its built-in methods."""
+    if not stage.method_kind:
+        return methods.get(stage.name, [])
+    return sorted({*methods.get(stage.method_kind, []), *stage.builtin_methods()})
 
 
 def capability_table() -> str:
@@ -51,7 +60,7 @@ def capability_table() -> str:
         page = _STAGE_PAGES.get(name)
         lines.append(f"| `{name}`{'' if stage.has_methods else ' (derived)'} | "
                      f"{', '.join(stage.consumes) or 'the Case'} → {stage.produces} | "
-                     f"{_code(methods.get(name, []))} | "
+                     f"{_code(_stage_methods(stage, methods))} | "
                      f"{f'[{page}]({page})' if page else '[stages](stages.md)'} |")
     families: dict[str, list[str]] = {}
     for spec in metrics.values():

@@ -216,7 +216,7 @@ def test_protocol_errors_name_the_key(change, key):
 
 def test_shipped_protocol_validates():
     p = load_protocol(Path(__file__).parents[1] / "protocols" / "mapping.yaml")
-    assert p.pipeline("mapping-phantom") == ["recon", "mapping", "ecv"]
+    assert p.pipeline("mapping-phantom") == ["recon", "mapping", "ecv", "mapseg"]
 
 
 def test_scoring_uses_pure_pixels_unless_asked_for_all():

@@ -146,10 +146,11 @@ class _Job:
         """The method object of a chain entry (the stage's own pseudo-methods first)."""
         from suite.runner.methods import resolve_method
 
-        builtin = self.stages[stage_name].builtin_methods()
+        stage = self.stages[stage_name]
+        builtin = stage.builtin_methods()
         if entry.get("name") in builtin:
             return builtin[entry["name"]](**(entry.get("params") or {}))
-        return resolve_method(entry, stage_name, base_dir=Path(self.ctx.protocol_base_dir),
+        return resolve_method(entry, stage.method_kind or stage_name, base_dir=Path(self.ctx.protocol_base_dir),
                               plugin_paths=self.ctx.protocol_raw.get("plugin_paths"),
                               allow=self.ctx.allowed)
 

@@ -2,8 +2,9 @@
 
 Built-in stages: ``recon`` (:mod:`suite.stages.recon`), ``segmentation``
 (:mod:`suite.stages.segmentation`), ``clinical`` (:mod:`suite.stages.clinical`, derived),
-``mapping`` (:mod:`suite.stages.mapping`) and ``ecv`` (:mod:`suite.stages.ecv`, derived from
-the mapping outputs of a native and a post-contrast series).
+``mapping`` (:mod:`suite.stages.mapping`), ``ecv`` (:mod:`suite.stages.ecv`, derived from
+the mapping outputs of a native and a post-contrast series) and ``mapseg`` (segmentation of the
+fitted maps → segmental values, :mod:`suite.stages.mapping.segmental`).
 A new stage is one folder with its declaration (a :class:`Stage` subclass), its metrics and its
 methods, made known to a run either by :func:`register_stage` (built-in and installed stages)
 or by the protocol's ``stages:`` mapping (``{name: {plugin: "module:attribute"}}``, imported
@@ -25,7 +26,7 @@ from suite._validation import near
 from suite.stages.base import Companion, ExperimentCall, Stage, StageCall
 from suite.stages.clinical import ClinicalStage
 from suite.stages.ecv import EcvStage
-from suite.stages.mapping import MappingStage
+from suite.stages.mapping import MappingStage, MapSegmentationStage
 from suite.stages.recon import ReconStage
 from suite.stages.segmentation import SegmentationStage
 from suite.trust import import_plugin
@@ -55,7 +56,8 @@ def register_stage(stage: Stage) -> Stage:
     return stage
 
 
-for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage(), EcvStage()):
+for _stage in (ReconStage(), SegmentationStage(), ClinicalStage(), MappingStage(), EcvStage(),
+               MapSegmentationStage()):
     register_stage(_stage)
 
 

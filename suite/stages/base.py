@@ -163,6 +163,12 @@ class Stage:
         attack that reports clinical parameters reuses the clean segmentation.
     row_stages : tuple of str
         Values of the store's ``stage`` column this stage writes (default ``(name,)``).
+    method_kind : str
+        The kind of method the stage runs, when it runs another stage's kind of method: the
+        :mod:`reference_impls` registry its ``{name: ...}`` entries are looked up in and the
+        ``stage`` attribute its plugins may declare (default ``""``: the stage's own name).
+        E.g. the ``mapseg`` stage runs segmentation methods on maps, so any segmentation
+        method, reference or plugin, can be listed under it.
     """
 
     name: ClassVar[str] = ""
@@ -174,6 +180,7 @@ class Stage:
     experiment_kinds: ClassVar[tuple[str, ...]] = ()
     chain_experiments: ClassVar[tuple[str, ...]] = ()
     row_stages: ClassVar[tuple[str, ...]] = ()
+    method_kind: ClassVar[str] = ""
 
     # ------------------------------------------------------------------ planning
     def enabled(self, metrics: Mapping[str, Any]) -> bool:
