@@ -184,6 +184,15 @@ def test_shipped_record():
         assert key in meta, key
     assert set(meta["data"]["presets"]) == set(VENDOR_PRESETS)
     assert len(meta["data"]["pathologies"]) == 5
+    # the shipped weights are what the documented command gives with today's defaults
+    # (`cmrsuite train seg-unet --seed 0`): same hyper-parameters, same cohort
+    from suite._serialise import jsonable
+    from suite.train.segmentation import SegTrainingConfig
+
+    assert meta["command"] == "cmrsuite train seg-unet --seed 0"
+    assert meta["training"] == SegTrainingConfig(seed=0, steps=2200).to_dict()
+    assert {k: meta["data"][k] for k in SEG_TRAINING_COHORT} == jsonable(SEG_TRAINING_COHORT)
+    assert meta["field_sigma_mm"] == meta["training"]["field_sigma_mm"]
 
 
 def test_flatten_receive_field_removes_a_known_smooth_field():
