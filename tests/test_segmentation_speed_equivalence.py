@@ -88,8 +88,9 @@ def test_component_features_equal_regionprops(seed):
     img = ndi.gaussian_filter(rng.standard_normal((ny, nx)), rng.uniform(0.8, 3.0))
     motion = rng.random((ny, nx)) * 5
     spacing = (float(rng.uniform(1.0, 4.0)),) * 2
-    for thr in np.percentile(img, [30, 50, 70, 90]):
-        got, lab, bright = classical._component_features(img, thr, motion, spacing)
+    hulls: dict = {}  # shared by the thresholds, as in one segmentation
+    for thr in np.percentile(img, [30, 50, 70, 90, 90]):
+        got, lab, bright = classical._component_features(img, thr, motion, spacing, hulls)
         ref, lab_ref, bright_ref = _reference_features(img, thr, motion, spacing)
         assert np.array_equal(lab, lab_ref) and np.array_equal(bright, bright_ref)
         assert len(got) == len(ref)

@@ -210,14 +210,17 @@ def _perimeter_codes(lab: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(idx, minlength=(n + 1) * 50).reshape(n + 1, 50)
 
 
-def _component_features(img2d, thr, motion, spacing):
+def _component_features(img2d, thr, motion, spacing, hulls=None):
     """Bright components (1-px opening) of 20-8000 mm² with the shape and motion features of
     the LV score (everything but the distance to a centre); the label image; the opened mask.
 
     The features are those of ``skimage.measure.regionprops`` (area, centroid, perimeter,
     solidity), computed for all components at once where that gives the same values to the
     last bit (pixel counts and coordinate sums by ``bincount``, perimeters by
-    :func:`_perimeter_codes`); the convex hull per component as ``regionprops`` does it.
+    :func:`_perimeter_codes`); the convex hull per component as ``regionprops`` does it. A
+    component's convex area depends only on its cropped mask, so ``hulls`` (a dict, shared by
+    the calls of one segmentation) keeps it per mask: a third of the components of a stack
+    recur unchanged at other thresholds and frames.
     """
     dy, dx = spacing
     bright = ndi.binary_opening(img2d > thr, structure=disk(1))
@@ -244,7 +247,12 @@ def _component_features(img2d, thr, motion, spacing):
         rs, cs = boxes[k - 1]
         perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
         image = lab[rs, cs] == k
-        hull = float(np.sum(convex_hull_image(image)))
+        key = (image.shape, image.tobytes())
+        hull = None if hulls is None else hulls.get(key)
+        if hull is None:
+            hull = float(np.sum(convex_hull_image(image)))
+            if hulls is not None:
+                hulls[key] = hull
         r0, c0 = max(rs.start - 3, 0), max(cs.start - 3, 0)
         sub = lab[r0:rs.stop + 3, c0:cs.stop + 3] == k
         band = ndi.binary_dilation(sub, _DIAMOND2) & ~ndi.binary_erosion(sub, _DIAMOND2)
@@ -269,15 +277,17 @@ def _near(features, centre, spacing, max_dist_mm):
     return out
 
 
-def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key=None):
+def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key=None,
+                hulls=None):
     """Components of :func:`_component_features` near ``centre`` (:func:`_near`), the label
     image and the opened mask. With ``memo`` (a dict) and ``key`` (what identifies ``img2d``
     and ``thr``), the features are computed once per key: they do not depend on the centre,
-    so both passes of the threshold search share them."""
+    so both passes of the threshold search share them. ``hulls``: see
+    :func:`_component_features`."""
     if memo is not None and key in memo:
         features, lab, bright = memo[key]
     else:
-        features, lab, bright = _component_features(img2d, thr, motion, spacing)
+        features, lab, bright = _component_features(img2d, thr, motion, spacing, hulls)
         if memo is not None:
             memo[key] = (features, lab, bright)
     return _near(features, centre, spacing, max_dist_mm), lab, bright
@@ -295,7 +305,7 @@ def _best(cands, scale_mm, area_ref_mm2):
 
 
 def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine,
-                  memo=None):
+                  memo=None, hulls=None):
     """Threshold search on one slice: ``(score, threshold, LV centroid or None)``. ``memo``:
     a dict shared by the searches of one slice (:func:`_components`)."""
     max_dist, scale, area_ref = params
@@ -304,7 +314,7 @@ def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params,
         total, picks = 0.0, []
         for f in frames:
             cands, lab, _ = _components(corr_s[f], t, motion_s, centre, spacing, max_dist,
-                                        memo, (i, int(f)))
+                                        memo, (i, int(f)), hulls)
             if cands:
                 c, sc = _best(cands, scale, area_ref)
                 total += sc
@@ -382,8 +392,9 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
 
     # pass 1: LV centre of the stack; pass 2: per-slice threshold near it
     memos = [{} for _ in range(ns)]  # component features per (threshold, frame), both passes
+    hulls: dict = {}  # convex area per component mask (_component_features)
     seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False,
-                           memos[s]) for s in range(ns)]
+                           memos[s], hulls) for s in range(ns)]
     good = [(sc, c) for sc, _, c in seeds if c is not None and sc > 0]
     if not good:
         return result
@@ -391,7 +402,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     cs = np.array([g[1] for g in good])
     lv_centre = (_weighted_median(cs[:, 0], w), _weighted_median(cs[:, 1], w))
     seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, lv_centre, sp, PASS2, True,
-                           memos[s]) for s in range(ns)]
+                           memos[s], hulls) for s in range(ns)]
     del memos
 
     # LV per frame at the slice's threshold
@@ -402,7 +413,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
         cen = lv_centre if cen is None else cen
         for f in range(nf):
             cands, lab, bright_all[s, f] = _components(corr[s, f], thr, motion[s], cen, sp,
-                                                       max_dist)
+                                                       max_dist, hulls=hulls)
             if cands:
                 picks[s, f] = (_best(cands, scale, area_ref)[0], lab)
     if not picks:
