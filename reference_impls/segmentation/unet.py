@@ -370,7 +370,8 @@ class UNetSegmenter:
         flat = torch.from_numpy(arr.reshape(-1, ny, nx))
         out = np.empty(flat.shape, np.uint8)
         self.module.eval()
-        with torch.no_grad():
+        # inference mode: no autograd graph and no version counters (identical values)
+        with torch.inference_mode():
             for i in range(0, flat.shape[0], self.batch_size):
                 lg = self.logits(flat[i:i + self.batch_size], (dy, dx))
                 out[i:i + self.batch_size] = lg.argmax(dim=1).to(torch.uint8).numpy()
