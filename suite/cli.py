@@ -85,22 +85,29 @@ def _cmd_datasets(args) -> int:
     return 0 if report.ok else 1
 
 
+#: Default optimiser steps of the ``cmrsuite train`` networks other than the recon ones.
+_TRAIN_STEPS = {"seg-unet": 2200, "myomapnet": 6000, "mrf-net": 8000}
+
+
+def _network_trainer(name: str):
+    """The training function of a network of :data:`_TRAIN_STEPS` (imported on demand)."""
+    if name == "seg-unet":
+        from suite.train.segmentation import train_seg_unet as train
+    elif name == "myomapnet":
+        from suite.train.myomapnet import train_myomapnet as train
+    else:
+        from suite.train.mrf_net import train_mrf_net as train
+    return train
+
+
 def _cmd_train(args) -> int:
     from suite.train import train_recon_weights
 
     command = "cmrsuite train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
-    if args.name == "seg-unet":
-        from suite.train.segmentation import train_seg_unet
-
-        result = train_seg_unet(seed=args.seed, steps=args.steps or 2200, out_dir=args.out,
-                                log=print, command=command)
-        print(result.summary())
-        return 0
-    if args.name == "myomapnet":
-        from suite.train.myomapnet import train_myomapnet
-
-        result = train_myomapnet(seed=args.seed, steps=args.steps or 6000, out_dir=args.out,
-                                 log=print, command=command)
+    if args.name in _TRAIN_STEPS:
+        result = _network_trainer(args.name)(seed=args.seed,
+                                             steps=args.steps or _TRAIN_STEPS[args.name],
+                                             out_dir=args.out, log=print, command=command)
         print(result.summary())
         return 0
     result = train_recon_weights(args.name, seed=args.seed, steps=args.steps or 300,
@@ -470,12 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_phantom)
 
     p = sub.add_parser("train", help="train a learned reference method on the phantom")
-    p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu", "seg-unet",
-                                    "myomapnet"])
+    p.add_argument("name", choices=["recon-unrolled", "recon-unrolled-ssdu", *_TRAIN_STEPS])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None,
                    help="optimiser steps (default 300 for recon, 2200 for seg-unet, 6000 for "
-                        "myomapnet)")
+                        "myomapnet, 8000 for mrf-net)")
     p.add_argument("--out", default=None, help="weights folder (default reference_impls/weights)")
     p.set_defaults(func=_cmd_train)
 

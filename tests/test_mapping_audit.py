@@ -51,6 +51,48 @@ def test_challenge_rule_restores_polarity_wrongly_where_exhaustive_search_does_n
     assert abs(float(challenge["t1_ms"]) / expected - 1) > 0.05
 
 
+def _challenge_scipy(ti, y):
+    """The CMRxRecon 2023 procedure restated with SciPy (independent of the suite's fit):
+    S = a(1 − e^(−b·TI)) + c, ``curve_fit(method="trf", p0=[350, 0.005, −150])``, the first
+    k = 1…6 samples (in the given order) negated cumulatively, the first converged fit kept,
+    T1 = (1/b)(a/(a + c) − 1)."""
+    def model(t, a, b, c):
+        return a * (1 - np.exp(-b * t)) + c
+    for k in range(1, 7):
+        yk = y.copy()
+        yk[:k] *= -1
+        try:
+            (a, b, c), _ = curve_fit(model, ti, yk, p0=[350.0, 0.005, -150.0], method="trf")
+        except RuntimeError:
+            continue
+        return k, (1 / b) * (a / (a + c) - 1)
+    return None, np.nan
+
+
+@pytest.mark.parametrize("order", ["acquisition", "ti-sorted"])
+def test_challenge_rule_on_its_own_scheme_flips_one_sample_of_three(order):
+    """MOLLI 4(1)3(1)2 (the challenge's scheme), post-contrast myocardium (T1 450 ms), 60 bpm,
+    in acquisition order and sorted by TI: three samples are negative in the signed signal,
+    the challenge rule negates only the first and underestimates T1 by about a quarter;
+    the suite's emulation equals the SciPy restatement of the challenge procedure (images
+    scaled to ~300, the amplitude its start values assume)."""
+    from suite.mr.sequences import molli_4_1_3_1_2
+
+    p = molli_4_1_3_1_2().program([1000.0] * 40)
+    s = simulate_epg(p, Tissue(450.0, 45.0), n_states=1).signal.real.numpy()[0]
+    ti = np.asarray(p.timings.ti_ms, float)
+    if order == "ti-sorted":
+        ti, s = ti[np.argsort(ti)], s[np.argsort(ti)]
+    assert int((s < 0).sum()) == 3
+    y = np.abs(s) * 300.0 / np.abs(s).max()
+    k, scipy_t1 = _challenge_scipy(ti, y)
+    emulated = fit_molli(y, ti, polarity="cmrxrecon2023")
+    suite_fit = fit_molli(y, ti, polarity="exhaustive")
+    assert k == 1 and int(emulated["n_flipped"]) == 1 and int(suite_fit["n_flipped"]) == 3
+    assert float(emulated["t1_ms"]) == pytest.approx(scipy_t1, rel=0.01)
+    assert float(emulated["t1_ms"]) / float(suite_fit["t1_ms"]) - 1 < -0.2
+
+
 def _raw():
     return {"name": "audit", "seed": 1, "pipeline": ["recon", "mapping"],
             "datasets": [{"name": "map", "phantom": {

@@ -75,3 +75,30 @@ def test_a_subset_naming_what_the_protocol_lacks_is_refused_with_its_key(change,
     with pytest.raises(ProtocolError) as err:
         validate_protocol(_raw(**change))
     assert key in str(err.value)
+
+
+def test_an_acceptance_criterion_may_select_a_dataset():
+    raw = _raw()
+    raw["acceptance"] = [{"metric": "ssim", "stage": "recon", "dataset": "cine", "min": 0.5}]
+    assert validate_protocol(raw).acceptance[0]["dataset"] == "cine"
+    raw["acceptance"][0]["dataset"] = "cines"
+    with pytest.raises(ProtocolError) as err:  # a typo would select no row and fail the run
+        validate_protocol(raw)
+    assert "acceptance[0].dataset" in str(err.value) and "'cine'" in str(err.value)
+
+
+def test_acceptance_on_a_dataset_reduces_only_its_rows():
+    import pandas as pd
+
+    from suite.analysis.summary import check_acceptance
+
+    rows = [{"row_id": i, "metric": "ssim", "stage": "recon", "dataset": ds, "subject": s,
+             "value": v, "exclusion": None}
+            for i, (ds, s, v) in enumerate([("cine", "a", 0.6), ("cine", "b", 0.8),
+                                            ("maps", "c", 0.1), ("maps", "d", 0.3)])]
+    df = pd.DataFrame(rows)
+    [both] = check_acceptance(df, [{"metric": "ssim", "min": 0.5}])
+    [cine] = check_acceptance(df, [{"metric": "ssim", "dataset": "cine", "min": 0.5}])
+    assert both["value"] == pytest.approx(0.45) and not both["passed"]
+    assert cine["value"] == pytest.approx(0.7) and cine["passed"]
+    assert cine["row_ids"] == [0, 1] and cine["n_subjects"] == 2

@@ -119,3 +119,21 @@ def test_bootstrap_mean_ci_keeps_the_generic_checks():
     with pytest.raises(ValueError, match="not finite"):
         bootstrap_mean_ci(np.array([1.0, math.inf, 2.0]), 0, 1000, 0.05)
     assert all(math.isnan(v) for v in bootstrap_mean_ci(np.array([1.0]), 0, 1000, 0.05))
+
+
+def test_the_same_subject_id_in_two_datasets_is_two_subjects():
+    """Two phantom cohorts both number their subjects from 000: the summary and the acceptance
+    reduce per (dataset, subject), as the gate clusters, never merging two people."""
+    from suite.analysis.summary import check_acceptance
+
+    df = pd.DataFrame({"stage": "recon", "metric": "ssim", "condition": "c", "recon": "m",
+                       "dataset": ["a", "a", "b"], "subject": ["s0", "s0", "s0"],
+                       "value": [0.2, 0.4, 0.9], "exclusion": None, "row_id": [1, 2, 3],
+                       "budget": np.nan, "structure": "", "phase": "", "segment": "",
+                       "convention": "", "profile": "", "attack": "", "unit": "",
+                       "direction": "higher is better"})
+    df.attrs["method_stages"] = ["recon"]
+    [row] = metric_summary(df, n_resamples=100).to_dict("records")
+    assert row["n_subjects"] == 2 and row["mean"] == pytest.approx((0.3 + 0.9) / 2)
+    [acc] = check_acceptance(df, [{"metric": "ssim", "min": 0.0}])
+    assert acc["n_subjects"] == 2 and acc["value"] == pytest.approx(0.6)

@@ -48,7 +48,7 @@ from reference_impls.mapping.result import MapFit, prepare_pixels
 from reference_impls.registry import register
 from reference_impls.weights_io import WeightsError, load_verified_state
 
-__all__ = ["MyoMapNet", "MyoMapNetT1", "network_inputs", "load_myomapnet", "WEIGHTS_NAME",
+__all__ = ["MyoMapNet", "MyoMapNetT1", "mlp", "network_inputs", "load_myomapnet", "WEIGHTS_NAME",
            "RETRAIN_HINT", "T1_SCALE_MS", "WeightsError"]
 
 WEIGHTS_NAME = "myomapnet"
@@ -56,6 +56,18 @@ RETRAIN_HINT = ("`cmrsuite train myomapnet` (or, from Python, "
                 "`suite.train.myomapnet.train_myomapnet()`)")
 #: The network's output unit: ``T1 = T1_SCALE_MS × output``.
 T1_SCALE_MS = 1000.0
+
+
+def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
+    """Fully connected network ``n_in → hidden… → n_out``: linear layers with ReLU between
+    them and a linear output (the per-pixel networks ``myomapnet`` and ``mrf-net``)."""
+    layers: list[nn.Module] = []
+    c = int(n_in)
+    for h in hidden:
+        layers += [nn.Linear(c, int(h)), nn.ReLU()]
+        c = int(h)
+    layers.append(nn.Linear(c, int(n_out)))
+    return nn.Sequential(*layers)
 
 
 class MyoMapNet(nn.Module):
@@ -73,13 +85,7 @@ class MyoMapNet(nn.Module):
         super().__init__()
         hidden = tuple(int(h) for h in hidden)
         self.config = {"n_images": int(n_images), "hidden": list(hidden)}
-        layers: list[nn.Module] = []
-        c = 2 * int(n_images)
-        for h in hidden:
-            layers += [nn.Linear(c, h), nn.ReLU()]
-            c = h
-        layers.append(nn.Linear(c, 1))
-        self.layers = nn.Sequential(*layers)
+        self.layers = mlp(2 * int(n_images), hidden, 1)
 
     @property
     def n_images(self) -> int:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from suite.analysis.summary import method_columns
 
-__all__ = ["AgreementResult", "agreement_results", "clinical_agreement", "implausible_values",
+__all__ = ["AgreementResult", "agreement_results", "agreement_rows", "PART_KEYS", "clinical_agreement", "implausible_values",
            "primary_exclusions", "error_propagation", "PRIMARY", "SENSITIVITY", "acceleration_of",
            "with_acceleration"]
 
@@ -107,34 +107,69 @@ def _stats(test: np.ndarray, ref: np.ndarray, subjects, unit: str):
         c = ccc(test, ref)
     except ValueError:
         c = None
-    long = pd.DataFrame({"target": np.r_[subjects, subjects],
+    pair = np.arange(len(test))  # each pair is a target (a subject may give several pairs)
+    long = pd.DataFrame({"target": np.r_[pair, pair],
                          "rater": ["test"] * len(test) + ["reference"] * len(test),
                          "score": np.r_[test, ref]})
     try:
         i = icc(long["target"], long["rater"], long["score"])["ICC(2,1)"]
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, ZeroDivisionError):  # e.g. no residual variance: undefined
         i = None
     return ba, c, i
 
 
-def agreement_results(df: pd.DataFrame, *, parameters: list[str] | None = None,
-                      stage: str = "clinical") -> list[AgreementResult]:
-    """Agreement per (parameter, condition, method chain, reference source), primary and, where
-    an implausible value was excluded, sensitivity (see the module docstring).
+#: part columns an agreement result is split by (mapping: region; AHA convention)
+PART_KEYS = ("structure", "convention")
 
-    Each subject contributes one pair per group (a run has one case per subject and chain;
-    with repeated cases of a subject, the pairs are those cases in ``subject`` order).
-    """
-    clin = df[(df["stage"] == stage) & df["reference_value"].notna()]
+
+def agreement_rows(df: pd.DataFrame, *, parameters: list[str] | None = None,
+                   stage: str | None = None) -> pd.DataFrame:
+    """The rows :func:`agreement_results` pairs: those with a ``reference_value``, of the
+    named ``parameters`` in any stage (e.g. ``t1_mean`` of the mapping stage, ``ecv_mean``,
+    ``lv_ef_pct``), or of ``stage`` (default ``"clinical"`` when no parameter is named).
+    Robustness experiments (stage ``robustness``: values under attacks, crimes) have their own
+    analyses and are never pooled with the clean measurements here."""
+    sel = df[df["reference_value"].notna() & (df["stage"] != "robustness")]
+    if stage is not None or not parameters:
+        sel = sel[sel["stage"] == (stage or "clinical")]
     if parameters:
-        clin = clin[clin["metric"].isin(parameters)]
+        sel = sel[sel["metric"].isin(parameters)]
+    return sel
+
+
+def agreement_results(df: pd.DataFrame, *, parameters: list[str] | None = None,
+                      stage: str | None = None) -> list[AgreementResult]:
+    """Agreement per (parameter, condition, method chain, reference source), primary and, where
+    an implausible value was excluded, sensitivity (see the module docstring); rows from
+    :func:`agreement_rows`.
+
+    A parameter measured per region (``structure``: mapping values per myocardium, blood
+    pool) gives one result per region; values per AHA segment give one result per
+    convention with every segment of every case as a pair (``segment = "per segment"``:
+    segmental agreement pooled over segments, the usual form in mapping studies), apart from
+    the whole-region values (``segment = ""``). Those keys appear only where they are set.
+    Each case contributes its pairs in ``subject``, ``case_id`` (and segment) order.
+    """
+    clin = agreement_rows(df, parameters=parameters, stage=stage).copy()
+    for col in (*PART_KEYS, "segment"):
+        clin[col] = (clin[col].astype(object).where(clin[col].notna(), "").astype(str)
+                     if col in clin else "")
+    clin["_part"] = np.where(clin["segment"] != "", "per segment", "")
     methods = method_columns(df)
-    keys = ["metric", "condition", *methods, "profile"]
+    keys = ["stage", "metric", *PART_KEYS, "_part", "condition", *methods, "profile"]
     out: list[AgreementResult] = []
     for key, g in clin.groupby(keys, sort=True):
-        g = g.sort_values(["subject", "case_id"])
+        g = g.sort_values(["subject", "case_id", "segment"])
         labels = dict(zip(keys, key))
+        labels.pop("stage")
         labels["reference"] = labels.pop("profile")
+        part = labels.pop("_part")
+        for col in PART_KEYS:
+            if not labels[col]:
+                labels.pop(col)
+        labels = ({"metric": labels.pop("metric")}
+                  | {c: labels.pop(c) for c in PART_KEYS if c in labels}
+                  | ({"segment": part} if part else {}) | labels)
         excl = g["exclusion"].where(g["exclusion"].notna(), None)
         reasons = excl.dropna().value_counts().to_dict()
         analyses = [(PRIMARY, excl.isna())]

@@ -30,7 +30,8 @@ from suite.store.results import FIXED_METHOD_COLUMNS
 from suite.store.view import RunView, group_columns
 
 __all__ = ["load_results", "metric_summary", "stratum_summary", "check_acceptance",
-           "summary_keys", "method_columns", "subject_reduction", "bootstrap_mean_ci"]
+           "summary_keys", "method_columns", "subject_keys", "subject_reduction",
+           "bootstrap_mean_ci"]
 
 
 def load_results(run) -> pd.DataFrame:
@@ -59,12 +60,27 @@ def summary_keys(df: pd.DataFrame, by=None) -> list[str]:
     return keys + ([by] if isinstance(by, str) else list(by or []))
 
 
+def subject_keys(frame: pd.DataFrame) -> np.ndarray:
+    """The subject of each row as the unit of reduction and resampling: ``dataset/subject``
+    when the rows carry a ``dataset`` column (the same subject id in two datasets is two
+    people — two phantom cohorts both number their subjects from 000 — as in the release
+    gate's clusters, :func:`suite.gate.runs.load_run`), else ``subject``.
+
+    >>> subject_keys(pd.DataFrame({"dataset": ["a", "b"], "subject": ["s0", "s0"]})).tolist()
+    ['a/s0', 'b/s0']
+    """
+    subject = frame["subject"].astype(str).to_numpy(dtype=object)
+    if "dataset" not in frame:
+        return subject
+    return (frame["dataset"].astype(str).to_numpy(dtype=object) + "/" + subject)
+
+
 def subject_reduction(g: pd.DataFrame, col: str = "value", *,
                       statistic: str = "mean") -> SubjectAggregate:
     """:func:`~suite.metrics.reduce.reduce_subjects` of the rows ``g`` (subjects from
-    ``subject``, exclusions from ``exclusion``)."""
+    :func:`subject_keys`, exclusions from ``exclusion``)."""
     excl = g["exclusion"] if "exclusion" in g else pd.Series([None] * len(g), index=g.index)
-    return reduce_subjects(g[col].tolist(), g["subject"].tolist(),
+    return reduce_subjects(g[col].tolist(), subject_keys(g).tolist(),
                            exclusions=[None if (e is None or e != e) else e for e in excl],
                            statistic=statistic)
 
@@ -160,7 +176,7 @@ def _subject_groups(df: pd.DataFrame, keys: list[str]):
     order = np.argsort(codes, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(sizes)))])
     value = df["value"].to_numpy(dtype=object)
-    subject = df["subject"].to_numpy(dtype=object)
+    subject = subject_keys(df)
     excl = df["exclusion"].to_numpy(dtype=object) if "exclusion" in df else None
     columns = {c: df[c].to_numpy(dtype=object) for c in ("unit", "direction") if c in df}
     for i, key in enumerate(sizes.index):

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite.analysis.summary import subject_keys
 from suite.store import RunView
 
 __all__ = ["RunData", "load_run", "key_columns", "evaluation_plan", "evaluation_hash",
@@ -150,7 +151,7 @@ def load_run(run) -> RunData:
         raise ValueError(f"{view.run_dir}: no protocol.json, so the evaluation plan of this run "
                          "is unknown; the gate compares folders written by `cmrsuite run`")
     res = view.results.copy()
-    res["subject"] = res["dataset"].astype(str) + "/" + res["subject"].astype(str)
+    res["subject"] = subject_keys(res)
     for col in key_columns(view.method_stages):
         if col not in res.columns:
             res[col] = ""

@@ -69,7 +69,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
     acceptance:                       # checked on the summary; a failed criterion sets exit 1
       - {metric: str, stage: str, statistic: mean, min: x | max: x,
          recon: str?, segmentation: str?, <method stage>: str?, condition: str?,
-         structure, phase, segment, convention, profile: str?}   # "" selects NULL
+         structure, phase, segment, convention, profile: str?,
+         dataset: str?}               # "" selects NULL; dataset names one of `datasets`
 """
 
 from __future__ import annotations
@@ -233,7 +234,9 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
         v.string(crit, "metric", required=True, prefix=key)
         v.unknown_keys(crit, {"metric", "stage", "statistic", "min", "max", "condition",
                               "structure", "phase", "segment", "convention", "frame", "profile",
-                              *method_stages}, key)
+                              "dataset", *method_stages}, key)
+        if "dataset" in crit:  # a typo would select nothing and fail the run for no reason
+            v.option(crit, "dataset", [d["name"] for d in datasets], prefix=key)
         if "min" not in crit and "max" not in crit:
             raise ProtocolError(source, key, "needs `min` or `max` (the bound the statistic must meet)")
         for b in ("min", "max"):

@@ -8,10 +8,10 @@ only, with the excluded values named in the panel), saving as PNG and SVG.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import pickle
+import os
 import re
+import sys
+import tempfile
 import weakref
 from pathlib import Path
 
@@ -45,23 +45,17 @@ def save_figure(fig, out_dir: Path, name: str, *, dpi=None) -> Path:
     beside the axes included), close it, return the PNG path. No metadata dates: the same
     figure gives the same PNG file.
 
-    Inside :class:`background_figures` the figure is handed (pickled) to a worker process that
-    writes both files while this process goes on; :func:`wait_for_figures` waits for them.
+    Inside :class:`background_figures` a forked child process writes both files from its
+    copy of the figure while this process goes on; :func:`wait_for_figures` waits for them.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     layout = _LAYOUT.pop(fig, None)
     writer = _BACKGROUND[-1] if _BACKGROUND else None
-    if writer is not None:
-        try:
-            payload = pickle.dumps(fig)
-        except Exception:  # noqa: BLE001 - an artist that does not pickle: write it here
-            payload = None
-        if payload is not None:
-            pyplot().close(fig)
-            writer.submit(payload, out_dir, name, dpi, layout)
-            return out_dir / f"{name}.png"
-    _write(fig, out_dir, name, dpi, layout)
+    if writer is not None and writer.forks:
+        writer.render(fig, out_dir, name, dpi, layout)
+    else:
+        _write(fig, out_dir, name, dpi, layout)
     pyplot().close(fig)
     return out_dir / f"{name}.png"
 
@@ -87,50 +81,21 @@ def _write(fig, out_dir: Path, name: str, dpi, layout=None) -> None:
                     metadata={"Date": None} if ext == "svg" else None)
 
 
-#: Key of this figure process (set by :func:`_start_figure_worker`): the payloads it unpickles
-#: must carry an HMAC-SHA256 tag made with it by the process that started it.
-_WORKER_KEY: bytes | None = None
-
-
-def payload_tag(key: bytes, payload: bytes) -> bytes:
-    """HMAC-SHA256 of a pickled figure under the figure pool's key."""
-    return hmac.new(key, payload, hashlib.sha256).digest()
-
-
-def _start_figure_worker(parent_pid: int, key: bytes) -> None:
-    global _WORKER_KEY
-    die_with_parent(parent_pid)
-    _WORKER_KEY = key
-
-
-def _write_pickled(payload: bytes, tag: bytes, out_dir: Path, name: str, dpi,
-                   layout=None) -> None:
-    """Worker side of :class:`background_figures`: check that the payload was made by the
-    process that started this worker (HMAC under the pool's random key: nothing else can
-    hand this process bytes to unpickle), unpickle, lay out, write PNG and SVG, close."""
-    if _WORKER_KEY is None or not hmac.compare_digest(payload_tag(_WORKER_KEY, payload), tag):
-        raise ValueError(f"figure {name!r}: payload not made by this figure pool (HMAC "
-                         "mismatch); refusing to unpickle it")
-    plt = pyplot()
-    fig = pickle.loads(payload)  # authenticated above: made by our own parent process
-    _write(fig, out_dir, name, dpi, layout)
-    plt.close(fig)
-
-
 #: The active :class:`background_figures` blocks (innermost last).
 _BACKGROUND: list = []
 
 
 class background_figures:
-    """Within this block, :func:`save_figure` writes figures in ``workers`` background
-    processes (default: the CPUs this process may use), so drawing the next figure, the
-    tables and the documents overlaps with rendering PNG and SVG (matplotlib's text layout
-    and rasterising: most of a report's time).
+    """Within this block, :func:`save_figure` writes each figure in a child process forked
+    for it (at most ``workers`` at a time; default: the CPUs this process may use), so
+    drawing the next figure, the tables and the documents overlaps with rendering PNG and SVG
+    (matplotlib's text layout and rasterising: most of a report's time).
 
-    The figures are the same: the figure object is pickled as it is and rendered by the same
-    matplotlib (PNG files are byte-identical to rendering in this process). Leaving the block
-    waits for every figure and raises the first error of a worker. A nested block uses the
-    outer block's workers.
+    The child renders its copy-on-write copy of the figure, so the figures are the same (PNG
+    files byte-identical to rendering in this process) and nothing is serialised or
+    unpickled on the way. Leaving the block waits for every figure and raises the first
+    error of a child. A nested block uses the outer block's children. Where ``os.fork`` does
+    not exist (Windows) figures are written in this process.
 
     Examples
     --------
@@ -140,41 +105,64 @@ class background_figures:
 
     def __init__(self, workers: int | None = None):
         self.workers = workers
-        self._pool = None
-        self._pending: list = []
+        self.forks = hasattr(os, "fork")
+        self._children: dict[int, tuple[str, Path]] = {}  # pid -> (figure name, error file)
+        self._errors: list[str] = []
         self._nested = False
-        self._key = b""
+        self._tmp = None
 
     def __enter__(self):
         if _BACKGROUND:
             self._nested = True
             return _BACKGROUND[-1]
-        import multiprocessing
-        import os
-        from concurrent.futures import ProcessPoolExecutor
-
         n = self.workers
         if not n:
             n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
                 else (os.cpu_count() or 1)
-        self._key = os.urandom(32)
-        self._pool = ProcessPoolExecutor(max(1, int(n)),
-                                         mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start_figure_worker,
-                                         initargs=(os.getpid(), self._key))
+        self.workers = max(1, int(n))
+        self._tmp = tempfile.TemporaryDirectory(prefix="cmrsuite-figures-")
         _BACKGROUND.append(self)
         return self
 
-    def submit(self, payload: bytes, out_dir: Path, name: str, dpi, layout=None) -> None:
-        self._pending.append(self._pool.submit(_write_pickled, payload,
-                                               payload_tag(self._key, payload), out_dir, name,
-                                               dpi, layout))
+    def render(self, fig, out_dir: Path, name: str, dpi, layout=None) -> None:
+        """Write ``fig`` in a forked child (waiting first while ``workers`` children run)."""
+        while len(self._children) >= self.workers:
+            self._reap(next(iter(self._children)))
+        error_file = Path(self._tmp.name) / f"{len(self._errors)}-{os.urandom(6).hex()}"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: render, report an error in the file, never return
+            code = 0
+            try:
+                die_with_parent(parent)
+                _write(fig, out_dir, name, dpi, layout)
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                code = 1
+                try:
+                    error_file.write_text(f"{type(exc).__name__}: {exc}")
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        self._children[pid] = (name, error_file)
+
+    def _reap(self, pid: int) -> None:
+        name, error_file = self._children.pop(pid)
+        _, status = os.waitpid(pid, 0)
+        if status:
+            why = (error_file.read_text() if error_file.is_file()
+                   else f"figure process ended with status {status}")
+            self._errors.append(f"figure {name!r}: {why}")
 
     def wait(self) -> None:
-        """Wait until every figure submitted so far is written (raises a worker's error)."""
-        pending, self._pending = self._pending, []
-        for fut in pending:
-            fut.result()
+        """Wait until every figure submitted so far is written (raises a child's error)."""
+        for pid in list(self._children):
+            self._reap(pid)
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise RuntimeError("; ".join(errors))
 
     def __exit__(self, exc_type, exc, tb):
         if self._nested:
@@ -183,8 +171,11 @@ class background_figures:
         try:
             if exc_type is None:
                 self.wait()
+            else:
+                for pid in list(self._children):
+                    self._reap(pid)
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+            self._tmp.cleanup()
         return False
 
 

@@ -100,8 +100,8 @@ def _with_excluded(label: str, rows, where: str = "condition") -> str:
 def bland_altman_figures(results, methods, out_dir: Path, draw: bool = True) -> list[dict]:
     """Bland-Altman figures of agreement results (primary analyses).
 
-    One figure per (parameter, reference, method of every stage after reconstruction), one
-    panel per (condition, reconstruction) (:func:`suite.report.draw.bland_altman_panel`:
+    One figure per (parameter, region/segments where set, reference, method of every stage
+    after reconstruction), one panel per (condition, reconstruction) (:func:`suite.report.draw.bland_altman_panel`:
     usable pairs only, excluded values named in the panel).
 
     Parameters
@@ -116,12 +116,16 @@ def bland_altman_figures(results, methods, out_dir: Path, draw: bool = True) -> 
     later = [m for m in methods if m != "recon"]
     figures: dict[tuple, list] = {}
     for r in results:
-        key = (r.keys["metric"], r.keys.get("reference", ""), *(r.keys.get(m, "") for m in later))
+        part = " ".join(str(r.keys[c]) for c in ("structure", "convention", "segment")
+                        if r.keys.get(c))  # mapping values: region, AHA segments
+        key = (r.keys["metric"], part, r.keys.get("reference", ""),
+               *(r.keys.get(m, "") for m in later))
         figures.setdefault(key, []).append(r)
     plt = pyplot()
     out = []
     for key, rs in sorted(figures.items()):
-        metric, ref, chain = key[0], key[1], [str(v) for v in key[2:] if v]
+        metric = f"{key[0]} ({key[1]})" if key[1] else key[0]
+        ref, chain = key[2], [str(v) for v in key[3:] if v]
         rs = sorted(rs, key=lambda r: (str(r.keys.get("condition")), str(r.keys.get("recon"))))
         ncol = min(3, len(rs))
         nrow = math.ceil(len(rs) / ncol)
@@ -134,7 +138,8 @@ def bland_altman_figures(results, methods, out_dir: Path, draw: bool = True) -> 
         what = " + ".join(chain) or "reference input"
         fig.suptitle(f"{metric}: {what} against the {ref} (test - reference)")
         tight_layout(fig, rect=(0, 0, 1, 0.97))
-        out.append(_save(fig, out_dir, "_".join(["bland_altman", metric, *chain, ref]),
+        out.append(_save(fig, out_dir, "_".join(["bland_altman", key[0], *key[1].split(),
+                                                 *chain, ref]),
                          f"Bland-Altman: {metric}, {what} ({ref})"))
     return out
 

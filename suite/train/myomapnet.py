@@ -43,7 +43,7 @@ mapping of the heart. Magn Reson Med 2004;52:141-146, doi 10.1002/mrm.20110.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -52,6 +52,8 @@ from reference_impls.mapping.neural import (RETRAIN_HINT, T1_SCALE_MS, WEIGHTS_N
                                             MyoMapNetT1, network_inputs)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
 from suite.train.loop import deterministic, train_steps, training_record
+from suite.train.simulated import (config_record, log_uniform, noisy_magnitude,
+                                   relative_error_summary, uniform)
 
 __all__ = ["MYOMAPNET_RECIPE", "MyoMapNetConfig", "SimulatedSignals", "simulate_signals",
            "fit_myomapnet", "train_myomapnet", "evaluate_myomapnet"]
@@ -87,9 +89,7 @@ class MyoMapNetConfig:
     hidden: tuple[int, ...] = (128, 128, 64, 64)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
+        return config_record(self)
 
 
 @dataclass(frozen=True)
@@ -116,14 +116,6 @@ class SimulatedSignals:
     recipe: dict = field(default_factory=dict)
 
 
-def _uniform(rng, bounds, size=None):
-    return rng.uniform(float(bounds[0]), float(bounds[1]), size)
-
-
-def _log_uniform(rng, bounds, size=None):
-    return np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]), size))
-
-
 def simulate_signals(seed: int, recipe: dict | None = None, *, n_images: int = 5,
                      stream: int = 0) -> SimulatedSignals:
     """Simulate the signals of :data:`MYOMAPNET_RECIPE` (or ``recipe``).
@@ -146,23 +138,19 @@ def simulate_signals(seed: int, recipe: dict | None = None, *, n_images: int = 5
     m = int(r["pixels_per_series"])
     out = {k: [] for k in ("signals", "ti", "t1", "t2", "snr")}
     for _ in range(int(r["n_series"])):
-        rr = rr_series(40, float(_uniform(rng, r["heart_rate_bpm"])), rng,
-                       hrv_sd_ms=float(_uniform(rng, r["hrv_sd_ms"])))
+        rr = rr_series(40, float(uniform(rng, r["heart_rate_bpm"])), rng,
+                       hrv_sd_ms=float(uniform(rng, r["hrv_sd_ms"])))
         seq = MOLLI(images=(int(n_images),), recovery_beats=(),
-                    first_ti_ms=(float(_uniform(rng, r["first_ti_ms"])),))
-        t1 = _log_uniform(rng, r["t1_ms"], m)
-        t2 = np.minimum(_log_uniform(rng, r["t2_ms"], m), t1)
-        tissue = Tissue(t1, t2, b1=_uniform(rng, r["b1"], m),
-                        off_resonance_hz=_uniform(rng, r["off_resonance_hz"], m),
-                        inversion_efficiency=_uniform(rng, r["inversion_efficiency"], m))
+                    first_ti_ms=(float(uniform(rng, r["first_ti_ms"])),))
+        t1 = log_uniform(rng, r["t1_ms"], m)
+        t2 = np.minimum(log_uniform(rng, r["t2_ms"], m), t1)
+        tissue = Tissue(t1, t2, b1=uniform(rng, r["b1"], m),
+                        off_resonance_hz=uniform(rng, r["off_resonance_hz"], m),
+                        inversion_efficiency=uniform(rng, r["inversion_efficiency"], m))
         sim = simulate_epg(seq.program(rr), tissue, n_states=1)
         s = sim.signal.numpy()
-        snr = _log_uniform(rng, r["snr"], m)
-        snr[rng.random(m) < float(r["noise_free_fraction"])] = np.inf
-        sd = np.abs(s).max(axis=1) / snr
-        noise = (rng.standard_normal(s.shape) + 1j * rng.standard_normal(s.shape)) \
-            * (sd[:, None] / np.sqrt(2.0))
-        out["signals"].append(np.abs(s + noise))
+        noisy, snr = noisy_magnitude(rng, s, r["snr"], r["noise_free_fraction"])
+        out["signals"].append(noisy)
         out["ti"].append(np.broadcast_to(sim.timings.ti_ms[None, :], s.shape))
         out["t1"].append(t1)
         out["t2"].append(t2)
@@ -220,16 +208,8 @@ def evaluate_myomapnet(method, data: SimulatedSignals) -> dict:
     bands = {"all": np.ones(len(data.t1_ms), bool), "t1_below_800ms": data.t1_ms < 800,
              "t1_from_800ms": data.t1_ms >= 800}
     for name, t1 in maps.items():
-        rel = 100.0 * (t1 - data.t1_ms) / data.t1_ms
-        out[name] = {}
-        for band, sel in bands.items():
-            ok = sel & np.isfinite(rel)
-            a = np.abs(rel[ok])
-            out[name][band] = {
-                "median_abs_rel_err_pct": float(np.median(a)) if a.size else float("nan"),
-                "p95_abs_rel_err_pct": float(np.percentile(a, 95)) if a.size else float("nan"),
-                "median_rel_err_pct": float(np.median(rel[ok])) if a.size else float("nan"),
-                "failure_fraction": float(1.0 - ok.sum() / max(int(sel.sum()), 1))}
+        out[name] = {band: relative_error_summary(t1, data.t1_ms, sel)
+                     for band, sel in bands.items()}
     return out
 
 

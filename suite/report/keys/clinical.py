@@ -9,8 +9,8 @@ cites exactly the store rows of its pairs; the Bland-Altman figures plot those r
 
 from __future__ import annotations
 
-from suite.analysis.agreement import (SENSITIVITY, agreement_results, implausible_values,
-                                      primary_exclusions)
+from suite.analysis.agreement import (PART_KEYS, SENSITIVITY, agreement_results,
+                                      agreement_rows, implausible_values, primary_exclusions)
 from suite._serialise import jsonable
 from suite.report.evidence import (Evidence, RunData, Table, evidence_key, frame_rows, title_of,
                                    unavailable)
@@ -23,16 +23,16 @@ __all__: list[str] = []
 @evidence_key("performance.clinical", "Agreement of clinical parameters with the reference")
 def _clinical(run: RunData) -> Evidence:
     r = run.results
-    clin = r[(r["stage"] == "clinical") & r["reference_value"].notna()]
     params = (run.protocol.get("analyses") or {}).get("agreement") or None
-    if params:
-        clin = clin[clin["metric"].isin(params)]
+    clin = agreement_rows(r, parameters=params)
     if clin.empty:
         return unavailable("performance.clinical", "the store holds no clinical parameter with a "
                            "reference value (enable `metrics.clinical` and segmentation)")
     results = agreement_results(r, parameters=params)
     methods = method_cols(run)
-    cols = ((("metric", "parameter"), ("condition", "condition")) + methods
+    parts = tuple((c, c) for c in (*PART_KEYS, "segment")
+                  if any(c in x.keys for x in results))  # mapping: region, AHA convention
+    cols = ((("metric", "parameter"),) + parts + (("condition", "condition"),) + methods
             + (("reference", "reference"), ("analysis", "analysis"), ("n", "n"),
                ("n_excluded", "excluded"), ("excluded", "excluded (reason)"), ("unit", "unit"),
                ("bias", "bias"), ("bias_ci_low", "bias CI low"), ("bias_ci_high", "bias CI high"),
@@ -53,11 +53,13 @@ def _clinical(run: RunData) -> Evidence:
     why = ", ".join(f"{n} {reason}" for reason, n in excluded.items()) or "none"
     return Evidence(
         key="performance.clinical", title=title_of("performance.clinical"), status="measured",
-        query="SELECT rowid, * FROM results WHERE stage = 'clinical' AND reference_value IS NOT "
-              "NULL" + (f" AND metric IN ({', '.join(map(repr, params))})" if params else ""),
+        query="SELECT rowid, * FROM results WHERE reference_value IS NOT NULL" + (
+            f" AND metric IN ({', '.join(map(repr, params))})" if params
+            else " AND stage = 'clinical'"),
         computation="suite.analysis.agreement.agreement_results: Bland-Altman (test - reference, "
                     "SD ddof 1, 1.96 x SD limits of agreement, approximate 95 % CI of the bias), "
-                    "Lin's CCC, ICC(2,1); at least 3 subjects. Primary analysis: usable values "
+                    "Lin's CCC, ICC(2,1); at least 3 pairs; values per AHA segment pooled "
+                    "over segments (segment = 'per segment'). Primary analysis: usable values "
                     "only (implausible and missing values excluded and counted); sensitivity "
                     "analysis: implausible values included, for each chain that had any",
         facts=(("values excluded from the primary analysis", sum(excluded.values())),
