@@ -171,26 +171,96 @@ def heart_centre(motion: np.ndarray, spacing_mm, sigma_mm: float = 8.0):
     return float(y), float(x)
 
 
-def _component_features(img2d, thr, motion, spacing):
+#: 2-step iteration of the 4-connected cross: one dilation or erosion with it equals two with
+#: the cross (Minkowski sum; the same pixels at the box edges, tested)
+_DIAMOND2 = ndi.iterate_structure(ndi.generate_binary_structure(2, 1), 2)
+#: skimage.measure.perimeter (4-neighbourhood): weights of the codes of the border-pixel
+#: convolution below (Benkrid & Crookes; the values of scikit-image's implementation)
+_PERIMETER_WEIGHTS = np.zeros(50, np.float64)
+_PERIMETER_WEIGHTS[[5, 7, 15, 17, 25, 27]] = 1
+_PERIMETER_WEIGHTS[[21, 33]] = np.sqrt(2)
+_PERIMETER_WEIGHTS[[13, 23]] = (1 + np.sqrt(2)) / 2
+
+
+def _perimeter_codes(lab: np.ndarray, n: int) -> np.ndarray:
+    """Per-label histograms ``(n + 1, 50)`` of the border codes of
+    :func:`skimage.measure.perimeter` (``neighborhood=4``) for every component of ``lab`` at
+    once: a pixel of component ``k`` is a border pixel when one of its 4-neighbours is not in
+    ``k``; its code is 1 + 2 × its 4-neighbouring and 10 × its diagonal border pixels of the
+    same component (the convolution of scikit-image, restricted to the component as
+    ``regionprops`` crops it). ``codes[k] @ _PERIMETER_WEIGHTS`` is ``regionprops``' perimeter
+    to the last bit (the non-zero terms of the same 50-term dot product)."""
+    pad = np.pad(lab, 1)
+    ny, nx = lab.shape
+
+    def shifted(a, dy, dx):
+        return a[1 + dy:1 + dy + ny, 1 + dx:1 + dx + nx]
+
+    inside = lab > 0
+    interior = inside.copy()
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        interior &= shifted(pad, dy, dx) == lab
+    border = inside & ~interior
+    bpad = np.pad(border, 1)
+    code = np.ones(lab.shape, np.int64)
+    for (dy, dx), w in (((-1, 0), 2), ((1, 0), 2), ((0, -1), 2), ((0, 1), 2),
+                        ((-1, -1), 10), ((-1, 1), 10), ((1, -1), 10), ((1, 1), 10)):
+        code += w * (shifted(bpad, dy, dx) & (shifted(pad, dy, dx) == lab))
+    idx = lab[border].astype(np.int64) * 50 + code[border]
+    return np.bincount(idx, minlength=(n + 1) * 50).reshape(n + 1, 50)
+
+
+def _component_features(img2d, thr, motion, spacing, hulls=None):
     """Bright components (1-px opening) of 20-8000 mm² with the shape and motion features of
     the LV score (everything but the distance to a centre); the label image; the opened mask.
+
+    The features are those of ``skimage.measure.regionprops`` (area, centroid, perimeter,
+    solidity), computed for all components at once where that gives the same values to the
+    last bit (pixel counts and coordinate sums by ``bincount``, perimeters by
+    :func:`_perimeter_codes`); the convex hull per component as ``regionprops`` does it. A
+    component's convex area depends only on its cropped mask, so ``hulls`` (a dict, shared by
+    the calls of one segmentation) keeps it per mask: a third of the components of a stack
+    recur unchanged at other thresholds and frames.
     """
     dy, dx = spacing
     bright = ndi.binary_opening(img2d > thr, structure=disk(1))
     lab = cc_label(bright, connectivity=1)
+    n = int(lab.max())
     out = []
-    for p in regionprops(lab):
-        area = p.area * dy * dx
+    if n == 0:
+        return out, lab, bright
+    flat = lab.ravel()
+    count = np.bincount(flat, minlength=n + 1)
+    yy, xx = np.indices(lab.shape)
+    # regionprops' centroid: the mean of the (integer) pixel coordinates; float sums of
+    # integers are exact, so sum / count is the same value
+    sum_y = np.bincount(flat, weights=yy.ravel().astype(np.float64), minlength=n + 1)
+    sum_x = np.bincount(flat, weights=xx.ravel().astype(np.float64), minlength=n + 1)
+    codes = None
+    boxes = ndi.find_objects(lab)
+    for k in range(1, n + 1):
+        area = float(count[k]) * dy * dx
         if not 20.0 <= area <= 8000.0:
             continue
-        r0, c0, r1, c1 = p.bbox
-        r0, c0 = max(r0 - 3, 0), max(c0 - 3, 0)
-        sub = lab[r0:r1 + 3, c0:c1 + 3] == p.label
-        band = ndi.binary_dilation(sub, iterations=2) & ~ndi.binary_erosion(sub, iterations=2)
-        out.append({"label": p.label, "area": area, "centroid": p.centroid,
-                    "circ": min(1.0, 4 * np.pi * p.area / max(p.perimeter, 1.0) ** 2),
-                    "sol": float(p.solidity),
-                    "mot": float(motion[r0:r1 + 3, c0:c1 + 3][band].mean())})
+        if codes is None:
+            codes = _perimeter_codes(lab, n)
+        rs, cs = boxes[k - 1]
+        perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
+        image = lab[rs, cs] == k
+        key = (image.shape, image.tobytes())
+        hull = None if hulls is None else hulls.get(key)
+        if hull is None:
+            hull = float(np.sum(convex_hull_image(image)))
+            if hulls is not None:
+                hulls[key] = hull
+        r0, c0 = max(rs.start - 3, 0), max(cs.start - 3, 0)
+        sub = lab[r0:rs.stop + 3, c0:cs.stop + 3] == k
+        band = ndi.binary_dilation(sub, _DIAMOND2) & ~ndi.binary_erosion(sub, _DIAMOND2)
+        out.append({"label": k, "area": area,
+                    "centroid": (sum_y[k] / count[k], sum_x[k] / count[k]),
+                    "circ": min(1.0, 4 * np.pi * float(count[k]) / max(perimeter, 1.0) ** 2),
+                    "sol": float(count[k]) / hull,
+                    "mot": float(motion[r0:rs.stop + 3, c0:cs.stop + 3][band].mean())})
     return out, lab, bright
 
 
@@ -207,15 +277,17 @@ def _near(features, centre, spacing, max_dist_mm):
     return out
 
 
-def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key=None):
+def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key=None,
+                hulls=None):
     """Components of :func:`_component_features` near ``centre`` (:func:`_near`), the label
     image and the opened mask. With ``memo`` (a dict) and ``key`` (what identifies ``img2d``
     and ``thr``), the features are computed once per key: they do not depend on the centre,
-    so both passes of the threshold search share them."""
+    so both passes of the threshold search share them. ``hulls``: see
+    :func:`_component_features`."""
     if memo is not None and key in memo:
         features, lab, bright = memo[key]
     else:
-        features, lab, bright = _component_features(img2d, thr, motion, spacing)
+        features, lab, bright = _component_features(img2d, thr, motion, spacing, hulls)
         if memo is not None:
             memo[key] = (features, lab, bright)
     return _near(features, centre, spacing, max_dist_mm), lab, bright
@@ -233,7 +305,7 @@ def _best(cands, scale_mm, area_ref_mm2):
 
 
 def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine,
-                  memo=None):
+                  memo=None, hulls=None):
     """Threshold search on one slice: ``(score, threshold, LV centroid or None)``. ``memo``:
     a dict shared by the searches of one slice (:func:`_components`)."""
     max_dist, scale, area_ref = params
@@ -242,7 +314,7 @@ def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params,
         total, picks = 0.0, []
         for f in frames:
             cands, lab, _ = _components(corr_s[f], t, motion_s, centre, spacing, max_dist,
-                                        memo, (i, int(f)))
+                                        memo, (i, int(f)), hulls)
             if cands:
                 c, sc = _best(cands, scale, area_ref)
                 total += sc
@@ -320,8 +392,9 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
 
     # pass 1: LV centre of the stack; pass 2: per-slice threshold near it
     memos = [{} for _ in range(ns)]  # component features per (threshold, frame), both passes
+    hulls: dict = {}  # convex area per component mask (_component_features)
     seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False,
-                           memos[s]) for s in range(ns)]
+                           memos[s], hulls) for s in range(ns)]
     good = [(sc, c) for sc, _, c in seeds if c is not None and sc > 0]
     if not good:
         return result
@@ -329,7 +402,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     cs = np.array([g[1] for g in good])
     lv_centre = (_weighted_median(cs[:, 0], w), _weighted_median(cs[:, 1], w))
     seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, lv_centre, sp, PASS2, True,
-                           memos[s]) for s in range(ns)]
+                           memos[s], hulls) for s in range(ns)]
     del memos
 
     # LV per frame at the slice's threshold
@@ -340,7 +413,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
         cen = lv_centre if cen is None else cen
         for f in range(nf):
             cands, lab, bright_all[s, f] = _components(corr[s, f], thr, motion[s], cen, sp,
-                                                       max_dist)
+                                                       max_dist, hulls=hulls)
             if cands:
                 picks[s, f] = (_best(cands, scale, area_ref)[0], lab)
     if not picks:

@@ -26,7 +26,7 @@ from suite._atomic import atomic_write
 from suite.runner.jobs import JobSpec
 from suite.trust import AllowList
 
-__all__ = ["RunContext", "run_job", "load_case", "stage_cache_key"]
+__all__ = ["RunContext", "run_job", "load_case", "stage_cache_key", "tune_allocator"]
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
     from threadpoolctl import threadpool_limits
 
     threads = max(1, int(os.environ.get("CMRSUITE_THREADS_PER_JOB", "1")))
-    _tune_allocator()
+    tune_allocator()
     with threadpool_limits(limits=threads):
         return _run_job(spec_dict, ctx, threads)
 
@@ -295,7 +295,7 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
 _ALLOCATOR_TUNED = False
 
 
-def _tune_allocator() -> None:
+def tune_allocator() -> None:
     """Keep freed large blocks in the process for reuse (glibc ``mallopt``), once per process.
 
     By default glibc serves every block above a 128 kB-32 MB threshold with its own ``mmap``
@@ -304,6 +304,7 @@ def _tune_allocator() -> None:
     19 % of the CPU time of one U-Net job, 186 of the demo's 1072 CPU-seconds
     (docs/performance.md). Raising the mmap threshold to 1 GiB and the trim threshold to
     512 MiB lets the heap reuse them. Does nothing where the C library has no ``mallopt``.
+    Every job calls it; benchmarks call it to measure a method as a worker runs it.
     """
     global _ALLOCATOR_TUNED
     if _ALLOCATOR_TUNED:
