@@ -110,8 +110,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         t = bench_runner.scaling(Path(tmp))
     r_local = t["local x1"] / t["local x2"]
-    rows.append((f"bench_runner: 2 local workers / 1 ({t['n_jobs']} jobs)", fmt(r_local), "–",
-                 "≥ 1.8x", r_local >= 1.8))
+    rows.append((f"bench_runner: 2 local workers / 1 ({t['n_jobs']} jobs; results identical: "
+                 f"{t['identical']})", fmt(r_local), "–", "≥ 1.8x",
+                 r_local >= 1.8 and t["identical"]))
     if t.get("dask x2"):
         r_dask = t["local x1"] / t["dask x2"]
         rows.append(("same, Dask LocalCluster 2 workers / 1 local worker", fmt(r_dask), "–",
