@@ -41,8 +41,8 @@ import torch
 from reference_impls.mapping.mrf_net import (RETRAIN_HINT, T1_SCALE_MS, T2_SCALE_MS,
                                              WEIGHTS_NAME, MRFNet, MRFNetMethod, network_inputs)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
-from suite.train.loop import deterministic, train_steps, training_record
-from suite.train.simulated import (config_record, log_uniform, noisy_magnitude,
+from suite.train.loop import training_record
+from suite.train.simulated import (config_record, fit_per_pixel, log_uniform, noisy_magnitude,
                                    relative_error_summary, uniform)
 
 __all__ = ["MRF_NET_RECIPE", "MRFNetConfig", "SimulatedFingerprints", "simulate_fingerprints",
@@ -172,20 +172,12 @@ def fit_mrf_net(data: SimulatedFingerprints, config: MRFNetConfig, log=None) -> 
     """Train :class:`MRFNet` on ``data`` (module docstring); deterministic."""
     if len(data.t1_ms) == 0:
         raise ValueError("fit_mrf_net: no training fingerprints")
-    with deterministic(config.seed):
-        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 18]))
-        x = network_inputs(torch.from_numpy(data.images),
-                           torch.from_numpy(np.ascontiguousarray(data.intervals_ms))).float()
-        y = _targets(data)
-        net = MRFNet(data.images.shape[1], data.intervals_ms.shape[1], config.hidden)
-
-        def batch_loss(step: int) -> torch.Tensor:
-            idx = torch.from_numpy(rng.integers(len(y), size=config.batch_size))
-            return torch.mean(torch.abs(net(x[idx]) - y[idx]))
-
-        return train_steps(net, batch_loss, steps=config.steps,
-                           learning_rate=config.learning_rate, config=config, floor=0.02,
-                           log=log, log_every=1000, tail=200)
+    x = network_inputs(torch.from_numpy(data.images),
+                       torch.from_numpy(np.ascontiguousarray(data.intervals_ms))).float()
+    return fit_per_pixel(
+        lambda: MRFNet(data.images.shape[1], data.intervals_ms.shape[1], config.hidden),
+        x, _targets(data), lambda pred, target: torch.abs(pred - target), config, stream=18,
+        log=log)
 
 
 def evaluate_mrf_net(method: MRFNetMethod, data: SimulatedFingerprints, *,

@@ -51,8 +51,8 @@ import torch
 from reference_impls.mapping.neural import (RETRAIN_HINT, T1_SCALE_MS, WEIGHTS_NAME, MyoMapNet,
                                             MyoMapNetT1, network_inputs)
 from reference_impls.weights_io import TrainedWeights, TrainingResult, save_weights
-from suite.train.loop import deterministic, train_steps, training_record
-from suite.train.simulated import (config_record, log_uniform, noisy_magnitude,
+from suite.train.loop import training_record
+from suite.train.simulated import (config_record, fit_per_pixel, log_uniform, noisy_magnitude,
                                    relative_error_summary, uniform)
 
 __all__ = ["MYOMAPNET_RECIPE", "MyoMapNetConfig", "SimulatedSignals", "simulate_signals",
@@ -164,21 +164,13 @@ def fit_myomapnet(data: SimulatedSignals, config: MyoMapNetConfig, log=None) -> 
     """Train :class:`MyoMapNet` on ``data`` (module docstring); deterministic."""
     if len(data.t1_ms) == 0:
         raise ValueError("fit_myomapnet: no training signals")
-    with deterministic(config.seed):
-        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 14]))
-        x = network_inputs(torch.from_numpy(data.signals[:, :config.n_images]),
-                           torch.from_numpy(np.ascontiguousarray(data.ti_ms[:, :config.n_images]))
-                           ).float()
-        y = torch.from_numpy(data.t1_ms / T1_SCALE_MS).float()
-        net = MyoMapNet(config.n_images, config.hidden)
-
-        def batch_loss(step: int) -> torch.Tensor:
-            idx = torch.from_numpy(rng.integers(len(y), size=config.batch_size))
-            return torch.mean(torch.abs(net(x[idx]) - y[idx]) / y[idx])
-
-        return train_steps(net, batch_loss, steps=config.steps,
-                           learning_rate=config.learning_rate, config=config, floor=0.02,
-                           log=log, log_every=1000, tail=200)
+    x = network_inputs(torch.from_numpy(data.signals[:, :config.n_images]),
+                       torch.from_numpy(np.ascontiguousarray(data.ti_ms[:, :config.n_images]))
+                       ).float()
+    return fit_per_pixel(lambda: MyoMapNet(config.n_images, config.hidden), x,
+                         torch.from_numpy(data.t1_ms / T1_SCALE_MS).float(),
+                         lambda pred, target: torch.abs(pred - target) / target, config,
+                         stream=14, log=log)
 
 
 def evaluate_myomapnet(method, data: SimulatedSignals) -> dict:

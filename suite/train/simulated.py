@@ -11,7 +11,7 @@ from dataclasses import asdict
 import numpy as np
 
 __all__ = ["uniform", "log_uniform", "noisy_magnitude", "config_record",
-           "relative_error_summary"]
+           "relative_error_summary", "fit_per_pixel"]
 
 
 def uniform(rng: np.random.Generator, bounds, size=None):
@@ -69,3 +69,45 @@ def relative_error_summary(estimate: np.ndarray, truth: np.ndarray, selected: np
             "p95_abs_rel_err_pct": float(np.percentile(a, 95)) if a.size else nan,
             "median_rel_err_pct": float(np.median(rel[ok])) if a.size else nan,
             "failure_fraction": float(1.0 - ok.sum() / max(int(selected.sum()), 1))}
+
+
+def fit_per_pixel(make_net, x, y, batch_error, config, *, stream: int, log=None):
+    """Train a per-pixel network on simulated samples, deterministically.
+
+    Inside :func:`suite.train.loop.deterministic` (``config.seed``): the network from
+    ``make_net()`` (its initial weights seeded), mini-batches of ``config.batch_size`` rows
+    drawn with replacement by ``numpy.random.default_rng(SeedSequence([config.seed, stream]))``,
+    loss ``mean(batch_error(net(x[idx]), y[idx]))``, ``config.steps`` Adam steps at
+    ``config.learning_rate`` through :func:`suite.train.loop.train_steps`.
+
+    Parameters
+    ----------
+    make_net : callable() -> torch.nn.Module
+    x, y : torch.Tensor
+        Network inputs ``(n, ...)`` and targets ``(n, ...)``.
+    batch_error : callable(prediction, target) -> torch.Tensor
+        Per-sample error (e.g. absolute, or absolute relative).
+    config
+        ``seed``, ``steps``, ``batch_size``, ``learning_rate`` (a network's config dataclass).
+    stream : int
+        The mini-batch stream of this network (its seed sequence's second entry).
+
+    Returns
+    -------
+    TrainingResult
+    """
+    import torch
+
+    from suite.train.loop import deterministic, train_steps
+
+    with deterministic(config.seed):
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, stream]))
+        net = make_net()
+
+        def batch_loss(step: int) -> torch.Tensor:
+            idx = torch.from_numpy(rng.integers(len(y), size=config.batch_size))
+            return torch.mean(batch_error(net(x[idx]), y[idx]))
+
+        return train_steps(net, batch_loss, steps=config.steps,
+                           learning_rate=config.learning_rate, config=config, floor=0.02,
+                           log=log, log_every=1000, tail=200)
