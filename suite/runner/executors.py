@@ -7,16 +7,24 @@ their order (the first error is raised), used to prepare data (the subjects of a
 cohort) on the same workers. Methods and metrics never know which executor runs them.
 The Dask executor needs the optional extra ``cmrsuite[dask]`` (package ``distributed``); without
 it a clear error names the extra to install.
+
+The pools start their worker processes when they are entered, before the runner prepares the
+run, from a fork server that imported the job's modules (:mod:`suite.runner.workers`), and
+keep as many jobs in flight as they have workers: each free worker gets the next job from a
+:class:`~suite.runner.schedule.JobQueue` (the jobs of the case it holds first, longest first).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import threading
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator
 
-from suite._process import die_with_parent
+from suite.runner.jobs import cost_rank
+from suite.runner.schedule import JobQueue
+from suite.runner.workers import (dask_cluster_config, init_worker, stop_worker_server,
+                                  worker_context)
 
 __all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS"]
 
@@ -36,16 +44,22 @@ class SerialExecutor:
         return [fn(item) for item in items]
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
-        for spec in specs:
+        queue, last = JobQueue(specs, cost_rank), None
+        while (spec := queue.next(last)) is not None:
             try:
-                yield spec, fn(spec.to_dict(), ctx)
+                outcome = fn(spec.to_dict(), ctx)
             except Exception as exc:  # noqa: BLE001 - recorded as the job's failure
-                yield spec, exc
+                outcome = exc
+            queue.done(spec, _seconds(outcome))
+            last = spec
+            yield spec, outcome
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes (``spawn`` start method: safe with torch threads) that
-    end with the runner process (:func:`suite._process.die_with_parent`)."""
+    """A pool of ``workers`` processes forked from a fork server that imported the job's
+    modules (:func:`suite.runner.workers.worker_context`; spawned where there is none), which
+    end with the runner process (:func:`suite.runner.workers.init_worker`). One worker: the
+    jobs run in this process."""
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
@@ -53,15 +67,15 @@ class LocalExecutor:
 
     def __enter__(self):
         if self.workers > 1:
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=die_with_parent,
-                                             initargs=(os.getpid(),))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(),
+                                             initializer=init_worker,
+                                             initargs=(dict(os.environ),))
         return self
 
     def __exit__(self, *exc):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            stop_worker_server()
         return False
 
     def map(self, fn: Callable, items: Iterable) -> list:
@@ -75,18 +89,20 @@ class LocalExecutor:
         if self._pool is None:
             yield from SerialExecutor().run(fn, specs, ctx)
             return
-        futures = {self._pool.submit(fn, spec.to_dict(), ctx): spec for spec in specs}
-        for fut in as_completed(futures):
-            spec = futures[fut]
-            try:
-                yield spec, fut.result()
-            except Exception as exc:  # noqa: BLE001 - includes a worker that died
-                yield spec, exc
+        yield from run_on_slots(lambda spec: self._pool.submit(fn, spec.to_dict(), ctx),
+                                lambda futs: wait(futs, return_when=FIRST_COMPLETED).done,
+                                specs, lambda: self.workers)
 
 
 class DaskExecutor:
     """Jobs on a Dask distributed cluster: ``scheduler`` address, or a LocalCluster of
-    ``workers`` single-threaded worker processes on loopback when no address is given."""
+    ``workers`` single-threaded worker processes on loopback when no address is given.
+
+    The LocalCluster starts in a background thread when the executor is entered (its workers
+    forked from a fork server that imported distributed and the job's modules, without the
+    statistical profiler: :func:`suite.runner.workers.dask_cluster_config`), so that it comes
+    up while the runner prepares the run; :meth:`map` and :meth:`run` wait for it.
+    """
 
     def __init__(self, workers: int, scheduler: str | None):
         try:
@@ -98,41 +114,130 @@ class DaskExecutor:
         self.scheduler = scheduler
         self._client = None
         self._cluster = None
+        self._starting: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def __enter__(self):
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if self.scheduler:
             self._client = Client(self.scheduler)
         else:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, host="127.0.0.1",
-                                         dashboard_address=None)
-            self._client = Client(self._cluster)
+            self._starting = threading.Thread(target=self._start_local, daemon=True,
+                                              name="cmrsuite-dask-start")
+            self._starting.start()
         return self
 
+    def _start_local(self) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+            from distributed.utils import get_mp_context
+
+            config = dask_cluster_config()
+            with dask.config.set(config):
+                if config.get("distributed.worker.multiprocessing-method") == "forkserver":
+                    get_mp_context()  # distributed's fork-server preload, then ours on top
+                    worker_context(extra=("distributed",))
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                             processes=True, host="127.0.0.1",
+                                             dashboard_address=None)
+            self._client = Client(self._cluster)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            self._error = exc
+
+    def _ready(self):
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._error is not None:
+            raise self._error
+        return self._client
+
     def __exit__(self, *exc):
+        if self._starting is not None:
+            self._starting.join()
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+            stop_worker_server()
         return False
 
     def map(self, fn: Callable, items: Iterable) -> list:
-        return self._client.gather(self._client.map(fn, list(items), pure=False))
+        client = self._ready()
+        return client.gather(client.map(fn, list(items), pure=False))
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
-        from distributed import as_completed as dask_completed
+        from distributed import wait as dask_wait
 
-        specs = list(specs)
-        futures = {self._client.submit(fn, spec.to_dict(), ctx, pure=False, key=f"job-{spec.job_id}"):
-                   spec for spec in specs}
-        for fut in dask_completed(list(futures)):
-            spec = futures[fut]
+        client = self._ready()
+
+        def submit(spec):
+            return client.submit(fn, spec.to_dict(), ctx, pure=False, key=f"job-{spec.job_id}")
+
+        yield from run_on_slots(submit,
+                                lambda futs: dask_wait(futs, return_when="FIRST_COMPLETED").done,
+                                specs, self._slots)
+
+    def _slots(self) -> int:
+        """Jobs kept in flight: the cluster's worker threads (a remote cluster may grow)."""
+        if self._cluster is not None:
+            return self.workers
+        info = self._client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+
+def run_on_slots(submit: Callable, first_done: Callable, specs: Iterable,
+                 slots: Callable[[], int]) -> Iterator:
+    """Run ``specs`` with ``slots()`` jobs in flight, yielding ``(spec, outcome)`` as they end.
+
+    ``submit(spec)`` starts a job and returns its future; ``first_done(futures)`` waits until
+    at least one has finished and returns the finished ones. A slot stands for a worker: with
+    as many jobs in flight as workers, the job that ends frees the worker that ran it, and the
+    slot's next job comes from :class:`~suite.runner.schedule.JobQueue` given that worker's
+    last job. The next job starts before the outcome is handed to the caller (who stores it).
+    A job that cannot be submitted (a pool whose worker died) is yielded with the error.
+    """
+    queue = JobQueue(specs, cost_rank)
+    running: dict = {}  # future -> (spec, slot)
+    last: dict[int, object] = {}
+    refused: list = []
+
+    def start(slot: int) -> None:
+        while (spec := queue.next(last.get(slot), [s for s, _ in running.values()])) is not None:
             try:
-                yield spec, fut.result()
-            except Exception as exc:  # noqa: BLE001
-                yield spec, exc
+                running[submit(spec)] = (spec, slot)
+                return
+            except Exception as exc:  # noqa: BLE001 - recorded as the job's failure
+                refused.append((spec, exc))
+
+    for slot in range(max(1, slots())):
+        start(slot)
+    while running or refused:
+        yield from refused
+        refused.clear()
+        if not running:
+            continue
+        finished = []
+        for fut in first_done(list(running)):
+            spec, slot = running.pop(fut)
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # noqa: BLE001 - includes a worker that died
+                outcome = exc
+            queue.done(spec, _seconds(outcome))
+            last[slot] = spec
+            finished.append((spec, outcome))
+        busy = {slot for _, slot in running.values()}
+        for slot in sorted(set(range(max(1, slots()))) - busy):
+            start(slot)
+        yield from finished
+
+
+def _seconds(outcome) -> float | None:
+    """A finished job's duration (None for a failure)."""
+    return outcome.get("seconds") if isinstance(outcome, dict) else None
 
 
 def make_executor(kind: str, workers: int, scheduler: str | None = None):

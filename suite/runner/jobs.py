@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from suite.data.loader import KSPACE_FORMATS
 from suite.protocol import method_label
 
-__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "phases"]
+__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "phases", "cost_rank"]
 
 
 @dataclass(frozen=True)
@@ -237,8 +237,15 @@ def expand_robustness_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
                 jobs.append(JobSpec("robustness", ref, cond, tuple(chain), exp))
     # Longest first: executors start jobs in this order, so the long attacks do not end up
     # alone on one worker at the end of the phase (a stable sort; ids do not depend on it).
-    return sorted(jobs, key=lambda j: EXPERIMENT_COST_ORDER.get(j.experiment["kind"],
-                                                                len(EXPERIMENT_COST_ORDER)))
+    return sorted(jobs, key=cost_rank)
+
+
+def cost_rank(spec: JobSpec) -> int:
+    """Cost class of a job, 0 the most expensive: a robustness experiment's place in
+    :data:`EXPERIMENT_COST_ORDER`; every other job 0."""
+    if spec.experiment is None:
+        return 0
+    return EXPERIMENT_COST_ORDER.get(spec.experiment["kind"], len(EXPERIMENT_COST_ORDER))
 
 
 #: Robustness experiment kinds from the most to the least expensive job (measured on the

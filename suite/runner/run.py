@@ -14,6 +14,7 @@ the folder when it finishes (:mod:`suite.store.seal`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -201,6 +202,19 @@ def _run_locked(protocol, run_dir: Path, *, executor, workers, scheduler, resume
                        "a new folder")
     created = not db.exists()
     started = time.time()
+    n_workers = workers or _cpu_count()
+    with contextlib.ExitStack() as workers_up:
+        # the workers start first: they import the job's modules while this process prepares
+        pool = workers_up.enter_context(make_executor(executor, n_workers, scheduler))
+        return _run_with(protocol, run_dir, pool, workers_up, executor=executor,
+                         n_workers=n_workers, resume=resume, cache_dir=cache_dir,
+                         progress=progress, command=command, analyse=analyse, created=created,
+                         started=started)
+
+
+def _run_with(protocol, run_dir: Path, pool, workers_up, *, executor, n_workers, resume,
+              cache_dir, progress, command, analyse, created, started) -> RunResult:
+    db = run_dir / "results.sqlite"
     store = ResultStore(db)
     registered = False
     try:
@@ -217,33 +231,32 @@ def _run_locked(protocol, run_dir: Path, *, executor, workers, scheduler, resume
         store.ensure_method_columns(protocol.method_stages())
         atomic_write_text(run_dir / "protocol.json",
                           json.dumps(protocol.to_dict(), indent=2) + "\n")
-        n_workers = workers or _cpu_count()
-        with make_executor(executor, n_workers, scheduler) as pool:
-            # a phantom cohort's subjects are simulated on the job workers (which then start
-            # the jobs with their imports done)
-            refs = discover_cases(protocol, run_dir / "data", store, map=pool.map)
-            jobs = expand_jobs(protocol, refs)
-            _check_not_empty(protocol, refs, jobs, store)
-            store.register_jobs(jobs)
-            registered = True
-            done_before = store.done_jobs()
-            ctx = RunContext(protocol_raw=protocol.raw,
-                             protocol_base_dir=str(protocol.base_dir), seed=protocol.seed,
-                             cache_dir=str((Path(cache_dir) if cache_dir else run_dir / "cache")
-                                           .resolve()),
-                             examples_dir=str(run_dir / "robustness"), allowed=protocol.allowed)
-            total = len(jobs)
-            counter = {"n": len([j for j in jobs if j.job_id in done_before])}
-            repairs: list[dict] = []
-            for phase in phases(protocol):
-                pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
-                for spec, outcome in pool.run(run_job, pending, ctx):
-                    repairs += _record(store, spec, outcome)
-                    counter["n"] += 1
-                    if progress is not None:
-                        progress(counter["n"], total, " ".join(
-                            [spec.phase, spec.case_id, spec.condition_name,
-                             *spec.labels().values()]))
+        # a phantom cohort's subjects are simulated on the job workers (which then start
+        # the jobs with their imports done)
+        refs = discover_cases(protocol, run_dir / "data", store, map=pool.map)
+        jobs = expand_jobs(protocol, refs)
+        _check_not_empty(protocol, refs, jobs, store)
+        store.register_jobs(jobs)
+        registered = True
+        done_before = store.done_jobs()
+        ctx = RunContext(protocol_raw=protocol.raw,
+                         protocol_base_dir=str(protocol.base_dir), seed=protocol.seed,
+                         cache_dir=str((Path(cache_dir) if cache_dir else run_dir / "cache")
+                                       .resolve()),
+                         examples_dir=str(run_dir / "robustness"), allowed=protocol.allowed)
+        total = len(jobs)
+        counter = {"n": len([j for j in jobs if j.job_id in done_before])}
+        repairs: list[dict] = []
+        for phase in phases(protocol):
+            pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
+            for spec, outcome in pool.run(run_job, pending, ctx):
+                repairs += _record(store, spec, outcome)
+                counter["n"] += 1
+                if progress is not None:
+                    progress(counter["n"], total, " ".join(
+                        [spec.phase, spec.case_id, spec.condition_name,
+                         *spec.labels().values()]))
+        workers_up.close()  # the workers end before the analysis
         if repairs:
             store.set_info("cache_repairs", (store.info().get("cache_repairs") or []) + repairs)
         status = store.job_status()

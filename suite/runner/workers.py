@@ -1,0 +1,103 @@
+"""Starting the job worker processes warm: a fork server with the job's modules imported.
+
+A spawned worker imports torch, scipy, scikit-image, the stages and the reference methods
+before its first job (≈ 3 CPU-seconds per worker, docs/performance.md), and a spawned worker
+tears its interpreter down again when the pool ends. Instead the runner starts one
+``forkserver`` process (:mod:`multiprocessing`), which imports the modules of
+:data:`WORKER_PRELOAD` once, while the main process prepares the run (protocol, cohort, case
+discovery); every worker is then a ``fork`` of that server, with its imports done, and ends
+with ``os._exit``. The server runs no job, so no compute thread pool exists when it forks
+(torch's intra-op threads and BLAS's start in the workers; the one other thread of the server,
+an allocator's background thread, has its own fork handlers): a forked worker starts with one
+thread. Where the platform has no fork server (Windows) the workers are spawned as before.
+
+The executors stop the fork server when their pool ends (:func:`stop_worker_server`): the
+server then reaps its workers and is reaped by the runner, so the workers' CPU time and peak
+memory count among the runner's children (``getrusage``, ``/usr/bin/time``) as those of
+spawned workers did, and no process outlives the run. A forked worker inherits the server's
+environment, not the runner's, so :func:`init_worker` sets the runner's current environment in
+each worker (what a spawned worker would have seen); the working directory and ``sys.path``
+are the runner's already (:mod:`multiprocessing` sends them with every process).
+
+The Dask executor's LocalCluster forks its workers from the same kind of server
+(:func:`dask_cluster_config`: distributed's ``multiprocessing-method: forkserver``) and runs
+without the workers' statistical profiler (a stack sample every 10 ms), without work stealing
+(the runner keeps one job per worker in flight) and with its monitors ticking every second
+instead of every 20-500 ms: idle, the cluster's own processes then use ≈ 0.013 CPU-seconds per
+second instead of ≈ 0.07, CPU that competed with the jobs for the cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+from suite._process import die_with_parent
+
+__all__ = ["WORKER_PRELOAD", "worker_context", "stop_worker_server", "init_worker",
+           "dask_cluster_config"]
+
+#: Modules a job imports (imported once by the fork server; missing ones are skipped).
+WORKER_PRELOAD = ("numpy", "scipy.ndimage", "scipy.linalg", "torch", "skimage.measure",
+                  "threadpoolctl", "h5py", "suite.runner.execute", "suite.runner.methods",
+                  "suite.stages", "suite.conditions", "suite.data.loader", "suite.data.audit",
+                  "suite.metrics", "reference_impls", "reference_impls.recon",
+                  "reference_impls.segmentation", "reference_impls.mapping")
+
+
+def worker_context(extra: tuple[str, ...] = ()):
+    """The :mod:`multiprocessing` context of the job workers, its fork server started.
+
+    ``forkserver`` importing ``extra`` and :data:`WORKER_PRELOAD` where the platform has it,
+    ``spawn`` otherwise. Starting the server returns at once; it imports the modules in the
+    background, and the first worker forked from it waits for them (so call this early: the
+    imports then overlap the main process's own preparation). A server already running is
+    reused as it is.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([*extra, *WORKER_PRELOAD])  # read when the server starts
+    forkserver.ensure_running()
+    return ctx
+
+
+def stop_worker_server() -> None:
+    """Stop this process's fork server, if one runs, and wait for it (it has reaped the
+    workers it forked). Uses the standard library's own stop (``ForkServer._stop``, there
+    since Python 3.8); does nothing where it is missing."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
+
+
+def init_worker(environ: dict) -> None:
+    """Initializer of a job worker: the runner's environment, and an end with the runner.
+
+    ``environ`` is the runner's ``os.environ`` when the pool started (a forked worker would
+    otherwise keep the fork server's). The worker ends when its parent ends
+    (:func:`suite._process.die_with_parent`): the runner for a spawned worker, the fork server
+    for a forked one, which ends when the runner does.
+    """
+    if dict(os.environ) != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    die_with_parent(os.getppid())
+
+
+def dask_cluster_config() -> dict:
+    """Dask configuration of the runner's LocalCluster (set while the cluster starts; the
+    nannies hand it to their workers): workers forked from a fork server where the platform
+    has one, no statistical profiler, no work stealing, monitors every second."""
+    cfg = {"distributed.worker.profile.enabled": False,
+           "distributed.scheduler.work-stealing": False,
+           "distributed.admin.tick.interval": "1s",
+           "distributed.admin.system-monitor.interval": "1s",
+           "distributed.worker.memory.monitor-interval": "1s"}
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        cfg["distributed.worker.multiprocessing-method"] = "forkserver"
+    return cfg
