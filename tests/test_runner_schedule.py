@@ -98,7 +98,8 @@ def test_slots_keep_one_job_per_worker_and_refused_jobs_are_failures():
         running.discard(fut.result()["id"])
         return [fut]
 
-    out = dict((s.job_id, o) for s, o in run_on_slots(submit, first_done, jobs, lambda: 2))
+    out = dict((s.job_id, o) for s, o in run_on_slots(submit, first_done, JobQueue(jobs),
+                                                          lambda: 2))
     assert set(out) == {s.job_id for s in jobs}
     assert isinstance(out[jobs[2].job_id], RuntimeError)
     assert max(in_flight) == 2

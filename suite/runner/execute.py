@@ -27,7 +27,7 @@ from suite.runner.jobs import JobSpec
 from suite.trust import AllowList
 
 __all__ = ["RunContext", "run_job", "load_case", "stage_cache_key", "tune_allocator",
-           "release_free_memory"]
+           "release_free_memory", "drop_kept_cases"]
 
 
 @dataclass(frozen=True)
@@ -289,8 +289,26 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
 
     threads = max(1, int(os.environ.get("CMRSUITE_THREADS_PER_JOB", "1")))
     tune_allocator()
-    with threadpool_limits(limits=threads):
-        return _run_job(spec_dict, ctx, threads)
+    try:
+        with threadpool_limits(limits=threads):
+            return _run_job(spec_dict, ctx, threads)
+    finally:
+        if _resident_bytes() > RESIDENT_LIMIT:
+            release_free_memory()
+
+
+#: Resident size above which a worker hands its free heap back after a job (bytes): the
+#: robustness attacks (≈ 0.4-0.8 GB each) otherwise stack on what earlier jobs left.
+RESIDENT_LIMIT = 1 << 30
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux ``/proc/self/statm``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
 
 
 _ALLOCATOR_TUNED = False
@@ -330,8 +348,9 @@ def release_free_memory() -> None:
     reconstruction phase of the demo that grew a worker from 0.37 to 1.3 GB, of which its two
     kept cases are ≈ 0.2 GB, and the robustness phase's attacks (≈ 0.45-0.7 GB) came on top:
     2.03 GiB, the demo's peak (docs/performance.md). Called when a worker moves to another
-    phase (:func:`run_job`), so the page faults it costs are paid a few times per run, not
-    per job.
+    phase and after a job that leaves the process above :data:`RESIDENT_LIMIT`
+    (:func:`run_job`), so the page faults it costs (the reason for those thresholds) are paid
+    a few times per run, not after every job.
     """
     try:
         import ctypes
@@ -344,15 +363,21 @@ def release_free_memory() -> None:
 _PHASE: list = [None]  # the phase of this process's last job
 
 
+def drop_kept_cases() -> None:
+    """Forget the cases this process keeps (:func:`load_case`) and hand the freed memory back
+    to the system (:func:`release_free_memory`)."""
+    import gc
+
+    _CASES.clear()
+    gc.collect()
+    release_free_memory()
+
+
 def _enter_phase(phase: str) -> None:
     """A job of another phase than this process's last one: the cases kept for the last
     phase go (the next phase reads its own) and the freed memory goes back to the system."""
     if _PHASE[0] is not None and _PHASE[0] != phase:
-        import gc
-
-        _CASES.clear()
-        gc.collect()
-        release_free_memory()
+        drop_kept_cases()
     _PHASE[0] = phase
 
 

@@ -12,6 +12,8 @@ The pools start their worker processes when they are entered, before the runner 
 run, from a fork server that imported the job's modules (:mod:`suite.runner.workers`), and
 keep as many jobs in flight as they have workers: each free worker gets the next job from a
 :class:`~suite.runner.schedule.JobQueue` (the jobs of the case it holds first, longest first).
+While the workers start (their fork server importing torch and the suite, ≈ 3 CPU-seconds),
+the runner's process, which has those modules imported already, runs jobs itself.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from suite.runner.schedule import JobQueue
 from suite.runner.workers import (dask_cluster_config, init_worker, stop_worker_server,
                                   worker_context)
 
-__all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS"]
+__all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS",
+           "run_here", "run_on_slots"]
 
 EXECUTORS = ("local", "serial", "dask")
 
@@ -44,15 +47,7 @@ class SerialExecutor:
         return [fn(item) for item in items]
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
-        queue, last = JobQueue(specs, cost_rank), None
-        while (spec := queue.next(last)) is not None:
-            try:
-                outcome = fn(spec.to_dict(), ctx)
-            except Exception as exc:  # noqa: BLE001 - recorded as the job's failure
-                outcome = exc
-            queue.done(spec, _seconds(outcome))
-            last = spec
-            yield spec, outcome
+        yield from run_here(fn, JobQueue(specs, cost_rank), ctx)
 
 
 class LocalExecutor:
@@ -64,17 +59,32 @@ class LocalExecutor:
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
 
     def __enter__(self):
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(),
                                              initializer=init_worker,
                                              initargs=(dict(os.environ),))
+            # fork the workers now (the first fork waits for the server's imports)
+            self._starting = threading.Thread(target=self._start_workers, daemon=True,
+                                              name="cmrsuite-workers-start")
+            self._starting.start()
         return self
+
+    def _start_workers(self) -> None:
+        try:
+            wait([self._pool.submit(os.getpid) for _ in range(self.workers)])
+        except Exception:  # noqa: BLE001 - the jobs' own submissions report it
+            pass
+
+    def _still_starting(self) -> bool:
+        return self._starting is not None and self._starting.is_alive()
 
     def __exit__(self, *exc):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._starting.join()
             stop_worker_server()
         return False
 
@@ -85,13 +95,16 @@ class LocalExecutor:
         return list(self._pool.map(fn, items))
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
-        specs = list(specs)
+        """The jobs on the workers; while the workers are still starting (their fork server
+        importing the job's modules), this process runs jobs itself."""
+        queue = JobQueue(specs, cost_rank)
         if self._pool is None:
-            yield from SerialExecutor().run(fn, specs, ctx)
+            yield from run_here(fn, queue, ctx)
             return
+        yield from run_here(fn, queue, ctx, while_=self._still_starting)
         yield from run_on_slots(lambda spec: self._pool.submit(fn, spec.to_dict(), ctx),
                                 lambda futs: wait(futs, return_when=FIRST_COMPLETED).done,
-                                specs, lambda: self.workers)
+                                queue, lambda: self.workers)
 
 
 class DaskExecutor:
@@ -169,8 +182,13 @@ class DaskExecutor:
         return client.gather(client.map(fn, list(items), pure=False))
 
     def run(self, fn: Callable, specs: Iterable, ctx) -> Iterator:
+        """The jobs on the cluster; while a LocalCluster is still starting, this process runs
+        jobs itself."""
         from distributed import wait as dask_wait
 
+        queue = JobQueue(specs, cost_rank)
+        yield from run_here(fn, queue, ctx, while_=lambda: self._starting is not None
+                            and self._starting.is_alive())
         client = self._ready()
 
         def submit(spec):
@@ -178,7 +196,7 @@ class DaskExecutor:
 
         yield from run_on_slots(submit,
                                 lambda futs: dask_wait(futs, return_when="FIRST_COMPLETED").done,
-                                specs, self._slots)
+                                queue, self._slots)
 
     def _slots(self) -> int:
         """Jobs kept in flight: the cluster's worker threads (a remote cluster may grow)."""
@@ -188,9 +206,25 @@ class DaskExecutor:
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
 
 
-def run_on_slots(submit: Callable, first_done: Callable, specs: Iterable,
+def run_here(fn: Callable, queue: JobQueue, ctx,
+             while_: Callable[[], bool] = lambda: True) -> Iterator:
+    """Run jobs of ``queue`` in this process, one after the other, while ``while_()`` holds
+    (checked before each job), yielding ``(spec, outcome)``."""
+    last = None
+    while while_() and (spec := queue.next(last)) is not None:
+        try:
+            outcome = fn(spec.to_dict(), ctx)
+        except Exception as exc:  # noqa: BLE001 - recorded as the job's failure
+            outcome = exc
+        queue.done(spec, _seconds(outcome))
+        last = spec
+        yield spec, outcome
+
+
+def run_on_slots(submit: Callable, first_done: Callable, queue: JobQueue,
                  slots: Callable[[], int]) -> Iterator:
-    """Run ``specs`` with ``slots()`` jobs in flight, yielding ``(spec, outcome)`` as they end.
+    """Run the jobs of ``queue`` with ``slots()`` in flight, yielding ``(spec, outcome)`` as
+    they end.
 
     ``submit(spec)`` starts a job and returns its future; ``first_done(futures)`` waits until
     at least one has finished and returns the finished ones. A slot stands for a worker: with
@@ -199,7 +233,6 @@ def run_on_slots(submit: Callable, first_done: Callable, specs: Iterable,
     last job. The next job starts before the outcome is handed to the caller (who stores it).
     A job that cannot be submitted (a pool whose worker died) is yielded with the error.
     """
-    queue = JobQueue(specs, cost_rank)
     running: dict = {}  # future -> (spec, slot)
     last: dict[int, object] = {}
     refused: list = []

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from suite._atomic import atomic_write_text
-from suite.runner.execute import RunContext, run_job
+from suite.runner.execute import RunContext, drop_kept_cases, run_job
 from suite.runner.executors import make_executor
 from suite.runner.jobs import CaseRef, JobSpec, expand_jobs, phases
 from suite.runner.provenance import build_manifest, write_manifest
@@ -257,6 +257,7 @@ def _run_with(protocol, run_dir: Path, pool, workers_up, *, executor, n_workers,
                         [spec.phase, spec.case_id, spec.condition_name,
                          *spec.labels().values()]))
         workers_up.close()  # the workers end before the analysis
+        drop_kept_cases()  # cases this process read when it ran jobs itself
         if repairs:
             store.set_info("cache_repairs", (store.info().get("cache_repairs") or []) + repairs)
         status = store.job_status()
