@@ -58,6 +58,36 @@ def _coil_sum(maps: torch.Tensor, coil_images: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vecdot(maps.unsqueeze(-4), coil_images, dim=-3)
 
 
+#: Complex elements of one coil group in :meth:`SenseOperator.normal` for line masks (1 MiB
+#: of complex64: groups of 2 coils at 208 × 256; measured fastest, and below glibc's default
+#: thresholds for returning freed blocks to the system, so no page faults per application).
+_GROUP_ELEMENTS = 1 << 17
+
+
+def _add_coil_products(out: torch.Tensor | None, conj_maps: torch.Tensor,
+                       coil_images: torch.Tensor) -> torch.Tensor:
+    """``out + Σ_c conj_maps_c · coil_images_c`` (``out`` None: the sum alone), coils in
+    order, one contiguous multiply-add per coil (about twice as fast on CPU as a reduction
+    over the coil axis). ``conj_maps`` ``(..., coil, y, x)``, ``coil_images``
+    ``(..., frame, coil, y, x)`` → ``(..., frame, y, x)``."""
+    for c in range(coil_images.shape[-3]):
+        m, z = conj_maps.select(-3, c).unsqueeze(-3), coil_images.select(-3, c)
+        out = m * z if out is None else out.addcmul_(m, z)
+    return out
+
+
+def _line_mask(mask: torch.Tensor) -> torch.Tensor | None:
+    """``mask`` as ``(..., ky, 1)`` when it does not depend on kx (Cartesian lines), else None.
+
+    A full ``(..., ky, kx)`` mask whose every row is constant (masks read from files, the
+    benchmark's) is reduced to its first column, so the normal operator can skip the FFT
+    along kx."""
+    if mask.shape[-1] == 1:
+        return mask
+    first = mask[..., :1]
+    return first if torch.equal(mask, first.expand_as(mask)) else None
+
+
 class SenseOperator:
     """Linear SENSE operator bound to coil maps and a sampling mask.
 
@@ -94,10 +124,13 @@ class SenseOperator:
             pre, post = centring_signs(ny, nx, coil_maps.real.dtype, str(coil_maps.device))
             self._maps = coil_maps * pre  # centring signs of the image domain
             self._kmask = post if mask is None else mask * post  # ... and of k-space
-        self._kx_free = self._folded and mask is not None and mask.shape[-1] == 1
+        lines = None if mask is None else _line_mask(mask)
+        self._kx_free = self._folded and lines is not None
         if self._kx_free:  # ky last: FFTs along the contiguous axis are ~2x faster
             self._maps_t = self._maps.transpose(-1, -2).contiguous()
-            self._mask_t = mask.transpose(-1, -2)
+            self._maps_t_conj = self._maps_t.conj().resolve_conj()
+            # the two orthonormal scalings 1/sqrt(ny) folded into the mask: unscaled FFTs
+            self._mask_t = lines.transpose(-1, -2) * (1.0 / ny)
         self._sensitivity = None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -125,14 +158,31 @@ class SenseOperator:
                 self._sensitivity = (self.coil_maps.real ** 2 + self.coil_maps.imag ** 2).sum(-3)
             return image * self._sensitivity.unsqueeze(-3)
         if self._kx_free:  # F_x^H F_x = I: only the FFT along ky, done with y as last axis
-            image_t = image.transpose(-1, -2).contiguous()
-            k = torch.fft.fft(self._maps_t.unsqueeze(-4) * image_t.unsqueeze(-3), dim=-1,
-                              norm="ortho")
-            coil_images = torch.fft.ifft(_masked(k, self._mask_t), dim=-1, norm="ortho")
-            return _coil_sum(self._maps_t, coil_images).transpose(-1, -2).contiguous()
+            return self._normal_lines(image)
         coil_images = self._maps.unsqueeze(-4) * image.unsqueeze(-3)
         k = _masked(torch.fft.fft2(coil_images, norm="ortho"), self.mask)
         return _coil_sum(self._maps, torch.fft.ifft2(k, norm="ortho"))
+
+    def _normal_lines(self, image: torch.Tensor) -> torch.Tensor:
+        """:meth:`normal` for a mask of ky lines: FFTs along ky only, on ky-contiguous coil
+        images, a few coils at a time (each group's expansion, FFT pair and masking stay in
+        the core's cache and need no fresh pages), the coil sum accumulated in order.
+        Unscaled FFTs: the two orthonormal factors ``1/sqrt(ny)`` are folded into the mask."""
+        image_t = image.transpose(-1, -2).contiguous().unsqueeze(-3)  # (..., frame, 1, x, y)
+        maps, conj, mask = self._maps_t, self._maps_t_conj, self._mask_t
+        n_coils = maps.shape[-3]
+        per_coil = image_t.numel() * max(1, maps[..., :1, :, :].numel() // maps.shape[-1]
+                                         // maps.shape[-2])
+        group = max(1, _GROUP_ELEMENTS // per_coil)
+        coil_mask = mask.dim() >= 3 and mask.shape[-3] > 1
+        out = None
+        for c0 in range(0, n_coils, group):
+            c1 = min(n_coils, c0 + group)
+            k = torch.fft.fft(maps[..., c0:c1, :, :].unsqueeze(-4) * image_t, dim=-1)
+            k = _masked(k, mask[..., c0:c1, :, :] if coil_mask else mask)
+            coil_images = torch.fft.ifft(k, dim=-1, norm="forward")
+            out = _add_coil_products(out, conj[..., c0:c1, :, :], coil_images)
+        return out.transpose(-1, -2).contiguous()
 
     def _adjoint_unmasked(self, kspace: torch.Tensor) -> torch.Tensor:
         """``S^H F^H y`` without the mask (``y`` already masked)."""
