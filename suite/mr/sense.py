@@ -17,9 +17,10 @@ al., MRM 1999, doi 10.1002/(SICI)1522-2594(199911)42:5<952::AID-MRM16>3.0.CO;2-S
   maps and the mask once, so each application is one FFT over all frames and coils at once
   between two multiplications (no shifts, no copies);
 * the normal operator ``A^H A = S^H F^H M F S`` skips the FFT along kx when the mask does not
-  depend on kx (Cartesian lines: ``F_x^H F_x = I``), computing the FFT along ky on transposed
-  (ky-contiguous) coil images, and needs no FFT at all for full sampling
-  (``A^H A = Σ_c |S_c|²``).
+  depend on kx (Cartesian lines: ``F_x^H F_x = I``; a full-size mask with constant rows is
+  recognised too), computing unscaled FFTs along ky (the orthonormal factors folded into the
+  mask) on transposed (ky-contiguous) coil images a few coils at a time, and needs no FFT at
+  all for full sampling (``A^H A = Σ_c |S_c|²``).
 """
 
 from __future__ import annotations
