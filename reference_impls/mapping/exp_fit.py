@@ -152,18 +152,32 @@ def _grid_start(groups, y, basis: ExpBasis, grid):
         yg = y[sel]
         sey = yg @ e.T if e.ndim == 2 else np.einsum("ngm,nm->ng", e, yg)  # (n, G)
         sy = yg.sum(axis=-1)[:, None]
-        pty = [a[j] * sy + b[j] * sey for j in range(q)]
+        # (n, G) arrays, updated in place: the same operations as a_j·Σy + b_j·ΣEy, Cramer's
+        # rule and Σy² − cᵀΦᵀy written out, one pass each
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pty = []
+            for j in range(q):
+                v = b[j] * sey
+                v += a[j] * sy
+                pty.append(v)
             if q == 1:
                 c = [pty[0] / ptp[0][0]]
             else:
                 pa, pb, pc, pd = ptp[0][0], ptp[0][1], ptp[1][0], ptp[1][1]
-                c = [(pd * pty[0] - pb * pty[1]) / det, (pa * pty[1] - pc * pty[0]) / det]
-            fit = c[0] * pty[0]
+                c0 = pd * pty[0]
+                tmp = pb * pty[1]
+                c0 -= tmp
+                c0 /= det
+                c1 = np.multiply(pa, pty[1], out=sey)
+                np.multiply(pc, pty[0], out=tmp)
+                c1 -= tmp
+                c1 /= det
+                c = [c0, c1]
+            sse = np.multiply(c[0], pty[0], out=pty[0])
             for j in range(1, q):
-                fit = fit + c[j] * pty[j]
-            sse = np.sum(yg * yg, axis=-1)[:, None] - fit
-        sse = np.where(np.isfinite(sse), sse, np.inf)
+                sse += np.multiply(c[j], pty[j], out=pty[j])
+            np.subtract(np.sum(yg * yg, axis=-1)[:, None], sse, out=sse)
+        sse[~np.isfinite(sse)] = np.inf
         best = np.argmin(sse, axis=1)
         idx = np.arange(len(best))
         c_out[sel] = np.stack([cj[idx, best] for cj in c], axis=1)
