@@ -246,20 +246,26 @@ def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float, ftol: fl
     ta, ya, fa, ja = (np.take(x, ia, axis=-1) for x in (tt, yt, f, jac))
     pa, sa = p[ia], sse[ia]
     lam = np.full(len(ia), 1e-3)
-    eye = np.eye(k)
     for _ in range(max_iter):
         if not len(ia):
             break
         r = ya - fa
-        jtj = np.empty((len(ia), k, k))
-        for i in range(k):
-            for j in range(i, k):
-                jtj[:, i, j] = jtj[:, j, i] = _sum_samples(ja[i] * ja[j])
         g = np.stack([_sum_samples(ja[i] * r) for i in range(k)], axis=1)
-        diag = np.einsum("nii->ni", jtj)
-        floor = 1e-12 * diag.mean(axis=1, keepdims=True) + 1e-300
-        damp = jtj + (lam[:, None] * (diag + floor))[..., None] * eye
+        jtj = {(i, j): _sum_samples(ja[i] * ja[j]) for i in range(k) for j in range(i, k)}
+        # Marquardt's damping: diagonal + λ·(diagonal + floor), floor = 1e-12 × the mean of
+        # the diagonal (summed in index order); off the diagonal + λ·(…)·0, which keeps a
+        # NaN where λ·(…) overflows
+        mean = jtj[0, 0]
+        for i in range(1, k):
+            mean = mean + jtj[i, i]
+        floor = 1e-12 * (mean / k) + 1e-300
+        damp = np.empty((len(ia), k, k))
         with np.errstate(invalid="ignore", over="ignore"):
+            for i in range(k):
+                shift = lam * (jtj[i, i] + floor)
+                zero = shift * 0.0
+                for j in range(k):
+                    damp[:, i, j] = jtj[min(i, j), max(i, j)] + (shift if i == j else zero)
             try:
                 step = np.linalg.solve(damp, g[..., None])[..., 0]
             except np.linalg.LinAlgError:  # an exactly singular pixel: batched pseudo-inverse
@@ -271,9 +277,9 @@ def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float, ftol: fl
         accept = np.isfinite(sse_new) & (sse_new < sa)
         small = np.all(np.abs(step) <= xtol * (np.abs(pa) + xtol), axis=1)
         iterations[ia] += 1
-        pa[accept] = trial[accept]
-        fa[:, accept] = f_new[:, accept]
-        ja[:, :, accept] = j_new[:, :, accept]
+        pa = np.where(accept[:, None], trial, pa)
+        fa = np.where(accept, f_new, fa)
+        ja = np.where(accept, j_new, ja)
         lam = np.where(accept, np.maximum(lam / 10.0, 1e-12), lam * 10.0)
         flat = accept & (sa - sse_new <= ftol * sa)  # sa is still the old residual
         sa = np.where(accept, sse_new, sa)
