@@ -25,11 +25,13 @@ the basis ``(1, 0), (0, −1)``; SASHA 2-parameter ``A(1 − e^{−t/T1})`` is `
 Timings may be ``+inf`` (a fully recovered or saturation-prepared image): ``e^{−∞/T} = 0``
 and its derivative is 0.
 
-Pixels are processed in chunks (no per-pixel Python loop); the Levenberg–Marquardt steps
-work on the pixels not yet converged only. Each pixel's result does not depend on the other
-pixels of its batch (every sum over samples runs in sample order), so
-:func:`fit_exponential_flips`, which fits all polarities of a chunk as one batch, returns the
-same numbers to the last bit as one :func:`fit_exponential` call per polarity. No I/O.
+Pixels are processed in chunks of 2048 (no per-pixel Python loop). The grid search needs
+``ΦᵀΦ`` (a function of the timings only: computed once per timing row of a chunk) and ``Φᵀy``
+(one matrix product per timing row). The Levenberg–Marquardt steps work on the pixels not yet
+converged only, samples first, and sum over samples in sample order, so a pixel's iterations
+do not depend on the other pixels of the batch: :func:`fit_exponential_flips` fits all
+polarities of a chunk as one batch and returns the same numbers, to the last bit, as one
+:func:`fit_exponential` call per polarity. No I/O.
 """
 
 from __future__ import annotations
