@@ -277,16 +277,16 @@ def test_exhaustive_polarity_fit_of_noisy_magnitude_pixels_matches_scipy():
 def test_all_polarities_in_one_batch_equal_one_fit_per_polarity_to_the_last_bit():
     # fit_molli fits all flip counts of a chunk in one Levenberg-Marquardt batch; the numbers
     # must be those of one fit_exponential call per flip count
-    from reference_impls.mapping.exp_fit import fit_exponential, fit_exponential_flips
-    from reference_impls.mapping.t1 import _AB
+    from reference_impls.mapping.exp_fit import ExpBasis, fit_exponential, fit_exponential_flips
 
+    molli = ExpBasis(offsets=(1.0, 0.0), slopes=(0.0, -1.0))  # A − B·e^{−t/T}
     rng = np.random.default_rng(3)
     t = np.tile(np.sort(TI_53), (3, 1))
     y = np.abs(molli_signal(MOLLI_P[:3], t[0])) + rng.normal(0.0, 15.0, (3, 8))
     grid = np.geomspace(1.0, 10000.0, 120)
-    for k, batch in zip((0, 2, 5), fit_exponential_flips(t, y, _AB, grid, (0, 2, 5))):
+    for k, batch in zip((0, 2, 5), fit_exponential_flips(t, y, molli, grid, (0, 2, 5))):
         yk = y.copy()
         yk[:, :k] *= -1.0
-        alone = fit_exponential(t, yk, _AB, grid)
+        alone = fit_exponential(t, yk, molli, grid)
         for name in ("coefficients", "time_constant", "sse", "converged", "iterations"):
             np.testing.assert_array_equal(getattr(batch, name), getattr(alone, name))
