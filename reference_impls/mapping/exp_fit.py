@@ -352,8 +352,8 @@ def fit_exponential_flips(t, y, basis: ExpBasis, grid, flip_counts, *, max_iter:
     q = basis.size
     outs = [ExpFit(np.full((n, q), np.nan), np.full(n, np.nan), np.full(n, np.inf),
                    np.zeros(n, bool), np.zeros(n, int)) for _ in flip_counts]
-    tau_max = 100.0 * float(grid.max()) if grid.size else np.inf
-    for s in range(0, n, _CHUNK):
+    tau_max = 100.0 * float(grid.max()) if n else np.inf
+    for s in range(0, n if outs else 0, _CHUNK):
         sl = slice(s, min(n, s + _CHUNK))
         groups = _basis_grid(t[sl], basis, grid)
         ys, starts = [], []
