@@ -24,7 +24,7 @@ The Dask executor's LocalCluster forks its workers from the same kind of server
 without the workers' statistical profiler (a stack sample every 10 ms), without work stealing
 (the runner keeps one job per worker in flight) and with its monitors ticking every second
 instead of every 20-500 ms: idle, the cluster's own processes then use ≈ 0.013 CPU-seconds per
-second instead of ≈ 0.07, CPU that competed with the jobs for the cores.
+second instead of ≈ 0.10, CPU that competed with the jobs for the cores.
 """
 
 from __future__ import annotations
