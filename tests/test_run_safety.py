@@ -186,6 +186,26 @@ def _descendants(pid: int) -> list[int]:
         return []
 
 
+def _pool_process(pid: int) -> bool:
+    """A job worker or the fork server of the runner's pool (suite.runner.workers)."""
+    import psutil
+
+    try:
+        line = " ".join(psutil.Process(pid).cmdline())
+    except psutil.NoSuchProcess:
+        return False
+    return "spawn_main" in line or "multiprocessing.forkserver" in line
+
+
+def _parent(pid: int) -> int | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).ppid()
+    except psutil.NoSuchProcess:
+        return None
+
+
 def test_pool_workers_die_with_a_killed_runner(tmp_path):
     import psutil
 
@@ -196,15 +216,15 @@ def test_pool_workers_die_with_a_killed_runner(tmp_path):
                              str(tmp_path / "run"), "--executor", "local", "--workers", "2",
                              "--quiet"], cwd=CODE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    workers: list[int] = []
+    workers: list[int] = []  # the workers, and the fork server they are forked from
     try:
         for _ in range(600):  # wait (up to 2 minutes) until both workers run a job
-            workers = [p for p in _descendants(proc.pid)
-                       if "spawn_main" in " ".join(psutil.Process(p).cmdline())]
-            if len(workers) >= 2 and (tmp_path / "run" / "results.sqlite").exists():
+            workers = [p for p in _descendants(proc.pid) if _pool_process(p)]
+            forked = [p for p in workers if _parent(p) != proc.pid]  # children of the server
+            if len(forked) >= 2 and (tmp_path / "run" / "results.sqlite").exists():
                 break
             time.sleep(0.2)
-        assert len(workers) >= 2, "the pool did not start"
+        assert len(forked) >= 2, "the pool did not start"
         time.sleep(2.0)  # inside the first (long) jobs
     finally:
         proc.send_signal(signal.SIGKILL)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 
 from suite._process import die_with_parent
 
@@ -79,14 +80,27 @@ def init_worker(environ: dict) -> None:
     """Initializer of a job worker: the runner's environment, and an end with the runner.
 
     ``environ`` is the runner's ``os.environ`` when the pool started (a forked worker would
-    otherwise keep the fork server's). The worker ends when its parent ends
-    (:func:`suite._process.die_with_parent`): the runner for a spawned worker, the fork server
-    for a forked one, which ends when the runner does.
+    otherwise keep the fork server's). The worker ends when the runner ends: a thread waits on
+    :func:`multiprocessing.parent_process`'s sentinel (the process that asked for the worker:
+    the runner, also for a worker forked by the fork server, which itself ends only once no
+    worker is left), and when its parent process ends (:func:`suite._process.die_with_parent`:
+    the runner for a spawned worker, the fork server for a forked one).
     """
     if dict(os.environ) != environ:
         os.environ.clear()
         os.environ.update(environ)
+    runner = multiprocessing.parent_process()
+    if runner is not None:
+        threading.Thread(target=_exit_with, args=(runner.sentinel,), daemon=True,
+                         name="cmrsuite-runner-watch").start()
     die_with_parent(os.getppid())
+
+
+def _exit_with(sentinel) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
 
 
 def dask_cluster_config() -> dict:
