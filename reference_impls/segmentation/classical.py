@@ -73,6 +73,8 @@ Med Image Anal 15(2):169–184, 2011.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
@@ -210,17 +212,22 @@ def _perimeter_codes(lab: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(idx, minlength=(n + 1) * 50).reshape(n + 1, 50)
 
 
+def _shifted(mask: np.ndarray, offsets):
+    """Views of ``mask`` shifted by each ``(dy, dx)`` of ``offsets``, zeros outside."""
+    ny, nx = mask.shape
+    r = _radius(offsets)
+    pad = np.zeros((ny + 2 * r, nx + 2 * r), bool)
+    pad[r:r + ny, r:r + nx] = mask
+    return (pad[r + dy:r + dy + ny, r + dx:r + dx + nx] for dy, dx in offsets)
+
+
 def _shift_or(mask: np.ndarray, offsets) -> np.ndarray:
     """Binary dilation of ``mask`` by the structuring element whose pixels are ``offsets``
     (``(dy, dx)`` pairs, a symmetric element), with zeros outside the array: the OR of the
     shifted masks, the same pixels as ``scipy.ndimage.binary_dilation``."""
-    ny, nx = mask.shape
-    r = max(max(abs(dy), abs(dx)) for dy, dx in offsets)
-    pad = np.zeros((ny + 2 * r, nx + 2 * r), bool)
-    pad[r:r + ny, r:r + nx] = mask
     out = np.zeros_like(mask)
-    for dy, dx in offsets:
-        out |= pad[r + dy:r + dy + ny, r + dx:r + dx + nx]
+    for view in _shifted(mask, offsets):
+        out |= view
     return out
 
 
@@ -228,14 +235,16 @@ def _shift_and(mask: np.ndarray, offsets) -> np.ndarray:
     """Binary erosion of ``mask`` by the symmetric element of ``offsets`` with zeros outside
     the array (``scipy.ndimage.binary_erosion``'s default ``border_value=0``): the AND of
     the shifted masks."""
-    ny, nx = mask.shape
-    r = max(max(abs(dy), abs(dx)) for dy, dx in offsets)
-    pad = np.zeros((ny + 2 * r, nx + 2 * r), bool)
-    pad[r:r + ny, r:r + nx] = mask
     out = mask.copy()
-    for dy, dx in offsets:
-        out &= pad[r + dy:r + dy + ny, r + dx:r + dx + nx]
+    for view in _shifted(mask, offsets):
+        out &= view
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _radius(offsets: tuple[tuple[int, int], ...]) -> int:
+    """The largest offset of a structuring element (the padding its shifts need)."""
+    return max(max(abs(dy), abs(dx)) for dy, dx in offsets)
 
 
 def _offsets(structure: np.ndarray) -> tuple[tuple[int, int], ...]:
