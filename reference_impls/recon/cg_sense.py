@@ -103,6 +103,8 @@ class CGSense(SenseCallMixin):
     name = "cg-sense"
     version = "1.1"  # 1.1: faster SENSE normal operator (same map, rounding)
     stage = "recon"
+    #: each slice is reconstructed from its own k-space and coil maps (``split: slice``)
+    slice_separable = True
 
     def __init__(self, lam: float = 0.01, max_iter: int = 30, tol: float = 1e-6,
                  maps: str = "espirit"):

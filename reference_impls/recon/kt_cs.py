@@ -200,6 +200,8 @@ class KtCS(SenseCallMixin):
     name = "kt-cs"
     version = "2.0"
     stage = "recon"
+    #: each slice is reconstructed from its own k-space and coil maps (``split: slice``)
+    slice_separable = True
 
     def __init__(self, lam_s: float = 0.002, lam_t: float = 0.01, temporal: str = "tv",
                  max_iter: int = 100, tol: float = 1e-4, balance: float = 8.0,

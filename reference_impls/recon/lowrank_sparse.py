@@ -115,6 +115,8 @@ class LowRankSparse(SenseCallMixin):
     name = "lowrank-sparse"
     version = "1.1"  # 1.1: SVT from the Gram matrix, normal operator (same map, rounding)
     stage = "recon"
+    #: each slice is reconstructed from its own k-space and coil maps (``split: slice``)
+    slice_separable = True
 
     def __init__(self, lam_l: float = 0.01, lam_s: float = 0.01, max_iter: int = 50,
                  tol: float = 2.5e-3, maps: str = "espirit"):

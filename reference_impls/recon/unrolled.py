@@ -121,6 +121,8 @@ def load_weights(name: str, weights_dir: Path | None = None) -> tuple[CineUnroll
 class _UnrolledMethod(SenseCallMixin):
     stage = "recon"
     version = "1.1"  # 1.1: data consistency through the normal operator (same map, rounding)
+    #: each slice is reconstructed from its own k-space and coil maps (``split: slice``)
+    slice_separable = True
     weights_name = ""
 
     def __init__(self, weights_dir: str | None = None, maps: str = "espirit",

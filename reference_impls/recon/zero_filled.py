@@ -36,6 +36,8 @@ class ZeroFilled:
     name = "zero-filled"
     version = "1.1"  # 1.1: centred FFT by sign modulation (same map, rounding)
     stage = "recon"
+    #: each slice is reconstructed from its own k-space and coil maps (``split: slice``)
+    slice_separable = True
 
     def params(self) -> dict:
         return {}

@@ -84,6 +84,14 @@ class Protocol:
         return [c for c in self.conditions
                 if c["name"] in subset or c.get("repeat_of") in subset]
 
+    def split(self, dataset: dict | str) -> str:
+        """How a dataset's cases are cut into jobs of its pipeline's first method stage:
+        ``"case"`` (default, one job per case) or ``"slice"`` (one job per slice, then the
+        case's job assembles them; :mod:`suite.runner.jobs`)."""
+        if isinstance(dataset, str):
+            dataset = self.dataset(dataset)
+        return str(dataset.get("split") or "case")
+
     def pipeline(self, dataset: dict | str | None = None) -> list[str]:
         """The stage names a dataset runs, in order: the dataset's ``pipeline``, else the
         protocol's, else the default (:func:`suite.stages.default_pipeline`)."""

@@ -20,6 +20,8 @@ Schema (``protocols/quick.yaml`` is the worked example)::
         pipeline: [stage, ...]        #   optional: this dataset's own pipeline
         methods: {stage: [label]}     #   optional: the subset of a stage's methods it runs
         conditions: [name, ...]       #   optional: the subset of the conditions it runs under
+        split: case | slice           #   optional (default case): jobs of the pipeline's first
+                                      #   method stage per slice (suite.runner.jobs, docs/runner.md)
         phantom:                      # either a phantom cohort generated into the run ...
           kind: cine | mapping        #   suite.phantom.kinds (default cine; mapping keys:
                                       #   suite.phantom.mapping.cohort)
@@ -91,6 +93,9 @@ from suite.trust import AllowList, check_protocol_code
 
 __all__ = ["ProtocolError", "load_protocol", "validate_protocol"]
 
+#: How a dataset's cases are cut into jobs of the first method stage of its pipeline.
+SPLITS = ("case", "slice")
+
 _TOP_KEYS = {"name", "description", "seed", "failure_tolerance", "datasets", "conditions",
              "methods", "metrics", "analyses", "acceptance", "plugin_paths", "version",
              "robustness", "sponsor", "gate", "pipeline", "stages"}
@@ -139,7 +144,8 @@ def validate_protocol(raw: Any, *, source: str = "<protocol>", base_dir=".",
     for i, ds in enumerate(datasets):
         key = f"datasets[{i}]"
         v.unknown_keys(ds, {"name", "phantom", "root", "card", "reader_options", "max_cases",
-                            "pipeline", "methods", "conditions"}, key)
+                            "pipeline", "methods", "conditions", "split"}, key)
+        v.option(ds, "split", SPLITS, prefix=key)
         if ("phantom" in ds) == ("root" in ds):
             raise ProtocolError(source, key, "needs exactly one of `phantom` (a generated cohort) "
                                 "or `root` (a folder of files)")

@@ -22,7 +22,8 @@ from suite.report.style import series_styles
 
 __all__ = ["pyplot", "slug", "save_figure", "tight_layout", "background_figures",
            "wait_for_figures", "errorbar_series", "bland_altman_panel", "excluded_text",
-           "axis_label", "method_label", "series_legend"]
+           "axis_label", "method_label", "series_legend", "bland_altman_legend",
+           "BLAND_ALTMAN_LEGEND_IN"]
 
 
 def pyplot():
@@ -261,14 +262,15 @@ def series_legend(fig, ax, n_series: int, *, fontsize: int = 6) -> None:
     ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
-def bland_altman_panel(ax, result, *, title: str) -> None:
+def bland_altman_panel(ax, result, *, title: str, legend: bool = True) -> bool:
     """Bland-Altman panel of an :class:`~suite.analysis.agreement.AgreementResult`.
 
     Points: pair means against differences (test − reference) of the usable pairs the result
     was computed on; solid line the bias, dashed lines the limits of agreement, shaded bands
     their confidence intervals. The values the analysis left out (by reason) are named in the
     panel, never drawn, so they cannot stretch the axes. With fewer than 3 pairs the panel
-    says so.
+    says so. ``legend=False`` leaves the legend to the caller (one legend for a grid of
+    panels, :func:`bland_altman_legend`). Returns whether the panel drew the statistics.
     """
     excl = ", ".join(f"{n} {reason}" for reason, n in sorted(result.excluded_by.items()))
     note = f"excluded: {excl}" if excl else "no value excluded"
@@ -279,7 +281,7 @@ def bland_altman_panel(ax, result, *, title: str) -> None:
                 f"{note}", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-        return
+        return False
     ax.scatter(ba.means, ba.differences, s=14, color="0.2", alpha=0.8, label="pairs")
     names = ("bias", f"bias − {ba.multiplier:g} SD", f"bias + {ba.multiplier:g} SD")
     lines = (ba.bias, ba.loa_lower, ba.loa_upper)
@@ -292,4 +294,21 @@ def bland_altman_panel(ax, result, *, title: str) -> None:
     ax.set_ylabel(axis_label("test − reference", result.unit), fontsize=8)
     ax.text(0.02, 0.02, f"n = {result.n}; {note}", transform=ax.transAxes, fontsize=7,
             va="bottom", ha="left", color="0.25")
-    ax.legend(fontsize=6, loc="upper right")
+    if legend:
+        ax.legend(fontsize=6, loc="upper right")
+    return True
+
+
+#: Height of the strip below a grid of Bland-Altman panels that holds their one legend (in).
+BLAND_ALTMAN_LEGEND_IN = 0.35
+
+
+def bland_altman_legend(fig, ax) -> None:
+    """One legend for a figure of Bland-Altman panels, centred in the strip of
+    :data:`BLAND_ALTMAN_LEGEND_IN` inches at the bottom of the figure, from the entries of the
+    panel ``ax`` (the same four in every panel: pairs, bias, the two limits of agreement).
+    Drawing it once instead of in each panel keeps the panels' data uncovered and saves
+    laying out a legend per panel."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7,
+               frameon=False)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from suite.report.draw import (axis_label, bland_altman_panel, errorbar_series, excluded_text,
+from suite.report.draw import (BLAND_ALTMAN_LEGEND_IN, axis_label, bland_altman_legend,
+                               bland_altman_panel, errorbar_series, excluded_text,
                                method_label, pyplot, save_figure, series_legend, slug,
                                tight_layout)
 from suite.report.style import series_styles
@@ -129,15 +130,19 @@ def bland_altman_figures(results, methods, out_dir: Path, draw: bool = True) -> 
         rs = sorted(rs, key=lambda r: (str(r.keys.get("condition")), str(r.keys.get("recon"))))
         ncol = min(3, len(rs))
         nrow = math.ceil(len(rs) / ncol)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.4 * nrow), squeeze=False)
-        for ax, r in zip(axes.flat, rs):
-            bland_altman_panel(ax, r, title=f"{r.keys.get('recon') or 'reference'} "
-                                            f"({r.keys.get('condition')})")
+        height = 3.4 * nrow + BLAND_ALTMAN_LEGEND_IN
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, height), squeeze=False)
+        drawn = [ax for ax, r in zip(axes.flat, rs)
+                 if bland_altman_panel(ax, r, legend=False,
+                                       title=f"{r.keys.get('recon') or 'reference'} "
+                                             f"({r.keys.get('condition')})")]
         for ax in list(axes.flat)[len(rs):]:
             ax.set_axis_off()
+        if drawn:
+            bland_altman_legend(fig, drawn[0])
         what = " + ".join(chain) or "reference input"
         fig.suptitle(f"{metric}: {what} against the {ref} (test - reference)")
-        tight_layout(fig, rect=(0, 0, 1, 0.97))
+        tight_layout(fig, rect=(0, BLAND_ALTMAN_LEGEND_IN / height, 1, 0.97))
         out.append(_save(fig, out_dir, "_".join(["bland_altman", key[0], *key[1].split(),
                                                  *chain, ref]),
                          f"Bland-Altman: {metric}, {what} ({ref})"))

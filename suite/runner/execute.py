@@ -130,6 +130,9 @@ class _Job:
         proto = Protocol(raw=ctx.protocol_raw, source="", sha256="", base_dir=base_dir,
                          allowed=ctx.allowed)
         self.pipeline = proto.pipeline(spec.case.dataset)
+        #: the stage whose jobs go per slice (``split: slice``), else None
+        self.split_stage = (next((n for n in self.pipeline if self.stages[n].has_methods), None)
+                            if proto.split(spec.case.dataset) == "slice" else None)
         self.case = load_case(spec.case, audit=spec.audit)
         self.condition = make_condition(spec.condition)
         self.rng_factory = lambda: condition_rng(ctx.seed, spec.case_id, spec.condition_name)
@@ -181,13 +184,63 @@ class _Job:
             key = stage_cache_key(self.case, self.spec, list(self._identities), self.ctx.seed)
             label = self.spec.labels()[stage_name]
             call = self.call(stage_name)
-            cached = cached_array(self.ctx.cache_dir, key, lambda: stage.check_output(
-                call, stage.produce(call, method), label), on_repair=self.repaired)
+            if self.split_by_slice(stage_name, method):
+                def produce(stage=stage, method=method, label=label, key=key):
+                    return np.concatenate([
+                        self.slice_output(stage, method, label, key, s).array
+                        for s in range(self.case.n_slices)])
+            else:
+                def produce(stage=stage, method=method, label=label, call=call):
+                    return stage.check_output(call, stage.produce(call, method), label)
+            cached = cached_array(self.ctx.cache_dir, key, produce, on_repair=self.repaired)
             self.outputs[stage_name] = cached.array
             if stage_name == self.spec.phase:
                 self.records.append(cached.record(stage_name))
             if stage_name == upto:
                 break
+
+    # ------------------------------------------------------------------ split: slice
+    def split_by_slice(self, stage_name: str, method) -> bool:
+        """Whether ``stage_name``'s output is assembled from slice outputs: the dataset is
+        split by slice, the stage is its first method stage and the method declares
+        ``slice_separable = True`` (its output on a slice is that slice of its output on the
+        case)."""
+        return stage_name == self.split_stage and bool(getattr(method, "slice_separable", False))
+
+    def slice_output(self, stage, method, label: str, key: str, index: int):
+        """The cached output of ``method`` on slice ``index`` of the conditioned case (the
+        condition applied to the whole case, then the slice taken, as in the case's job)."""
+        from suite.store import cache_key, cached_array
+
+        call = self.call(stage.name)
+        call.case = self.case.slice_case(index)
+        call.conditioned = self.conditioned.slice_case(index)
+        return cached_array(self.ctx.cache_dir, cache_key({"slice_of": key, "slice": index}),
+                            lambda: stage.check_output(call, stage.produce(call, method), label),
+                            on_repair=self.repaired)
+
+    def run_slice(self) -> None:
+        """A slice job (:attr:`JobSpec.slice`): the output of the job's method on its slice,
+        cached for the case's job to assemble; nothing when the method is not slice-separable
+        (the case's job then runs it on the whole case)."""
+        from suite.runner.methods import entry_identity
+
+        (stage_name, entry), = self.spec.methods
+        stage = self.stages[stage_name]
+        method = self.resolve(entry, stage_name)
+        if not self.split_by_slice(stage_name, method):
+            return
+        if not 0 <= self.spec.slice < self.case.n_slices:
+            raise ValueError(f"case {self.spec.case_id!r} has {self.case.n_slices} slices; the "
+                             f"job asks for slice {self.spec.slice} (the case changed since the "
+                             "run was planned)")
+        identity = entry_identity(method, entry, Path(self.ctx.protocol_base_dir), case=self.case,
+                                  condition=self.spec.condition_name,
+                                  recon=self.spec.labels().get("recon"))
+        key = stage_cache_key(self.case, self.spec, [identity], self.ctx.seed)  # the case's key
+        cached = self.slice_output(stage, method, self.spec.labels()[stage_name], key,
+                                   self.spec.slice)
+        self.records.append(cached.record(f"{stage_name} slice {self.spec.slice}"))
 
     def repaired(self, repair) -> None:
         """Note a cache entry that was refused and recomputed (reported by the runner)."""
@@ -331,7 +384,10 @@ def _run_job(spec_dict: dict, ctx: RunContext, threads: int) -> dict:
     t0 = time.perf_counter()
     job = _Job(JobSpec.from_dict(spec_dict), ctx)
     base = job.base_row()
-    if job.spec.phase == "robustness":
+    if job.spec.slice is not None:
+        job.run_slice()
+        rows = []
+    elif job.spec.phase == "robustness":
         rows = job.experiment_rows()
     else:
         job.run_chain()

@@ -9,6 +9,16 @@ clinical]`` a ``recon`` job per reconstruction method, then a ``segmentation`` j
 a later stage reads its upstream outputs from the content-addressed cache (recomputing them
 if absent), so jobs inside a phase are independent of each other.
 
+A dataset with ``split: slice`` (:meth:`suite.protocol.Protocol.split`) also gets, for every job
+of the first method stage of its pipeline, one **slice job** per slice of the case
+(:attr:`JobSpec.slice`): it runs the job's method on that slice of the conditioned case and
+caches the slice's output. The runner runs a phase's slice jobs before its other jobs; the
+case's own job then assembles the output from the cached slices (computing any that is
+missing) and scores the whole case as before, so the values are those of an unsplit run for a
+method that treats slices independently (``slice_separable = True``, e.g. every reference
+reconstruction). A method that does not declare it runs on the whole case in the case's job;
+its slice jobs store nothing.
+
 With a ``robustness`` section, a last phase holds the stages' robustness experiments
 (:meth:`suite.stages.Stage.expand_experiments`): attacks on reconstructions and segmentations,
 small features, data crimes.
@@ -29,7 +39,8 @@ from dataclasses import dataclass, field
 from suite.data.loader import KSPACE_FORMATS
 from suite.protocol import method_label
 
-__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "phases"]
+__all__ = ["CaseRef", "JobSpec", "expand_jobs", "expand_robustness_jobs", "phases",
+           "slice_counts"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,9 @@ class JobSpec:
     companions : tuple of (role, CaseRef)
         Other cases the derived stages of the job's stage read
         (:meth:`suite.stages.Stage.companions`), sorted by role.
+    slice : int, optional
+        A slice job of a ``split: slice`` dataset: the index of the slice it computes (module
+        docstring); None for the case's job.
     """
 
     phase: str
@@ -83,6 +97,7 @@ class JobSpec:
     experiment: dict | None = None
     audit: bool = False
     companions: tuple = ()
+    slice: int | None = None
 
     @property
     def case_id(self) -> str:
@@ -127,6 +142,8 @@ class JobSpec:
             desc["robustness"] = self.experiment
         if self.companions:  # likewise
             desc["companions"] = {role: ref.case_id for role, ref in self.companions}
+        if self.slice is not None:  # likewise
+            desc["slice"] = self.slice
         return desc
 
     @property
@@ -141,6 +158,8 @@ class JobSpec:
                "audit": self.audit}
         if self.companions:
             out["companions"] = [[role, _ref_dict(ref)] for role, ref in self.companions]
+        if self.slice is not None:
+            out["slice"] = self.slice
         return out
 
     @classmethod
@@ -157,7 +176,8 @@ class JobSpec:
         return cls(phase=d["phase"], case=case, condition=d["condition"],
                    methods=methods, experiment=d.get("robustness"),
                    audit=bool(d.get("audit", False)),
-                   companions=tuple((role, _ref_of(r)) for role, r in d.get("companions", ())))
+                   companions=tuple((role, _ref_of(r)) for role, r in d.get("companions", ())),
+                   slice=None if d.get("slice") is None else int(d["slice"]))
 
 
 def _ref_dict(ref: CaseRef) -> dict:
@@ -177,15 +197,24 @@ def phases(protocol) -> list[str]:
     return [*protocol.method_stages(), "robustness"]
 
 
-def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
-    """All jobs of the protocol for the given cases, in a deterministic order."""
+def expand_jobs(protocol, case_refs: list[CaseRef],
+                slice_counts: dict[str, int] | None = None) -> list[JobSpec]:
+    """All jobs of the protocol for the given cases, in a deterministic order.
+
+    ``slice_counts`` (case id → number of slices, :func:`slice_counts`) gives the slice jobs
+    of the cases of ``split: slice`` datasets, listed before the job of the first method stage
+    they belong to; a case missing from it (one that could not be read) gets none, so its own
+    job runs the whole case and reports the reader's error."""
     stages = protocol.stages()
+    slice_counts = slice_counts or {}
     metrics = protocol.raw.get("metrics") or {}
     jobs: list[JobSpec] = []
     for ref in case_refs:
         pipeline = [stages[n] for n in protocol.pipeline(ref.dataset)]
         method_stages = [s for s in pipeline if s.has_methods]
         first = [True]  # the first job of a case audits it (suite.data.audit)
+        n_slices = (int(slice_counts.get(ref.case_id, 0))
+                    if protocol.split(ref.dataset) == "slice" else 0)
         companions = {s.name: _companions(s, pipeline, metrics, ref, case_refs)
                       for s in method_stages}
 
@@ -196,6 +225,9 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
             for entry in stage.method_entries(protocol.methods(stage.name, ref.dataset), ref,
                                                cond):
                 link = chain + ((stage.name, entry),)
+                if i == 0:
+                    jobs.extend(JobSpec(stage.name, ref, cond, link, slice=s)
+                                for s in range(n_slices))
                 jobs.append(JobSpec(stage.name, ref, cond, link, audit=first[0],
                                     companions=companions[stage.name]))
                 first[0] = False
@@ -206,6 +238,21 @@ def expand_jobs(protocol, case_refs: list[CaseRef]) -> list[JobSpec]:
                 walk(0, cond, ())
     jobs += expand_robustness_jobs(protocol, case_refs)
     return jobs
+
+
+def slice_counts(protocol, case_refs: list[CaseRef], read_case) -> dict[str, int]:
+    """Number of slices of each case of the ``split: slice`` datasets, read with
+    ``read_case(ref) -> Case`` (the runner's reader: each such case is read once by the main
+    process to plan its slice jobs). A case that cannot be read is left out (see
+    :func:`expand_jobs`)."""
+    counts = {}
+    for ref in case_refs:
+        if protocol.split(ref.dataset) == "slice":
+            try:
+                counts[ref.case_id] = read_case(ref).n_slices
+            except Exception:  # noqa: BLE001 - the case's own job reports it
+                continue
+    return counts
 
 
 def _companions(stage, pipeline, metrics, ref: CaseRef, case_refs) -> tuple:

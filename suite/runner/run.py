@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from suite._atomic import atomic_write_text
-from suite.runner.execute import RunContext, run_job
+from suite.runner.execute import RunContext, load_case, run_job
 from suite.runner.executors import make_executor
-from suite.runner.jobs import CaseRef, JobSpec, expand_jobs, phases
+from suite.runner.jobs import CaseRef, JobSpec, expand_jobs, phases, slice_counts
 from suite.runner.provenance import build_manifest, write_manifest
 from suite.exit_codes import is_disk_error
 from suite.store import DiskFullError, ResultStore, RunLock
@@ -222,7 +222,7 @@ def _run_locked(protocol, run_dir: Path, *, executor, workers, scheduler, resume
             # a phantom cohort's subjects are simulated on the job workers (which then start
             # the jobs with their imports done)
             refs = discover_cases(protocol, run_dir / "data", store, map=pool.map)
-            jobs = expand_jobs(protocol, refs)
+            jobs = expand_jobs(protocol, refs, slice_counts(protocol, refs, load_case))
             _check_not_empty(protocol, refs, jobs, store)
             store.register_jobs(jobs)
             registered = True
@@ -235,15 +235,19 @@ def _run_locked(protocol, run_dir: Path, *, executor, workers, scheduler, resume
             total = len(jobs)
             counter = {"n": len([j for j in jobs if j.job_id in done_before])}
             repairs: list[dict] = []
-            for phase in phases(protocol):
-                pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before]
+            # a phase's slice jobs (split: slice) before its other jobs, which assemble them
+            steps = [(phase, sliced) for phase in phases(protocol) for sliced in (True, False)]
+            for phase, sliced in steps:
+                pending = [j for j in jobs if j.phase == phase and j.job_id not in done_before
+                           and (j.slice is not None) == sliced]
                 for spec, outcome in pool.run(run_job, pending, ctx):
                     repairs += _record(store, spec, outcome)
                     counter["n"] += 1
                     if progress is not None:
                         progress(counter["n"], total, " ".join(
                             [spec.phase, spec.case_id, spec.condition_name,
-                             *spec.labels().values()]))
+                             *spec.labels().values(),
+                             *([] if spec.slice is None else [f"slice {spec.slice}"])]))
         if repairs:
             store.set_info("cache_repairs", (store.info().get("cache_repairs") or []) + repairs)
         status = store.job_status()

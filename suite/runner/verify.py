@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.runner.execute import RunContext, run_job
-from suite.runner.jobs import JobSpec, expand_jobs, phases
+from suite.runner.execute import RunContext, load_case, run_job
+from suite.runner.jobs import JobSpec, expand_jobs, phases, slice_counts
 from suite.store import ResultStore, resolve_run_dir
 from suite.store.digest import row_digest
 from suite.store.errors import store_errors
@@ -229,7 +229,7 @@ def _reexecute(proto, stored: _StoredRun, tmp: Path, report: VerifyReport, n_job
     from suite.runner.run import discover_cases
 
     refs = discover_cases(proto, tmp / "data")
-    expected = {j.job_id: j for j in expand_jobs(proto, refs)}
+    expected = {j.job_id: j for j in expand_jobs(proto, refs, slice_counts(proto, refs, load_case))}
     for job_id in sorted(set(stored.jobs) - set(expected)):
         report.mismatches.append(_m(job_id, "job", f"job {job_id}", "is in the run but the "
                                     "protocol does not make it (added, or its spec edited)"))
