@@ -6,7 +6,8 @@ benchmark beside it (a Python busy loop, stopped afterwards), as on a shared CI 
 
 * NMSE + PSNR + SSIM (fastmri profile) on (30, 256, 256): scikit-image time / ours;
 * CG-SENSE (16 coils, 208 × 256, 30 iterations): sigpy ``SenseRecon`` time / ours, and one CG
-  iteration / the FFTs it needs (``benchmarks/bench_recon.py``);
+  iteration / the FFTs it needs (``benchmarks/bench_recon.py``; the solvers, the reference and
+  the FFTs are timed in turn, so that a change of load affects them alike);
 * ``cmrsuite demo`` (protocols/quick.yaml, 2 local workers) in a fresh folder: wall time and
   CPU time (the demo's processes), wall / 3 min; the peak RSS of its largest process (a worker:
   an upper bound of the robustness phase's);
@@ -95,7 +96,9 @@ def main():
     rows.append((f"CG-SENSE vs sigpy SenseRecon, 16 coils 208×256, 30 it (sigpy / ours; "
                  f"relative difference {rel:.1e})", fmt(s_idle), fmt(s_busy), "≥ 2x",
                  min(s_idle, s_busy) >= 2))
-    rows.append(("one CG-SENSE iteration / the FFTs it needs", fmt(f_idle, suffix=""),
+    rows.append(("one CG-SENSE iteration / the FFTs it needs (a ky-line mask: one 1-D FFT pair "
+                 "along ky per coil; the 2-D pair before the operator skipped kx)",
+                 fmt(f_idle, suffix=""),
                  fmt(f_busy, suffix=""), "≤ 1.5", max(f_idle, f_busy) <= 1.5))
 
     if not args.skip_demo:

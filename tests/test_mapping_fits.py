@@ -236,3 +236,57 @@ def test_mask_limits_the_fit_and_the_failure_count():
     assert not none.attempted.any() and none.failure_fraction == 0.0
     with pytest.raises(ValueError, match="mask"):
         fit_molli(images, TI_53, mask=np.ones(3, bool))
+
+
+# ---- noisy pixels against an independent optimiser, and batch independence (issue 17)
+
+def _scipy_best_fit(t, y):
+    """Least squares of ``A − B·e^{−t/T}`` by scipy's MINPACK Levenberg–Marquardt from several
+    starts (linear amplitudes at each start ``T``); ``(sse, (A, B, T))`` of the best."""
+    from scipy.optimize import least_squares
+
+    best = (np.inf, None)
+    for tau in (300.0, 1500.0):
+        phi = np.stack([np.ones_like(t), -np.exp(-t / tau)], axis=1)
+        a, b = np.linalg.lstsq(phi, y, rcond=None)[0]
+        with np.errstate(over="ignore"):
+            res = least_squares(lambda p: p[0] - p[1] * np.exp(-t / p[2]) - y, [a, b, tau],
+                                method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=5000)
+        sse = float(np.sum(res.fun ** 2))
+        if res.x[2] > 0 and sse < best[0]:
+            best = (sse, res.x)
+    return best
+
+
+def test_exhaustive_polarity_fit_of_noisy_magnitude_pixels_matches_scipy():
+    rng = np.random.default_rng(7)
+    sig = np.abs(molli_signal(MOLLI_P[1:3], TI_53)) + rng.normal(0.0, 15.0, (2, 8))
+    fit = fit_molli(sig, TI_53)
+    order = np.argsort(TI_53)
+    t = TI_53[order]
+    for i, y in enumerate(sig[:, order]):
+        per_k = [_scipy_best_fit(t, np.where(np.arange(8) < k, -y, y)) for k in range(8)]
+        k = int(np.argmin([sse for sse, _ in per_k]))
+        a, b, t1s = per_k[k][1]
+        assert fit["n_flipped"][i] == k
+        np.testing.assert_allclose([fit["A"][i], fit["B"][i], fit["t1_star_ms"][i]],
+                                   [a, b, t1s], rtol=1e-6)
+        np.testing.assert_allclose(fit["t1_ms"][i], t1s * (b / a - 1.0), rtol=1e-6)
+
+
+def test_all_polarities_in_one_batch_equal_one_fit_per_polarity_to_the_last_bit():
+    # fit_molli fits all flip counts of a chunk in one Levenberg-Marquardt batch; the numbers
+    # must be those of one fit_exponential call per flip count
+    from reference_impls.mapping.exp_fit import ExpBasis, fit_exponential, fit_exponential_flips
+
+    molli = ExpBasis(offsets=(1.0, 0.0), slopes=(0.0, -1.0))  # A − B·e^{−t/T}
+    rng = np.random.default_rng(3)
+    t = np.tile(np.sort(TI_53), (3, 1))
+    y = np.abs(molli_signal(MOLLI_P[:3], t[0])) + rng.normal(0.0, 15.0, (3, 8))
+    grid = np.geomspace(1.0, 10000.0, 120)
+    for k, batch in zip((0, 2, 5), fit_exponential_flips(t, y, molli, grid, (0, 2, 5))):
+        yk = y.copy()
+        yk[:, :k] *= -1.0
+        alone = fit_exponential(t, yk, molli, grid)
+        for name in ("coefficients", "time_constant", "sse", "converged", "iterations"):
+            np.testing.assert_array_equal(getattr(batch, name), getattr(alone, name))

@@ -138,3 +138,47 @@ def test_per_image_max_normalisation_hides_a_global_scale_error():
     gt = rng.random((4, 3, 32, 33)) + 0.1
     assert score(gt, 0.5 * gt, profile="cmrxrecon2023").ssim == pytest.approx(1.0)
     assert score(gt, 0.5 * gt, profile="fastmri").ssim < 0.99
+
+
+@pytest.mark.parametrize("case, atol", [
+    ("offset", 1e-9), ("tiny range", 1e-12), ("zeros", 1e-12), ("prediction zero", 1e-12),
+    ("constant", 1e-12), ("prediction offset", 1e-8)])
+def test_ssim_equals_skimage_on_adversarial_inputs(case, atol):
+    """Large constant offsets (the local variances cancel against the squared means), a tiny
+    data range, zero regions and constant images: the same values as scikit-image. With the
+    prediction 10⁶ data ranges away, scikit-image's own running sums differ in the 9th digit."""
+    rng = np.random.default_rng(5)
+    base = rng.random((2, 24, 20))
+    noise = rng.standard_normal(base.shape)
+    ref, pred = {
+        "offset": (1e6 + 1e-3 * base, 1e6 + 1e-3 * base + 1e-4 * noise),
+        "tiny range": (1e-12 * base, 1e-12 * (base + 0.1 * noise)),
+        "zeros": (np.where(base > 0.5, base, 0.0), np.where(base > 0.4, base, 0.0)),
+        "prediction zero": (base, np.zeros_like(base)),
+        "constant": (np.full(base.shape, 3.0), np.full(base.shape, 3.0)),
+        "prediction offset": (base, base + 1e6),
+    }[case]
+    dr = ref.max()
+    expected = [structural_similarity(a, b, data_range=dr) for a, b in zip(ref, pred)]
+    np.testing.assert_allclose(ssim_per_image(ref, pred, data_range=dr), expected, rtol=0,
+                               atol=atol)
+    s = score(ref, pred)
+    assert s.ssim == pytest.approx(np.mean(expected), rel=0, abs=atol)
+    assert s.nmse == pytest.approx(((ref - pred) ** 2).sum() / (ref ** 2).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("which", ["reference", "prediction"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_refused(which, bad):
+    from suite.metrics.image import image_rows
+
+    rng = np.random.default_rng(0)
+    ref = rng.random((2, 1, 12, 12))
+    pred = ref.copy()
+    (ref if which == "reference" else pred)[1, 0, 5, 7] = bad
+    for profile in ("fastmri", "cmrxrecon2023"):
+        with pytest.raises(ValueError, match=f"`{which}` holds 1 non-finite"):
+            score(ref, pred, profile=profile)
+        rows = image_rows(ref, pred, profile=profile)
+        assert [r.value for r in rows] == [None] * 3
+        assert {r.status for r in rows} == {"undefined"}

@@ -116,17 +116,26 @@ def _explicit_sense(maps, mask, x):
 
 
 @pytest.mark.parametrize("ny, nx", [(6, 8), (5, 8), (6, 7), (5, 7)])
-@pytest.mark.parametrize("mask_kind", ["none", "lines", "points"])
-def test_sense_forward_adjoint_normal_match_explicit_operator(ny, nx, mask_kind):
+@pytest.mark.parametrize("mask_kind", ["none", "lines", "points", "full lines", "coil lines"])
+@pytest.mark.parametrize("group", [None, 1, 3])
+def test_sense_forward_adjoint_normal_match_explicit_operator(ny, nx, mask_kind, group,
+                                                              monkeypatch):
     """Forward, adjoint and normal operator against numpy on even and odd matrices, for full
-    sampling, k-t line masks (constant along kx) and masks varying along kx."""
+    sampling, k-t line masks (constant along kx; also stored full size, and per coil), masks
+    varying along kx, and the normal operator's coil groups of 1 and 3 of the 4 coils."""
+    import suite.mr.sense as sense
+
+    if group is not None:  # elements of one coil group: image size times coils per group
+        monkeypatch.setattr(sense, "_GROUP_ELEMENTS", group * 3 * ny * nx)
     rng = np.random.default_rng(7)
     frames, coils = 3, 4
     maps = rng.standard_normal((coils, ny, nx)) + 1j * rng.standard_normal((coils, ny, nx))
     x = rng.standard_normal((frames, ny, nx)) + 1j * rng.standard_normal((frames, ny, nx))
     y = rng.standard_normal((frames, coils, ny, nx)) + 1j * rng.standard_normal((frames, coils, ny, nx))
-    mask = {"none": None, "lines": rng.random((frames, 1, ny, 1)) > 0.5,
-            "points": rng.random((frames, 1, ny, nx)) > 0.5}[mask_kind]
+    lines = rng.random((frames, 1, ny, 1)) > 0.5
+    mask = {"none": None, "lines": lines, "points": rng.random((frames, 1, ny, nx)) > 0.5,
+            "full lines": np.broadcast_to(lines, (frames, 1, ny, nx)).copy(),
+            "coil lines": rng.random((frames, coils, ny, 1)) > 0.5}[mask_kind]
     op = SenseOperator(torch.from_numpy(maps), None if mask is None else torch.from_numpy(mask))
     np.testing.assert_allclose(op.forward(torch.from_numpy(x)).numpy(),
                                _explicit_sense(maps, mask, x), atol=1e-12)

@@ -25,7 +25,13 @@ the basis ``(1, 0), (0, −1)``; SASHA 2-parameter ``A(1 − e^{−t/T1})`` is `
 Timings may be ``+inf`` (a fully recovered or saturation-prepared image): ``e^{−∞/T} = 0``
 and its derivative is 0.
 
-Pixels are processed in chunks (no per-pixel Python loop). No I/O.
+Pixels are processed in chunks of 2048 (no per-pixel Python loop). The grid search needs
+``ΦᵀΦ`` (a function of the timings only: computed once per timing row of a chunk) and ``Φᵀy``
+(one matrix product per timing row). The Levenberg–Marquardt steps work on the pixels not yet
+converged only, samples first, and sum over samples in sample order, so a pixel's iterations
+do not depend on the other pixels of the batch: :func:`fit_exponential_flips` fits all
+polarities of a chunk as one batch and returns the same numbers, to the last bit, as one
+:func:`fit_exponential` call per polarity. No I/O.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExpBasis", "ExpFit", "fit_exponential", "log_grid"]
+__all__ = ["ExpBasis", "ExpFit", "fit_exponential", "fit_exponential_flips", "log_grid"]
 
 #: Pixels per chunk: bounds the grid-search working set (chunk × grid × timings × basis).
 _CHUNK = 2048
@@ -91,92 +97,177 @@ def _decay(t: np.ndarray, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e, de
 
 
-def _solve_small(m: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Solve batched 1×1 or 2×2 systems ``m x = v`` in closed form (NaN where singular)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if m.shape[-1] == 1:
-            return v / m[..., 0]
-        a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
-        det = a * d - b * c
-        scale = np.abs(a * d) + np.abs(b * c)
-        det = np.where(np.abs(det) > 1e-13 * scale, det, np.nan)
-        x0 = (d * v[..., 0] - b * v[..., 1]) / det
-        x1 = (a * v[..., 1] - c * v[..., 0]) / det
-    return np.stack([x0, x1], axis=-1)
+def _basis_grid(t, basis: ExpBasis, grid) -> list:
+    """The timing-only part of step 1 for the pixels of ``t`` ``(N, m)``: groups of pixels
+    sharing a timing row, each ``(sel, E, Φᵀ Φ entries, det)``.
 
-
-def _grid_start(t, y, basis: ExpBasis, grid):
-    """Step 1: best ``(c, T)`` over the grid for each pixel of ``t, y`` ``(N, m)``.
-
-    The normal equations of the basis ``a_j + b_j·E`` need only the sums of ``E``, ``E²``,
-    ``y`` and ``E·y`` over the samples; at the least-squares amplitudes the residual is
-    ``Σy² − cᵀΦᵀy``.
+    ``Φᵀ Φ`` (the normal-equation matrix of the basis ``a_j + b_j·E``) needs only ``m``, ``ΣE``
+    and ``ΣE²``; it and its determinant do not depend on the signal, so they are computed once
+    per timing row (pixels of one slice share their timings) and reused for every signal
+    fitted with these timings (e.g. every polarity of a MOLLI pixel). With more than 16
+    distinct timing rows the arrays are per pixel, ``(N, G)``, and ``sel`` is all pixels.
     """
     a = np.asarray(basis.offsets, float)
     b = np.asarray(basis.slopes, float)
     m = t.shape[1]
+    aa, ab, bb = a[:, None] * a[None, :] * m, a[:, None] * b[None, :] + b[:, None] * a[None, :], \
+        b[:, None] * b[None, :]
     rows, inverse = np.unique(t, axis=0, return_inverse=True)
     if len(rows) <= 16:  # shared timings (per slice): decays computed once per timing row
         inverse = inverse.ravel()
-        e_rows, _ = _decay(rows[:, None, :], grid[None, :, None])  # (R, G, m)
-        se = e_rows.sum(axis=-1)[inverse]
-        se2 = np.einsum("rgm,rgm->rg", e_rows, e_rows)[inverse]
-        sey = np.empty((len(y), len(grid)))
-        for r in range(len(rows)):
-            sel = inverse == r
-            sey[sel] = y[sel] @ e_rows[r].T
+        e_all, _ = _decay(rows[:, None, :], grid[None, :, None])  # (R, G, m)
+        parts = [(inverse == r, r) for r in range(len(rows))]
     else:
-        e, _ = _decay(t[:, None, :], grid[None, :, None])  # (N, G, m)
-        se = e.sum(axis=-1)
-        se2 = np.einsum("ngm,ngm->ng", e, e)
-        sey = np.einsum("ngm,nm->ng", e, y)
-    sy = y.sum(axis=-1)[:, None]
-    ptp = (a[:, None] * a[None, :] * m
-           + (a[:, None] * b[None, :] + b[:, None] * a[None, :]) * se[..., None, None]
-           + b[:, None] * b[None, :] * se2[..., None, None])  # (N, G, q, q)
-    pty = a * sy[..., None] + b * sey[..., None]  # (N, G, q)
-    c = _solve_small(ptp, pty)
-    sse = np.sum(y * y, axis=-1)[:, None] - np.einsum("ngi,ngi->ng", c, pty)
-    sse = np.where(np.isfinite(sse), sse, np.inf)
-    best = np.argmin(sse, axis=1)
-    idx = np.arange(len(best))
-    return c[idx, best], grid[best]
+        e_all, _ = _decay(t[:, None, :], grid[None, :, None])  # (N, G, m)
+        parts = [(slice(None), slice(None))]
+    se_all = e_all.sum(axis=-1)
+    se2_all = np.einsum("rgm,rgm->rg", e_all, e_all)
+    q = len(a)
+    groups = []
+    for sel, r in parts:
+        se, se2 = se_all[r], se2_all[r]
+        ptp = [[aa[i, j] + ab[i, j] * se + bb[i, j] * se2 for j in range(q)] for i in range(q)]
+        det = None
+        if q == 2:  # Cramer's rule, NaN where singular (relative to the products' size)
+            pa, pb, pc, pd = ptp[0][0], ptp[0][1], ptp[1][0], ptp[1][1]
+            with np.errstate(invalid="ignore", over="ignore"):
+                det = pa * pd - pb * pc
+                scale = np.abs(pa * pd) + np.abs(pb * pc)
+                det = np.where(np.abs(det) > 1e-13 * scale, det, np.nan)
+        groups.append((sel, e_all[r], ptp, det))
+    return groups
+
+
+def _grid_start(groups, y, basis: ExpBasis, grid):
+    """Step 1: best ``(c, T)`` over the grid for each pixel of ``y`` ``(N, m)``, whose timings
+    :func:`_basis_grid` described by ``groups``.
+
+    At the least-squares amplitudes ``c = (ΦᵀΦ)⁻¹ Φᵀy`` the residual is ``Σy² − cᵀΦᵀy``;
+    ``Φᵀy`` needs ``Σy`` and ``Σ E·y`` (one matrix product per timing row).
+    """
+    a = np.asarray(basis.offsets, float)
+    b = np.asarray(basis.slopes, float)
+    q = len(a)
+    c_out = np.empty((len(y), q))
+    best_out = np.empty(len(y), int)
+    for sel, e, ptp, det in groups:
+        yg = y[sel]
+        sey = yg @ e.T if e.ndim == 2 else np.einsum("ngm,nm->ng", e, yg)  # (n, G)
+        sy = yg.sum(axis=-1)[:, None]
+        # (n, G) arrays, updated in place: the same operations as a_j·Σy + b_j·ΣEy, Cramer's
+        # rule and Σy² − cᵀΦᵀy written out, one pass each
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pty = []
+            for j in range(q):
+                v = b[j] * sey
+                v += a[j] * sy
+                pty.append(v)
+            if q == 1:
+                c = [pty[0] / ptp[0][0]]
+            else:
+                pa, pb, pc, pd = ptp[0][0], ptp[0][1], ptp[1][0], ptp[1][1]
+                c0 = pd * pty[0]
+                tmp = pb * pty[1]
+                c0 -= tmp
+                c0 /= det
+                c1 = np.multiply(pa, pty[1], out=sey)
+                np.multiply(pc, pty[0], out=tmp)
+                c1 -= tmp
+                c1 /= det
+                c = [c0, c1]
+            sse = np.multiply(c[0], pty[0], out=pty[0])
+            for j in range(1, q):
+                sse += np.multiply(c[j], pty[j], out=pty[j])
+            np.subtract(np.sum(yg * yg, axis=-1)[:, None], sse, out=sse)
+        sse[~np.isfinite(sse)] = np.inf
+        best = np.argmin(sse, axis=1)
+        idx = np.arange(len(best))
+        c_out[sel] = np.stack([cj[idx, best] for cj in c], axis=1)
+        best_out[sel] = best
+    return c_out, grid[best_out]
 
 
 def _model(t, c, tau, a, b):
-    """Signal ``(N, m)`` and Jacobian ``(N, m, q + 1)`` w.r.t. ``(c, T)``."""
-    e, de = _decay(t, tau[:, None])
-    phi = a + b * e[..., None]  # (N, m, q)
-    f = np.einsum("nmi,ni->nm", phi, c)
-    d_tau = np.einsum("nm,ni->nm", de, c * b)
-    return f, np.concatenate([phi, d_tau[..., None]], axis=-1)
+    """Signal ``(m, n)`` and Jacobian ``(q + 1, m, n)`` w.r.t. ``(c, T)`` of ``n`` pixels with
+    timings ``t`` ``(m, n)`` (samples first: the sums over samples run in sample order, one
+    vector operation per sample)."""
+    e, de = _decay(t, tau[None, :])
+    q = len(a)
+    jac = np.empty((q + 1,) + t.shape)
+    f = 0.0
+    d_tau = 0.0
+    cb = c * b
+    for j in range(q):
+        jac[j] = a[j] + b[j] * e
+        f = f + jac[j] * c[:, j]
+        d_tau = d_tau + de * cb[:, j]
+    jac[q] = d_tau
+    return f, jac
+
+
+def _sum_samples(x):
+    """``Σ`` over the samples of ``x`` ``(m, n)`` in sample order, ``((x₀ + x₁) + x₂) + …``
+    (numpy reduces axis 0 of an ``(m, n ≥ 2)`` array in that order, a single column pairwise:
+    that one is summed here). The fixed order keeps every fit identical to the last bit
+    whatever the batch it is part of."""
+    if x.shape[1] > 1:
+        return np.add.reduce(x, axis=0)
+    acc = 0.0 + x[0]
+    for row in x[1:]:
+        acc = acc + row
+    return acc
+
+
+def _sum_sq(r):
+    """``Σ r²`` over the samples of ``r`` ``(m, n)``, summed per pixel row as numpy sums an
+    ``(n, m)`` array (its pairwise order)."""
+    return np.sum(np.ascontiguousarray((r * r).T), axis=1)
 
 
 def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float, ftol: float,
         tau_max: float):
-    """Step 2: batched Levenberg–Marquardt from ``(c0, tau0)``."""
+    """Step 2: batched Levenberg–Marquardt from ``(c0, tau0)``; ``t``, ``y`` ``(N, m)``.
+
+    Works on the pixels still moving only (converged ones leave the working arrays), samples
+    first (``(m, n)``), the normal equations from per-sample vector operations.
+    """
     a = np.asarray(basis.offsets, float)
     b = np.asarray(basis.slopes, float)
     n, q = c0.shape
+    k = q + 1
     p = np.concatenate([c0, tau0[:, None]], axis=1)
-    lam = np.full(n, 1e-3)
-    active = np.isfinite(p).all(axis=1)
     converged = np.zeros(n, bool)
     iterations = np.zeros(n, int)
-    f, jac = _model(t, p[:, :q], p[:, q], a, b)
-    sse = np.sum((y - f) ** 2, axis=1)
+    tt, yt = np.ascontiguousarray(t.T), np.ascontiguousarray(y.T)
+    with np.errstate(invalid="ignore", over="ignore"):
+        f, jac = _model(tt, p[:, :q], p[:, q], a, b)
+        sse = _sum_sq(yt - f)
+    ia = np.flatnonzero(np.isfinite(p).all(axis=1))
+    # np.take keeps the samples-first arrays C-ordered: the sums over axis 0 then run in
+    # sample order (a fancy index on the last axis would return another memory layout)
+    ta, ya, fa, ja = (np.take(x, ia, axis=-1) for x in (tt, yt, f, jac))
+    pa, sa = p[ia], sse[ia]
+    lam = np.full(len(ia), 1e-3)
     for _ in range(max_iter):
-        if not active.any():
+        if not len(ia):
             break
-        ia = np.flatnonzero(active)
-        ta, ya, pa, ja = t[ia], y[ia], p[ia], jac[ia]
-        r = ya - np.einsum("nmk,nk->nm", ja[..., :q], pa[:, :q])
-        jtj = np.einsum("nmi,nmj->nij", ja, ja)
-        g = np.einsum("nmi,nm->ni", ja, r)
-        diag = np.einsum("nii->ni", jtj)
-        floor = 1e-12 * diag.mean(axis=1, keepdims=True) + 1e-300
-        damp = jtj + (lam[ia, None] * (diag + floor))[..., None] * np.eye(q + 1)
+        r = ya - fa
+        g = np.stack([_sum_samples(ja[i] * r) for i in range(k)], axis=1)
+        jtj = {(i, j): _sum_samples(ja[i] * ja[j]) for i in range(k) for j in range(i, k)}
+        # Marquardt's damping: diagonal + λ·(diagonal + floor), floor = 1e-12 × the mean of
+        # the diagonal (summed in index order); off the diagonal + λ·(…)·0, which keeps a
+        # NaN where λ·(…) overflows
+        mean = jtj[0, 0]
+        for i in range(1, k):
+            mean = mean + jtj[i, i]
+        floor = 1e-12 * (mean / k) + 1e-300
+        damp = np.empty((len(ia), k, k))
         with np.errstate(invalid="ignore", over="ignore"):
+            for i in range(k):
+                shift = lam * (jtj[i, i] + floor)
+                zero = shift * 0.0
+                for j in range(k):
+                    damp[:, i, j] = jtj[min(i, j), max(i, j)] + (shift if i == j else zero)
             try:
                 step = np.linalg.solve(damp, g[..., None])[..., 0]
             except np.linalg.LinAlgError:  # an exactly singular pixel: batched pseudo-inverse
@@ -184,20 +275,26 @@ def _lm(t, y, c0, tau0, basis: ExpBasis, *, max_iter: int, xtol: float, ftol: fl
             trial = pa + step
             ok_tau = trial[:, q] > 0
             f_new, j_new = _model(ta, trial[:, :q], np.where(ok_tau, trial[:, q], 1.0), a, b)
-            sse_new = np.where(ok_tau, np.sum((ya - f_new) ** 2, axis=1), np.inf)
-        accept = np.isfinite(sse_new) & (sse_new < sse[ia])
+            sse_new = np.where(ok_tau, _sum_sq(ya - f_new), np.inf)
+        accept = np.isfinite(sse_new) & (sse_new < sa)
         small = np.all(np.abs(step) <= xtol * (np.abs(pa) + xtol), axis=1)
         iterations[ia] += 1
-        upd = ia[accept]
-        p[upd] = trial[accept]
-        jac[upd] = j_new[accept]
-        lam[ia] = np.where(accept, np.maximum(lam[ia] / 10.0, 1e-12), lam[ia] * 10.0)
-        flat = accept & (sse[ia] - sse_new <= ftol * sse[ia])  # sse[ia] is still the old one
-        sse[upd] = sse_new[accept]
-        done = (accept & small) | flat | (lam[ia] > 1e10) | (sse[ia] == 0.0)
-        diverged = p[ia, q] > tau_max  # T runs away: no finite minimum
+        pa = np.where(accept[:, None], trial, pa)
+        fa = np.where(accept, f_new, fa)
+        ja = np.where(accept, j_new, ja)
+        lam = np.where(accept, np.maximum(lam / 10.0, 1e-12), lam * 10.0)
+        flat = accept & (sa - sse_new <= ftol * sa)  # sa is still the old residual
+        sa = np.where(accept, sse_new, sa)
+        done = (accept & small) | flat | (lam > 1e10) | (sa == 0.0)
+        diverged = pa[:, q] > tau_max  # T runs away: no finite minimum
         converged[ia[done & ~diverged]] = True
-        active[ia[done | diverged]] = False
+        stop = done | diverged
+        if stop.any():  # finished pixels leave the working arrays
+            p[ia[stop]], sse[ia[stop]] = pa[stop], sa[stop]
+            keep = np.flatnonzero(~stop)
+            ta, ya, fa, ja = (np.take(x, keep, axis=-1) for x in (ta, ya, fa, ja))
+            ia, pa, sa, lam = ia[keep], pa[keep], sa[keep], lam[keep]
+    p[ia], sse[ia] = pa, sa
     return p[:, :q], p[:, q], sse, converged, iterations
 
 
@@ -224,20 +321,57 @@ def fit_exponential(t, y, basis: ExpBasis, grid, *, max_iter: int = 100,
     -------
     ExpFit
     """
+    return fit_exponential_flips(t, y, basis, grid, (0,), max_iter=max_iter, xtol=xtol,
+                                 ftol=ftol)[0]
+
+
+def fit_exponential_flips(t, y, basis: ExpBasis, grid, flip_counts, *, max_iter: int = 100,
+                          xtol: float = 1e-10, ftol: float = 1e-12) -> tuple[ExpFit, ...]:
+    """:func:`fit_exponential` of ``y_k`` (``y`` with its first ``k`` samples negated) for
+    every ``k`` of ``flip_counts`` (polarity restoration of magnitude inversion recovery).
+
+    The same fits as one :func:`fit_exponential` call per ``k``, to the last bit; the
+    timing-only part of the grid search is computed once for all ``k``.
+
+    Parameters
+    ----------
+    t, y, basis, grid, max_iter, xtol, ftol
+        As :func:`fit_exponential`.
+    flip_counts : sequence of int
+        Numbers ``k`` of leading samples (in the given sample order) negated.
+
+    Returns
+    -------
+    tuple of ExpFit
+        One per flip count, in the order given.
+    """
     t = np.asarray(t, float)
     y = np.asarray(y, float)
     grid = np.asarray(grid, float)
     n = y.shape[0]
     q = basis.size
-    out_c = np.full((n, q), np.nan)
-    out_tau = np.full(n, np.nan)
-    out_sse = np.full(n, np.inf)
-    out_conv = np.zeros(n, bool)
-    out_it = np.zeros(n, int)
-    for s in range(0, n, _CHUNK):
+    outs = [ExpFit(np.full((n, q), np.nan), np.full(n, np.nan), np.full(n, np.inf),
+                   np.zeros(n, bool), np.zeros(n, int)) for _ in flip_counts]
+    tau_max = 100.0 * float(grid.max()) if n else np.inf
+    for s in range(0, n if outs else 0, _CHUNK):
         sl = slice(s, min(n, s + _CHUNK))
-        c0, tau0 = _grid_start(t[sl], y[sl], basis, grid)
-        c, tau, sse, conv, it = _lm(t[sl], y[sl], c0, tau0, basis, max_iter=max_iter, xtol=xtol,
-                                    ftol=ftol, tau_max=100.0 * float(grid.max()))
-        out_c[sl], out_tau[sl], out_sse[sl], out_conv[sl], out_it[sl] = c, tau, sse, conv, it
-    return ExpFit(out_c, out_tau, out_sse, out_conv, out_it)
+        groups = _basis_grid(t[sl], basis, grid)
+        ys, starts = [], []
+        for k in flip_counts:
+            yk = y[sl].copy()
+            yk[:, :k] *= -1.0
+            ys.append(yk)
+            starts.append(_grid_start(groups, yk, basis, grid))
+        # one Levenberg-Marquardt batch for all flip counts (each pixel's iterations are
+        # independent of the others in the batch)
+        nk = len(ys)
+        c, tau, sse, conv, it = _lm(np.tile(t[sl], (nk, 1)), np.concatenate(ys),
+                                    np.concatenate([c0 for c0, _ in starts]),
+                                    np.concatenate([tau0 for _, tau0 in starts]), basis,
+                                    max_iter=max_iter, xtol=xtol, ftol=ftol, tau_max=tau_max)
+        size = sl.stop - sl.start
+        for i, out in enumerate(outs):
+            part = slice(i * size, (i + 1) * size)
+            out.coefficients[sl], out.time_constant[sl], out.sse[sl] = c[part], tau[part], sse[part]
+            out.converged[sl], out.iterations[sl] = conv[part], it[part]
+    return tuple(outs)

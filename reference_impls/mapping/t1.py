@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference_impls.mapping.exp_fit import ExpBasis, fit_exponential, log_grid
+from reference_impls.mapping.exp_fit import ExpBasis, fit_exponential, fit_exponential_flips, log_grid
 from reference_impls.mapping.result import MapFit, assemble, check_choice, prepare_pixels
 
 __all__ = ["fit_molli", "fit_sasha", "POLARITY_RULES", "flip_counts"]
@@ -134,10 +134,11 @@ def fit_molli(images, ti_ms, *, polarity: str = "exhaustive", t1_max_ms: float =
     best_sse = np.full(n, np.inf)
     chosen = np.zeros(n, bool)
     signed = y.copy()
-    for k in flip_counts(polarity, m):
+    counts = flip_counts(polarity, m)
+    fits = fit_exponential_flips(t, y, _AB, grid, counts, max_iter=max_iter)
+    for k, fit in zip(counts, fits):
         yk = y.copy()
         yk[:, :k] *= -1.0
-        fit = fit_exponential(t, yk, _AB, grid, max_iter=max_iter)
         usable = fit.converged & np.isfinite(fit.sse) & (fit.time_constant > 0)
         if polarity == "cmrxrecon2023":
             take = usable & ~chosen  # the first converged fit, whatever its residual

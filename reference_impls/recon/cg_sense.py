@@ -27,6 +27,9 @@ def conjugate_gradient(normal, rhs: torch.Tensor, max_iter: int, tol: float, reg
     """Solve ``(normal + reg·I) x = rhs`` by CG; returns ``(x, iterations, relative residual)``.
 
     ``normal`` is a Hermitian positive semi-definite linear map on tensors shaped like ``rhs``.
+    When no gradient is tracked (inference mode, or neither ``rhs`` nor the output of
+    ``normal`` requires one) the iterates are updated in place; the arithmetic is the same
+    (the same products, then the same additions), so both ways give the same iterates.
     """
     x = torch.zeros_like(rhs)
     r = rhs.clone()
@@ -36,16 +39,28 @@ def conjugate_gradient(normal, rhs: torch.Tensor, max_iter: int, tol: float, reg
     if rhs_norm == 0:
         return x, 0, 0.0
     it = 0
+    in_place = None
     for it in range(1, max_iter + 1):
-        ap = normal(p) + reg * p
+        ap = normal(p)
+        if reg:
+            ap = ap + reg * p
+        if in_place is None:
+            in_place = not (torch.is_grad_enabled() and (rhs.requires_grad or ap.requires_grad))
         alpha = rr / torch.vdot(p.flatten(), ap.flatten()).real
-        x = x + alpha * p
-        r = r - alpha * ap
+        if in_place:  # x + αp, r − αAp, r + βp: the same operations without new iterates
+            x.add_(alpha * p)
+            r.sub_(alpha * ap)
+        else:
+            x = x + alpha * p
+            r = r - alpha * ap
         rr_new = torch.vdot(r.flatten(), r.flatten()).real
         if torch.sqrt(rr_new).detach() <= tol * rhs_norm:
             rr = rr_new
             break
-        p = r + (rr_new / rr) * p
+        if in_place:
+            p.mul_(rr_new / rr).add_(r)
+        else:
+            p = r + (rr_new / rr) * p
         rr = rr_new
     return x, it, float(torch.sqrt(rr).detach() / rhs_norm)
 
