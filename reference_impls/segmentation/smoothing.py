@@ -104,6 +104,8 @@ _BACKWARD = {"flipped-depthwise": _flipped_depthwise, "unfused-loop": _unfused_l
 def _choose(kind: str, x: torch.Tensor, k: torch.Tensor, r: int, axis: int):
     """The fast path of ``kind`` ("forward" or "backward") identical to the library for this
     configuration (checked once per process on random data), or None."""
+    if x.numel() == 0:
+        return None
     key = (kind, axis, *x.shape, k.numel(), x.dtype, torch.get_num_threads())
     if key not in FAST_PATHS:
         FAST_PATHS[key] = None
