@@ -300,3 +300,22 @@ def test_strata_are_checked_when_the_protocol_is_loaded(tmp_path):
     raw["analyses"]["strata"] = list(STRATA_COLUMNS)
     path.write_text(yaml.safe_dump(raw))
     assert load_protocol(path).raw["analyses"]["strata"] == list(STRATA_COLUMNS)
+
+
+def test_reference_magnitude_is_remembered_per_case(case, monkeypatch):
+    """The scoring reference of a case is computed once for the same k-space arrays (read
+    only), again for another case, and equals the RSS of the fully sampled k-space."""
+    from suite.mr import ifft2c, rss
+    from suite.stages.recon import reference as ref_mod
+
+    calls = []
+    compute = ref_mod._reference_magnitude
+    monkeypatch.setattr(ref_mod, "_reference_magnitude", lambda c: calls.append(c) or compute(c))
+    monkeypatch.setattr(ref_mod, "_REFERENCES", [])
+    first = ref_mod.reference_magnitude(case)
+    assert ref_mod.reference_magnitude(case) is first and len(calls) == 1
+    assert not first.flags.writeable
+    np.testing.assert_array_equal(first, np.asarray(rss(ifft2c(case.kspace), dim=2), np.float64))
+    other = case.replace(kspace=case.kspace.copy())
+    np.testing.assert_array_equal(ref_mod.reference_magnitude(other), first)
+    assert len(calls) == 2

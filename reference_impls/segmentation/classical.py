@@ -73,6 +73,8 @@ Med Image Anal 15(2):169–184, 2011.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
@@ -210,6 +212,59 @@ def _perimeter_codes(lab: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(idx, minlength=(n + 1) * 50).reshape(n + 1, 50)
 
 
+def _shifted(mask: np.ndarray, offsets):
+    """Views of ``mask`` shifted by each ``(dy, dx)`` of ``offsets``, zeros outside."""
+    ny, nx = mask.shape
+    r = _radius(offsets)
+    pad = np.zeros((ny + 2 * r, nx + 2 * r), bool)
+    pad[r:r + ny, r:r + nx] = mask
+    return (pad[r + dy:r + dy + ny, r + dx:r + dx + nx] for dy, dx in offsets)
+
+
+def _shift_or(mask: np.ndarray, offsets) -> np.ndarray:
+    """Binary dilation of ``mask`` by the structuring element whose pixels are ``offsets``
+    (``(dy, dx)`` pairs, a symmetric element), with zeros outside the array: the OR of the
+    shifted masks, the same pixels as ``scipy.ndimage.binary_dilation``."""
+    out = np.zeros_like(mask)
+    for view in _shifted(mask, offsets):
+        out |= view
+    return out
+
+
+def _shift_and(mask: np.ndarray, offsets) -> np.ndarray:
+    """Binary erosion of ``mask`` by the symmetric element of ``offsets`` with zeros outside
+    the array (``scipy.ndimage.binary_erosion``'s default ``border_value=0``): the AND of
+    the shifted masks."""
+    out = mask.copy()
+    for view in _shifted(mask, offsets):
+        out &= view
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _radius(offsets: tuple[tuple[int, int], ...]) -> int:
+    """The largest offset of a structuring element (the padding its shifts need)."""
+    return max(max(abs(dy), abs(dx)) for dy, dx in offsets)
+
+
+def _offsets(structure: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """The ``(dy, dx)`` offsets of the pixels of a centred structuring element."""
+    cy, cx = structure.shape[0] // 2, structure.shape[1] // 2
+    return tuple((int(y) - cy, int(x) - cx) for y, x in np.argwhere(structure))
+
+
+#: pixels of the opening's element (``disk(1)``, the 4-connected cross) and of the motion
+#: band's element (:data:`_DIAMOND2`), as offsets for :func:`_shift_or` / :func:`_shift_and`
+_CROSS_OFFSETS = _offsets(disk(1))
+_DIAMOND2_OFFSETS = _offsets(_DIAMOND2)
+
+
+def _bright_mask(img2d, thr) -> np.ndarray:
+    """``img2d > thr`` opened with ``disk(1)`` (erosion then dilation, zeros outside): the
+    pixels of ``scipy.ndimage.binary_opening(img2d > thr, structure=disk(1))``."""
+    return _shift_or(_shift_and(img2d > thr, _CROSS_OFFSETS), _CROSS_OFFSETS)
+
+
 def _component_features(img2d, thr, motion, spacing, hulls=None):
     """Bright components (1-px opening) of 20-8000 mm² with the shape and motion features of
     the LV score (everything but the distance to a centre); the label image; the opened mask.
@@ -217,13 +272,14 @@ def _component_features(img2d, thr, motion, spacing, hulls=None):
     The features are those of ``skimage.measure.regionprops`` (area, centroid, perimeter,
     solidity), computed for all components at once where that gives the same values to the
     last bit (pixel counts and coordinate sums by ``bincount``, perimeters by
-    :func:`_perimeter_codes`); the convex hull per component as ``regionprops`` does it. A
-    component's convex area depends only on its cropped mask, so ``hulls`` (a dict, shared by
-    the calls of one segmentation) keeps it per mask: a third of the components of a stack
-    recur unchanged at other thresholds and frames.
+    :func:`_perimeter_codes`); the convex hull per component as ``regionprops`` does it,
+    and only when a score needs it (:func:`_solidity`, :func:`_best`): the cropped mask is
+    kept under ``"mask"``. A component's convex area depends only on its cropped mask, so
+    ``hulls`` (a dict, shared by the calls of one segmentation) keeps it per mask: a third of
+    the components of a stack recur unchanged at other thresholds and frames.
     """
     dy, dx = spacing
-    bright = ndi.binary_opening(img2d > thr, structure=disk(1))
+    bright = _bright_mask(img2d, thr)
     lab = cc_label(bright, connectivity=1)
     n = int(lab.max())
     out = []
@@ -231,37 +287,43 @@ def _component_features(img2d, thr, motion, spacing, hulls=None):
         return out, lab, bright
     flat = lab.ravel()
     count = np.bincount(flat, minlength=n + 1)
+    keep = [k for k in range(1, n + 1) if 20.0 <= float(count[k]) * dy * dx <= 8000.0]
+    if not keep:
+        return out, lab, bright
     yy, xx = np.indices(lab.shape)
     # regionprops' centroid: the mean of the (integer) pixel coordinates; float sums of
     # integers are exact, so sum / count is the same value
     sum_y = np.bincount(flat, weights=yy.ravel().astype(np.float64), minlength=n + 1)
     sum_x = np.bincount(flat, weights=xx.ravel().astype(np.float64), minlength=n + 1)
-    codes = None
+    codes = _perimeter_codes(lab, n)
     boxes = ndi.find_objects(lab)
-    for k in range(1, n + 1):
+    for k in keep:
         area = float(count[k]) * dy * dx
-        if not 20.0 <= area <= 8000.0:
-            continue
-        if codes is None:
-            codes = _perimeter_codes(lab, n)
         rs, cs = boxes[k - 1]
         perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
-        image = lab[rs, cs] == k
-        key = (image.shape, image.tobytes())
-        hull = None if hulls is None else hulls.get(key)
-        if hull is None:
-            hull = float(np.sum(convex_hull_image(image)))
-            if hulls is not None:
-                hulls[key] = hull
         r0, c0 = max(rs.start - 3, 0), max(cs.start - 3, 0)
         sub = lab[r0:rs.stop + 3, c0:cs.stop + 3] == k
-        band = ndi.binary_dilation(sub, _DIAMOND2) & ~ndi.binary_erosion(sub, _DIAMOND2)
+        band = _shift_or(sub, _DIAMOND2_OFFSETS) & ~_shift_and(sub, _DIAMOND2_OFFSETS)
         out.append({"label": k, "area": area,
                     "centroid": (sum_y[k] / count[k], sum_x[k] / count[k]),
                     "circ": min(1.0, 4 * np.pi * float(count[k]) / max(perimeter, 1.0) ** 2),
-                    "sol": float(count[k]) / hull,
+                    "count": float(count[k]), "mask": lab[rs, cs] == k,
                     "mot": float(motion[r0:rs.stop + 3, c0:cs.stop + 3][band].mean())})
     return out, lab, bright
+
+
+def _solidity(c, hulls=None) -> float:
+    """Area / convex area of a component of :func:`_component_features` (``regionprops``'
+    solidity: the convex hull of its cropped mask by ``convex_hull_image``), kept in
+    ``hulls`` per mask."""
+    image = c["mask"]
+    key = (image.shape, image.tobytes())
+    hull = None if hulls is None else hulls.get(key)
+    if hull is None:
+        hull = float(np.sum(convex_hull_image(image)))
+        if hulls is not None:
+            hulls[key] = hull
+    return c["count"] / hull
 
 
 def _near(features, centre, spacing, max_dist_mm):
@@ -293,15 +355,34 @@ def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key
     return _near(features, centre, spacing, max_dist_mm), lab, bright
 
 
-def _score(c, scale_mm, area_ref_mm2):
+def _score(c, scale_mm, area_ref_mm2, sol):
+    """The LV score of a component with solidity ``sol`` (module docstring, step 3)."""
     size = min(1.0, c["area"] / area_ref_mm2) ** 0.5 if area_ref_mm2 > 0 else 1.0
-    return c["sol"] ** 4 * c["circ"] * np.log1p(c["mot"]) / (1.0 + c["dist"] / scale_mm) * size
+    return sol ** 4 * c["circ"] * np.log1p(c["mot"]) / (1.0 + c["dist"] / scale_mm) * size
 
 
-def _best(cands, scale_mm, area_ref_mm2):
-    scores = [_score(c, scale_mm, area_ref_mm2) for c in cands]
-    i = int(np.argmax(scores))
-    return cands[i], scores[i]
+def _best(cands, scale_mm, area_ref_mm2, hulls=None):
+    """The best-scoring candidate and its score: ``numpy.argmax`` of the scores (the first of
+    equal maxima).
+
+    A score is at most its value with solidity 1 (the convex hull holds the component, so
+    the solidity is at most 1, every other factor is non-negative and each floating-point
+    step is monotonic), so the convex hull (:func:`_solidity`) is computed only for the
+    candidates whose bound reaches the best exact score found so far, in decreasing order of
+    the bound: the same winner and score as scoring every candidate."""
+    bounds = [_score(c, scale_mm, area_ref_mm2, 1.0) for c in cands]
+    if not np.all(np.isfinite(bounds)):  # NaN (no band) or inf: score all, as argmax does
+        scores = [_score(c, scale_mm, area_ref_mm2, _solidity(c, hulls)) for c in cands]
+        i = int(np.argmax(scores))
+        return cands[i], scores[i]
+    best_i, best_s = -1, None
+    for i in sorted(range(len(cands)), key=lambda j: -bounds[j]):  # stable: ties by index
+        if best_s is not None and bounds[i] < best_s:
+            break
+        sc = _score(cands[i], scale_mm, area_ref_mm2, _solidity(cands[i], hulls))
+        if best_s is None or sc > best_s or (sc == best_s and i < best_i):
+            best_i, best_s = i, sc
+    return cands[best_i], best_s
 
 
 def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine,
@@ -316,7 +397,7 @@ def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params,
             cands, lab, _ = _components(corr_s[f], t, motion_s, centre, spacing, max_dist,
                                         memo, (i, int(f)), hulls)
             if cands:
-                c, sc = _best(cands, scale, area_ref)
+                c, sc = _best(cands, scale, area_ref, hulls)
                 total += sc
                 picks.append((f, c, lab))
         total /= len(frames)
@@ -415,7 +496,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
             cands, lab, bright_all[s, f] = _components(corr[s, f], thr, motion[s], cen, sp,
                                                        max_dist, hulls=hulls)
             if cands:
-                picks[s, f] = (_best(cands, scale, area_ref)[0], lab)
+                picks[s, f] = (_best(cands, scale, area_ref, hulls)[0], lab)
     if not picks:
         return result
     min_motion = 0.35 * float(np.median([c["mot"] for c, _ in picks.values()]))

@@ -46,6 +46,7 @@ from torch import nn
 
 from reference_impls.registry import register
 from reference_impls.segmentation.checks import check_images, check_spacing
+from reference_impls.segmentation.smoothing import gaussian_smooth
 from reference_impls.weights_io import WeightsError, load_verified_state
 
 __all__ = ["SegUNet", "UNetSegmenter", "prepare", "normalise_intensity", "flatten_receive_field",
@@ -167,16 +168,6 @@ def _otsu_threshold(v: torch.Tensor, bins: int = 128) -> torch.Tensor:
     return centres[int(torch.argmax(between[:-1]))] + (hi - lo) / (2 * bins)
 
 
-def _gaussian_smooth(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
-    """Separable Gaussian smoothing of ``(n, y, x)`` with zero padding (σ in pixels)."""
-    r = max(1, int(np.ceil(3 * sigma_px)))
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma_px) ** 2)
-    k = k / k.sum()
-    y = F.conv2d(x[:, None], k.view(1, 1, 1, -1), padding=(0, r))
-    return F.conv2d(y, k.view(1, 1, -1, 1), padding=(r, 0))[:, 0]
-
-
 def flatten_receive_field(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
     """Divide each image of ``x`` ``(n, y, x)`` by its estimated receive (bias) field.
 
@@ -196,8 +187,8 @@ def flatten_receive_field(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
     mask = torch.zeros_like(x)
     for i in range(x.shape[0]):
         mask[i] = (logx[i] > _otsu_threshold(logx[i].detach().reshape(-1))).to(x.dtype)
-    num = _gaussian_smooth(logx * mask, sigma_px)
-    den = _gaussian_smooth(mask, sigma_px)
+    num = gaussian_smooth(logx * mask, sigma_px)
+    den = gaussian_smooth(mask, sigma_px)
     logf = num / den.clamp_min(1e-3)
     return x / torch.exp(logf)
 

@@ -22,12 +22,36 @@ def reference_magnitude(case: Case) -> np.ndarray | None:
     The RSS of the k-space when it is fully sampled; otherwise (and for image-only cases) the
     magnitude of ``case.reference`` when the reader supplied one; else ``None`` (no reference:
     no image metrics).
+
+    The result is read-only and remembered for the last :data:`REFERENCES_KEPT` inputs (the
+    same k-space, mask and reference arrays: a worker keeps the cases it read, and a job asks
+    for the reference when it scores and again when it stores it), so a case's reference is
+    computed once per worker process, not twice per job.
     """
+    key = (case.kspace, case.mask, case.reference)
+    for i, (k, ref) in enumerate(_REFERENCES):
+        if all(a is b for a, b in zip(k, key)):
+            _REFERENCES.append(_REFERENCES.pop(i))
+            return ref
+    ref = _reference_magnitude(case)
+    if ref is not None:
+        ref.setflags(write=False)
+    _REFERENCES.append((key, ref))
+    del _REFERENCES[:-REFERENCES_KEPT]
+    return ref
+
+
+#: References :func:`reference_magnitude` remembers (with the arrays they were computed from).
+REFERENCES_KEPT = 2
+_REFERENCES: list = []
+
+
+def _reference_magnitude(case: Case) -> np.ndarray | None:
     from suite.mr import ifft2c, rss
 
     if case.kspace is None or not np.broadcast_to(case.mask, case.kspace.shape).all():
         return None if case.reference is None else np.abs(case.reference).astype(np.float64)
-    return np.asarray(rss(ifft2c(case.kspace), dim=2), dtype=np.float64)
+    return np.array(rss(ifft2c(case.kspace), dim=2), dtype=np.float64)
 
 
 def image_profiles(settings) -> list[str]:
