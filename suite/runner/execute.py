@@ -169,9 +169,17 @@ class _Job:
                          seed=self.ctx.seed, resolve=self.resolve,
                          cached=lambda: self.outputs[stage_name], stage=stage_name)
 
+    def identity(self, method, entry: dict) -> dict:
+        """The identity of a chain's method in this job (name, version, parameters, weights),
+        part of its cache key (:func:`stage_cache_key`)."""
+        from suite.runner.methods import entry_identity
+
+        return entry_identity(method, entry, Path(self.ctx.protocol_base_dir), case=self.case,
+                              condition=self.spec.condition_name,
+                              recon=self.spec.labels().get("recon"))
+
     def run_chain(self, upto: str | None = None) -> None:
         """Outputs of the chain's method stages (cached), up to and including ``upto``."""
-        from suite.runner.methods import entry_identity
         from suite.store import cached_array
 
         for stage_name, entry in self.spec.methods:
@@ -179,9 +187,7 @@ class _Job:
                 break
             stage = self.stages[stage_name]
             method = self.resolve(entry, stage_name)
-            self._identities.append(entry_identity(
-                method, entry, Path(self.ctx.protocol_base_dir), case=self.case,
-                condition=self.spec.condition_name, recon=self.spec.labels().get("recon")))
+            self._identities.append(self.identity(method, entry))
             key = stage_cache_key(self.case, self.spec, list(self._identities), self.ctx.seed)
             label = self.spec.labels()[stage_name]
             call = self.call(stage_name)
@@ -224,8 +230,6 @@ class _Job:
         """A slice job (:attr:`JobSpec.slice`): the output of the job's method on its slice,
         cached for the case's job to assemble; nothing when the method is not slice-separable
         (the case's job then runs it on the whole case)."""
-        from suite.runner.methods import entry_identity
-
         (stage_name, entry), = self.spec.methods
         stage = self.stages[stage_name]
         method = self.resolve(entry, stage_name)
@@ -235,10 +239,8 @@ class _Job:
             raise ValueError(f"case {self.spec.case_id!r} has {self.case.n_slices} slices; the "
                              f"job asks for slice {self.spec.slice} (the case changed since the "
                              "run was planned)")
-        identity = entry_identity(method, entry, Path(self.ctx.protocol_base_dir), case=self.case,
-                                  condition=self.spec.condition_name,
-                                  recon=self.spec.labels().get("recon"))
-        key = stage_cache_key(self.case, self.spec, [identity], self.ctx.seed)  # the case's key
+        key = stage_cache_key(self.case, self.spec, [self.identity(method, entry)],
+                              self.ctx.seed)  # the case's key
         cached = self.slice_output(stage, method, self.spec.labels()[stage_name], key,
                                    self.spec.slice)
         self.records.append(cached.record(f"{stage_name} slice {self.spec.slice}"))
@@ -384,15 +386,26 @@ def tune_allocator() -> None:
     if _ALLOCATOR_TUNED:
         return
     _ALLOCATOR_TUNED = True
+    import ctypes
+
+    libc = _glibc()
+    if libc is not None:
+        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+        libc.mallopt(m_mmap_threshold, ctypes.c_int(1 << 30))
+        libc.mallopt(m_trim_threshold, ctypes.c_int(1 << 29))
+
+
+def _glibc():
+    """The C library when it is glibc (``mallopt`` and ``malloc_trim``), else None (macOS,
+    musl, Windows: the allocator keeps its defaults)."""
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-        libc.mallopt(m_mmap_threshold, ctypes.c_int(1 << 30))
-        libc.mallopt(m_trim_threshold, ctypes.c_int(1 << 29))
-    except (OSError, AttributeError):  # not glibc (macOS, musl): keep the defaults
-        pass
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - glibc's allocator calls exist
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def release_free_memory() -> None:
@@ -407,12 +420,9 @@ def release_free_memory() -> None:
     (:func:`run_job`), so the page faults it costs (the reason for those thresholds) are paid
     a few times per run, not after every job.
     """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 _PHASE: list = [None]  # the phase of this process's last job
