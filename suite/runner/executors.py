@@ -75,7 +75,10 @@ class LocalExecutor:
                                              initializer=init_worker,
                                              initargs=(dict(os.environ),))
             self._forked = True
-            self._pool.submit(os.getpid)
+            try:
+                self._pool.submit(os.getpid)
+            except Exception:  # noqa: BLE001 - the jobs' own submissions report it
+                pass
         elif self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(),
                                              initializer=init_worker,
