@@ -77,12 +77,9 @@ def can_fork_here() -> bool:
         return False
     if any(name not in sys.modules for name in WORKER_PRELOAD):
         return False
-    try:
-        with open("/proc/self/statm") as fh:
-            resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return False
-    return resident <= FORK_RESIDENT_LIMIT
+    from suite.runner.execute import resident_bytes
+
+    return 0 < resident_bytes() <= FORK_RESIDENT_LIMIT
 
 
 def worker_context(extra: tuple[str, ...] = ()):
