@@ -65,9 +65,10 @@ FORK_RESIDENT_LIMIT = 1 << 29
 
 def can_fork_here() -> bool:
     """Whether the local pool may fork its workers from this process (module docstring): Linux
-    with ``fork``, every importable module of :data:`WORKER_PRELOAD` imported, no Python
-    thread but this one, ``CMRSUITE_THREADS_PER_JOB`` 1 (the default) and at most
-    :data:`FORK_RESIDENT_LIMIT` resident. The caller must fork before it starts a thread."""
+    with ``fork``, every module of :data:`WORKER_PRELOAD` imported, no Python thread but this
+    one, ``CMRSUITE_THREADS_PER_JOB`` 1 (the default) and at most :data:`FORK_RESIDENT_LIMIT`
+    resident. The threads of numpy's BLAS and of an allocator, which the fork server has as
+    well, have their own fork handlers. The caller must fork before it starts a thread."""
     if "fork" not in multiprocessing.get_all_start_methods() or not sys.platform.startswith(
             "linux"):
         return False
