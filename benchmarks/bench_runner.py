@@ -167,6 +167,12 @@ def main(quick: bool, small: bool = False) -> None:
                 main_cpu, other = times[f"{label} cpu"]
                 print(f"{label}: {times[label]:.1f} s wall for {times['n_jobs']} jobs; CPU-s: "
                       f"main process {main_cpu:.1f}, workers and fork server {other:.1f}")
+        one = sum(times["local x1 cpu"])
+        for label in ("local x2", "dask x2"):
+            if times.get(label) is not None:
+                print(f"{label}: CPU-s of all its processes / those of local x1: "
+                      f"{sum(times[f'{label} cpu']) / one:.3f} (the work two workers add; a "
+                      "loaded machine inflates CPU seconds far less than wall times)")
         print(f"results identical across executors and worker counts: {times['identical']}")
         print(f"speed ratio 2 workers / 1 worker: {times['local x1'] / times['local x2']:.2f}x "
               "(2 cores; 2.0 would be perfect scaling)")

@@ -270,10 +270,37 @@ def test_dask_local_cluster_gives_the_local_results(base_run, tmp_path):
     assert result_table(tmp_path / "dask") == result_table(tmp / "run")
 
 
-def test_local_process_pool_gives_the_serial_results(base_run, tmp_path):
+def test_local_process_pool_gives_the_serial_results(base_run, tmp_path, monkeypatch):
+    """Workers forked from this process (a warm runner, suite.runner.workers.can_fork_here);
+    the fork server's path runs in the CLI tests (a fresh runner process)."""
+    import suite.runner.executors as executors
+
+    monkeypatch.setattr(executors, "can_fork_here", lambda: True)
     proto, _, tmp = base_run
     run_protocol(proto, tmp_path / "pool", executor="local", workers=2)
     assert result_table(tmp_path / "pool") == result_table(tmp / "run")
+
+
+def test_workers_fork_from_the_runner_only_when_that_is_safe(monkeypatch):
+    import importlib
+
+    import suite.runner.workers as workers
+
+    for name in workers.WORKER_PRELOAD:
+        importlib.import_module(name)
+    monkeypatch.setattr(workers, "FORK_RESIDENT_LIMIT", 1 << 40)
+    monkeypatch.delenv("CMRSUITE_THREADS_PER_JOB", raising=False)
+    # the threads of this test process (earlier tests may leave some): one, then two
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 1)
+    assert workers.can_fork_here()
+    monkeypatch.setenv("CMRSUITE_THREADS_PER_JOB", "2")  # an OpenMP pool in the children
+    assert not workers.can_fork_here()
+    monkeypatch.delenv("CMRSUITE_THREADS_PER_JOB")
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 2)
+    assert not workers.can_fork_here()  # a thread that a fork would not copy
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(workers, "FORK_RESIDENT_LIMIT", 1 << 20)
+    assert not workers.can_fork_here()  # workers would count the runner's resident pages
 
 
 def test_verify_reruns_jobs_bit_identically(base_run):

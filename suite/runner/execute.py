@@ -27,7 +27,7 @@ from suite.runner.jobs import JobSpec
 from suite.trust import AllowList
 
 __all__ = ["RunContext", "run_job", "load_case", "stage_cache_key", "tune_allocator",
-           "release_free_memory", "drop_kept_cases"]
+           "release_free_memory", "drop_kept_cases", "resident_bytes"]
 
 
 @dataclass(frozen=True)
@@ -348,7 +348,7 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
         with threadpool_limits(limits=threads):
             return _run_job(spec_dict, ctx, threads)
     finally:
-        if _resident_bytes() > RESIDENT_LIMIT:
+        if resident_bytes() > RESIDENT_LIMIT:
             release_free_memory()
 
 
@@ -359,7 +359,7 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
 RESIDENT_LIMIT = 3 << 29
 
 
-def _resident_bytes() -> int:
+def resident_bytes() -> int:
     """This process's resident memory now (Linux ``/proc/self/statm``; 0 elsewhere)."""
     try:
         with open("/proc/self/statm") as fh:

@@ -13,11 +13,15 @@ run, from a fork server that imported the job's modules (:mod:`suite.runner.work
 keep as many jobs in flight as they have workers: each free worker gets the next job from a
 :class:`~suite.runner.schedule.JobQueue` (the jobs of the case it holds first, longest first).
 While the workers start (their fork server importing torch and the suite, ≈ 3 CPU-seconds),
-the runner's process, which has those modules imported already, runs jobs itself.
+the runner's process, which has those modules imported already, runs jobs itself. A runner
+process that has imported them before the run (a notebook, a test, a benchmark) forks the
+local pool's workers itself instead, when that is safe
+(:func:`suite.runner.workers.can_fork_here`), and runs no job of its own.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,8 +29,8 @@ from typing import Callable, Iterable, Iterator
 
 from suite.runner.jobs import cost_rank
 from suite.runner.schedule import JobQueue
-from suite.runner.workers import (dask_cluster_config, init_worker, stop_worker_server,
-                                  worker_context)
+from suite.runner.workers import (can_fork_here, dask_cluster_config, init_worker,
+                                  stop_worker_server, worker_context)
 
 __all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS",
            "run_here", "run_on_slots"]
@@ -60,9 +64,22 @@ class LocalExecutor:
         self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
+        self._forked = False  # workers forked from this process (no fork server)
 
     def __enter__(self):
-        if self.workers > 1:
+        if self.workers > 1 and can_fork_here():
+            # the modules are imported here: fork the workers from this process, now, in
+            # this thread (the pool forks all of them at its first submission)
+            self._pool = ProcessPoolExecutor(self.workers,
+                                             mp_context=multiprocessing.get_context("fork"),
+                                             initializer=init_worker,
+                                             initargs=(dict(os.environ),))
+            self._forked = True
+            try:
+                self._pool.submit(os.getpid)
+            except Exception:  # noqa: BLE001 - the jobs' own submissions report it
+                pass
+        elif self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(),
                                              initializer=init_worker,
                                              initargs=(dict(os.environ),))
@@ -84,8 +101,10 @@ class LocalExecutor:
     def __exit__(self, *exc):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._starting.join()
-            stop_worker_server()
+            if self._starting is not None:
+                self._starting.join()
+            if not self._forked:
+                stop_worker_server()
         return False
 
     def map(self, fn: Callable, items: Iterable) -> list:

@@ -11,6 +11,17 @@ with ``os._exit``. The server runs no job, so no compute thread pool exists when
 an allocator's background thread, has its own fork handlers): a forked worker starts with one
 thread. Where the platform has no fork server (Windows) the workers are spawned as before.
 
+A runner whose own process has those modules imported already (a notebook, a test, a
+benchmark that ran jobs or imported them before) does not need the server: when
+:func:`can_fork_here` holds, the local pool forks its workers straight from the runner's
+process (``fork``), at once, before the runner starts any thread; each worker then starts with
+the imports done and the server's ≈ 3 CPU-seconds of imports are saved
+(docs/performance.md, session 7). The conditions keep that fork as safe as the server's:
+Linux, every module of :data:`WORKER_PRELOAD` imported, no Python thread but the main one,
+one compute thread per job (``CMRSUITE_THREADS_PER_JOB`` 1: a forked child must not run
+parallel regions of an OpenMP pool its parent used) and at most :data:`FORK_RESIDENT_LIMIT`
+resident (a forked worker's resident size counts the pages it shares with the runner).
+
 The executors stop the fork server when their pool ends (:func:`stop_worker_server`): the
 server then reaps its workers and is reaped by the runner, so the workers' CPU time and peak
 memory count among the runner's children (``getrusage``, ``/usr/bin/time``) as those of
@@ -31,12 +42,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 
 from suite._process import die_with_parent
 
 __all__ = ["WORKER_PRELOAD", "worker_context", "stop_worker_server", "init_worker",
-           "dask_cluster_config"]
+           "dask_cluster_config", "can_fork_here", "FORK_RESIDENT_LIMIT"]
 
 #: Modules a job imports (imported once by the fork server; missing ones are skipped).
 WORKER_PRELOAD = ("numpy", "scipy.ndimage", "scipy.linalg", "torch", "skimage.measure",
@@ -44,6 +56,31 @@ WORKER_PRELOAD = ("numpy", "scipy.ndimage", "scipy.linalg", "torch", "skimage.me
                   "suite.stages", "suite.conditions", "suite.data.loader", "suite.data.audit",
                   "suite.metrics", "reference_impls", "reference_impls.recon",
                   "reference_impls.segmentation", "reference_impls.mapping")
+
+
+#: Largest resident size (bytes) of the runner's process from which workers are forked
+#: directly (:func:`can_fork_here`); a larger one starts the fork server instead.
+FORK_RESIDENT_LIMIT = 1 << 29
+
+
+def can_fork_here() -> bool:
+    """Whether the local pool may fork its workers from this process (module docstring): Linux
+    with ``fork``, every module of :data:`WORKER_PRELOAD` imported, no Python thread but this
+    one, ``CMRSUITE_THREADS_PER_JOB`` 1 (the default) and at most :data:`FORK_RESIDENT_LIMIT`
+    resident. The threads of numpy's BLAS and of an allocator, which the fork server has as
+    well, have their own fork handlers. The caller must fork before it starts a thread."""
+    if "fork" not in multiprocessing.get_all_start_methods() or not sys.platform.startswith(
+            "linux"):
+        return False
+    if os.environ.get("CMRSUITE_THREADS_PER_JOB", "1").strip() != "1":
+        return False
+    if threading.active_count() != 1 or threading.current_thread() is not threading.main_thread():
+        return False
+    if any(name not in sys.modules for name in WORKER_PRELOAD):
+        return False
+    from suite.runner.execute import resident_bytes
+
+    return 0 < resident_bytes() <= FORK_RESIDENT_LIMIT
 
 
 def worker_context(extra: tuple[str, ...] = ()):
