@@ -1,7 +1,8 @@
 # cmrsuite: two commands on a fresh machine.
 #   make demo   set up .venv, install the suite, run the demo on the built-in phantom
 #   make test   set up .venv, install the suite with test extras, check the import contracts
-#               (lint-imports, [tool.importlinter] in pyproject.toml), run pytest
+#               (lint-imports, [tool.importlinter] in pyproject.toml), run pytest (without the
+#               CI-only tests of the `ci` marker: `.venv/bin/python -m pytest -m ci` runs them)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -39,7 +40,7 @@ docs: $(STAMP)
 	else echo "no demo run under $(RUN_DIR): run 'make demo' first to add the example evidence report"; fi
 
 check-report-browser: $(STAMP)
-	$(BIN)/python -m pytest -q -rs tests/test_report_browser.py
+	$(BIN)/python -m pytest -q -rs -m ci tests/test_report_browser.py
 
 bench: $(STAMP)
 	@# bench_speed.py runs bench_recon/runner/robustness itself and prints issue 17's table last

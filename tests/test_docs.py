@@ -29,6 +29,8 @@ def test_front_page_capability_table_matches_the_registries():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.ci  # simulates the page's whole table; make test checks relative_errors
+# (the same simulation and fits) against the published directions in test_molli_bias.py
 def test_mapping_bias_table_is_current():
     """docs/mapping-bias.md's table is computed by suite.docs.mapping_bias (simulation + the
     reference fits); a fresh computation must equal the committed page."""

@@ -8,9 +8,13 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.ci  # trains a network and runs the protocol twice; both routes on a reference
+# method: test_runner.py::test_plugin_and_predictions_folder_are_evaluated_like_reference_methods
 def test_walkthrough_plugin_and_predictions_routes_agree(tmp_path):
     sys.path.insert(0, str(ROOT / "examples" / "own_network"))
     try:

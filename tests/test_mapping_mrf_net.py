@@ -89,6 +89,7 @@ def test_corrupt_or_mismatched_weights_are_refused_with_one_line(tmp_path):
     assert "\n" not in str(err.value) and "cmrsuite train mrf-net" in str(err.value)
 
 
+@pytest.mark.ci  # dictionary matching of every held-out pixel; make test runs the network on them below
 def test_held_out_accuracy_next_to_dictionary_matching(method, held_out):
     from suite.train.mrf_net import evaluate_mrf_net
 

@@ -143,6 +143,7 @@ def test_subjects_simulated_on_process_workers_equal_one_after_the_other(tmp_pat
     assert len([p for p in (tmp_path / "pool").iterdir() if p.is_dir()]) == 2
 
 
+@pytest.mark.ci  # the same pool path as the cine cohort above, with mapping subjects
 def test_mapping_subjects_on_process_workers_equal_one_after_the_other(tmp_path):
     from suite.runner.executors import LocalExecutor
 

@@ -13,7 +13,9 @@ TINY = {"presets": ("tiny",), "subjects_per_preset": 1, "seed_offset": 10_000,
         "overrides": {"n_frames": 4, "n_slices": 1}}
 
 
-@pytest.mark.parametrize("name", ["recon-unrolled", "recon-unrolled-ssdu"])
+#: the SSDU variant (three more trainings) is CI-only (``pytest -m ci``); its masks are checked below
+@pytest.mark.parametrize("name", ["recon-unrolled",
+                                  pytest.param("recon-unrolled-ssdu", marks=pytest.mark.ci)])
 def test_training_is_deterministic_and_loadable(tmp_path, name):
     a = train_recon_weights(name, seed=1, steps=2, out_dir=tmp_path / "a", cohort=TINY)
     b = train_recon_weights(name, seed=1, steps=2, out_dir=tmp_path / "b", cohort=TINY)

@@ -401,6 +401,7 @@ def test_cli_report_writes_one_guideline(report_run, tmp_path):
     assert main(["report", str(tmp_path / "nope")]) == 2
 
 
+@pytest.mark.ci  # a cross-check with an optional renderer; the HTML it renders is checked above
 def test_pdf_through_weasyprint(report_run, tmp_path):
     pytest.importorskip("weasyprint", reason="PDF output needs WeasyPrint (the `pdf` extra)")
     run_dir, _ = report_run

@@ -3,7 +3,9 @@ with no console error and shows its figures (every <img> decoded with a non-zero
 
 Optional: needs Chromium with chromedriver and the `selenium` package (Debian: chromium,
 chromium-driver), or Playwright with its Chromium. Without them the test is skipped and says
-which piece is missing. Run it with `make check-report-browser`.
+which piece is missing. Run it with `make check-report-browser` (`pytest -m ci
+tests/test_report_browser.py`): the tests carry the CI-only marker ``ci``, so CI runs them after
+``make test`` (which checks the same reports' HTML in test_report.py without a browser).
 """
 
 import shutil
@@ -11,6 +13,8 @@ import shutil
 import pytest
 
 from test_report import report_run  # noqa: F401  (session fixture: the tiny reported run)
+
+pytestmark = pytest.mark.ci
 
 
 def _chromium():

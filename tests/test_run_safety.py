@@ -206,6 +206,7 @@ def _parent(pid: int) -> int | None:
         return None
 
 
+@pytest.mark.ci  # waits for a two-worker pool to start, kills it and waits for its workers
 def test_pool_workers_die_with_a_killed_runner(tmp_path):
     import psutil
 

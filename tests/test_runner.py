@@ -224,6 +224,7 @@ def test_corrupt_input_is_recorded_and_the_run_completes(base_run, tmp_path):
     assert result.failed_fraction == pytest.approx(0.5)
 
 
+@pytest.mark.ci  # a killed process and a 400-iteration CG-SENSE; resume: test_cli.py, test_run_safety.py
 def test_kill_and_resume_gives_the_uninterrupted_results(base_run, tmp_path):
     # CG-SENSE with a fixed 400 iterations makes each job last long enough to be interrupted
     proto_path = write_protocol(tmp_path, methods={"recon": ["zero-filled", {
@@ -261,6 +262,7 @@ def test_kill_and_resume_gives_the_uninterrupted_results(base_run, tmp_path):
     assert result_table(run_dir) == result_table(reference)
 
 
+@pytest.mark.ci  # starts a Dask cluster (an optional extra); the process pool is checked below
 def test_dask_local_cluster_gives_the_local_results(base_run, tmp_path):
     pytest.importorskip("distributed", reason="the dask executor is an optional extra")
     proto, _, tmp = base_run

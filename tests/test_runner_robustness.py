@@ -21,6 +21,11 @@ from suite.protocol import validate_protocol
 from suite.runner import run_protocol
 from suite.store import ResultStore
 
+#: CI only (``pytest -m ci``): the whole run takes about a minute of CPU. ``make test`` runs the
+#: robustness phase end to end in test_stage_plugin.py (the generic input attack on a toy stage)
+#: and test_mapping_neural_robustness.py (attacks on a mapping network and fit).
+pytestmark = pytest.mark.ci
+
 PROTOCOL = {
     "name": "robustness-tiny",
     "seed": 0,

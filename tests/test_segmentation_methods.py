@@ -279,6 +279,7 @@ def test_classical_on_rss_images(rss_cases):
             assert value > floors[phase][structure], (case.meta.subject, structure, phase, value)
 
 
+@pytest.mark.ci  # 4 native-resolution subjects; make test: test_classical_on_rss_images
 def test_classical_on_rss_at_native_coil_count():
     """RSS of every vendor preset at its native matrix and coil count (8-16 coils: strong
     receive shading, RSS noise floor) with few frames (3: weak motion cues), one pathology per
@@ -317,6 +318,7 @@ def test_unet_on_rss_images(rss_cases, unet):
 PATHOLOGIES = ("normal", "dilated", "hypertrophic", "infarcted", "abnormal-rv")
 
 
+@pytest.mark.ci  # 20 native-resolution subjects; make test: the floors per preset and on RSS above
 @needs_weights
 @pytest.mark.parametrize("preset_index, preset", list(enumerate(VENDOR_PRESETS)))
 def test_unet_floor_every_preset_and_pathology_on_rss(unet, preset_index, preset):

@@ -42,14 +42,16 @@ def conjugate_gradient(normal, rhs: torch.Tensor, max_iter: int, tol: float, reg
     in_place = None
     for it in range(1, max_iter + 1):
         ap = normal(p)
-        if reg:
-            ap = ap + reg * p
         if in_place is None:
             in_place = not (torch.is_grad_enabled() and (rhs.requires_grad or ap.requires_grad))
+        if reg:
+            # a new tensor: ``normal`` may return one it keeps (or its argument)
+            ap = torch.add(ap, p, alpha=reg) if in_place else ap + reg * p
         alpha = rr / torch.vdot(p.flatten(), ap.flatten()).real
-        if in_place:  # x + αp, r − αAp, r + βp: the same operations without new iterates
-            x.add_(alpha * p)
-            r.sub_(alpha * ap)
+        if in_place:  # x + αp, r − αAp, r + βp: the same products and sums, fused in place
+            a = alpha.item()
+            x.add_(p, alpha=a)
+            r.sub_(ap, alpha=a)
         else:
             x = x + alpha * p
             r = r - alpha * ap
@@ -58,7 +60,7 @@ def conjugate_gradient(normal, rhs: torch.Tensor, max_iter: int, tol: float, reg
             rr = rr_new
             break
         if in_place:
-            p.mul_(rr_new / rr).add_(r)
+            torch.add(r, p, alpha=(rr_new / rr).item(), out=p)
         else:
             p = r + (rr_new / rr) * p
         rr = rr_new
