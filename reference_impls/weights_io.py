@@ -3,7 +3,10 @@
 ``reference_impls/weights/`` holds ``<name>.pt`` (a plain state dict saved with :func:`torch.save`) and ``<name>.json`` (the
 SHA-256 of the ``.pt``, the network configuration and the training record). Loading verifies
 the hash first and then calls ``torch.load(..., weights_only=True)``, so a replaced or corrupt
-file is refused before any unpickling happens.
+file is refused before any unpickling happens. A process verifies and reads a file once: later
+loads of the same files (the ``.pt`` at the same path with the same inode, size and modification
+time, the ``.json`` with the same content) get copies of the tensors read the first time; a file
+written since is verified and read again.
 
 One exception, :class:`WeightsError`, covers every shipped network, and one record,
 :class:`TrainedWeights`, describes what a training command wrote.
@@ -11,12 +14,15 @@ One exception, :class:`WeightsError`, covers every shipped network, and one reco
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
-from pathlib import Path
-
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,6 +122,11 @@ def load_verified_state(name: str, weights_dir: Path | None = None, *,
     Returns
     -------
     (state_dict, meta)
+        Both the caller's own: copies of the tensors and of the record read (and verified)
+        the first time this process loaded the same two files, unchanged since (the last
+        :data:`STATES_KEPT` remembered, keyed by the ``.pt``'s path, inode, size and
+        modification time and by the record's content, which holds the ``.pt``'s SHA-256;
+        a file written since is verified and read again).
 
     Raises
     ------
@@ -126,11 +137,37 @@ def load_verified_state(name: str, weights_dir: Path | None = None, *,
     hint = retrain_hint or f"`cmrsuite train {name}`"
     wdir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     pt, meta_path = wdir / f"{name}.pt", wdir / f"{name}.json"
-    for path in (pt, meta_path):
-        if not path.exists():
-            raise WeightsError(f"{path}: weights file not found; create it with {hint}")
     try:
-        meta = json.loads(meta_path.read_text())
+        st, record = os.stat(pt), meta_path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise WeightsError(f"{exc.filename}: weights file not found; create it with "
+                           f"{hint}") from None
+    key = (str(pt.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, record)
+    with _LOCK:
+        found = _STATES.get(key)
+        if found is not None:
+            _STATES.move_to_end(key)
+    if found is None:
+        found = _read_verified(pt, meta_path, record, hint)
+        with _LOCK:
+            _STATES[key] = found
+            while len(_STATES) > STATES_KEPT:
+                _STATES.popitem(last=False)
+    state, meta = found
+    return {k: v.clone() for k, v in state.items()}, copy.deepcopy(meta)
+
+
+#: Weights files :func:`load_verified_state` remembers per process (the most recently used).
+STATES_KEPT = 8
+_STATES: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _read_verified(pt: Path, meta_path: Path, record: bytes, hint: str) -> tuple[dict, dict]:
+    """The record (``record``, the bytes of ``meta_path``), the ``.pt``'s SHA-256 checked
+    against it, then the state dict."""
+    try:
+        meta = json.loads(record.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WeightsError(f"{meta_path}: unreadable weights record ({exc}); "
                            f"recreate it with {hint}") from exc

@@ -23,8 +23,6 @@ import functools
 import json
 from typing import Any, Mapping
 
-import numpy as np
-
 __all__ = ["CHALLENGE_PROFILE", "challenge_method", "validate_challenge_reference",
            "challenge_reference_map"]
 
@@ -88,7 +86,7 @@ def challenge_reference_map(call, entry: Mapping[str, Any], timing: str, check_o
     ``check_output(call, output, label)`` is the stage's conversion of a method output to the
     map (failed pixels NaN, shape checked).
     """
-    from suite.stages.mapping.inputs import timings_array, weighted_images
+    from suite.stages.mapping.refit import reference_fit
     from suite.stages.recon.reference import reference_magnitude
 
     method = challenge_method(entry)
@@ -97,5 +95,6 @@ def challenge_reference_map(call, entry: Mapping[str, Any], timing: str, check_o
     images = reference_magnitude(call.condition.reference_case(call.case))
     if images is None:
         return None
-    out = method(weighted_images(images), timings_array(call.case))
-    return np.asarray(check_output(call, out, f"challenge_reference {entry['name']}"))
+    return reference_fit(method, entry, images, call.case,
+                         lambda out: check_output(call, out,
+                                                  f"challenge_reference {entry['name']}"))

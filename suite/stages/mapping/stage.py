@@ -40,11 +40,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from suite.stages.base import Stage, StageCall
-from suite.stages.mapping.acquisition import case_acquisition
 from suite.stages.mapping.audit import (CHALLENGE_PROFILE, challenge_reference_map,
                                         validate_challenge_reference)
-from suite.stages.mapping.inputs import (QUANTITY_OF_TIMING, case_quantities, timing_key,
-                                         timings_array, weighted_images)
+from suite.stages.mapping.inputs import QUANTITY_OF_TIMING, case_quantities, timing_key
+from suite.stages.mapping.refit import fit_inputs, reference_fit
 from suite.stages.mapping.scoring import (MAPPING_SETTINGS, map_rows, mapping_settings,
                                           validate_map_settings)
 
@@ -91,12 +90,9 @@ def _is_array(output) -> bool:
 
 
 def _run(method, images, case):
-    """Call ``method`` on recon output ``images`` ``(slice, frame, y, x)`` of ``case``: with
-    the acquisition description when the method declares ``needs_acquisition``."""
-    args = (weighted_images(images), timings_array(case))
-    if getattr(method, "needs_acquisition", False):
-        return method(*args, case_acquisition(case))
-    return method(*args)
+    """Call ``method`` on recon output ``images`` ``(slice, frame, y, x)`` of ``case``
+    (:func:`~suite.stages.mapping.refit.fit_inputs`)."""
+    return method(*fit_inputs(method, images, case))
 
 
 class MappingStage(Stage):
@@ -173,8 +169,10 @@ class MappingStage(Stage):
         return rows
 
     def reference_fit(self, call: StageCall) -> np.ndarray | None:
-        """The job's method fitted to the fully sampled images (None when the job's images
-        are those, or the method cannot be re-run)."""
+        """The job's method fitted to the fully sampled images, read-only (None when the job's
+        images are those, or the method cannot be re-run); a reference method's fit is
+        remembered per process (:func:`suite.stages.mapping.refit.reference_fit`: the
+        undersampled jobs of a series all ask for it)."""
         from suite.stages.recon.reference import PSEUDO_METHODS, reference_magnitude
 
         if call.labels.get("recon") in PSEUDO_METHODS or call.resolve is None:
@@ -185,7 +183,8 @@ class MappingStage(Stage):
         images = reference_magnitude(call.condition.reference_case(call.case))
         if images is None:
             return None
-        return self.check_output(call, _run(method, images, call.case), call.label)
+        return reference_fit(method, call.entry, images, call.case,
+                             lambda out: self.check_output(call, out, call.label))
 
     def attack_surface(self, call: StageCall, method):
         """The weighted images of the scored pixels and the method as a map of them
