@@ -6,7 +6,8 @@ the segmentation methods (U-Net white-box, classical black-box) on the same slic
 images, prints (asserts nothing):
 
 * ``clean``: one call ``method(case)`` (reconstruction, coil-map estimation included) or
-  ``method(images, spacing)`` (segmentation);
+  ``method(images, spacing)`` (segmentation), the median of 5 calls (a zero-filled call takes
+  ≈ 6 ms, which one timing measures only to ± 20 %);
 * ``attack``: one :func:`~suite.robustness.recon_attacks.attack_recon` /
   :func:`~suite.robustness.seg_attacks.attack_segmentation` at one budget (``--steps``
   projected-gradient steps; black-box methods: ``n_queries`` = 8 random-search queries),
@@ -31,10 +32,14 @@ RECON = ("zero-filled", "cg-sense", "kt-cs", "lowrank-sparse", "unrolled", "unro
 SEG = ("unet", "classical")
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+def timed(fn, repeat: int = 1):
+    """``(median seconds of `repeat` calls, the last call's output)``."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
 
 
 def phantom_slice():
@@ -63,7 +68,7 @@ def bench_recon(case, names, steps, budget=0.02):
             print(f"  {name:<15} skipped: {exc}")
             continue
         method(case)  # warm-up (lazy imports, allocator)
-        t_clean, _ = timed(lambda: method(case))
+        t_clean, _ = timed(lambda: method(case), repeat=5)
         t_attack, adv = timed(lambda: attack_recon(method, case, [budget], steps=steps))
         t_rand, _ = timed(lambda: random_recon(method, case, [budget]))
         white = is_differentiable(method)
@@ -93,7 +98,7 @@ def bench_segmentation(full_case, names, steps, budget=0.03):
             print(f"  {name:<15} skipped: {exc}")
             continue
         method(images, spacing)
-        t_clean, _ = timed(lambda: method(images, spacing))
+        t_clean, _ = timed(lambda: method(images, spacing), repeat=5)
         t_attack, adv = timed(lambda: attack_segmentation(method, images, spacing, [budget],
                                                           attack="pgd", steps=steps))
         t_rand, _ = timed(lambda: random_segmentation(method, images, spacing, [budget]))

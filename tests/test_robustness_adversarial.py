@@ -395,3 +395,25 @@ def test_a_detached_reconstruct_is_refused_with_a_hint(case):
 
     with pytest.raises(ValueError, match="no gradient path"):
         attack_recon(Detached(), case, [0.01], steps=1)
+
+
+def test_non_finite_gradients_are_zeroed_and_named(case):
+    """A reconstruction whose gradient is NaN at some entries (the square root of |k|² at the
+    unsampled zeros) and finite at the others: the attack notes it, zeroes exactly those
+    entries and returns a finite perturbation within the budget (numpy recomputes the norm)."""
+    class SqrtMagnitude:
+        name = "sqrt-magnitude"
+
+        def reconstruct(self, kspace, mask, coil_maps):
+            return torch.sqrt(kspace.real ** 2 + kspace.imag ** 2).sum(dim=2).to(torch.complex64)
+
+        def __call__(self, c):
+            k = np.asarray(c.kspace)
+            return np.sqrt(k.real ** 2 + k.imag ** 2).sum(axis=2).astype(np.complex64)
+
+    (res,) = attack_recon(SqrtMagnitude(), case, [0.01], steps=2, keep_perturbation=True)
+    assert any("non-finite gradient" in n for n in res.notes)
+    delta = np.asarray(res.perturbation)
+    assert np.isfinite(delta).all()
+    ref = np.linalg.norm(np.asarray(case.kspace).astype(np.complex128))
+    assert np.linalg.norm(delta.astype(np.complex128)) <= 0.01 * ref * (1 + 1e-5)
