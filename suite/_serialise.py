@@ -25,6 +25,15 @@ def jsonable(value: Any) -> Any:
     >>> jsonable({"a": np.float32(1.5), "b": (np.nan, 2), "c": {"y", "x"}})
     {'a': 1.5, 'b': [None, 2], 'c': ['x', 'y']}
     """
+    t = type(value)  # the exact built-in types first (no ``to_dict``): most values of a report
+    if t is str or value is None or t is int or t is bool:
+        return value
+    if t is float:
+        return value if math.isfinite(value) else None
+    if t is dict:
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
+    if t is list:
+        return [jsonable(v) for v in value]
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return value.to_dict()
     if isinstance(value, dict):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from suite._process import fewer_collections
 from suite.analysis.run_summary import RunSummary, summarise
 from suite.analysis.summary import check_acceptance
 from suite.report.summary import write_summary
@@ -60,6 +61,7 @@ class Evaluation:
         return "\n".join(lines)
 
 
+@fewer_collections()  # the analysis builds many objects: fewer garbage-collector passes
 def evaluate_run(run_dir, out_dir=None) -> Evaluation:
     """Acceptance, analysis and summary of a finished run (module docstring).
 

@@ -93,3 +93,23 @@ def test_nothing_is_serialised_on_the_way_to_the_figure_process(tmp_path):
         assert writer.forks
         save_figure(fig, tmp_path, "forked", dpi=90)
     assert _sha(tmp_path / "forked.png") == _sha(tmp_path / "here.png")
+
+
+def test_fewer_collections_raises_the_young_threshold_and_restores_it():
+    import gc
+
+    from suite._process import fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections(young=5000):
+        assert gc.get_threshold() == (max(5000, before[0]), *before[1:])
+    with pytest.raises(KeyError):
+        with fewer_collections(young=5000):
+            raise KeyError("restored also after an error")
+    assert gc.get_threshold() == before
+    try:
+        gc.set_threshold(0)  # switched off: stays off
+        with fewer_collections(young=5000):
+            assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)

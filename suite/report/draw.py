@@ -8,6 +8,7 @@ only, with the excluded values named in the panel), saving as PNG and SVG.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -137,6 +138,9 @@ class background_figures:
         if pid == 0:  # the child: render, report an error in the file, never return
             code = 0
             try:
+                # the objects inherited from this process are never garbage of the child's:
+                # its collections skip them (and leave their pages shared)
+                gc.freeze()
                 die_with_parent(parent)
                 _write(fig, out_dir, name, dpi, layout)
             except BaseException as exc:  # noqa: BLE001 - reported to the parent

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from suite._process import fewer_collections
 from suite._serialise import jsonable
 from suite._validation import near
 from suite.case import STRATA_COLUMNS
@@ -208,6 +209,7 @@ def _embed(report_dir: Path, figures: list[dict]) -> dict:
     return out
 
 
+@fewer_collections()  # the documents build many objects: fewer garbage-collector passes
 def build_report(run_dir, guidelines="all", formats=("md", "html"), *, sponsor=None,
                  figures: bool = True) -> ReportResult:
     """Write the guideline documents of a run into ``RUN_DIR/report/<guideline>/``.
@@ -254,6 +256,7 @@ def build_report(run_dir, guidelines="all", formats=("md", "html"), *, sponsor=N
     from suite import __version__
 
     rows_memo: dict = {}  # store rows converted once for every guideline (_store_rows)
+    ev_dicts: dict = {}  # Evidence.to_dict of each key, once for every guideline
     provenance = evidence["run.provenance"]
     protocol = evidence["run.protocol"]
     for name in names:
@@ -276,11 +279,13 @@ def build_report(run_dir, guidelines="all", formats=("md", "html"), *, sponsor=N
         out = report_dir / name
         out.mkdir(parents=True, exist_ok=True)
         written = []
+        for k in evs.keys() - ev_dicts.keys():
+            ev_dicts[k] = evs[k].to_dict()
         doc = {"guideline": g.to_dict(), "run_dir": str(run_dir), "store": str(run.db_path),
                "store_sha256": store_sha, "suite_version": __version__,
                "sponsor": run.sponsor.to_dict() if run.sponsor else None,
                "status_counts": counts, "items": items,
-               "evidence": {k: v.to_dict() for k, v in evs.items()},
+               "evidence": {k: ev_dicts[k] for k in evs},
                "store_rows": _store_rows(run, evs, rows_memo)}
         (out / "evidence.json").write_text(json.dumps(doc, allow_nan=False) + "\n")
         written.append(out / "evidence.json")
