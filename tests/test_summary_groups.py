@@ -110,6 +110,23 @@ def test_bootstrap_mean_ci_is_the_generic_bootstrap(n):
         bootstrap_ci(vals, np.mean, seed=np.random.SeedSequence(11), n_resamples=300, alpha=0.1).ci
 
 
+def test_a_remembered_interval_is_the_generic_bootstrap_of_its_values():
+    """Intervals are remembered by the values' bytes: asking again, with another array of the
+    same values or other seed/alpha types, gives the generic bootstrap of those values; values
+    one ulp apart are not mixed up."""
+    vals = np.random.default_rng(3).gamma(2.0, size=5)
+    near = vals.copy()
+    near[-1] = np.nextafter(near[-1], np.inf)
+    for v in (vals, near):
+        want = bootstrap_ci(v, np.mean, seed=2, n_resamples=400, alpha=0.1).ci
+        for again in (v, v.copy(), list(v)):
+            assert bootstrap_mean_ci(again, 2, 400, 0.1) == want
+            assert bootstrap_mean_ci(again, np.int64(2), np.int64(400), np.float64(0.1)) == want
+    for _ in range(2):  # an error is raised each time, never remembered
+        with pytest.raises(ValueError, match="alpha"):
+            bootstrap_mean_ci(vals, 0, 1000, 1.5)
+
+
 def test_bootstrap_mean_ci_keeps_the_generic_checks():
     vals = np.array([1.0, 2.0, 4.0])
     with pytest.raises(ValueError, match="n_resamples"):
@@ -137,3 +154,19 @@ def test_the_same_subject_id_in_two_datasets_is_two_subjects():
     assert row["n_subjects"] == 2 and row["mean"] == pytest.approx((0.3 + 0.9) / 2)
     [acc] = check_acceptance(df, [{"metric": "ssim", "min": 0.0}])
     assert acc["n_subjects"] == 2 and acc["value"] == pytest.approx(0.6)
+
+
+def test_equal_values_give_the_value_as_interval_as_numpy_allclose_decides():
+    """The interval is the value itself exactly where ``np.allclose(values, values[0])`` (the
+    reference) holds: at and around its tolerance, with infinities and NaN."""
+    base = 1000.0
+    tol = 1e-08 + 1e-05 * base
+    for d in (0.0, tol * 0.5, tol, np.nextafter(tol, 0.0), np.nextafter(tol, 1.0), tol * 2):
+        for v in (np.array([base, base + d, base - d]), np.array([base, base - d])):
+            same = np.allclose(v, v[0])
+            lo, hi = bootstrap_mean_ci(v, 0, 1000, 0.05)
+            assert (lo == hi == base) == same, (d, v)
+    assert np.allclose([math.inf, math.inf], math.inf)  # equal infinities are "close"
+    assert bootstrap_mean_ci(np.array([math.inf, math.inf]), 0, 1000, 0.05) == (math.inf,) * 2
+    with pytest.raises(ValueError, match="not finite"):  # else the generic path raises
+        bootstrap_mean_ci(np.array([1.0, math.nan]), 0, 1000, 0.05)

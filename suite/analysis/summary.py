@@ -96,16 +96,39 @@ def bootstrap_mean_ci(values: np.ndarray, seed: int, n_resamples: int, alpha: fl
     summary has thousands of groups of the same few subjects). Anything else (another seed
     type, non-finite values, invalid settings) goes through :func:`~suite.stats.bootstrap_ci`,
     which validates and raises.
-    """
-    from suite.stats import bootstrap_ci
 
+    The interval of an integer seed is remembered per (values, seed, resamples, alpha), keyed
+    by the values' bytes: a run's summary and its report summarise the same subject values
+    again (about half of the calls of a demo's tail), and the same inputs give the same
+    interval.
+    """
     values = np.asarray(values, dtype=float)
     if values.size < 2:
         return (float("nan"), float("nan"))
-    if np.allclose(values, values[0]):
+    if (values.ndim == 1 and isinstance(alpha, float)
+            and _resample_picks(seed, values.size, n_resamples) is not None):
+        return _remembered_ci(values.tobytes(), int(seed), int(n_resamples), float(alpha))
+    return _interval(values, seed, n_resamples, alpha)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _remembered_ci(values: bytes, seed: int, n_resamples: int, alpha: float):
+    """:func:`_interval` of the float64 values ``values`` (bytes), remembered."""
+    return _interval(np.frombuffer(values, dtype=float).copy(), seed, n_resamples, alpha)
+
+
+def _interval(values: np.ndarray, seed, n_resamples, alpha):
+    """:func:`bootstrap_mean_ci` of at least 2 float64 ``values``, computed."""
+    from suite.stats import bootstrap_ci
+
+    finite = bool(np.isfinite(values).all())
+    # np.allclose(values, values[0]); for finite values its test written out (rtol 1e-5,
+    # atol 1e-8: |x - y| <= atol + rtol |y|), the same comparisons without its overhead
+    if (bool((np.abs(values - values[0]) <= 1e-08 + 1e-05 * abs(values[0])).all()) if finite
+            else np.allclose(values, values[0])):
         return (float(values[0]),) * 2
     picks = _resample_picks(seed, values.size, n_resamples)
-    if picks is not None and 0.0 < alpha < 1.0 and np.isfinite(values).all():
+    if picks is not None and 0.0 < alpha < 1.0 and finite:
         dist = values[picks].mean(axis=1)
         if np.isfinite(dist).all():
             q = np.quantile(dist, [alpha / 2.0, 1.0 - alpha / 2.0])
