@@ -128,8 +128,12 @@ def main():
                  fmt(t["ceiling"]), "–", "–", None))
     if t.get("dask x2"):
         r_dask = t["local x1"] / t["dask x2"]
-        rows.append(("same, Dask LocalCluster 2 workers / 1 local worker", fmt(r_dask), "–",
-                     "≥ 1.8x", r_dask >= 1.8))
+        rows.append(("same, Dask LocalCluster 2 workers / 1 local worker (the run starts the "
+                     "cluster)", fmt(r_dask), "–", "≥ 1.8x", r_dask >= 1.8))
+        r_running = t["local x1"] / t["dask x2 running"]
+        rows.append(("same, the LocalCluster running before the clock starts (its address "
+                     "given to the run, as a cluster kept up)", fmt(r_running), "–", "≥ 1.8x",
+                     r_running >= 1.8))
     else:
         rows.append(("same, Dask LocalCluster (distributed not installed)", "–", "–", "≥ 1.8x",
                      None))
