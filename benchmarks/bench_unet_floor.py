@@ -16,16 +16,22 @@ demo's 80 × 100 images at 3.6 mm resampled to the weights' 2.0 mm and padded to
 The ratio U-Net GFLOP/s / matrix-product GFLOP/s says how much a faster implementation of the
 same arithmetic could still gain; the per-image CPU seconds times the number of images a
 protocol segments is the floor of its segmentation cost with the values unchanged
-(docs/performance.md, "What is left").
+(docs/performance.md, "What is left"). With ``--run DIR`` (a finished run folder, e.g. the
+demo's ``runs/demo/<id>``) the images of that run are counted from its store
+(:func:`unet_images`) and the floor printed: at the measured speed, and at the matrix
+product's.
 
-Run: ``.venv/bin/python benchmarks/bench_unet_floor.py [--repeats 5]``.
+Run: ``.venv/bin/python benchmarks/bench_unet_floor.py [--repeats 5] [--run DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -54,7 +60,58 @@ def flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def main(repeats: int) -> None:
+def unet_images(run_dir: Path) -> tuple[int, int, list[str]]:
+    """Images the ``unet`` method of a finished run passed forward without gradients, and
+    forward and backward (attack steps), counted from the run's store: ``(forward,
+    with_gradient, notes)``.
+
+    * segmentation jobs: the images of each stored ``unet`` segmentation (slices × frames);
+    * ``seg-attack`` jobs (:func:`suite.stages.segmentation.experiments.seg_attack`), per
+      non-zero budget: FGSM one gradient step, PGD ``steps`` of them, then one evaluation of
+      the perturbed images each, and one evaluation per random perturbation (L∞ budgets and
+      L2 budgets); the clean labels come from the segmentation job's cache;
+    * ``recon-attack`` jobs with a ``unet`` segmentation: per budget the adversarial and the
+      random reconstruction segmented (the gradient goes through the reconstruction only).
+
+    Other robustness kinds that run the U-Net are listed in ``notes``, not counted.
+    """
+    con = sqlite3.connect(f"file:{run_dir / 'results.sqlite'}?mode=ro", uri=True)
+    try:
+        per_case, forward = {}, 0
+        for shape, case_id, seg in con.execute(
+                "SELECT o.shape, j.case_id, j.segmentation FROM outputs o JOIN jobs j "
+                "USING (job_id) WHERE o.name = 'segmentation' AND j.phase = 'segmentation'"):
+            dims = json.loads(shape)
+            per_case[case_id] = dims[0] * dims[1]
+            if seg == "unet":
+                forward += dims[0] * dims[1]
+        grad, notes = 0, []
+        for case_id, spec in con.execute(
+                "SELECT case_id, spec FROM jobs WHERE phase = 'robustness' AND status = 'done'"):
+            spec = json.loads(spec)
+            methods = dict(spec["methods"])
+            if (methods.get("segmentation") or {}).get("name") != "unet":
+                continue
+            rob, n = spec["robustness"], per_case.get(case_id, 0)
+            linf = [b for b in rob.get("budgets", []) if b > 0]
+            l2 = [b for b in rob.get("l2_budgets", []) if b > 0]
+            if rob["kind"] == "seg-attack":
+                for attack in rob["attacks"]:
+                    budgets = l2 if attack == "pgd-l2" else linf
+                    steps = 1 if attack == "fgsm" else rob["steps"]
+                    grad += n * steps * len(budgets)
+                    forward += n * len(budgets)
+                forward += n * (len(linf) + len(l2))
+            elif rob["kind"] == "recon-attack":
+                forward += 2 * n * len(rob.get("budgets", []))
+            else:
+                notes.append(f"{rob['kind']} job of {case_id} with the U-Net: not counted")
+        return forward, grad, notes
+    finally:
+        con.close()
+
+
+def main(repeats: int, run_dir: Path | None = None) -> None:
     torch.set_num_threads(1)
     net = UNetSegmenter().module.eval().requires_grad_(False)  # as the attacks: no weight
     # gradients are asked for, so the backward pass computes the input's only
@@ -79,15 +136,29 @@ def main(repeats: int) -> None:
           f"{gemm_rate:.1f} GFLOP/s (the core's practical peak)")
     print("| pass (16 images, 144 x 184) | GFLOP | CPU-s | CPU-s per image | GFLOP/s | "
           "/ matrix product |\n|---|---|---|---|---|---|")
+    per_image = {}
     for name, fn in (("forward, no gradients", forward),
                      ("forward + backward to the input (one attack step)", forward_backward)):
         f, s = flops(fn), cpu_seconds(fn, repeats)
         rate = f / s / 1e9
+        per_image[fn] = (s / BATCH, f / BATCH / (gemm_rate * 1e9))
         print(f"| {name} | {f / 1e9:.1f} | {s:.3f} | {s / BATCH * 1e3:.1f} ms | {rate:.1f} | "
               f"{rate / gemm_rate:.2f} |")
+    if run_dir is not None:
+        n_forward, n_grad, notes = unet_images(run_dir)
+        (f_s, f_peak), (g_s, g_peak) = per_image[forward], per_image[forward_backward]
+        print(f"\nrun {run_dir}: the U-Net passed {n_forward} images forward and {n_grad} "
+              f"forward + backward; its floor: {n_forward * f_s + n_grad * g_s:.0f} CPU-s at "
+              f"the speed above, {n_forward * f_peak + n_grad * g_peak:.0f} CPU-s if every "
+              "counted operation ran at the matrix product's speed")
+        for note in notes:
+            print(f"  {note}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--run", type=Path, default=None,
+                        help="a finished run folder: count its U-Net images, print the floor")
+    args = parser.parse_args()
+    main(args.repeats, args.run)
