@@ -78,7 +78,6 @@ import functools
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from skimage.measure import regionprops
 from skimage.morphology import convex_hull_image, disk
 
 from reference_impls.registry import register
@@ -230,12 +229,13 @@ def _perimeter_codes(pad: np.ndarray, n: int) -> np.ndarray:
 
 
 def _shifted(mask: np.ndarray, offsets):
-    """Views of ``mask`` shifted by each ``(dy, dx)`` of ``offsets``, zeros outside."""
-    ny, nx = mask.shape
+    """Views of ``mask`` (``(..., y, x)``: each image on its own) shifted by each
+    ``(dy, dx)`` of ``offsets``, zeros outside the image."""
+    ny, nx = mask.shape[-2:]
     r = _radius(offsets)
-    pad = np.zeros((ny + 2 * r, nx + 2 * r), bool)
-    pad[r:r + ny, r:r + nx] = mask
-    return (pad[r + dy:r + dy + ny, r + dx:r + dx + nx] for dy, dx in offsets)
+    pad = np.zeros(mask.shape[:-2] + (ny + 2 * r, nx + 2 * r), bool)
+    pad[..., r:r + ny, r:r + nx] = mask
+    return (pad[..., r + dy:r + dy + ny, r + dx:r + dx + nx] for dy, dx in offsets)
 
 
 def _shift_or(mask: np.ndarray, offsets) -> np.ndarray:
@@ -340,6 +340,93 @@ def _band_pairs(pad: np.ndarray) -> np.ndarray:
     return np.sort(keys)
 
 
+#: zero rows between the images stacked by :func:`_stack_features`: more than the band's
+#: radius (2), so no band, border code or component reaches from one image into the next
+_GAP = 3
+
+
+@functools.lru_cache(maxsize=8)
+def _stack_coordinates(m: int, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row (within its image) and column of every pixel of ``m`` images of ``ny × nx``
+    stacked with :data:`_GAP` rows after each, raveled, float64, read-only."""
+    idx = np.indices((m, ny + _GAP, nx))
+    out = (idx[1].ravel().astype(np.float64), idx[2].ravel().astype(np.float64))
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def _stack_features(images, thresholds, motion, spacing):
+    """:func:`_component_features` of each image ``images[j]`` at ``thresholds[j]`` (2-D
+    images of one shape, one motion map ``(y, x)``), computed for all of them at once.
+
+    The opened masks are stacked into one image, :data:`_GAP` zero rows after each, and
+    labelled once: ``scipy.ndimage.label`` numbers components in the raster order of their
+    first pixel, so image ``j``'s components are the labels after those of the images above
+    it, in its own order; the label ``k`` of its own labelling is the stacked label minus
+    their number. Pixel counts, coordinate sums (rows within the image), border codes and
+    bands (:func:`_band_pairs`) of the stacked image are those of each image (the gap is
+    wider than their reach; band pixels falling in the gap are dropped: outside the image).
+
+    Returns a list of ``(features, label image, opened mask)``, one per image.
+    """
+    dy, dx = spacing
+    m = len(images)
+    ny, nx = np.shape(images[0])
+    rows = ny + _GAP
+    raw = np.zeros((m, ny, nx), bool)
+    for j in range(m):
+        raw[j] = images[j] > thresholds[j]
+    bright = _shift_or(_shift_and(raw, _CROSS_OFFSETS), _CROSS_OFFSETS)
+    stacked = np.zeros((m, rows, nx), bool)
+    stacked[:, :ny] = bright
+    lab2, n = ndi.label(stacked.reshape(m * rows, nx), structure=_CROSS)
+    lab3 = lab2.reshape(m, rows, nx)[:, :ny]
+    last = np.maximum.accumulate(lab3.reshape(m, -1).max(axis=1))  # last label of image j
+    first = np.concatenate([[0], last[:-1]])  # labels of image j are first[j] + 1 ...
+    labs = [np.where(lab3[j] > 0, lab3[j] - lab3.dtype.type(first[j]), 0).astype(lab2.dtype)
+            for j in range(m)]
+    out = [([], labs[j], bright[j]) for j in range(m)]
+    if n == 0:
+        return out
+    flat = lab2.ravel()
+    count = np.bincount(flat, minlength=n + 1)
+    area = count.astype(np.float64) * dy * dx
+    keep = np.flatnonzero((area >= 20.0) & (area <= 8000.0))
+    keep = keep[keep > 0]
+    if not keep.size:
+        return out
+    yy, xx = _stack_coordinates(m, ny, nx)
+    # regionprops' centroid: the mean of the (integer) pixel coordinates; float sums of
+    # integers are exact, so sum / count is the same value
+    sum_y = np.bincount(flat, weights=yy, minlength=n + 1)
+    sum_x = np.bincount(flat, weights=xx, minlength=n + 1)
+    pad = _padded_labels(lab2, n)
+    codes = _perimeter_codes(pad, n)
+    boxes = ndi.find_objects(lab2)
+    size = lab2.size
+    keys = _band_pairs(pad)
+    pix = keys % size
+    inside = pix % (rows * nx) < ny * nx  # not in a gap
+    keys, pix = keys[inside], pix[inside]
+    starts = np.searchsorted(keys, keep * size)
+    stops = np.searchsorted(keys, (keep + 1) * size)
+    mot_stack = np.zeros((m, rows, nx), np.asarray(motion).dtype)
+    mot_stack[:, :ny] = motion
+    mot = mot_stack.ravel()[pix]
+    image_of = np.searchsorted(last, keep)
+    for k, j, a, b in zip(keep.tolist(), image_of.tolist(), starts.tolist(), stops.tolist()):
+        rs, cs = boxes[k - 1]
+        perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
+        out[j][0].append({
+            "label": k - int(first[j]), "area": float(area[k]),
+            "centroid": (sum_y[k] / count[k], sum_x[k] / count[k]),
+            "circ": min(1.0, 4 * np.pi * float(count[k]) / max(perimeter, 1.0) ** 2),
+            "count": float(count[k]), "mask": lab2[rs, cs] == k,
+            "mot": float(mot[a:b].mean())})
+    return out
+
+
 def _component_features(img2d, thr, motion, spacing, hulls=None):
     """Bright components (1-px opening) of 20-8000 mm² with the shape and motion features of
     the LV score (everything but the distance to a centre); the label image; the opened mask.
@@ -353,43 +440,10 @@ def _component_features(img2d, thr, motion, spacing, hulls=None):
     :func:`_best`): the cropped mask is kept under ``"mask"``. A component's convex area
     depends only on its cropped mask, so ``hulls`` (a dict, shared by the calls of one
     segmentation) keeps it per mask: a third of the components of a stack recur unchanged at
-    other thresholds and frames.
+    other thresholds and frames. One image of :func:`_stack_features`, which computes many
+    at once.
     """
-    dy, dx = spacing
-    bright = _bright_mask(img2d, thr)
-    lab, n = ndi.label(bright, structure=_CROSS)  # skimage's label(connectivity=1) for bool
-    out = []
-    if n == 0:
-        return out, lab, bright
-    flat = lab.ravel()
-    count = np.bincount(flat, minlength=n + 1)
-    area = count.astype(np.float64) * dy * dx
-    keep = np.flatnonzero((area >= 20.0) & (area <= 8000.0))
-    keep = keep[keep > 0]
-    if not keep.size:
-        return out, lab, bright
-    yy, xx = _pixel_coordinates(lab.shape)
-    # regionprops' centroid: the mean of the (integer) pixel coordinates; float sums of
-    # integers are exact, so sum / count is the same value
-    sum_y = np.bincount(flat, weights=yy, minlength=n + 1)
-    sum_x = np.bincount(flat, weights=xx, minlength=n + 1)
-    pad = _padded_labels(lab, n)
-    codes = _perimeter_codes(pad, n)
-    boxes = ndi.find_objects(lab)
-    keys = _band_pairs(pad)
-    size = lab.size
-    starts = np.searchsorted(keys, keep * size)
-    stops = np.searchsorted(keys, (keep + 1) * size)
-    mot = np.asarray(motion).ravel()[keys % size]
-    for k, a, b in zip(keep.tolist(), starts.tolist(), stops.tolist()):
-        rs, cs = boxes[k - 1]
-        perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
-        out.append({"label": k, "area": float(area[k]),
-                    "centroid": (sum_y[k] / count[k], sum_x[k] / count[k]),
-                    "circ": min(1.0, 4 * np.pi * float(count[k]) / max(perimeter, 1.0) ** 2),
-                    "count": float(count[k]), "mask": lab[rs, cs] == k,
-                    "mot": float(mot[a:b].mean())})
-    return out, lab, bright
+    return _stack_features([img2d], [thr], motion, spacing)[0]
 
 
 def _solidity(c, hulls=None) -> float:
@@ -573,7 +627,13 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     thresholds = [np.percentile(corr[s][:, roi], pct) for s in range(ns)]
 
     # pass 1: LV centre of the stack; pass 2: per-slice threshold near it
-    memos = [{} for _ in range(ns)]  # component features per (threshold, frame), both passes
+    # component features per (threshold, frame), both passes: each slice's at once
+    memos = []
+    for s in range(ns):
+        grid = [(i, int(f)) for i in range(len(thresholds[s])) for f in frames]
+        feats = _stack_features([corr[s, f] for _, f in grid],
+                                [thresholds[s][i] for i, _ in grid], motion[s], sp)
+        memos.append(dict(zip(grid, feats)))
     hulls: dict = {}  # convex area per component mask (_component_features)
     seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False,
                            memos[s], hulls) for s in range(ns)]
@@ -593,9 +653,9 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     for s in range(ns):
         _, thr, cen = seeds[s]
         cen = lv_centre if cen is None else cen
-        for f in range(nf):
-            cands, lab, bright_all[s, f] = _components(corr[s, f], thr, motion[s], cen, sp,
-                                                       max_dist, hulls=hulls)
+        feats = _stack_features(corr[s], [thr] * nf, motion[s], sp)
+        for f, (features, lab, bright_all[s, f]) in enumerate(feats):
+            cands = _near(features, cen, sp, max_dist)
             if cands:
                 picks[s, f] = (_best(cands, scale, area_ref, hulls)[0], lab)
     if not picks:
@@ -607,20 +667,23 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     lv_masks = np.zeros((ns, nf, ny, nx), bool)
     rv_cands: dict[tuple[int, int], list[tuple[float, np.ndarray]]] = {}
     walls = np.full((ns, nf), np.nan)
+    d_lvs = {}  # distance (mm) to each frame's LV, for the myocardium below
     for (s, f), (c, lab) in picks.items():
         if c["mot"] < min_motion:
             continue
         lv = convex_hull_image(ndi.binary_fill_holes(lab == c["label"]))
         lv_masks[s, f] = lv
-        d_lv = ndi.distance_transform_edt(~lv, sampling=sp)
+        d_lv = d_lvs[s, f] = ndi.distance_transform_edt(~lv, sampling=sp)
+        # the other components of >= 30 mm^2 in label order, each with its smallest distance
+        # to the LV (a minimum: the same value per label at once)
+        count = np.bincount(lab.ravel())
+        others = [k for k in range(1, count.size)
+                  if k != c["label"] and not float(count[k]) * dy * dx < 30.0]
         cands = []
-        for p in regionprops(lab):
-            if p.label == c["label"] or p.area * dy * dx < 30.0:
-                continue
-            comp = lab == p.label
-            dmin = float(d_lv[comp].min())
-            if dmin <= RV_MAX_MM:
-                cands.append((dmin, comp))
+        if others:
+            dmins = ndi.minimum(d_lv, lab, others)
+            cands = [(float(dmin), lab == k) for k, dmin in zip(others, dmins)
+                     if dmin <= RV_MAX_MM]
         if cands:
             walls[s, f] = float(np.clip(min(d for d, _ in cands) + 0.5 * px, 3.0, RV_MAX_MM))
             rv_cands[s, f] = cands
@@ -631,7 +694,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
             lv = lv_masks[s, f]
             if not lv.any():
                 continue
-            d_lv = ndi.distance_transform_edt(~lv, sampling=sp)
+            d_lv = d_lvs[s, f]
             rv = np.zeros((ny, nx), bool)
             for dmin, comp in rv_cands.get((s, f), []):
                 if dmin <= t + 3 * px:
