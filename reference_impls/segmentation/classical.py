@@ -576,6 +576,22 @@ def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params,
     return score, t, (float(cen[0]), float(cen[1]))
 
 
+def _rv_candidates(lab, lv_label, d_lv, spacing) -> list[tuple[float, np.ndarray]]:
+    """RV candidates (module docstring, step 5): the components of ``lab`` other than the
+    LV's (``lv_label``) of at least 30 mm² whose smallest distance to the LV (``d_lv``, mm)
+    is at most :data:`RV_MAX_MM`, in label order, as ``(distance, mask)``. The smallest
+    distance of every component at once (``scipy.ndimage.minimum`` per label: a minimum is
+    exact, so the same value as per component)."""
+    dy, dx = spacing
+    count = np.bincount(lab.ravel())
+    others = [k for k in range(1, count.size)
+              if k != lv_label and not float(count[k]) * dy * dx < 30.0]
+    if not others:
+        return []
+    dmins = ndi.minimum(d_lv, lab, others)
+    return [(float(dmin), lab == k) for k, dmin in zip(others, dmins) if dmin <= RV_MAX_MM]
+
+
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     o = np.argsort(x)
     cw = np.cumsum(w[o])
@@ -674,16 +690,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
         lv = convex_hull_image(ndi.binary_fill_holes(lab == c["label"]))
         lv_masks[s, f] = lv
         d_lv = d_lvs[s, f] = ndi.distance_transform_edt(~lv, sampling=sp)
-        # the other components of >= 30 mm^2 in label order, each with its smallest distance
-        # to the LV (a minimum: the same value per label at once)
-        count = np.bincount(lab.ravel())
-        others = [k for k in range(1, count.size)
-                  if k != c["label"] and not float(count[k]) * dy * dx < 30.0]
-        cands = []
-        if others:
-            dmins = ndi.minimum(d_lv, lab, others)
-            cands = [(float(dmin), lab == k) for k, dmin in zip(others, dmins)
-                     if dmin <= RV_MAX_MM]
+        cands = _rv_candidates(lab, c["label"], d_lv, sp)
         if cands:
             walls[s, f] = float(np.clip(min(d for d, _ in cands) + 0.5 * px, 3.0, RV_MAX_MM))
             rv_cands[s, f] = cands
