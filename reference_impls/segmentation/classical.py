@@ -276,21 +276,16 @@ _CROSS_OFFSETS = _offsets(disk(1))
 _DIAMOND2_OFFSETS = _offsets(_DIAMOND2)
 
 
+def _opened(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (``(..., y, x)``: each image on its own) opened with ``disk(1)`` (erosion
+    then dilation, zeros outside): the pixels of ``scipy.ndimage.binary_opening(mask,
+    structure=disk(1))``."""
+    return _shift_or(_shift_and(mask, _CROSS_OFFSETS), _CROSS_OFFSETS)
+
+
 def _bright_mask(img2d, thr) -> np.ndarray:
-    """``img2d > thr`` opened with ``disk(1)`` (erosion then dilation, zeros outside): the
-    pixels of ``scipy.ndimage.binary_opening(img2d > thr, structure=disk(1))``."""
-    return _shift_or(_shift_and(img2d > thr, _CROSS_OFFSETS), _CROSS_OFFSETS)
-
-
-@functools.lru_cache(maxsize=8)
-def _pixel_coordinates(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column index of every pixel of an image of ``shape``, raveled, float64
-    (read-only: shared by the calls of :func:`_component_features`)."""
-    yy, xx = np.indices(shape)
-    out = (yy.ravel().astype(np.float64), xx.ravel().astype(np.float64))
-    for a in out:
-        a.flags.writeable = False
-    return out
+    """``img2d > thr`` opened with ``disk(1)`` (:func:`_opened`)."""
+    return _opened(img2d > thr)
 
 
 def _cross_twice(pad: np.ndarray, op) -> np.ndarray:
@@ -377,7 +372,7 @@ def _stack_features(images, thresholds, motion, spacing):
     raw = np.zeros((m, ny, nx), bool)
     for j in range(m):
         raw[j] = images[j] > thresholds[j]
-    bright = _shift_or(_shift_and(raw, _CROSS_OFFSETS), _CROSS_OFFSETS)
+    bright = _opened(raw)
     stacked = np.zeros((m, rows, nx), bool)
     stacked[:, :ny] = bright
     lab2, n = ndi.label(stacked.reshape(m * rows, nx), structure=_CROSS)
