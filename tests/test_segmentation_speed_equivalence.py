@@ -265,7 +265,8 @@ def test_smoothing_equals_per_image_convolution_and_its_gradient(n, shape, sigma
 
 def _exhaustive_search(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine):
     """classical._search_slice as it was before the bounded search: every threshold's mean of
-    every frame's best score (``numpy.argmax`` of all scores), the first strictly best."""
+    every frame's best score (``numpy.argmax`` of all scores), the first strictly best; its
+    result (and threshold refinement) by the module's unchanged ``_search_result``."""
     max_dist, scale, area_ref = params
     best = (0.0, float(thresholds[0]), [])
     for t in thresholds:
@@ -282,22 +283,7 @@ def _exhaustive_search(corr_s, motion_s, thresholds, frames, centre, spacing, pa
         total /= len(frames)
         if total > best[0]:
             best = (total, float(t), picks)
-    score, t, picks = best
-    if not picks:
-        return score, t, None
-    cen = np.median(np.array([c["centroid"] for _, c, _ in picks]), axis=0)
-    if refine:
-        ts = []
-        for f, c, lab in picks:
-            pool = ndi.binary_fill_holes(lab == c["label"])
-            ring = (ndi.binary_dilation(pool, iterations=3)
-                    & ~ndi.binary_dilation(pool, iterations=1))
-            b, r = np.median(corr_s[f][pool]), np.median(corr_s[f][ring])
-            if b > r:
-                ts.append(0.5 * (b + r))
-        if ts:
-            t = float(np.median(ts))
-    return score, t, (float(cen[0]), float(cen[1]))
+    return classical._search_result(corr_s, *best, refine)  # unchanged code: the refinement
 
 
 @pytest.mark.parametrize("seed", range(16))

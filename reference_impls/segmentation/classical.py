@@ -553,7 +553,16 @@ def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params,
         total /= len(frames)
         if total > best[0] or (total == best[0] and best_i is not None and i < best_i):
             best, best_i = (total, float(thresholds[i]), picks), i
-    score, t, picks = best
+    return _search_result(corr_s, *best, refine)
+
+
+def _search_result(corr_s, score, t, picks, refine):
+    """What :func:`_search_slice` returns for the winning threshold ``t`` (mean ``score``)
+    and its ``picks`` (``(frame, component, label image)`` per frame with a candidate):
+    ``(score, t, None)`` without picks, else ``(score, t or its refinement, the median of the
+    picks' centroids)``. ``refine``: ``t`` becomes the median over the picks of the midpoint
+    of the blood's median intensity and that of the ring 1-3 px outside it, where the blood
+    is brighter."""
     if not picks:
         return score, t, None
     cen = np.median(np.array([c["centroid"] for _, c, _ in picks]), axis=0)
