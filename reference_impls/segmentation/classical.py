@@ -473,7 +473,8 @@ def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key
     """Components of :func:`_component_features` near ``centre`` (:func:`_near`), the label
     image and the opened mask. With ``memo`` (a dict) and ``key`` (what identifies ``img2d``
     and ``thr``), the features are computed once per key: they do not depend on the centre,
-    so both passes of the threshold search share them. ``hulls``: see
+    so both passes of the threshold search share them (:func:`segment_classical` fills a
+    slice's memo at once with :func:`_stack_features`). ``hulls``: see
     :func:`_component_features`."""
     if memo is not None and key in memo:
         features, lab, bright = memo[key]
