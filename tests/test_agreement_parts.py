@@ -71,3 +71,20 @@ def test_the_stage_is_named_when_parameters_come_from_several_stages():
     stages = {r.keys.get("stage") for r in agreement_results(both, parameters=["t1_mean"])}
     assert stages == {"mapping", "mapseg"}
     assert all("stage" not in r.keys for r in agreement_results(df, parameters=["t1_mean"]))
+
+
+def test_agreement_asked_again_is_the_statistics_of_its_pairs():
+    """The statistics of a set of pairs are remembered: a second analysis of the same rows,
+    and of rows with one value changed, each give the closed form of their own pairs."""
+    df = _rows()
+    changed = df.copy()
+    first = changed.index[changed["structure"].eq("lv_blood")][0]
+    changed.loc[first, "value"] += 7.0
+    for frame in (df, changed, df, changed):
+        [blood] = [r for r in agreement_results(frame, parameters=["t1_mean"])
+                   if r.keys.get("structure") == "lv_blood"]
+        diff = blood.test - blood.reference
+        assert blood.bland_altman.bias == pytest.approx(diff.mean(), abs=1e-12)
+        assert blood.bland_altman.loa_upper == pytest.approx(
+            diff.mean() + 1.96 * diff.std(ddof=1), abs=1e-12)
+        assert np.array_equal(blood.bland_altman.differences, diff)

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,10 +100,27 @@ class AgreementResult:
 
 
 def _stats(test: np.ndarray, ref: np.ndarray, subjects, unit: str):
-    from suite.stats import bland_altman, ccc, icc
+    """Bland-Altman, CCC and ICC(2,1) of the pairs (None each with fewer than 3 pairs).
 
+    Remembered per (test, reference, unit), keyed by the float64 values' bytes: a run's
+    summary and its report analyse the same pairs again, and the same pairs give the same
+    (frozen) results."""
     if len(test) < 3:
         return None, None, None
+    return _remembered_stats(np.asarray(test, dtype=float).tobytes(),
+                             np.asarray(ref, dtype=float).tobytes(), str(unit))
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_stats(test: bytes, ref: bytes, unit: str):
+    """:func:`_computed_stats` of float64 values given as bytes, remembered."""
+    return _computed_stats(np.frombuffer(test, dtype=float).copy(),
+                           np.frombuffer(ref, dtype=float).copy(), unit)
+
+
+def _computed_stats(test: np.ndarray, ref: np.ndarray, unit: str):
+    from suite.stats import bland_altman, ccc, icc
+
     ba = bland_altman(test, ref, unit=unit)
     try:
         c = ccc(test, ref)
