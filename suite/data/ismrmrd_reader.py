@@ -461,7 +461,8 @@ def read_ismrmrd(path: str | os.PathLike, **options: Any) -> Case:
     """Read a whole ISMRMRD file into a Case (``open_ismrmrd(path, **options).read()``).
 
     See :func:`open_ismrmrd` for options and errors and the module docstring for the layout
-    conventions (OCMR ``read_ocmr.py``).
+    conventions (OCMR ``read_ocmr.py``). The acquisitions are read from the file once: the
+    source keeps the samples it read with the headers (``_keep_samples``, private).
     """
     return open_ismrmrd(path, **options, _keep_samples=True).read()
 
