@@ -26,10 +26,9 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import threadpoolctl
 import torch
 
-from suite.mr import ifft2c
+from suite.mr import ifft2c, native_thread_limits
 
 __all__ = ["acs_region", "espirit_maps", "lowres_maps", "estimate_coil_maps"]
 
@@ -125,7 +124,7 @@ def espirit_maps(
         win = np.lib.stride_tricks.sliding_window_view(c, (kernel, kernel), axis=(1, 2))
         # win: (coil, cy-k+1, cx-k+1, k, k) -> (positions, coil, k, k)
         patches = win.transpose(1, 2, 0, 3, 4).reshape(-1, nc * kernel * kernel)
-        with _one_blas_thread():  # small SVD: threads only stall
+        with native_thread_limits(1, user_api="blas"):  # small SVD: threads only stall
             _, sv, vh = np.linalg.svd(patches, full_matrices=False)
             keep = sv >= threshold * sv[0]
             # Patches are rows, so the projection acting on a patch as a column vector is
@@ -139,15 +138,6 @@ def espirit_maps(
         maps = maps * (lam > crop).unsqueeze(-1)
         out[s] = maps.permute(2, 0, 1).numpy().astype(np.complex64)
     return out
-
-
-def _one_blas_thread():
-    """A context with one BLAS thread, on threadpoolctl's controller cached until another
-    module is imported (``get_cached_controller``, threadpoolctl 3.8; a new controller scans
-    the loaded libraries, ≈ 3 ms a call with torch and scipy loaded)."""
-    cached = getattr(threadpoolctl, "get_cached_controller", None)
-    controller = cached() if cached is not None else threadpoolctl.ThreadpoolController()
-    return controller.limit(limits=1, user_api="blas")
 
 
 def _support_basis(n: int, start: int, kernel: int) -> np.ndarray:

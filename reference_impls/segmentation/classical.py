@@ -78,7 +78,6 @@ import functools
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from skimage.measure import label as cc_label, regionprops
 from skimage.morphology import convex_hull_image, disk
 
 from reference_impls.registry import register
@@ -176,6 +175,9 @@ def heart_centre(motion: np.ndarray, spacing_mm, sigma_mm: float = 8.0):
 #: 2-step iteration of the 4-connected cross: one dilation or erosion with it equals two with
 #: the cross (Minkowski sum; the same pixels at the box edges, tested)
 _DIAMOND2 = ndi.iterate_structure(ndi.generate_binary_structure(2, 1), 2)
+#: 4-connectivity of the components (``skimage.measure.label(..., connectivity=1)``, which
+#: calls ``scipy.ndimage.label`` with this structure for a boolean image)
+_CROSS = ndi.generate_binary_structure(2, 1)
 #: skimage.measure.perimeter (4-neighbourhood): weights of the codes of the border-pixel
 #: convolution below (Benkrid & Crookes; the values of scikit-image's implementation)
 _PERIMETER_WEIGHTS = np.zeros(50, np.float64)
@@ -184,41 +186,56 @@ _PERIMETER_WEIGHTS[[21, 33]] = np.sqrt(2)
 _PERIMETER_WEIGHTS[[13, 23]] = (1 + np.sqrt(2)) / 2
 
 
-def _perimeter_codes(lab: np.ndarray, n: int) -> np.ndarray:
-    """Per-label histograms ``(n + 1, 50)`` of the border codes of
-    :func:`skimage.measure.perimeter` (``neighborhood=4``) for every component of ``lab`` at
-    once: a pixel of component ``k`` is a border pixel when one of its 4-neighbours is not in
-    ``k``; its code is 1 + 2 × its 4-neighbouring and 10 × its diagonal border pixels of the
-    same component (the convolution of scikit-image, restricted to the component as
-    ``regionprops`` crops it). ``codes[k] @ _PERIMETER_WEIGHTS`` is ``regionprops``' perimeter
-    to the last bit (the non-zero terms of the same 50-term dot product)."""
-    pad = np.pad(lab, 1)
+def _padded_labels(lab: np.ndarray, n: int) -> np.ndarray:
+    """``lab`` (labels ``0..n``) with a margin of 2 zeros, in the smallest unsigned type that
+    holds ``n + 1`` values with one to spare (uint8 below 255 components): the shifted views
+    of :func:`_perimeter_codes` and :func:`_band_pairs` read it."""
+    dtype = np.uint8 if n < 255 else np.uint16 if n < 65535 else np.uint64
     ny, nx = lab.shape
+    pad = np.zeros((ny + 4, nx + 4), dtype)
+    pad[2:2 + ny, 2:2 + nx] = lab
+    return pad
 
-    def shifted(a, dy, dx):
-        return a[1 + dy:1 + dy + ny, 1 + dx:1 + dx + nx]
 
+def _perimeter_codes(pad: np.ndarray, n: int) -> np.ndarray:
+    """Per-label histograms ``(n + 1, 50)`` of the border codes of
+    :func:`skimage.measure.perimeter` (``neighborhood=4``) for every component of the label
+    image padded by :func:`_padded_labels` at once: a pixel of component ``k`` is a border
+    pixel when one of its 4-neighbours is not in ``k``; its code is 1 + 2 × its
+    4-neighbouring and 10 × its diagonal border pixels of the same component (the
+    convolution of scikit-image, restricted to the component as ``regionprops`` crops it).
+    ``codes[k] @ _PERIMETER_WEIGHTS`` is ``regionprops``' perimeter to the last bit (the
+    non-zero terms of the same 50-term dot product)."""
+    ny, nx = pad.shape[0] - 4, pad.shape[1] - 4
+
+    def shifted(a, dy, dx, r=2):
+        return a[r + dy:r + dy + ny, r + dx:r + dx + nx]
+
+    lab = shifted(pad, 0, 0)
     inside = lab > 0
     interior = inside.copy()
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         interior &= shifted(pad, dy, dx) == lab
     border = inside & ~interior
-    bpad = np.pad(border, 1)
-    code = np.ones(lab.shape, np.int64)
+    bpad = np.zeros((ny + 2, nx + 2), bool)
+    bpad[1:1 + ny, 1:1 + nx] = border
+    code = np.ones(lab.shape, np.uint8)  # at most 1 + 4 × 2 + 4 × 10 = 49
     for (dy, dx), w in (((-1, 0), 2), ((1, 0), 2), ((0, -1), 2), ((0, 1), 2),
                         ((-1, -1), 10), ((-1, 1), 10), ((1, -1), 10), ((1, 1), 10)):
-        code += w * (shifted(bpad, dy, dx) & (shifted(pad, dy, dx) == lab))
+        same = shifted(bpad, dy, dx, 1) & (shifted(pad, dy, dx) == lab)
+        code += same.view(np.uint8) * np.uint8(w)
     idx = lab[border].astype(np.int64) * 50 + code[border]
     return np.bincount(idx, minlength=(n + 1) * 50).reshape(n + 1, 50)
 
 
 def _shifted(mask: np.ndarray, offsets):
-    """Views of ``mask`` shifted by each ``(dy, dx)`` of ``offsets``, zeros outside."""
-    ny, nx = mask.shape
+    """Views of ``mask`` (``(..., y, x)``: each image on its own) shifted by each
+    ``(dy, dx)`` of ``offsets``, zeros outside the image."""
+    ny, nx = mask.shape[-2:]
     r = _radius(offsets)
-    pad = np.zeros((ny + 2 * r, nx + 2 * r), bool)
-    pad[r:r + ny, r:r + nx] = mask
-    return (pad[r + dy:r + dy + ny, r + dx:r + dx + nx] for dy, dx in offsets)
+    pad = np.zeros(mask.shape[:-2] + (ny + 2 * r, nx + 2 * r), bool)
+    pad[..., r:r + ny, r:r + nx] = mask
+    return (pad[..., r + dy:r + dy + ny, r + dx:r + dx + nx] for dy, dx in offsets)
 
 
 def _shift_or(mask: np.ndarray, offsets) -> np.ndarray:
@@ -259,10 +276,150 @@ _CROSS_OFFSETS = _offsets(disk(1))
 _DIAMOND2_OFFSETS = _offsets(_DIAMOND2)
 
 
+def _opened(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (``(..., y, x)``: each image on its own) opened with ``disk(1)`` (erosion
+    then dilation, zeros outside): the pixels of ``scipy.ndimage.binary_opening(mask,
+    structure=disk(1))``."""
+    return _shift_or(_shift_and(mask, _CROSS_OFFSETS), _CROSS_OFFSETS)
+
+
 def _bright_mask(img2d, thr) -> np.ndarray:
-    """``img2d > thr`` opened with ``disk(1)`` (erosion then dilation, zeros outside): the
-    pixels of ``scipy.ndimage.binary_opening(img2d > thr, structure=disk(1))``."""
-    return _shift_or(_shift_and(img2d > thr, _CROSS_OFFSETS), _CROSS_OFFSETS)
+    """``img2d > thr`` opened with ``disk(1)`` (:func:`_opened`)."""
+    return _opened(img2d > thr)
+
+
+def _cross_twice(pad: np.ndarray, op) -> np.ndarray:
+    """``op`` (``numpy.maximum`` or ``numpy.minimum``) over the diamond of radius 2
+    (:data:`_DIAMOND2`) around every pixel of the image padded by 2 in ``pad``: twice over the
+    4-connected cross (the diamond is the cross's Minkowski sum with itself), the first time
+    on the image and its 1-pixel margin, so the margin holds what the second pass needs."""
+    out = pad
+    for _ in range(2):
+        c = out[1:-1, 1:-1]
+        red = op(c, out[:-2, 1:-1])
+        op(red, out[2:, 1:-1], out=red)
+        op(red, out[1:-1, :-2], out=red)
+        op(red, out[1:-1, 2:], out=red)
+        out = red
+    return out
+
+
+def _band_pairs(pad: np.ndarray) -> np.ndarray:
+    """The motion bands of all components of the label image padded by
+    :func:`_padded_labels` at once, as sorted keys ``label × size + pixel`` (pixel: the
+    raveled index in the image, ``size`` its number of pixels).
+
+    The band of component ``k`` is its dilation minus its erosion by :data:`_DIAMOND2`
+    (zeros outside the image): the pixels whose diamond of radius 2 holds a pixel of ``k``,
+    except those whose whole diamond lies in ``k``. Over each pixel's diamond, its largest
+    label ``hi``, smallest label ``lo0`` and smallest non-zero label ``lo`` decide it: no
+    component near (``hi`` = 0), inside one component (``lo0`` = ``hi``), near one component
+    only (``lo`` = ``hi``: in the band of ``hi``) or near several (rare: its distinct labels
+    listed). Sorted by label then pixel, each component's band pixels come in row-major
+    order, the order of ``window[band]`` in the per-component code."""
+    ny, nx = pad.shape[0] - 4, pad.shape[1] - 4
+    hi = _cross_twice(pad, np.maximum)
+    lo0 = _cross_twice(pad, np.minimum)
+    one = pad.dtype.type(1)
+    lo = _cross_twice(pad - one, np.minimum) + one  # 0 wraps to the largest value: ignored
+    near = hi > 0
+    single = (near & (lo == hi) & (lo0 != hi)).ravel()
+    size = ny * nx
+    keys = hi.ravel()[single].astype(np.int64) * size + np.flatnonzero(single)
+    several = np.flatnonzero((near & (lo != hi)).ravel())
+    if several.size:
+        dy, dx = np.array(_DIAMOND2_OFFSETS).T
+        labs = pad[several // nx + 2 + dy[:, None], several % nx + 2 + dx[:, None]]
+        labs = labs.astype(np.int64)
+        keys = np.concatenate([keys, np.unique((labs * size + several)[labs > 0])])
+    return np.sort(keys)
+
+
+#: zero rows between the images stacked by :func:`_stack_features`: more than the band's
+#: radius (2), so no band, border code or component reaches from one image into the next
+_GAP = 3
+
+
+@functools.lru_cache(maxsize=8)
+def _stack_coordinates(m: int, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row (within its image) and column of every pixel of ``m`` images of ``ny × nx``
+    stacked with :data:`_GAP` rows after each, raveled, float64, read-only."""
+    idx = np.indices((m, ny + _GAP, nx))
+    out = (idx[1].ravel().astype(np.float64), idx[2].ravel().astype(np.float64))
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def _stack_features(images, thresholds, motion, spacing):
+    """:func:`_component_features` of each image ``images[j]`` at ``thresholds[j]`` (2-D
+    images of one shape, one motion map ``(y, x)``), computed for all of them at once.
+
+    The opened masks are stacked into one image, :data:`_GAP` zero rows after each, and
+    labelled once: ``scipy.ndimage.label`` numbers components in the raster order of their
+    first pixel, so image ``j``'s components are the labels after those of the images above
+    it, in its own order; the label ``k`` of its own labelling is the stacked label minus
+    their number. Pixel counts, coordinate sums (rows within the image), border codes and
+    bands (:func:`_band_pairs`) of the stacked image are those of each image (the gap is
+    wider than their reach; band pixels falling in the gap are dropped: outside the image).
+
+    Returns a list of ``(features, label image, opened mask)``, one per image.
+    """
+    dy, dx = spacing
+    m = len(images)
+    ny, nx = np.shape(images[0])
+    rows = ny + _GAP
+    raw = np.zeros((m, ny, nx), bool)
+    for j in range(m):
+        raw[j] = images[j] > thresholds[j]
+    bright = _opened(raw)
+    stacked = np.zeros((m, rows, nx), bool)
+    stacked[:, :ny] = bright
+    lab2, n = ndi.label(stacked.reshape(m * rows, nx), structure=_CROSS)
+    lab3 = lab2.reshape(m, rows, nx)[:, :ny]
+    last = np.maximum.accumulate(lab3.reshape(m, -1).max(axis=1))  # last label of image j
+    first = np.concatenate([[0], last[:-1]])  # labels of image j are first[j] + 1 ...
+    labs = [np.where(lab3[j] > 0, lab3[j] - lab3.dtype.type(first[j]), 0).astype(lab2.dtype)
+            for j in range(m)]
+    out = [([], labs[j], bright[j]) for j in range(m)]
+    if n == 0:
+        return out
+    flat = lab2.ravel()
+    count = np.bincount(flat, minlength=n + 1)
+    area = count.astype(np.float64) * dy * dx
+    keep = np.flatnonzero((area >= 20.0) & (area <= 8000.0))
+    keep = keep[keep > 0]
+    if not keep.size:
+        return out
+    yy, xx = _stack_coordinates(m, ny, nx)
+    # regionprops' centroid: the mean of the (integer) pixel coordinates; float sums of
+    # integers are exact, so sum / count is the same value
+    sum_y = np.bincount(flat, weights=yy, minlength=n + 1)
+    sum_x = np.bincount(flat, weights=xx, minlength=n + 1)
+    pad = _padded_labels(lab2, n)
+    codes = _perimeter_codes(pad, n)
+    boxes = ndi.find_objects(lab2)
+    size = lab2.size
+    keys = _band_pairs(pad)
+    pix = keys % size
+    inside = pix % (rows * nx) < ny * nx  # not in a gap
+    keys, pix = keys[inside], pix[inside]
+    starts = np.searchsorted(keys, keep * size)
+    stops = np.searchsorted(keys, (keep + 1) * size)
+    mot_stack = np.zeros((m, rows, nx), np.asarray(motion).dtype)
+    mot_stack[:, :ny] = motion
+    mot = mot_stack.ravel()[pix]
+    image_of = np.searchsorted(last, keep)
+    for k, j, a, b in zip(keep.tolist(), image_of.tolist(), starts.tolist(), stops.tolist()):
+        rs, cs = boxes[k - 1]
+        perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
+        out[j][0].append({
+            "label": k - int(first[j]), "area": float(area[k]),
+            "centroid": (sum_y[k] / count[k], sum_x[k] / count[k]),
+            "circ": min(1.0, 4 * np.pi * float(count[k]) / max(perimeter, 1.0) ** 2),
+            "count": float(count[k]), "mask": lab2[rs, cs] == k,
+            "mot": float(mot[a:b].mean())})
+    return out
 
 
 def _component_features(img2d, thr, motion, spacing, hulls=None):
@@ -272,44 +429,16 @@ def _component_features(img2d, thr, motion, spacing, hulls=None):
     The features are those of ``skimage.measure.regionprops`` (area, centroid, perimeter,
     solidity), computed for all components at once where that gives the same values to the
     last bit (pixel counts and coordinate sums by ``bincount``, perimeters by
-    :func:`_perimeter_codes`); the convex hull per component as ``regionprops`` does it,
-    and only when a score needs it (:func:`_solidity`, :func:`_best`): the cropped mask is
-    kept under ``"mask"``. A component's convex area depends only on its cropped mask, so
-    ``hulls`` (a dict, shared by the calls of one segmentation) keeps it per mask: a third of
-    the components of a stack recur unchanged at other thresholds and frames.
+    :func:`_perimeter_codes`, the motion bands by :func:`_band_pairs`, each band's mean by
+    ``numpy.mean`` of its pixels in row-major order, as before); the convex hull per
+    component as ``regionprops`` does it, and only when a score needs it (:func:`_solidity`,
+    :func:`_best`): the cropped mask is kept under ``"mask"``. A component's convex area
+    depends only on its cropped mask, so ``hulls`` (a dict, shared by the calls of one
+    segmentation) keeps it per mask: a third of the components of a stack recur unchanged at
+    other thresholds and frames. One image of :func:`_stack_features`, which computes many
+    at once.
     """
-    dy, dx = spacing
-    bright = _bright_mask(img2d, thr)
-    lab = cc_label(bright, connectivity=1)
-    n = int(lab.max())
-    out = []
-    if n == 0:
-        return out, lab, bright
-    flat = lab.ravel()
-    count = np.bincount(flat, minlength=n + 1)
-    keep = [k for k in range(1, n + 1) if 20.0 <= float(count[k]) * dy * dx <= 8000.0]
-    if not keep:
-        return out, lab, bright
-    yy, xx = np.indices(lab.shape)
-    # regionprops' centroid: the mean of the (integer) pixel coordinates; float sums of
-    # integers are exact, so sum / count is the same value
-    sum_y = np.bincount(flat, weights=yy.ravel().astype(np.float64), minlength=n + 1)
-    sum_x = np.bincount(flat, weights=xx.ravel().astype(np.float64), minlength=n + 1)
-    codes = _perimeter_codes(lab, n)
-    boxes = ndi.find_objects(lab)
-    for k in keep:
-        area = float(count[k]) * dy * dx
-        rs, cs = boxes[k - 1]
-        perimeter = float(codes[k] @ _PERIMETER_WEIGHTS)
-        r0, c0 = max(rs.start - 3, 0), max(cs.start - 3, 0)
-        sub = lab[r0:rs.stop + 3, c0:cs.stop + 3] == k
-        band = _shift_or(sub, _DIAMOND2_OFFSETS) & ~_shift_and(sub, _DIAMOND2_OFFSETS)
-        out.append({"label": k, "area": area,
-                    "centroid": (sum_y[k] / count[k], sum_x[k] / count[k]),
-                    "circ": min(1.0, 4 * np.pi * float(count[k]) / max(perimeter, 1.0) ** 2),
-                    "count": float(count[k]), "mask": lab[rs, cs] == k,
-                    "mot": float(motion[r0:rs.stop + 3, c0:cs.stop + 3][band].mean())})
-    return out, lab, bright
+    return _stack_features([img2d], [thr], motion, spacing)[0]
 
 
 def _solidity(c, hulls=None) -> float:
@@ -344,7 +473,8 @@ def _components(img2d, thr, motion, centre, spacing, max_dist_mm, memo=None, key
     """Components of :func:`_component_features` near ``centre`` (:func:`_near`), the label
     image and the opened mask. With ``memo`` (a dict) and ``key`` (what identifies ``img2d``
     and ``thr``), the features are computed once per key: they do not depend on the centre,
-    so both passes of the threshold search share them. ``hulls``: see
+    so both passes of the threshold search share them (:func:`segment_classical` fills a
+    slice's memo at once with :func:`_stack_features`). ``hulls``: see
     :func:`_component_features`."""
     if memo is not None and key in memo:
         features, lab, bright = memo[key]
@@ -361,7 +491,7 @@ def _score(c, scale_mm, area_ref_mm2, sol):
     return sol ** 4 * c["circ"] * np.log1p(c["mot"]) / (1.0 + c["dist"] / scale_mm) * size
 
 
-def _best(cands, scale_mm, area_ref_mm2, hulls=None):
+def _best(cands, scale_mm, area_ref_mm2, hulls=None, bounds=None):
     """The best-scoring candidate and its score: ``numpy.argmax`` of the scores (the first of
     equal maxima).
 
@@ -370,7 +500,8 @@ def _best(cands, scale_mm, area_ref_mm2, hulls=None):
     step is monotonic), so the convex hull (:func:`_solidity`) is computed only for the
     candidates whose bound reaches the best exact score found so far, in decreasing order of
     the bound: the same winner and score as scoring every candidate."""
-    bounds = [_score(c, scale_mm, area_ref_mm2, 1.0) for c in cands]
+    if bounds is None:
+        bounds = [_score(c, scale_mm, area_ref_mm2, 1.0) for c in cands]
     if not np.all(np.isfinite(bounds)):  # NaN (no band) or inf: score all, as argmax does
         scores = [_score(c, scale_mm, area_ref_mm2, _solidity(c, hulls)) for c in cands]
         i = int(np.argmax(scores))
@@ -388,22 +519,51 @@ def _best(cands, scale_mm, area_ref_mm2, hulls=None):
 def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params, refine,
                   memo=None, hulls=None):
     """Threshold search on one slice: ``(score, threshold, LV centroid or None)``. ``memo``:
-    a dict shared by the searches of one slice (:func:`_components`)."""
+    a dict shared by the searches of one slice (:func:`_components`).
+
+    The threshold whose mean over the frames of the best candidate's score is highest wins
+    (the first of equal means; none unless above 0). The mean with every candidate's
+    solidity set to 1 bounds a threshold's mean from above (:func:`_best`; a floating-point
+    sum in the same order and the division are monotonic in each term), so the exact means
+    (:func:`_best`, which needs convex hulls) are computed in decreasing order of the bound
+    (stable: ties by index) until the bound falls below the best exact mean found: the same
+    winner and mean as computing every threshold's mean in order."""
     max_dist, scale, area_ref = params
-    best = (0.0, float(thresholds[0]), [])
+    found, bounds = [], []
     for i, t in enumerate(thresholds):
-        total, picks = 0.0, []
+        per_frame, bound = [], 0.0
         for f in frames:
             cands, lab, _ = _components(corr_s[f], t, motion_s, centre, spacing, max_dist,
                                         memo, (i, int(f)), hulls)
             if cands:
-                c, sc = _best(cands, scale, area_ref, hulls)
-                total += sc
-                picks.append((f, c, lab))
+                ub = [_score(c, scale, area_ref, 1.0) for c in cands]
+                bound = bound + max(ub) if np.all(np.isfinite(ub)) else np.inf
+                per_frame.append((f, cands, lab, ub))
+        found.append(per_frame)
+        bounds.append(bound / len(frames))
+    best = (0.0, float(thresholds[0]), [])
+    best_i = None
+    for i in sorted(range(len(thresholds)), key=lambda j: -bounds[j]):
+        if bounds[i] < best[0] or (bounds[i] == best[0] and (best_i is None or i > best_i)):
+            break  # neither this threshold nor any after it can win
+        total, picks = 0.0, []
+        for f, cands, lab, ub in found[i]:
+            c, sc = _best(cands, scale, area_ref, hulls, ub)
+            total += sc
+            picks.append((f, c, lab))
         total /= len(frames)
-        if total > best[0]:
-            best = (total, float(t), picks)
-    score, t, picks = best
+        if total > best[0] or (total == best[0] and best_i is not None and i < best_i):
+            best, best_i = (total, float(thresholds[i]), picks), i
+    return _search_result(corr_s, *best, refine)
+
+
+def _search_result(corr_s, score, t, picks, refine):
+    """What :func:`_search_slice` returns for the winning threshold ``t`` (mean ``score``)
+    and its ``picks`` (``(frame, component, label image)`` per frame with a candidate):
+    ``(score, t, None)`` without picks, else ``(score, t or its refinement, the median of the
+    picks' centroids)``. ``refine``: ``t`` becomes the median over the picks of the midpoint
+    of the blood's median intensity and that of the ring 1-3 px outside it, where the blood
+    is brighter."""
     if not picks:
         return score, t, None
     cen = np.median(np.array([c["centroid"] for _, c, _ in picks]), axis=0)
@@ -419,6 +579,22 @@ def _search_slice(corr_s, motion_s, thresholds, frames, centre, spacing, params,
         if ts:
             t = float(np.median(ts))
     return score, t, (float(cen[0]), float(cen[1]))
+
+
+def _rv_candidates(lab, lv_label, d_lv, spacing) -> list[tuple[float, np.ndarray]]:
+    """RV candidates (module docstring, step 5): the components of ``lab`` other than the
+    LV's (``lv_label``) of at least 30 mm² whose smallest distance to the LV (``d_lv``, mm)
+    is at most :data:`RV_MAX_MM`, in label order, as ``(distance, mask)``. The smallest
+    distance of every component at once (``scipy.ndimage.minimum`` per label: a minimum is
+    exact, so the same value as per component)."""
+    dy, dx = spacing
+    count = np.bincount(lab.ravel())
+    others = [k for k in range(1, count.size)
+              if k != lv_label and not float(count[k]) * dy * dx < 30.0]
+    if not others:
+        return []
+    dmins = ndi.minimum(d_lv, lab, others)
+    return [(float(dmin), lab == k) for k, dmin in zip(others, dmins) if dmin <= RV_MAX_MM]
 
 
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
@@ -472,7 +648,13 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     thresholds = [np.percentile(corr[s][:, roi], pct) for s in range(ns)]
 
     # pass 1: LV centre of the stack; pass 2: per-slice threshold near it
-    memos = [{} for _ in range(ns)]  # component features per (threshold, frame), both passes
+    # component features per (threshold, frame), both passes: each slice's at once
+    memos = []
+    for s in range(ns):
+        grid = [(i, int(f)) for i in range(len(thresholds[s])) for f in frames]
+        feats = _stack_features([corr[s, f] for _, f in grid],
+                                [thresholds[s][i] for i, _ in grid], motion[s], sp)
+        memos.append(dict(zip(grid, feats)))
     hulls: dict = {}  # convex area per component mask (_component_features)
     seeds = [_search_slice(corr[s], motion[s], thresholds[s], frames, centre, sp, PASS1, False,
                            memos[s], hulls) for s in range(ns)]
@@ -492,9 +674,9 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     for s in range(ns):
         _, thr, cen = seeds[s]
         cen = lv_centre if cen is None else cen
-        for f in range(nf):
-            cands, lab, bright_all[s, f] = _components(corr[s, f], thr, motion[s], cen, sp,
-                                                       max_dist, hulls=hulls)
+        feats = _stack_features(corr[s], [thr] * nf, motion[s], sp)
+        for f, (features, lab, bright_all[s, f]) in enumerate(feats):
+            cands = _near(features, cen, sp, max_dist)
             if cands:
                 picks[s, f] = (_best(cands, scale, area_ref, hulls)[0], lab)
     if not picks:
@@ -506,20 +688,14 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
     lv_masks = np.zeros((ns, nf, ny, nx), bool)
     rv_cands: dict[tuple[int, int], list[tuple[float, np.ndarray]]] = {}
     walls = np.full((ns, nf), np.nan)
+    d_lvs = {}  # distance (mm) to each frame's LV, for the myocardium below
     for (s, f), (c, lab) in picks.items():
         if c["mot"] < min_motion:
             continue
         lv = convex_hull_image(ndi.binary_fill_holes(lab == c["label"]))
         lv_masks[s, f] = lv
-        d_lv = ndi.distance_transform_edt(~lv, sampling=sp)
-        cands = []
-        for p in regionprops(lab):
-            if p.label == c["label"] or p.area * dy * dx < 30.0:
-                continue
-            comp = lab == p.label
-            dmin = float(d_lv[comp].min())
-            if dmin <= RV_MAX_MM:
-                cands.append((dmin, comp))
+        d_lv = d_lvs[s, f] = ndi.distance_transform_edt(~lv, sampling=sp)
+        cands = _rv_candidates(lab, c["label"], d_lv, sp)
         if cands:
             walls[s, f] = float(np.clip(min(d for d, _ in cands) + 0.5 * px, 3.0, RV_MAX_MM))
             rv_cands[s, f] = cands
@@ -530,7 +706,7 @@ def segment_classical(images, spacing_mm, *, roi_mm: float = 60.0, default_wall_
             lv = lv_masks[s, f]
             if not lv.any():
                 continue
-            d_lv = ndi.distance_transform_edt(~lv, sampling=sp)
+            d_lv = d_lvs[s, f]
             rv = np.zeros((ny, nx), bool)
             for dmin, comp in rv_cands.get((s, f), []):
                 if dmin <= t + 3 * px:

@@ -14,12 +14,13 @@ from suite.mr.sampling import (
     variable_density_mask,
 )
 from suite.mr.sense import SenseOperator, sense_adjoint, sense_forward
-from suite.mr.threads import default_threads, intra_op_threads, set_default_threads
+from suite.mr.threads import (default_threads, intra_op_threads, native_thread_limits,
+                              set_default_threads)
 
 __all__ = [
     "fft2c", "ifft2c", "rss", "combine_coils", "SenseOperator", "sense_forward",
     "sense_adjoint", "Sampling", "PATTERNS", "make_mask", "equispaced_mask",
     "variable_density_mask", "kt_interleaved_mask", "kt_gaussian_mask", "centring_signs",
-    "intra_op_threads", "default_threads", "set_default_threads",
+    "intra_op_threads", "default_threads", "set_default_threads", "native_thread_limits",
     "coil_compression_matrix", "compress_coils",
 ]

@@ -14,6 +14,9 @@ with a deliberate number of threads rather than torch's default (the number of c
 * :func:`intra_op_threads` — a context manager that sets torch's intra-op threads for a block
   and restores the caller's setting afterwards, so a library call never changes the threads of
   the code around it.
+* :func:`native_thread_limits` — the same for the native thread pools of the loaded libraries
+  (BLAS, OpenMP), through threadpoolctl: small LAPACK calls (the ESPIRiT SVD) stall when their
+  threads spin on a busy machine.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from __future__ import annotations
 import contextlib
 import os
 
+import threadpoolctl
 import torch
 
-__all__ = ["default_threads", "set_default_threads", "intra_op_threads"]
+__all__ = ["default_threads", "set_default_threads", "intra_op_threads", "native_thread_limits"]
 
 _DEFAULT: int | None = None
 
@@ -74,3 +78,24 @@ def intra_op_threads(n: int | None = None):
         yield n
     finally:
         torch.set_num_threads(before)
+
+
+def native_thread_limits(limits: int, user_api: str | None = None):
+    """A context manager limiting the native thread pools to ``limits`` threads for a block
+    and restoring them afterwards: ``threadpoolctl.threadpool_limits(limits, user_api)``
+    (``user_api`` ``"blas"``, ``"openmp"`` or None for both), on the controller threadpoolctl
+    caches until another module is imported (``get_cached_controller``, threadpoolctl ≥ 3.8;
+    a new controller with older versions).
+
+    A new controller scans the loaded libraries: ≈ 3 ms per call in a process with torch and
+    scipy loaded, against 0.02 ms with the cached one; a runner's job and each slice of an
+    ESPIRiT estimate set a limit.
+
+    Examples
+    --------
+    >>> with native_thread_limits(1, user_api="blas"):
+    ...     pass
+    """
+    cached = getattr(threadpoolctl, "get_cached_controller", None)
+    controller = cached() if cached is not None else threadpoolctl.ThreadpoolController()
+    return controller.limit(limits=int(limits), user_api=user_api)

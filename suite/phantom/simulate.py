@@ -126,9 +126,9 @@ def simulate(seed: int = 0, preset: str = "siemens-1.5t", pathology: str = "norm
     # One BLAS thread: the generator's matrix products are small, and multi-threaded
     # OpenBLAS spin-waits when the cores are busy (measured: the coil-map interpolation took
     # 0.3-0.8 s per slice with 2 threads on a loaded 2-core machine, 0.002 s with one).
-    from threadpoolctl import threadpool_limits
+    from suite.mr import native_thread_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with native_thread_limits(1, user_api="blas"):
         return _simulate(seed, preset, pathology, view, contrast, overrides)
 
 

@@ -342,25 +342,16 @@ def run_job(spec_dict: dict, ctx: RunContext) -> dict:
     comes from running jobs side by side, and multi-threaded OpenBLAS turns small SVDs into
     seconds-long stalls when the cores are busy (observed: 133×288 SVD 4 s vs 0.03 s).
     """
+    from suite.mr import native_thread_limits
+
     threads = max(1, int(os.environ.get("CMRSUITE_THREADS_PER_JOB", "1")))
     tune_allocator()
     try:
-        with _thread_pools().limit(limits=threads):
+        with native_thread_limits(threads):
             return _run_job(spec_dict, ctx, threads)
     finally:
         if resident_bytes() > RESIDENT_LIMIT:
             release_free_memory()
-
-
-def _thread_pools():
-    """threadpoolctl's controller of the loaded libraries' thread pools (BLAS, OpenMP): the
-    one threadpoolctl caches until another module is imported (``get_cached_controller``,
-    threadpoolctl 3.8), else a new one. A new controller scans the loaded libraries: ≈ 3 ms
-    per job in a worker with torch and scipy loaded (0.02 ms with the cached one)."""
-    import threadpoolctl
-
-    cached = getattr(threadpoolctl, "get_cached_controller", None)
-    return cached() if cached is not None else threadpoolctl.ThreadpoolController()
 
 
 #: Resident size above which a worker hands its free heap back after a job (bytes): the

@@ -33,7 +33,7 @@ from suite.runner.workers import (can_fork_here, dask_cluster_config, init_worke
                                   stop_worker_server, worker_context)
 
 __all__ = ["make_executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "EXECUTORS",
-           "run_here", "run_on_slots"]
+           "start_local_cluster", "run_here", "run_on_slots"]
 
 EXECUTORS = ("local", "serial", "dask")
 
@@ -162,19 +162,7 @@ class DaskExecutor:
 
     def _start_local(self) -> None:
         try:
-            import dask
-            from distributed import Client, LocalCluster
-            from distributed.utils import get_mp_context
-
-            config = dask_cluster_config()
-            with dask.config.set(config):
-                if config.get("distributed.worker.multiprocessing-method") == "forkserver":
-                    get_mp_context()  # distributed's fork-server preload, then ours on top
-                    worker_context(extra=("distributed",))
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                             processes=True, host="127.0.0.1",
-                                             dashboard_address=None)
-            self._client = Client(self._cluster)
+            self._cluster, self._client = start_local_cluster(self.workers)
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             self._error = exc
 
@@ -223,6 +211,28 @@ class DaskExecutor:
             return self.workers
         info = self._client.scheduler_info().get("workers", {})
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+
+def start_local_cluster(workers: int):
+    """A Dask LocalCluster of ``workers`` single-threaded worker processes on loopback, as the
+    runner starts one (workers forked from a fork server that imported ``distributed`` and the
+    job's modules, without the statistical profiler: :func:`suite.runner.workers.
+    dask_cluster_config`), and a client of it: ``(cluster, client)``. The caller closes both,
+    then calls :func:`suite.runner.workers.stop_worker_server`. A cluster started this way
+    and given to :func:`suite.runner.run_protocol` by its ``scheduler_address`` runs the same
+    jobs as one the run starts itself (``benchmarks/bench_runner.py`` measures both)."""
+    import dask
+    from distributed import Client, LocalCluster
+    from distributed.utils import get_mp_context
+
+    config = dask_cluster_config()
+    with dask.config.set(config):
+        if config.get("distributed.worker.multiprocessing-method") == "forkserver":
+            get_mp_context()  # distributed's fork-server preload, then ours on top
+            worker_context(extra=("distributed",))
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+    return cluster, Client(cluster)
 
 
 def run_here(fn: Callable, queue: JobQueue, ctx,
