@@ -44,7 +44,8 @@ def remembered_sha256(path: str | Path) -> str:
     another key, so the file is hashed again. The :data:`HASHES_KEPT` most recently used
     hashes are kept. Readers call it for ``CaseMeta.source_sha256``: a worker that reads a
     case again (a later phase of a run) hashes its file once (0.02-0.04 CPU-s for a 44 MB
-    phantom case, docs/performance.md).
+    phantom case, docs/performance.md); the runner for the files of a user's method and of
+    a predictions folder (``suite.runner.method_files``).
 
     Raises
     ------
@@ -64,8 +65,10 @@ def remembered_sha256(path: str | Path) -> str:
     return found
 
 
-#: Hashes :func:`remembered_sha256` keeps per process (the most recently used).
-HASHES_KEPT = 256
+#: Hashes :func:`remembered_sha256` keeps per process (the most recently used): a case file
+#: per read, and every file of a method's weights and of a predictions folder (one per case
+#: and condition: a challenge submission has hundreds), 64 characters each.
+HASHES_KEPT = 4096
 _HASHES: OrderedDict = OrderedDict()
 
 
