@@ -46,6 +46,31 @@ def test_hermitian_error_matches_bruteforce_phase_search():
     assert float(hermitian_error(fft2c(real))) < 1e-6
 
 
+def test_audit_statistics_equal_their_definitions_bit_for_bit():
+    """``hermitian_error`` (one gather of the mirrored samples; no pair mask for fully
+    sampled k-space) and the coherence sums (gathering the shifted pixels rather than rolling
+    the coil images) equal their definitions written with ``np.roll`` and the mirror index
+    ``(2 (N // 2) - i) mod N``, to the bit, for odd and even sizes."""
+    from suite.data.audit import _coherence
+
+    rng = np.random.default_rng(5)
+    for ny, nx in ((7, 8), (8, 9)):
+        k = (rng.normal(size=(3, ny, nx)) + 1j * rng.normal(size=(3, ny, nx))).astype(np.complex64)
+        my, mx = (2 * (ny // 2) - np.arange(ny)) % ny, (2 * (nx // 2) - np.arange(nx)) % nx
+        k64, km64 = k.astype(np.complex128), k[:, my][:, :, mx].astype(np.complex128)
+        e = np.sum(np.abs(k64) ** 2, axis=(-2, -1))
+        want = (e - np.abs(np.sum(k64 * km64, axis=(-2, -1)))) / (2 * e)
+        for got in (hermitian_error(k), hermitian_error(k, np.ones(k.shape, bool))):
+            assert got.tobytes() == want.tobytes()
+        select = rng.random((ny, nx)) < 0.4
+        re_want = abs_want = 0.0
+        for shift, axis in ((2, -1), (-2, -1), (2, -2), (-2, -2)):
+            z = np.sum(np.conj(np.roll(k, shift, axis=axis)[:, select]) * k[:, select], axis=0)
+            re_want += float(np.sum(z.real))
+            abs_want += float(np.sum(np.abs(z)))
+        assert _coherence(k, 2, select) == (re_want, abs_want)
+
+
 def test_level_ratio_counts_known_levels():
     rng = np.random.default_rng(1)
     img = rng.integers(0, 64, size=(40, 60)).astype(np.float32)  # 64 levels, 63 non-zero

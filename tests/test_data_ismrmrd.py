@@ -404,3 +404,101 @@ def test_line_accumulation_equals_numpy_add_at():
         _add_at(cnt, (s, f, ky), 1)
         np.add.at(ref, (s, f, ky), 1)
         assert np.array_equal(cnt, ref)
+
+
+def test_placed_samples_equal_the_line_sums_bit_for_bit(tmp_path):
+    """One acquisition per line (the reader places the samples instead of accumulating them):
+    the k-space is, to the bit, ``0.0 + sample`` divided by the line count (1), each sample as
+    ismrmrd's own ``Dataset.read_acquisition`` returns it; ``-0.0`` parts come out ``+0.0``.
+    The acquisitions are written in shuffled order, two ky lines of one frame are missing."""
+    path = tmp_path / "signed.h5"
+    k = _write_plain(path, reps=3, nc=3, ny=5, nx=7)  # (set, rep, ky, coil, x), complex64
+    rng = np.random.default_rng(8)
+    k = k[0]
+    flat = k.view(np.float32).reshape(-1)
+    flat[rng.choice(flat.size, 40, replace=False)] = -0.0
+    flat[rng.choice(flat.size, 10, replace=False)] = np.float32(1e-42)  # subnormal
+    order = rng.permutation([(r, ky) for r in range(3) for ky in range(5)
+                             if (r, ky) not in {(1, 0), (1, 3)}])
+    with ismrmrd.File(str(path), "r") as f:
+        hdr = f["dataset"].header
+    path.unlink()
+    acqs = []
+    for r, ky in order:
+        a = ismrmrd.Acquisition.from_array(k[r, ky])
+        a.idx.kspace_encode_step_1, a.idx.repetition, a.center_sample = ky, r, 3
+        acqs.append(a)
+    with ismrmrd.File(str(path), "w") as f:
+        f["dataset"].header, f["dataset"].acquisitions = hdr, acqs
+    want = np.zeros((1, 3, 3, 5, 7), np.complex64)
+    count = np.zeros((1, 3, 1, 5, 1), np.float32)
+    ds = ismrmrd.Dataset(str(path), "dataset", create_if_needed=False)
+    try:
+        for i in range(ds.number_of_acquisitions()):
+            a = ds.read_acquisition(i)
+            r, ky = a.idx.repetition, a.idx.kspace_encode_step_1
+            want[0, r, :, ky] += a.data
+            count[0, r, 0, ky] += 1
+    finally:
+        ds.close()
+    want /= np.maximum(count, 1)
+    got = read_ismrmrd(path)
+    assert got.kspace.tobytes() == want.tobytes()
+    assert np.signbit(got.kspace.view(np.float32)[got.kspace.view(np.float32) == 0]).sum() == 0
+    assert np.signbit(k.view(np.float32)).sum() > np.signbit(want.view(np.float32)).sum()
+    assert got.mask[0, 1, 0, :, 0].tolist() == [False, True, True, False, True]
+
+
+def test_read_reads_the_acquisitions_once(tmp_path, monkeypatch):
+    """``read_ismrmrd`` reads ``/dataset/data`` once (headers and samples in one read; a
+    ``head``-only read costs as much, docs/performance.md); ``open_ismrmrd`` + ``read`` of a
+    slice reads the headers at open and the slice's samples at read."""
+    path = write_ismrmrd(tmp_path / "once.h5", make_case())
+    reads = []
+    original = h5py.Dataset.__getitem__
+
+    def counting(self, key, **kwargs):
+        if self.name == "/dataset/data":
+            reads.append(key)
+        return original(self, key, **kwargs)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    whole = read_ismrmrd(path)
+    assert len(reads) == 1
+    reads.clear()
+    part = open_ismrmrd(path).read(slices=[1])
+    assert len(reads) == 2
+    assert part.kspace.tobytes() == whole.kspace[1:2].tobytes()
+
+
+def test_source_sha256_follows_the_file(tmp_path):
+    """``meta.source_sha256`` is the file's SHA-256 (hashlib), remembered per process only
+    while the file is unchanged: rewritten with the same size and its modification time set
+    back, the file is hashed again."""
+    import os
+
+    path = write_ismrmrd(tmp_path / "h.h5", make_case(seed=0))
+    first = read_ismrmrd(path).meta.source_sha256
+    assert first == hashlib.sha256(path.read_bytes()).hexdigest()
+    st = path.stat()
+    other = write_ismrmrd(tmp_path / "other.h5", make_case(seed=1)).read_bytes()
+    assert len(other) == st.st_size
+    path.write_bytes(other)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = read_ismrmrd(path).meta.source_sha256
+    assert again == hashlib.sha256(other).hexdigest() != first
+
+
+def test_parse_xml_equals_ismrmrd_parser():
+    """``parse_xml`` (one shared xsdata context) gives ismrmrd's ``CreateFromDocument``
+    header, twice in a row; a vendor element the schema lacks is skipped."""
+    from suite.data.ismrmrd_xml import parse_xml
+
+    xml = X.ToXML(_ocmr_header())
+    want = X.CreateFromDocument(xml)
+    assert parse_xml(xml) == want and parse_xml(xml.encode()) == want
+    vendor = xml.replace("<encoding>", "<vendorThing>7</vendorThing><encoding>", 1)
+    assert vendor != xml
+    with pytest.raises(Exception):
+        X.CreateFromDocument(vendor)
+    assert parse_xml(vendor) == want

@@ -217,7 +217,9 @@ def hermitian_error(kspace: np.ndarray, pairs: np.ndarray | None = None) -> np.n
     """
     k = np.asarray(kspace)
     ny, nx = k.shape[-2:]
-    km = k[..., _mirror(ny), :][..., _mirror(nx)]
+    # k(−k): one gather of the mirrored flat indices (k[..., _mirror(ny), :][..., _mirror(nx)])
+    mirrored = (_mirror(ny)[:, None] * nx + _mirror(nx)[None, :]).ravel()
+    km = np.take(k.reshape(*k.shape[:-2], ny * nx), mirrored, axis=-1).reshape(k.shape)
     if pairs is not None:
         w = np.broadcast_to(pairs, k.shape)
         k = np.where(w, k, 0)
@@ -363,8 +365,12 @@ def _coherence(coil_images: np.ndarray, lag: int, select: np.ndarray) -> tuple[f
     """
     re_sum, abs_sum = 0.0, 0.0
     v = coil_images[:, select]
+    ys, xs = np.nonzero(select)  # the order of boolean indexing
+    ny, nx = select.shape
     for shift, axis in ((lag, -1), (-lag, -1), (lag, -2), (-lag, -2)):
-        w = np.roll(coil_images, shift, axis=axis)[:, select]
+        # np.roll(coil_images, shift, axis)[:, select], gathering the selected pixels only
+        w = (coil_images[:, ys, (xs - shift) % nx] if axis == -1
+             else coil_images[:, (ys - shift) % ny, xs])
         z = np.sum(np.conj(w) * v, axis=0)
         re_sum += float(np.sum(z.real))
         abs_sum += float(np.sum(np.abs(z)))
@@ -463,16 +469,23 @@ def _audit_kspace(case, thr, flags, scores, details, not_assessed):
         mask_s = case.mask[s if case.mask.shape[0] > 1 else 0]
         for f in range(nf):
             k = k_all[s, f]  # (coil, ky, kx): one image at a time bounds the memory
-            m = np.broadcast_to(mask_s[f if mask_s.shape[0] > 1 else 0], k.shape)
             p = k.real.astype(np.float64) ** 2 + k.imag.astype(np.float64) ** 2
-            row_pow += np.sum(p * m, axis=(0, 2))
-            row_n += np.sum(m, axis=(0, 2))
-            col_pow += np.sum(p * m, axis=(0, 1))
-            col_n += np.sum(m, axis=(0, 1))
-            pairs = m & m[..., _mirror(ny), :][..., _mirror(nx)]
-            herm.append(hermitian_error(k, pairs).ravel())
             if not full:
+                m = np.broadcast_to(mask_s[f if mask_s.shape[0] > 1 else 0], k.shape)
+                row_pow += np.sum(p * m, axis=(0, 2))
+                row_n += np.sum(m, axis=(0, 2))
+                col_pow += np.sum(p * m, axis=(0, 1))
+                col_n += np.sum(m, axis=(0, 1))
+                pairs = m & m[..., _mirror(ny), :][..., _mirror(nx)]
+                herm.append(hermitian_error(k, pairs).ravel())
                 continue
+            # fully sampled: the mask is all true, so p * m is p, the mask sums are nc * nx
+            # and nc * ny, and every sample has its mirror (the same values, to the bit)
+            row_pow += np.sum(p, axis=(0, 2))
+            row_n += nc * nx
+            col_pow += np.sum(p, axis=(0, 1))
+            col_n += nc * ny
+            herm.append(hermitian_error(k).ravel())
             x = ifft2c(k)  # (coil, y, x)
             r = rss(x, dim=0).astype(np.float64)
             rss_image[s, f] = r

@@ -35,7 +35,7 @@ from suite.data import rawops as ops
 from suite.data.rawops import flag_bit
 from suite.data.errors import (CaseReadError, CorruptFileError, LayoutError, check_file,
                                header_errors)
-from suite.data.hashing import sha256_file
+from suite.data.hashing import remembered_sha256
 from suite.data.hdf5_safe import open_hdf5
 from suite.data.limits import InputLimits, check_declared, format_bytes, resolve_limits
 
@@ -93,6 +93,9 @@ class IsmrmrdSource:
     options: dict[str, Any] = field(default_factory=dict)
     _meta: CaseMeta | None = field(default=None, repr=False)
     limits: InputLimits | None = field(default=None, repr=False)
+    #: the sample column (object array of float32 arrays, one per acquisition) when the file's
+    #: records were read whole at open for :func:`read_ismrmrd` (:func:`_read_records`)
+    _samples: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -159,39 +162,58 @@ class IsmrmrdSource:
         ksum = np.zeros((len(sel), nf, lay.n_coils, lay.ny, lay.nx_enc), np.complex64)
         count = np.zeros((len(sel), nf, lay.ny), np.int32)
         sampled = np.zeros((len(sel), nf, lay.ny, lay.nx), bool)
-        with self._open() as f:
-            raw = self._read_samples(f, rows)
-            noise = self._read_samples(f, self.noise_rows) if self._whiten_wanted() else []
+        if self._samples is not None:  # read whole at open (read_ismrmrd)
+            raw = self._read_samples(None, rows)
+            noise = self._read_samples(None, self.noise_rows) if self._whiten_wanted() else []
+        else:
+            with self._open() as f:
+                raw = self._read_samples(f, rows)
+                noise = self._read_samples(f, self.noise_rows) if self._whiten_wanted() else []
         heads = self.heads[rows]
         idx = heads["idx"]
         s_loc = np.array([pos[int(s)] for s in idx["slice"]], np.int64)
         f_loc = self._frames(idx)
         ky = idx["kspace_encode_step_1"].astype(np.int64) + lay.ky_offset
+        # every (slice, frame, ky) line held by one acquisition at most: each k-space value is
+        # 0.0 + one sample, so the samples are placed (no accumulation) and the division by the
+        # line counts (all 0 or 1) is left out (see _place)
+        once = _distinct_lines(s_loc, f_loc, ky, nf)
         n_bad = 0
         for n_samp in np.unique(heads["number_of_samples"]):
             grp = np.flatnonzero(heads["number_of_samples"] == n_samp)
             data = np.stack([raw[i] for i in grp]).view(np.complex64)
             data = data.reshape(grp.size, lay.n_coils, int(n_samp))
             n_bad += int(np.count_nonzero(~np.isfinite(data.view(np.float32))))
-            for off in np.unique(self._offsets(heads[grp])):
-                sub = grp[self._offsets(heads[grp]) == off]
-                dsub = data[np.isin(grp, sub)]
-                _add_at(ksum, (s_loc[sub], f_loc[sub], slice(None), ky[sub],
-                               slice(int(off), int(off) + int(n_samp))), dsub)
+            offsets = self._offsets(heads[grp])
+            for off in np.unique(offsets):
+                here = offsets == off
+                sub = grp[here]
+                dsub = data if here.all() else data[here]
+                index = (s_loc[sub], f_loc[sub], slice(None), ky[sub],
+                         slice(int(off), int(off) + int(n_samp)))
+                if once:
+                    ksum[index] = dsub
+                else:
+                    _add_at(ksum, index, dsub)
                 hit = ops.sampled_after_decimation(int(off), int(n_samp), lay.nx_enc, lay.nx)
                 sampled[s_loc[sub], f_loc[sub], ky[sub]] |= hit
-            _add_at(count, (s_loc[grp], f_loc[grp], ky[grp]), 1)
+            if not once:
+                _add_at(count, (s_loc[grp], f_loc[grp], ky[grp]), 1)
         if n_bad:
             raise CorruptFileError(
                 self.path, f"{n_bad} non-finite k-space values (NaN or inf) in the acquisitions",
                 "the raw data are damaged; re-export or re-download this file")
-        ksum /= np.maximum(count, 1)[:, :, None, :, None].astype(np.float32)
+        if once:
+            _place(ksum)
+        else:
+            ksum /= np.maximum(count, 1)[:, :, None, :, None].astype(np.float32)
         reader = dict(self.meta.extra.get("ismrmrd_reader", {}))
         ksum, whitening = self._prewhiten(ksum, noise, reader)
         if lay.os > 1:
             ksum = ops.remove_oversampling(ksum, lay.nx)
-        full = np.broadcast_to(sampled[:, :, None], ksum.shape)
-        ksum[~full] = 0
+        if not sampled.all():  # (fully sampled: nothing to clear)
+            full = np.broadcast_to(sampled[:, :, None], ksum.shape)
+            ksum[~full] = 0
         mask = _reduce_mask(sampled[:, :, None], reader.get("mask_shape"))
         extra = {**self.meta.extra, **whitening, "ismrmrd_reader": reader}
         if subset:
@@ -200,7 +222,7 @@ class IsmrmrdSource:
             if geo is not None:
                 extra["slice_geometry"] = {k: ([v[i] for i in sel] if isinstance(v, list) else v)
                                            for k, v in geo.items()}
-        meta = self.meta.replace(extra=extra, source_sha256=sha256_file(self.path))
+        meta = self.meta.replace(extra=extra, source_sha256=remembered_sha256(self.path))
         try:
             return Case(kspace=np.ascontiguousarray(ksum, np.complex64), mask=mask, meta=meta)
         except ValueError as exc:  # Case validation: e.g. labels/shape problems
@@ -211,16 +233,21 @@ class IsmrmrdSource:
     def _open(self) -> h5py.File:
         return open_hdf5(self.path, limits=self.limits)
 
-    def _read_samples(self, f: h5py.File, rows: np.ndarray) -> list[np.ndarray]:
+    def _read_samples(self, f: h5py.File | None, rows: np.ndarray) -> list[np.ndarray]:
+        """The float32 samples of acquisitions ``rows``: from the records read at open when
+        :attr:`_samples` holds them (``f`` None), else read from ``f``."""
         if rows.size == 0:
             return []
-        lo, hi = int(rows.min()), int(rows.max()) + 1
-        try:
-            block = f["dataset/data"].fields("data")[lo:hi]
-        except Exception as exc:  # noqa: BLE001 - h5py raises OSError/KeyError/RuntimeError
-            raise CorruptFileError(self.path, f"acquisition data cannot be read ({exc})",
-                                   "the file is truncated or damaged; re-download it") from None
-        out = [block[r - lo] for r in rows]
+        if self._samples is not None:
+            out = [self._samples[r] for r in rows]
+        else:
+            lo, hi = int(rows.min()), int(rows.max()) + 1
+            try:
+                block = f["dataset/data"].fields("data")[lo:hi]
+            except Exception as exc:  # noqa: BLE001 - h5py raises OSError/KeyError/RuntimeError
+                raise CorruptFileError(self.path, f"acquisition data cannot be read ({exc})",
+                                       "the file is truncated or damaged; re-download it") from None
+            out = [block[r - lo] for r in rows]
         heads = self.heads[rows]
         want = 2 * heads["active_channels"].astype(np.int64) * heads["number_of_samples"]
         got = np.array([a.size for a in out], np.int64)
@@ -285,6 +312,18 @@ class IsmrmrdSource:
         return k.astype(np.complex64), {"prewhitened": True, "noise_samples": int(x.shape[1])}
 
 
+def _distinct_lines(s: np.ndarray, f: np.ndarray, ky: np.ndarray, n_frames: int) -> bool:
+    """Whether no two acquisitions with (slice, frame, ky) indices ``s``, ``f``, ``ky`` (int
+    arrays of one length, frames < ``n_frames``) hold the same line (False for negative
+    indices, which the callers leave to ``np.add.at``)."""
+    if not ky.size:
+        return True
+    if min(s.min(), f.min(), ky.min()) < 0:
+        return False
+    line = (s * n_frames + f) * (int(ky.max()) + 1) + ky
+    return np.unique(line).size == line.size
+
+
 def _add_at(target: np.ndarray, index: tuple, values) -> None:
     """``np.add.at(target, index, values)``, by one fancy-indexed ``+=`` when no two
     acquisitions of ``index`` hit the same (slice, frame, ky) line.
@@ -296,12 +335,24 @@ def _add_at(target: np.ndarray, index: tuple, values) -> None:
     lines (averages), where the additions must accumulate.
     """
     s, f, ky = (a for a in index if isinstance(a, np.ndarray))
-    if ky.size and min(s.min(), f.min(), ky.min()) >= 0:  # (negative indices: add.at)
-        line = (s * target.shape[1] + f) * (int(ky.max()) + 1) + ky
-        if np.unique(line).size == line.size:
-            target[index] += values
-            return
+    if ky.size and _distinct_lines(s, f, ky, target.shape[1]):
+        target[index] += values
+        return
     np.add.at(target, index, values)
+
+
+def _place(ksum: np.ndarray) -> None:
+    """Turn k-space whose samples were placed (each element written at most once, the others
+    0.0) into the sums and means the accumulating path gives, in place and to the bit.
+
+    That path computes ``0.0 + x`` for every sample ``x`` and divides by the line's count, 1:
+    ``0.0 + x`` is ``x`` except that ``-0.0`` becomes ``+0.0`` (IEEE 754 round-to-nearest:
+    the sum of zeros of opposite sign is ``+0.0``), which adding 0 here reproduces; and
+    ``(re + i·im) / (1 + 0i)`` is ``re + i·im`` for finite parts without ``-0.0`` (numpy's
+    complex division, Smith's algorithm: ``((re + im·0)·1, (im − re·0)·1)``), so the division
+    is left out. The callers have checked that every sample is finite.
+    """
+    np.add(ksum, 0, out=ksum)
 
 
 def _reduce_mask(full: np.ndarray, stored_shape: list[int] | None) -> np.ndarray:
@@ -330,7 +381,8 @@ def _reduce_mask(full: np.ndarray, stored_shape: list[int] | None) -> np.ndarray
 def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
                  repetitions: str = "frames", set_index: int | None = None,
                  dataset: str | None = None, remove_oversampling: bool = True,
-                 limits: InputLimits | None = None) -> IsmrmrdSource:
+                 limits: InputLimits | None = None, _keep_samples: bool = False
+                 ) -> IsmrmrdSource:
     """Open an ISMRMRD file: check the file, the XML header and the acquisition headers.
 
     Parameters
@@ -388,11 +440,7 @@ def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
             layout = _layout(p, header, os_removal=remove_oversampling)
         data = f["dataset/data"]
         _check_compound(p, data)
-        try:
-            heads = data.fields("head")[:]
-        except Exception as exc:  # noqa: BLE001 - any h5py failure means a damaged file
-            raise CorruptFileError(p, f"acquisition headers cannot be read ({exc})",
-                                   "the file is truncated or damaged; re-download it") from None
+        heads, samples = _read_records(p, data, keep_samples=_keep_samples)
     finally:
         f.close()
     opts = {"prewhiten": prewhiten, "repetitions": repetitions, "set_index": set_index,
@@ -405,6 +453,7 @@ def open_ismrmrd(path: str | os.PathLike, *, prewhiten: bool = True,
                        "the file was not written by a conforming ISMRMRD writer"):
         src = _classify(p, header, layout, heads, opts)
     src.limits = lim
+    src._samples = samples
     return src
 
 
@@ -412,9 +461,38 @@ def read_ismrmrd(path: str | os.PathLike, **options: Any) -> Case:
     """Read a whole ISMRMRD file into a Case (``open_ismrmrd(path, **options).read()``).
 
     See :func:`open_ismrmrd` for options and errors and the module docstring for the layout
-    conventions (OCMR ``read_ocmr.py``).
+    conventions (OCMR ``read_ocmr.py``). The acquisitions are read from the file once: the
+    source keeps the samples it read with the headers (``_keep_samples``, private).
     """
-    return open_ismrmrd(path, **options).read()
+    return open_ismrmrd(path, **options, _keep_samples=True).read()
+
+
+def _read_records(p: Path, data: h5py.Dataset, *, keep_samples: bool
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The acquisition headers of ``/dataset/data`` and, with ``keep_samples``, its sample
+    column (object array of float32 arrays), from one read of the whole compound.
+
+    Reading the ``head`` field alone costs as much as reading every record: HDF5 converts the
+    variable-length fields of each record even when they are not asked for, and with h5py
+    3.x on HDF5 2.0 the converted samples of such a read are never freed (41 MB per read of a
+    demo case, docs/performance.md). The whole read frees them; :func:`read_ismrmrd` keeps the
+    samples, so the file is read once. When the whole read fails (a damaged ``data`` or
+    ``traj`` field) the headers are read alone, and the damage is reported as before, by
+    :meth:`IsmrmrdSource.read`.
+    """
+    try:
+        records = data[:]
+    except Exception:  # noqa: BLE001 - any h5py failure: read the headers alone (below)
+        records = None
+    if records is not None and records.dtype.names is not None:
+        heads = np.ascontiguousarray(records["head"])
+        samples = np.array(records["data"]) if keep_samples else None
+        return heads, samples
+    try:
+        return data.fields("head")[:], None
+    except Exception as exc:  # noqa: BLE001 - any h5py failure means a damaged file
+        raise CorruptFileError(p, f"acquisition headers cannot be read ({exc})",
+                               "the file is truncated or damaged; re-download it") from None
 
 
 def _check_hdf5_file(p: Path) -> None:

@@ -57,7 +57,9 @@ def load_case(ref, audit: bool = False):
 
     A worker keeps the last :data:`CASES_KEPT` cases it read (keyed by the unit, its reader
     options and the size and modification time of its files), so consecutive jobs of one case
-    read it once.
+    read it once. It drops them at a phase change (:func:`drop_kept_cases`): in the demo
+    keeping them would have saved 1 of 25 reads, since the schedule gives a worker other
+    cases in the next phase (docs/performance.md, session 8).
     """
     key = _case_key(ref)
     case = _CASES.pop(key, None)
@@ -415,7 +417,9 @@ def release_free_memory() -> None:
     With the thresholds of :func:`tune_allocator` a worker keeps what it freed; over the
     reconstruction phase of the demo that grew a worker from 0.37 to 1.3 GB, of which its two
     kept cases are ≈ 0.2 GB, and the robustness phase's attacks (≈ 0.45-0.7 GB) came on top:
-    2.03 GiB, the demo's peak (docs/performance.md). Called when a worker moves to another
+    2.03 GiB, the demo's peak (docs/performance.md; part of that growth was the ISMRMRD
+    reader leaking 41 MB per cine read, which no trim returns, gone since session 8: peak
+    1.81 → 1.55 GiB). Called when a worker moves to another
     phase and after a job that leaves the process above :data:`RESIDENT_LIMIT`
     (:func:`run_job`), so the page faults it costs (the reason for those thresholds) are paid
     a few times per run, not after every job.

@@ -26,27 +26,12 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from suite.data.hashing import sha256_file
+from suite.data.hashing import remembered_sha256
 
-__all__ = ["resolve_params", "file_digests", "remembered_sha256", "folder_digest",
-           "method_files", "PATH_KINDS"]
+__all__ = ["resolve_params", "file_digests", "folder_digest", "method_files", "PATH_KINDS"]
 
 #: Entry kinds whose ``params`` may name files (user code; reference methods take settings).
 PATH_KINDS = ("plugin", "entry_point")
-
-_MEMO: dict[tuple, str] = {}
-
-
-def remembered_sha256(path) -> str:
-    """:func:`suite.data.hashing.sha256_file`, remembered per process for the same
-    (path, size, mtime)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _MEMO:
-        _MEMO[key] = sha256_file(p)
-    return _MEMO[key]
-
 
 def folder_digest(folder) -> dict:
     """``{"sha256", "files", "links_skipped"}`` of a folder: SHA-256 over the sorted lines

@@ -214,7 +214,7 @@ class PredictionsMethod:
 
     def prediction_sha256(self, case, condition: str, recon: str | None = None) -> str | None:
         """SHA-256 of the prediction file (None when it is missing: reading it then fails)."""
-        from suite.runner.method_files import remembered_sha256
+        from suite.data.hashing import remembered_sha256
 
         path = self.prediction_path(case, condition, recon)
         return remembered_sha256(path) if path.is_file() else None
