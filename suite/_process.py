@@ -51,6 +51,8 @@ def fewer_collections(young: int = 10_000):
     objects, the default schedule spent ≈ 18 % of the CPU time in full collections (session
     8, ``docs/performance.md``). Fewer passes change no value: what is garbage is the same,
     it is only freed later (the demo's tail peaked 10-35 MB higher, of ≈ 570 MB).
+    The threshold is the interpreter's: blocks in two threads at once may restore each other's
+    setting (a higher threshold left behind changes no value either).
     See https://docs.python.org/3/library/gc.html#gc.set_threshold.
     """
     old = gc.get_threshold()
