@@ -111,3 +111,26 @@ def test_forked_workers_see_the_runners_current_environment(monkeypatch):
     with LocalExecutor(2) as pool:
         got = pool.map(os.getenv, ["CMRSUITE_TEST_WORKER_ENV"] * 2)
     assert got == ["set after the fork server started"] * 2
+
+
+def test_closing_while_the_workers_start_does_not_hang():
+    # the start thread's tasks still queued when the pool shuts down: shutdown(cancel_futures=
+    # True) cancels them without waking a `wait` on them, so a start thread blocked there never
+    # returned and __exit__'s join hung (seen once in the full suite)
+    import multiprocessing
+    import threading
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = LocalExecutor(2)
+    pool._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    pool._forked = True  # no fork server to stop
+    busy = pool._pool.submit(time.sleep, 0.5)  # the one worker busy: the start tasks queue
+    pool._starting = threading.Thread(target=pool._start_workers, daemon=True)
+    pool._starting.start()
+    time.sleep(0.1)
+    closing = threading.Thread(target=pool.__exit__, args=(None, None, None), daemon=True)
+    closing.start()
+    closing.join(timeout=30)
+    assert not closing.is_alive()
+    assert busy.done() and not pool._starting.is_alive()

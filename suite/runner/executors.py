@@ -64,6 +64,7 @@ class LocalExecutor:
         self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
+        self._closing = threading.Event()  # set by __exit__: the start thread stops waiting
         self._forked = False  # workers forked from this process (no fork server)
 
     def __enter__(self):
@@ -90,8 +91,16 @@ class LocalExecutor:
         return self
 
     def _start_workers(self) -> None:
+        """Make the pool fork its workers (one small task each) and wait until they ran, or
+        until the executor closes. The wait polls: ``shutdown(cancel_futures=True)`` cancels
+        tasks still queued without waking a ``concurrent.futures.wait`` on them (``cancel``
+        notifies no waiter), so a start thread blocked on them would never return and
+        ``__exit__``'s join would hang (it did: a pool whose jobs were submitted and finished
+        before these tasks)."""
         try:
-            wait([self._pool.submit(os.getpid) for _ in range(self.workers)])
+            pending = [self._pool.submit(os.getpid) for _ in range(self.workers)]
+            while pending and not self._closing.is_set():
+                pending = list(wait(pending, timeout=0.05).not_done)
         except Exception:  # noqa: BLE001 - the jobs' own submissions report it
             pass
 
@@ -100,6 +109,7 @@ class LocalExecutor:
 
     def __exit__(self, *exc):
         if self._pool is not None:
+            self._closing.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
             if self._starting is not None:
                 self._starting.join()
