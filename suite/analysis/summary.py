@@ -97,18 +97,23 @@ def bootstrap_mean_ci(values: np.ndarray, seed: int, n_resamples: int, alpha: fl
     type, non-finite values, invalid settings) goes through :func:`~suite.stats.bootstrap_ci`,
     which validates and raises.
 
-    The interval of an integer seed is remembered per (values, seed, resamples, alpha), keyed
-    by the values' bytes: a run's summary and its report summarise the same subject values
+    The interval of an integer seed and at most :data:`REMEMBERED_MAX_VALUES` values is
+    remembered per (values, seed, resamples, alpha), keyed by the values' bytes: a run's summary and its report summarise the same subject values
     again (about half of the calls of a demo's tail), and the same inputs give the same
     interval.
     """
     values = np.asarray(values, dtype=float)
     if values.size < 2:
         return (float("nan"), float("nan"))
-    if (values.ndim == 1 and isinstance(alpha, float)
+    if (values.ndim == 1 and values.size <= REMEMBERED_MAX_VALUES and isinstance(alpha, float)
             and _resample_picks(seed, values.size, n_resamples) is not None):
         return _remembered_ci(values.tobytes(), int(seed), int(n_resamples), float(alpha))
     return _interval(values, seed, n_resamples, alpha)
+
+
+#: Groups of at most this many values have their interval remembered (the demo's have 2-8):
+#: the memo's keys then stay below 512 bytes each, ≈ 32 MB for its 65 536 entries at most.
+REMEMBERED_MAX_VALUES = 64
 
 
 @functools.lru_cache(maxsize=1 << 16)
